@@ -1,0 +1,31 @@
+//! Canopy's local server: every function's router in one process on 127.0.0.1, over the
+//! embedded store under a data dir, with dev routes that play Atlassian for a dev tenant.
+
+mod dev;
+mod settings;
+
+use canopy_shared::{bootstrap, http, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init_pretty();
+    let settings = settings::Settings::from_env_and_args(std::env::args().skip(1))?;
+    let state = bootstrap::local_state(settings.app_config()?, &settings.data_dir)?;
+    let listener = tokio::net::TcpListener::bind(&settings.listen).await?;
+    let address = listener.local_addr()?;
+    let routes = http::lifecycle::routes().merge(dev::routes(address));
+    let app = http::finish(routes, state.clone());
+
+    println!("Canopy local server listening on http://{address}");
+    println!("  base URL        {}", state.config.base_url);
+    println!("  data dir        {}", settings.data_dir.display());
+    println!("  install keys    {}", state.config.connect_keys_url);
+    println!("  descriptor      http://{address}/atlassian-connect.json");
+    println!("  dev tenant      curl -s -X POST http://{address}/dev/install");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let _ = tokio::signal::ctrl_c().await;
+}

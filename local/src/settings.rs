@@ -1,0 +1,61 @@
+//! Local server settings: `CANOPY_LISTEN`, `CANOPY_DATA_DIR`, `CANOPY_BASE_URL`,
+//! `CANOPY_CONNECT_KEYS_URL`, each mirrored by a flag (`--listen`, `--data-dir`, `--base-url`,
+//! `--connect-keys-url`); a flag wins over the variable.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use canopy_shared::config::AppConfig;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = ".canopy-data";
+
+pub struct Settings {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    base_url: Option<String>,
+    connect_keys_url: Option<String>,
+}
+
+impl Settings {
+    pub fn from_env_and_args(args: impl Iterator<Item = String>) -> anyhow::Result<Self> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let mut settings = Self {
+            listen: var("CANOPY_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.into()),
+            data_dir: var("CANOPY_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.into()).into(),
+            base_url: var("CANOPY_BASE_URL"),
+            connect_keys_url: var("CANOPY_CONNECT_KEYS_URL"),
+        };
+        let mut args = args;
+        while let Some(flag) = args.next() {
+            let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--listen" => settings.listen = value()?,
+                "--data-dir" => settings.data_dir = value()?.into(),
+                "--base-url" => settings.base_url = Some(value()?),
+                "--connect-keys-url" => settings.connect_keys_url = Some(value()?),
+                "--help" | "-h" => {
+                    println!("canopy-local [--listen ADDR] [--data-dir DIR] [--base-url URL] [--connect-keys-url URL]");
+                    std::process::exit(0);
+                }
+                other => bail!("unknown argument {other}; see --help"),
+            }
+        }
+        Ok(settings)
+    }
+
+    /// The base URL defaults to the listen address; install keys default to the server's own
+    /// dev key route, so a dev install verifies without Atlassian.
+    pub fn app_config(&self) -> anyhow::Result<AppConfig> {
+        let mut config = AppConfig::from_env(Some(&format!("http://{}", self.listen)))?;
+        if let Some(base) = &self.base_url {
+            config.base_url = base.trim_end_matches('/').to_owned();
+        }
+        config.connect_keys_url = match &self.connect_keys_url {
+            Some(url) => url.clone(),
+            None => format!("http://{}/dev/install-keys", self.listen),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}

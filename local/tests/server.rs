@@ -1,0 +1,264 @@
+//! Black-box tests of the real `canopy-local` binary over real sockets: the dev install, signed
+//! installs against an install-keys server on loopback, persistence across restarts, bad input.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::routing::get;
+use canopy_shared::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
+use canopy_shared::connect::qsh::query_string_hash;
+use serde_json::{Value, json};
+
+const DEV_KID: &str = "canopy-dev-install-key";
+const DEV_PRIVATE_KEY: &[u8] = include_bytes!("../../dev/install-key.pem");
+const DEV_PUBLIC_KEY: &str = include_str!("../../dev/install-key.pub.pem");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data_dir: &Path, keys_url: Option<&str>) -> Server {
+    let port = free_port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_canopy-local"));
+    command
+        .env("CANOPY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CANOPY_DATA_DIR", data_dir)
+        .env_remove("CANOPY_BASE_URL")
+        .env_remove("CANOPY_CONNECT_KEYS_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(url) = keys_url {
+        command.env("CANOPY_CONNECT_KEYS_URL", url);
+    }
+    let child = command.spawn().expect("start canopy-local");
+    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("canopy-local did not listen on {port} within 20 s");
+}
+
+/// A stand-in for Atlassian's install-keys service on loopback, serving the dev public key.
+async fn key_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("addr");
+    let app = Router::new().route(
+        "/{kid}",
+        get(|axum::extract::Path(kid): axum::extract::Path<String>| async move {
+            if kid == DEV_KID { Ok(DEV_PUBLIC_KEY) } else { Err(axum::http::StatusCode::NOT_FOUND) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}")
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("time").as_secs() as i64
+}
+
+fn install_token(base: &str, client: &str, path: &str) -> String {
+    let claims = ConnectClaims {
+        iss: client.into(),
+        sub: Some("557058:admin".into()),
+        qsh: Some(query_string_hash("POST", path, "", "")),
+        aud: Some(Audience::Many(vec![base.into()])),
+        iat: Some(now()),
+        exp: Some(now() + 180),
+        context: Some(json!({})),
+    };
+    sign_rs256(&claims, DEV_KID, DEV_PRIVATE_KEY).expect("sign")
+}
+
+fn payload(client: &str, secret: &str) -> Value {
+    json!({"key": "canopy", "clientKey": client, "sharedSecret": secret, "baseUrl": "https://site.atlassian.net/wiki", "productType": "confluence", "eventType": "installed"})
+}
+
+async fn post(client: &reqwest::Client, url: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut request = client.post(url).json(body);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("JWT {token}"));
+    }
+    let response = request.send().await.expect("send");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") })
+}
+
+#[tokio::test]
+async fn dev_install_gives_a_working_context_token_that_survives_a_restart() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let client = reqwest::Client::new();
+    let token = {
+        let server = start(data.path(), None);
+        let descriptor: Value = client
+            .get(format!("{}/atlassian-connect.json", server.base))
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(descriptor["baseUrl"], server.base.as_str());
+        let (status, body) = post(&client, &format!("{}/dev/install", server.base), None, &json!({})).await;
+        assert_eq!(status, 200, "{body}");
+        let token = body["contextJwt"].as_str().expect("token").to_owned();
+        let response = client
+            .get(format!("{}/api/tenant", server.base))
+            .header("authorization", format!("JWT {token}"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["cache-control"], "no-cache, no-store");
+        let tenant: Value = response.json().await.expect("json");
+        assert_eq!(
+            (tenant["clientKey"].as_str(), tenant["state"].as_str()),
+            (Some("canopy-dev-tenant"), Some("enabled"))
+        );
+        token
+    };
+    let server = start(data.path(), None);
+    let response = client
+        .get(format!("{}/api/tenant", server.base))
+        .header("authorization", format!("JWT {token}"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 200, "the tenant is still there after a restart");
+}
+
+#[tokio::test]
+async fn signed_install_and_uninstall_over_http_with_a_loopback_key_service() {
+    let keys = key_server().await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = start(data.path(), Some(&keys));
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base);
+    let client_key = "c0ffee00-1111-2222-3333-444455556666";
+
+    let token = install_token(&server.base, client_key, "/lifecycle/installed");
+    let (status, body) =
+        post(&client, &url("/lifecycle/installed"), Some(&token), &payload(client_key, "s3cret")).await;
+    assert_eq!(status, 204, "{body}");
+
+    let context = sign_hs256(
+        &ConnectClaims {
+            iss: client_key.into(),
+            sub: None,
+            qsh: Some("context-qsh".into()),
+            aud: None,
+            iat: Some(now()),
+            exp: Some(now() + 60),
+            context: None,
+        },
+        "s3cret",
+    )
+    .expect("sign");
+    let (status, body) =
+        post(&client, &url("/lifecycle/enabled"), Some(&context), &payload(client_key, "s3cret")).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthenticated")),
+        "context token on a lifecycle route"
+    );
+
+    let token = install_token(&server.base, client_key, "/lifecycle/uninstalled");
+    let (status, _) = post(&client, &url("/lifecycle/uninstalled"), Some(&token), &payload(client_key, "s3cret")).await;
+    assert_eq!(status, 204);
+    let response =
+        client.get(url("/api/tenant")).header("authorization", format!("JWT {context}")).send().await.expect("get");
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn bad_input_over_sockets_gets_json_errors() {
+    let keys = key_server().await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = start(data.path(), Some(&keys));
+    let client = reqwest::Client::new();
+    let url = format!("{}/lifecycle/installed", server.base);
+    let token = install_token(&server.base, "c1", "/lifecycle/installed");
+
+    let (status, body) = post(&client, &url, None, &payload("c1", "s")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthenticated")));
+
+    let response = client
+        .post(&url)
+        .header("authorization", format!("JWT {token}"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.json::<Value>().await.expect("json")["error"]["code"], "malformed_json");
+
+    let response = client
+        .post(&url)
+        .header("authorization", format!("JWT {token}"))
+        .header("content-type", "text/plain")
+        .body(payload("c1", "s").to_string())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 415);
+
+    let huge = json!({"clientKey": "c1", "padding": "x".repeat(200 * 1024)});
+    let (status, body) = post(&client, &url, Some(&token), &huge).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("payload_too_large")));
+
+    let response = client.get(format!("{}/no/such/route", server.base)).send().await.expect("send");
+    assert_eq!(response.status(), 404);
+    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+
+    // The control: the same token and a good body install the tenant.
+    let (status, body) = post(&client, &url, Some(&token), &payload("c1", "s")).await;
+    assert_eq!(status, 204, "{body}");
+}
+
+#[tokio::test]
+async fn an_unreachable_install_keys_service_is_a_503_and_nothing_is_written() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let server = start(data.path(), Some(&closed));
+    let client = reqwest::Client::new();
+    let token = install_token(&server.base, "c2", "/lifecycle/installed");
+    let response = client
+        .post(format!("{}/lifecycle/installed", server.base))
+        .header("authorization", format!("JWT {token}"))
+        .json(&payload("c2", "s"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert_eq!(response.json::<Value>().await.expect("json")["error"]["code"], "dependency_unavailable");
+    drop(server);
+
+    // Restarted with a working key service, the tenant is unknown: nothing was written.
+    let keys = key_server().await;
+    let server = start(data.path(), Some(&keys));
+    let token = install_token(&server.base, "c2", "/lifecycle/uninstalled");
+    let (status, body) =
+        post(&client, &format!("{}/lifecycle/uninstalled", server.base), Some(&token), &payload("c2", "s")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("unknown_tenant")));
+}

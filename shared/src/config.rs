@@ -1,0 +1,122 @@
+//! Configuration read once per process from `CANOPY_*` environment variables.
+
+use crate::error::{Error, Result};
+
+pub const DEFAULT_CONNECT_KEYS_URL: &str = "https://connect-install-keys.atlassian.com";
+pub const DEFAULT_APP_KEY: &str = "canopy";
+pub const DEFAULT_PURGE_AFTER_DAYS: u32 = 30;
+
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Descriptor `key`.
+    pub app_key: String,
+    /// This stack's public base URL (descriptor `baseUrl`, install `aud`).
+    pub base_url: String,
+    /// Where signed-install public keys are fetched from, by `kid`.
+    pub connect_keys_url: String,
+    /// This stack's region name (`us`, `eu`).
+    pub home_region: String,
+    /// Descriptor `regionBaseUrls`: realm → regional base URL.
+    pub region_base_urls: Vec<(String, String)>,
+    /// Days between uninstall and purge.
+    pub purge_after_days: u32,
+}
+
+impl AppConfig {
+    pub fn new(base_url: &str) -> Self {
+        Self {
+            app_key: DEFAULT_APP_KEY.into(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            connect_keys_url: DEFAULT_CONNECT_KEYS_URL.into(),
+            home_region: "us".into(),
+            region_base_urls: Vec::new(),
+            purge_after_days: DEFAULT_PURGE_AFTER_DAYS,
+        }
+    }
+
+    /// Reads `CANOPY_BASE_URL` (required unless `default_base_url` is given), `CANOPY_APP_KEY`,
+    /// `CANOPY_CONNECT_KEYS_URL`, `CANOPY_HOME_REGION`, `CANOPY_REGION_BASE_URLS`
+    /// (`US=https://…,EU=https://…`) and `CANOPY_PURGE_AFTER_DAYS`.
+    pub fn from_env(default_base_url: Option<&str>) -> Result<Self> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let base_url = var("CANOPY_BASE_URL")
+            .or_else(|| default_base_url.map(str::to_owned))
+            .ok_or_else(|| Error::internal("CANOPY_BASE_URL is not set"))?;
+        let mut config = Self::new(&base_url);
+        if let Some(key) = var("CANOPY_APP_KEY") {
+            config.app_key = key;
+        }
+        if let Some(url) = var("CANOPY_CONNECT_KEYS_URL") {
+            config.connect_keys_url = url;
+        }
+        if let Some(region) = var("CANOPY_HOME_REGION") {
+            config.home_region = region;
+        }
+        if let Some(list) = var("CANOPY_REGION_BASE_URLS") {
+            config.region_base_urls = parse_region_base_urls(&list)?;
+        }
+        if let Some(days) = var("CANOPY_PURGE_AFTER_DAYS") {
+            config.purge_after_days =
+                days.parse().map_err(|_| Error::internal("CANOPY_PURGE_AFTER_DAYS is not a whole number"))?;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let key_ok = !self.app_key.is_empty()
+            && self.app_key.len() <= 64
+            && self.app_key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+        if !key_ok {
+            return Err(Error::internal("CANOPY_APP_KEY must be 1-64 of [A-Za-z0-9-._]"));
+        }
+        for url in std::iter::once(&self.base_url).chain(self.region_base_urls.iter().map(|(_, u)| u)) {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(Error::internal(format!("base URL {url} is not http(s)")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The path part of the base URL (`/addon` for `https://h/addon`), removed before hashing qsh.
+    pub fn base_path(&self) -> &str {
+        let after_scheme = self.base_url.split_once("://").map_or(self.base_url.as_str(), |(_, rest)| rest);
+        after_scheme.find('/').map_or("", |i| &after_scheme[i..])
+    }
+
+    /// Every base URL Atlassian may address this app by (`aud` of signed installs).
+    pub fn app_base_urls(&self) -> Vec<String> {
+        std::iter::once(self.base_url.clone()).chain(self.region_base_urls.iter().map(|(_, u)| u.clone())).collect()
+    }
+}
+
+fn parse_region_base_urls(list: &str) -> Result<Vec<(String, String)>> {
+    list.split(',')
+        .map(|pair| {
+            let (realm, url) =
+                pair.split_once('=').ok_or_else(|| Error::internal("CANOPY_REGION_BASE_URLS wants REALM=URL pairs"))?;
+            Ok((realm.trim().to_owned(), url.trim().trim_end_matches('/').to_owned()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_path_is_the_url_path() {
+        assert_eq!(AppConfig::new("https://h.example/addon/").base_path(), "/addon");
+        assert_eq!(AppConfig::new("http://127.0.0.1:8080").base_path(), "");
+    }
+
+    #[test]
+    fn region_base_urls_parse() {
+        let parsed = parse_region_base_urls("US=https://us.example/, EU=https://eu.example").unwrap();
+        assert_eq!(
+            parsed,
+            vec![("US".into(), "https://us.example".into()), ("EU".into(), "https://eu.example".into())]
+        );
+        assert!(parse_region_base_urls("nonsense").is_err());
+    }
+}

@@ -1,0 +1,140 @@
+//! The lifecycle function's routes: the app descriptor, Atlassian's lifecycle callbacks, and the
+//! tenant's own view of its install.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::auth::{AuthContext, SignedRequest, verify_tenant_token};
+use super::body::{RawBody, parse_json};
+use crate::connect::descriptor::{self, DISABLED_PATH, ENABLED_PATH, INSTALLED_PATH, UNINSTALLED_PATH};
+use crate::connect::jwt::{self, InstallExpectation};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use crate::tenant_key::TenantKey;
+use crate::tenants::{self, InstallPayload, TenantSummary};
+
+pub const DESCRIPTOR_PATH: &str = "/atlassian-connect.json";
+pub const TENANT_PATH: &str = "/api/tenant";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(DESCRIPTOR_PATH, get(descriptor))
+        .route(INSTALLED_PATH, post(installed))
+        .route(UNINSTALLED_PATH, post(uninstalled))
+        .route(ENABLED_PATH, post(enabled))
+        .route(DISABLED_PATH, post(disabled))
+        .route(TENANT_PATH, get(tenant_summary))
+}
+
+async fn descriptor(State(state): State<AppState>) -> Json<Value> {
+    Json(descriptor::descriptor(&state.config))
+}
+
+/// The fields every lifecycle payload carries that Canopy checks against the token.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LifecyclePayload {
+    client_key: String,
+}
+
+/// Verifies the RS256 signed install, then parses the body, then checks that the token's `iss` is
+/// the payload's clientKey. The token comes first so that an unauthenticated caller learns
+/// nothing about what the body should look like.
+async fn authenticate_then_parse<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    request: &SignedRequest<'_>,
+    body: &[u8],
+    client_key_of: impl Fn(&T) -> &str,
+) -> Result<(TenantKey, T)> {
+    let token = request.token()?;
+    let app_base_urls = state.config.app_base_urls();
+    let qsh = request.qsh(state);
+    let expectation = InstallExpectation { app_base_urls: &app_base_urls, qsh: &qsh, now: state.clock.now_secs() };
+    let claims = jwt::verify_signed_install(&token, state.install_keys.as_ref(), &expectation).await?;
+    let payload: T = parse_json(request.headers, body)?;
+    let client_key = client_key_of(&payload);
+    if claims.iss != client_key {
+        return Err(Error::unauthenticated("iss of the signed install is not the payload's clientKey"));
+    }
+    let key = TenantKey::from_verified(client_key)
+        .ok_or_else(|| Error::invalid("invalid_field", "clientKey has characters outside [A-Za-z0-9-_.:]."))?;
+    Ok((key, payload))
+}
+
+async fn installed(
+    State(state): State<AppState>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<StatusCode> {
+    let request = SignedRequest { method: &method, uri: &uri, headers: &headers };
+    let (key, payload) = authenticate_then_parse(&state, &request, &body, |p: &InstallPayload| &p.client_key).await?;
+    tenants::install(&state, &key, &payload).await?;
+    tracing::info!(tenant = %key, "installed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn uninstalled(
+    State(state): State<AppState>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<StatusCode> {
+    let request = SignedRequest { method: &method, uri: &uri, headers: &headers };
+    let (key, _) = authenticate_then_parse(&state, &request, &body, |p: &LifecyclePayload| &p.client_key).await?;
+    let tenant = tenants::uninstall(&state, &key).await?;
+    tracing::info!(tenant = %key, purge_after = ?tenant.purge_after, "uninstalled");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn enabled(
+    state: State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: RawBody,
+) -> Result<StatusCode> {
+    enable_or_disable(state, method, uri, headers, body, true).await
+}
+
+async fn disabled(
+    state: State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: RawBody,
+) -> Result<StatusCode> {
+    enable_or_disable(state, method, uri, headers, body, false).await
+}
+
+/// `enabled`/`disabled` are HS256-signed with the tenant's current secret and request-bound.
+async fn enable_or_disable(
+    State(state): State<AppState>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+    enable: bool,
+) -> Result<StatusCode> {
+    let request = SignedRequest { method: &method, uri: &uri, headers: &headers };
+    let (key, _, _, _) = verify_tenant_token(&state, &request, false).await?;
+    let payload: LifecyclePayload = parse_json(&headers, &body)?;
+    if payload.client_key != key.as_str() {
+        return Err(Error::unauthenticated("iss is not the payload's clientKey"));
+    }
+    tenants::set_enabled(&state, &key, enable).await?;
+    tracing::info!(tenant = %key, enabled = enable, "lifecycle state changed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn tenant_summary(State(state): State<AppState>, auth: AuthContext) -> Result<Json<TenantSummary>> {
+    let (tenant, _) = tenants::load(&state, &auth.tenant).await?.ok_or_else(tenants::unknown_tenant)?;
+    Ok(Json(TenantSummary::from(&tenant)))
+}

@@ -1,0 +1,29 @@
+//! HTTP: the routers every host (Lambda, local server) runs, the auth extractor, body parsing
+//! and the response headers Atlassian's security requirements check.
+
+pub mod auth;
+pub mod body;
+pub mod headers;
+pub mod lifecycle;
+pub mod span;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+
+use crate::error::Error;
+use crate::state::AppState;
+
+/// Largest request body any route accepts unless it sets its own; lifecycle payloads are ~1 KB.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Wraps a function's routes with what every response needs: JSON 404/405 bodies, the body
+/// limit, and the security headers (errors included).
+pub fn finish(router: Router<AppState>, state: AppState) -> Router {
+    router
+        .fallback(|| async { Error::not_found("unknown_route", "No such route.") })
+        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(headers::security_headers))
+        .layer(axum::middleware::from_fn(span::request_span))
+        .with_state(state)
+}

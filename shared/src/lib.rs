@@ -1,0 +1,20 @@
+//! Canopy's shared library: domain, ports, adapters, HTTP routers and jobs.
+//!
+//! Dependencies point one way: `http` → domain (`tenants`) → ports (`store`, `connect::keys`)
+//! ← adapters. Only the binaries choose adapters and wire them together through [`state`].
+
+pub mod bootstrap;
+pub mod clock;
+pub mod config;
+pub mod connect;
+pub mod error;
+pub mod http;
+pub mod keys;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod tenant_key;
+pub mod tenants;
+
+pub use error::{Error, Result};
+pub use tenant_key::TenantKey;

@@ -1,0 +1,16 @@
+//! Application state: the adapters and config a binary chose, built once per process.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::AppConfig;
+use crate::connect::install_keys::InstallKeys;
+use crate::store::ItemStore;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<AppConfig>,
+    pub store: Arc<dyn ItemStore>,
+    pub install_keys: Arc<dyn InstallKeys>,
+    pub clock: Arc<dyn Clock>,
+}

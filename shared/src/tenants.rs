@@ -1,0 +1,322 @@
+//! Tenants: the install record of each Connect client and its lifecycle transitions
+//! (installed, uninstalled, enabled, disabled), all idempotent because Atlassian retries.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::rfc3339;
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::state::AppState;
+use crate::store::{Condition, Due, Item, Write};
+use crate::tenant_key::TenantKey;
+
+/// Due-index kind of tenants waiting to be purged after uninstall.
+pub const PURGE_DUE_KIND: &str = "purge";
+/// Lifecycle events kept on the record, newest last.
+pub const MAX_HISTORY: usize = 50;
+/// Optimistic-write attempts before a concurrent-update conflict reaches the caller.
+const WRITE_ATTEMPTS: usize = 5;
+/// Bounds on the install payload's free-form strings.
+const MAX_URL_LEN: usize = 512;
+const MAX_SECRET_LEN: usize = 256;
+const MAX_ID_LEN: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantState {
+    Installed,
+    Enabled,
+    Disabled,
+    Uninstalled,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Transition {
+    pub event: String,
+    pub at: String,
+}
+
+/// The stored install record (`sk = TENANT`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Tenant {
+    pub client_key: String,
+    pub product_type: String,
+    pub base_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_url: Option<String>,
+    pub shared_secret: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation_id: Option<String>,
+    pub state: TenantState,
+    pub region: String,
+    pub first_installed_at: String,
+    pub installed_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uninstalled_at: Option<String>,
+    /// When the retention sweep may delete everything of this tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purge_after: Option<String>,
+    #[serde(default)]
+    pub history: Vec<Transition>,
+}
+
+/// The `installed` payload fields Canopy keeps (CONNECT.md §2); others are ignored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallPayload {
+    pub client_key: String,
+    #[serde(default)]
+    pub shared_secret: Option<String>,
+    pub base_url: String,
+    #[serde(default)]
+    pub display_url: Option<String>,
+    pub product_type: String,
+    #[serde(default)]
+    pub cloud_id: Option<String>,
+    #[serde(default)]
+    pub installation_id: Option<String>,
+    #[serde(default)]
+    pub event_type: Option<String>,
+}
+
+/// What a tenant's API callers may know about the install (no secret).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantSummary {
+    pub client_key: String,
+    pub product_type: String,
+    pub base_url: String,
+    pub display_url: Option<String>,
+    pub state: TenantState,
+    pub region: String,
+    pub installed_at: String,
+}
+
+impl From<&Tenant> for TenantSummary {
+    fn from(t: &Tenant) -> Self {
+        Self {
+            client_key: t.client_key.clone(),
+            product_type: t.product_type.clone(),
+            base_url: t.base_url.clone(),
+            display_url: t.display_url.clone(),
+            state: t.state,
+            region: t.region.clone(),
+            installed_at: t.installed_at.clone(),
+        }
+    }
+}
+
+impl InstallPayload {
+    /// Checks the payload for an `installed` event; answers the secret it carries.
+    pub fn validate_for_install(&self) -> Result<&str> {
+        let secret = self
+            .shared_secret
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::invalid("missing_field", "The install payload has no sharedSecret."))?;
+        if secret.len() > MAX_SECRET_LEN {
+            return Err(Error::invalid("invalid_field", "sharedSecret is longer than 256 characters."));
+        }
+        if let Some(event) = &self.event_type
+            && event != "installed"
+        {
+            return Err(Error::invalid("invalid_field", "eventType is not installed."));
+        }
+        self.validate_common()?;
+        Ok(secret)
+    }
+
+    pub fn validate_common(&self) -> Result<()> {
+        let is_http_url = |u: &str| (u.starts_with("https://") || u.starts_with("http://")) && u.len() <= MAX_URL_LEN;
+        if !is_http_url(&self.base_url) {
+            return Err(Error::invalid("invalid_field", "baseUrl must be an http(s) URL of at most 512 characters."));
+        }
+        if self.display_url.as_deref().is_some_and(|u| !is_http_url(u)) {
+            return Err(Error::invalid(
+                "invalid_field",
+                "displayUrl must be an http(s) URL of at most 512 characters.",
+            ));
+        }
+        if !matches!(self.product_type.as_str(), "confluence" | "jira") {
+            return Err(Error::invalid("invalid_field", "productType must be confluence or jira."));
+        }
+        let ids = [&self.cloud_id, &self.installation_id];
+        if ids.iter().any(|id| id.as_deref().is_some_and(|v| v.len() > MAX_ID_LEN)) {
+            return Err(Error::invalid("invalid_field", "cloudId and installationId are at most 256 characters."));
+        }
+        Ok(())
+    }
+}
+
+pub async fn load(state: &AppState, tenant: &TenantKey) -> Result<Option<(Tenant, u64)>> {
+    let now = state.clock.now_secs();
+    let Some(item) = state.store.get(tenant, keys::TENANT_RECORD, now).await? else {
+        return Ok(None);
+    };
+    let record: Tenant =
+        serde_json::from_value(item.body).map_err(|e| Error::internal(format!("tenant record: {e}")))?;
+    Ok(Some((record, item.version)))
+}
+
+fn push_history(tenant: &mut Tenant, event: &str, at: &str) {
+    tenant.history.push(Transition { event: event.into(), at: at.into() });
+    let excess = tenant.history.len().saturating_sub(MAX_HISTORY);
+    tenant.history.drain(..excess);
+}
+
+/// Writes `record` over the version read; `due` puts it on (or takes it off) the due index.
+async fn save(
+    state: &AppState,
+    key: &TenantKey,
+    record: &Tenant,
+    condition: Condition,
+    due: Option<Due>,
+) -> Result<()> {
+    let version = match condition {
+        Condition::Version(v) => v + 1,
+        _ => 1,
+    };
+    let body = serde_json::to_value(record).map_err(Error::internal)?;
+    let item = Item {
+        tenant: key.clone(),
+        sk: keys::TENANT_RECORD.into(),
+        version,
+        updated_at: state.clock.now_millis(),
+        updated_by: None,
+        due,
+        expires_at: None,
+        body,
+    };
+    state.store.transact(vec![Write::Put { item, condition }], state.clock.now_secs()).await
+}
+
+fn purge_due(record: &Tenant, purge_at_secs: Option<i64>) -> Option<Due> {
+    (record.state == TenantState::Uninstalled)
+        .then_some(purge_at_secs)
+        .flatten()
+        .map(|at| Due { kind: PURGE_DUE_KIND.into(), at })
+}
+
+/// Retries `attempt` when a concurrent writer changed the record between read and write.
+async fn with_retries<F, Fut, T>(mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt().await {
+            Err(Error::Conflict { code: "write_conflict", .. }) if tries < WRITE_ATTEMPTS => continue,
+            other => return other,
+        }
+    }
+}
+
+/// `installed` after a verified signed install: creates the tenant, or updates it (new secret,
+/// new baseUrl), and cancels a pending purge when it comes back within the purge window.
+pub async fn install(state: &AppState, key: &TenantKey, payload: &InstallPayload) -> Result<Tenant> {
+    let secret = payload.validate_for_install()?.to_owned();
+    with_retries(|| async {
+        let now = rfc3339(state.clock.now_millis());
+        let existing = load(state, key).await?;
+        let (mut record, condition) = match existing {
+            None => {
+                let record = Tenant {
+                    client_key: key.to_string(),
+                    product_type: payload.product_type.clone(),
+                    base_url: payload.base_url.clone(),
+                    display_url: None,
+                    shared_secret: secret.clone(),
+                    cloud_id: None,
+                    installation_id: None,
+                    state: TenantState::Installed,
+                    region: state.config.home_region.clone(),
+                    first_installed_at: now.clone(),
+                    installed_at: now.clone(),
+                    uninstalled_at: None,
+                    purge_after: None,
+                    history: Vec::new(),
+                };
+                (record, Condition::Absent)
+            }
+            Some((record, version)) => (record, Condition::Version(version)),
+        };
+        let was_uninstalled = record.state == TenantState::Uninstalled;
+        record.product_type = payload.product_type.clone();
+        record.base_url = payload.base_url.clone();
+        record.display_url = payload.display_url.clone();
+        record.shared_secret = secret.clone();
+        if payload.cloud_id.is_some() {
+            record.cloud_id = payload.cloud_id.clone();
+        }
+        if payload.installation_id.is_some() {
+            record.installation_id = payload.installation_id.clone();
+        }
+        record.installed_at = now.clone();
+        if was_uninstalled {
+            record.state = TenantState::Installed;
+            record.uninstalled_at = None;
+            record.purge_after = None;
+        }
+        push_history(&mut record, if was_uninstalled { "reinstalled" } else { "installed" }, &now);
+        save(state, key, &record, condition, None).await?;
+        if was_uninstalled {
+            tracing::info!(tenant = %key, "re-install cancelled the pending purge");
+        }
+        Ok(record)
+    })
+    .await
+}
+
+/// `uninstalled` after a verified signed install token: schedules the purge. A repeated
+/// uninstall keeps the first purge date, so retries never postpone deletion.
+pub async fn uninstall(state: &AppState, key: &TenantKey) -> Result<Tenant> {
+    with_retries(|| async {
+        let (mut record, version) = load(state, key).await?.ok_or_else(unknown_tenant)?;
+        if record.state == TenantState::Uninstalled {
+            return Ok(record);
+        }
+        let now_millis = state.clock.now_millis();
+        let purge_at = state.clock.now_secs() + i64::from(state.config.purge_after_days) * 86_400;
+        let now = rfc3339(now_millis);
+        record.state = TenantState::Uninstalled;
+        record.uninstalled_at = Some(now.clone());
+        record.purge_after = Some(rfc3339(purge_at * 1000));
+        push_history(&mut record, "uninstalled", &now);
+        save(state, key, &record, Condition::Version(version), purge_due(&record, Some(purge_at))).await?;
+        Ok(record)
+    })
+    .await
+}
+
+/// `enabled` / `disabled` (HS256 with the stored secret). An uninstalled tenant must be
+/// installed again first.
+pub async fn set_enabled(state: &AppState, key: &TenantKey, enabled: bool) -> Result<Tenant> {
+    let (target, event) = if enabled { (TenantState::Enabled, "enabled") } else { (TenantState::Disabled, "disabled") };
+    with_retries(|| async {
+        let (mut record, version) = load(state, key).await?.ok_or_else(unknown_tenant)?;
+        if record.state == TenantState::Uninstalled {
+            return Err(Error::conflict(
+                "tenant_uninstalled",
+                "The app is uninstalled for this site; install it again first.",
+            ));
+        }
+        if record.state == target {
+            return Ok(record);
+        }
+        record.state = target;
+        push_history(&mut record, event, &rfc3339(state.clock.now_millis()));
+        save(state, key, &record, Condition::Version(version), None).await?;
+        Ok(record)
+    })
+    .await
+}
+
+pub fn unknown_tenant() -> Error {
+    Error::not_found("unknown_tenant", "No installation is known for this clientKey.")
+}

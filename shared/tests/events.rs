@@ -1,0 +1,254 @@
+//! The `events/` samples (API Gateway HTTP API payload 2.0, what `sam local invoke -e` takes):
+//! they are regenerated here and must match the files, and each one runs through the lifecycle
+//! function's real handler with its documented answer, so the samples cannot rot.
+//!
+//! `CANOPY_UPDATE_EVENTS=1 cargo nextest run -p canopy-shared --test events` rewrites them.
+
+#[allow(dead_code)]
+mod support;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use canopy_shared::clock::SystemClock;
+use canopy_shared::config::AppConfig;
+use canopy_shared::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
+use canopy_shared::connect::qsh::{CONTEXT_QSH, query_string_hash};
+use canopy_shared::state::AppState;
+use canopy_shared::store::embedded::EmbeddedItemStore;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use support::app::{BASE_URL, DEV_KID, DEV_PRIVATE_KEY, dev_keys};
+use tower::ServiceExt;
+
+const CLIENT: &str = "events-sample-tenant";
+const SECRET: &str = "events-sample-shared-secret-not-for-production";
+/// Samples must keep working for years: issued 2026-11-21, valid until 2100-01-01.
+const IAT: i64 = 1_795_305_600;
+const EXP: i64 = 4_102_444_800;
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events/lifecycle")
+}
+
+fn claims(qsh: String, aud: Option<Audience>) -> ConnectClaims {
+    ConnectClaims {
+        iss: CLIENT.into(),
+        sub: Some("557058:events-admin".into()),
+        qsh: Some(qsh),
+        aud,
+        iat: Some(IAT),
+        exp: Some(EXP),
+        context: Some(json!({})),
+    }
+}
+
+fn signed_install(path: &str) -> String {
+    let aud = Some(Audience::Many(vec![BASE_URL.into()]));
+    sign_rs256(&claims(query_string_hash("POST", path, "", ""), aud), DEV_KID, DEV_PRIVATE_KEY).expect("sign")
+}
+
+fn product_token(method: &str, path: &str) -> String {
+    sign_hs256(&claims(query_string_hash(method, path, "", ""), None), SECRET).expect("sign")
+}
+
+fn payload(event_type: &str) -> Value {
+    json!({
+        "key": "canopy",
+        "clientKey": CLIENT,
+        "sharedSecret": SECRET,
+        "baseUrl": "https://events-sample.atlassian.net/wiki",
+        "productType": "confluence",
+        "description": "Atlassian Confluence at https://events-sample.atlassian.net/wiki",
+        "serverVersion": "6452",
+        "pluginsVersion": "1.801.0",
+        "cloudId": "a436116f-02ce-4520-8fbb-7301462a1674",
+        "eventType": event_type,
+    })
+}
+
+fn api_gateway_event(name: &str, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Value {
+    let mut headers = json!({"host": "canopy.example.com", "user-agent": "Atlassian Connect"});
+    if let Some(token) = token {
+        headers["authorization"] = json!(format!("JWT {token}"));
+    }
+    if body.is_some() {
+        headers["content-type"] = json!("application/json");
+    }
+    json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {path}"),
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "canopyapi",
+            "domainName": "canopy.example.com",
+            "domainPrefix": "canopy",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.10", "userAgent": "Atlassian Connect"},
+            "requestId": format!("sample-{name}"),
+            "routeKey": format!("{method} {path}"),
+            "stage": "$default",
+            "time": "21/Nov/2026:00:00:00 +0000",
+            "timeEpoch": IAT * 1000,
+        },
+        "body": body.map(Value::to_string),
+        "isBase64Encoded": false,
+    })
+}
+
+/// Every sample file, generated.
+fn samples() -> Vec<(&'static str, Value)> {
+    let alg_none = {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header = b64.encode(br#"{"alg":"none","typ":"JWT","kid":"canopy-dev-install-key"}"#);
+        let aud = Some(Audience::Many(vec![BASE_URL.into()]));
+        let body = b64.encode(
+            serde_json::to_vec(&claims(query_string_hash("POST", "/lifecycle/installed", "", ""), aud)).expect("json"),
+        );
+        format!("{header}.{body}.")
+    };
+    let context = sign_hs256(&claims(CONTEXT_QSH.into(), None), SECRET).expect("sign");
+    vec![
+        ("descriptor", api_gateway_event("descriptor", "GET", "/atlassian-connect.json", None, None)),
+        (
+            "installed",
+            api_gateway_event(
+                "installed",
+                "POST",
+                "/lifecycle/installed",
+                Some(&signed_install("/lifecycle/installed")),
+                Some(&payload("installed")),
+            ),
+        ),
+        (
+            "installed-alg-none",
+            api_gateway_event(
+                "installed-alg-none",
+                "POST",
+                "/lifecycle/installed",
+                Some(&alg_none),
+                Some(&payload("installed")),
+            ),
+        ),
+        (
+            "enabled",
+            api_gateway_event(
+                "enabled",
+                "POST",
+                "/lifecycle/enabled",
+                Some(&product_token("POST", "/lifecycle/enabled")),
+                Some(&payload("enabled")),
+            ),
+        ),
+        (
+            "enabled-context-token",
+            api_gateway_event(
+                "enabled-context-token",
+                "POST",
+                "/lifecycle/enabled",
+                Some(&context),
+                Some(&payload("enabled")),
+            ),
+        ),
+        ("tenant", api_gateway_event("tenant", "GET", "/api/tenant", Some(&context), None)),
+        (
+            "disabled",
+            api_gateway_event(
+                "disabled",
+                "POST",
+                "/lifecycle/disabled",
+                Some(&product_token("POST", "/lifecycle/disabled")),
+                Some(&payload("disabled")),
+            ),
+        ),
+        (
+            "uninstalled",
+            api_gateway_event(
+                "uninstalled",
+                "POST",
+                "/lifecycle/uninstalled",
+                Some(&signed_install("/lifecycle/uninstalled")),
+                Some(&payload("uninstalled")),
+            ),
+        ),
+    ]
+}
+
+/// The documented answers, in the order a tenant's life produces them (events/README.md).
+const SCRIPT: &[(&str, u16)] = &[
+    ("descriptor", 200),
+    ("installed-alg-none", 401),
+    ("tenant", 401),
+    ("installed", 204),
+    ("enabled", 204),
+    ("enabled-context-token", 401),
+    ("tenant", 200),
+    ("disabled", 204),
+    ("tenant", 403),
+    ("enabled", 204),
+    ("uninstalled", 204),
+    ("tenant", 401),
+    ("installed", 204),
+    ("tenant", 200),
+];
+
+fn render(event: &Value) -> String {
+    serde_json::to_string_pretty(event).expect("json") + "\n"
+}
+
+#[test]
+fn event_files_are_current_and_complete() {
+    let update = std::env::var("CANOPY_UPDATE_EVENTS").is_ok_and(|v| v == "1");
+    let dir = events_dir();
+    let mut stale = Vec::new();
+    for (name, event) in samples() {
+        let path = dir.join(format!("{name}.json"));
+        let expected = render(&event);
+        if update {
+            std::fs::create_dir_all(&dir).expect("events dir");
+            std::fs::write(&path, &expected).expect("write event");
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(expected.as_str()) {
+            stale.push(name);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale events {stale:?}: run CANOPY_UPDATE_EVENTS=1 cargo nextest run -p canopy-shared --test events"
+    );
+    let names: Vec<&str> = samples().iter().map(|(n, _)| *n).collect();
+    for entry in std::fs::read_dir(&dir).expect("events dir") {
+        let file = entry.expect("entry").file_name().to_string_lossy().into_owned();
+        let name = file.trim_end_matches(".json");
+        assert!(names.contains(&name), "events/lifecycle/{file} is not generated by this test");
+        assert!(SCRIPT.iter().any(|(n, _)| *n == name), "events/lifecycle/{file} has no documented answer");
+    }
+}
+
+#[tokio::test]
+async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = AppState {
+        config: Arc::new(AppConfig::new(BASE_URL)),
+        store: Arc::new(EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store")),
+        install_keys: Arc::new(dev_keys()),
+        clock: Arc::new(SystemClock),
+    };
+    let router = canopy_shared::http::finish(canopy_shared::http::lifecycle::routes(), state);
+    for (step, (name, expected)) in SCRIPT.iter().enumerate() {
+        let text = std::fs::read_to_string(events_dir().join(format!("{name}.json"))).expect("event file");
+        let request =
+            lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: not an API Gateway event: {e}"));
+        let response = router.clone().oneshot(request).await.expect("handler answers");
+        let status = response.status().as_u16();
+        let cache_control = response.headers().get("cache-control").cloned();
+        let body = response.into_body().collect().await.expect("body").to_bytes();
+        assert_eq!(status, *expected, "step {step} ({name}): {}", String::from_utf8_lossy(&body));
+        assert_eq!(cache_control.as_ref().map(|v| v.as_bytes()), Some(&b"no-cache, no-store"[..]));
+        if !body.is_empty() {
+            serde_json::from_slice::<Value>(&body).unwrap_or_else(|e| panic!("{name}: body is not JSON: {e}"));
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Test wiring: an `AppState` over the embedded store, the committed dev install key, a manual
+//! clock, and token minting that plays Atlassian.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, Response};
+use canopy_shared::clock::{Clock, ManualClock};
+use canopy_shared::config::AppConfig;
+use canopy_shared::connect::install_keys::{InstallKeys, StaticInstallKeys};
+use canopy_shared::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
+use canopy_shared::connect::qsh::{CONTEXT_QSH, query_string_hash};
+use canopy_shared::state::AppState;
+use canopy_shared::store::embedded::EmbeddedItemStore;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub const BASE_URL: &str = "https://canopy.example.com";
+pub const DEV_KID: &str = "canopy-dev-install-key";
+pub const DEV_PRIVATE_KEY: &[u8] = include_bytes!("../../../dev/install-key.pem");
+pub const DEV_PUBLIC_KEY: &[u8] = include_bytes!("../../../dev/install-key.pub.pem");
+/// 2026-01-15T00:00:00Z: tests run on a manual clock.
+pub const START_MILLIS: i64 = 1_768_435_200_000;
+
+pub struct TestApp {
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    pub router: Router,
+    _dir: tempfile::TempDir,
+}
+
+pub fn dev_keys() -> StaticInstallKeys {
+    StaticInstallKeys::default().with_pem(DEV_KID, DEV_PUBLIC_KEY).expect("dev public key parses")
+}
+
+impl TestApp {
+    pub fn new() -> Self {
+        Self::with_keys(Arc::new(dev_keys()))
+    }
+
+    pub fn with_keys(install_keys: Arc<dyn InstallKeys>) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store");
+        let clock = Arc::new(ManualClock::at_millis(START_MILLIS));
+        let state = AppState {
+            config: Arc::new(AppConfig::new(BASE_URL)),
+            store: Arc::new(store),
+            install_keys,
+            clock: clock.clone(),
+        };
+        let router = canopy_shared::http::finish(canopy_shared::http::lifecycle::routes(), state.clone());
+        Self { state, clock, router, _dir: dir }
+    }
+
+    pub fn now_secs(&self) -> i64 {
+        self.clock.now_secs()
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> (u16, axum::http::HeaderMap, Value) {
+        let response: Response<Body> = self.router.clone().oneshot(request).await.expect("router answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let body =
+            if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("every body is JSON") };
+        (status, headers, body)
+    }
+}
+
+/// Claims of an RS256 signed install as Atlassian sends them (CONNECT.md §3).
+pub fn install_claims(client_key: &str, path: &str, now: i64) -> ConnectClaims {
+    ConnectClaims {
+        iss: client_key.into(),
+        sub: Some("557058:admin".into()),
+        qsh: Some(query_string_hash("POST", path, "", "")),
+        aud: Some(Audience::Many(vec![BASE_URL.into()])),
+        iat: Some(now),
+        exp: Some(now + 180),
+        context: Some(json!({})),
+    }
+}
+
+pub fn sign_install(claims: &ConnectClaims) -> String {
+    sign_rs256(claims, DEV_KID, DEV_PRIVATE_KEY).expect("sign")
+}
+
+/// An HS256 token bound to one request, as the product signs lifecycle and iframe calls.
+pub fn request_token(client_key: &str, secret: &str, method: &str, path: &str, now: i64) -> String {
+    let claims = ConnectClaims {
+        iss: client_key.into(),
+        sub: Some("557058:user".into()),
+        qsh: Some(query_string_hash(method, path, "", "")),
+        aud: None,
+        iat: Some(now),
+        exp: Some(now + 180),
+        context: Some(json!({})),
+    };
+    sign_hs256(&claims, secret).expect("sign")
+}
+
+/// A context token (`AP.context.getToken()`), usable on browser routes only.
+pub fn context_token(client_key: &str, secret: &str, now: i64) -> String {
+    let claims = ConnectClaims {
+        iss: client_key.into(),
+        sub: Some("557058:user".into()),
+        qsh: Some(CONTEXT_QSH.into()),
+        aud: None,
+        iat: Some(now),
+        exp: Some(now + 900),
+        context: Some(json!({})),
+    };
+    sign_hs256(&claims, secret).expect("sign")
+}
+
+pub fn install_payload(client_key: &str, secret: &str) -> Value {
+    json!({
+        "key": "canopy",
+        "clientKey": client_key,
+        "sharedSecret": secret,
+        "baseUrl": format!("https://{client_key}.atlassian.net/wiki"),
+        "productType": "confluence",
+        "description": "Atlassian Confluence",
+        "serverVersion": "6452",
+        "pluginsVersion": "1.801.0",
+        "cloudId": "cloud-1",
+        "eventType": "installed",
+    })
+}
+
+pub fn post(path: &str, token: Option<&str>, body: &Value) -> Request<Body> {
+    let mut builder = Request::post(path).header("content-type", "application/json");
+    if let Some(token) = token {
+        builder = builder.header("authorization", format!("JWT {token}"));
+    }
+    builder.body(Body::from(body.to_string())).expect("request")
+}
+
+pub fn get(path: &str, token: Option<&str>) -> Request<Body> {
+    let mut builder = Request::get(path);
+    if let Some(token) = token {
+        builder = builder.header("authorization", format!("JWT {token}"));
+    }
+    builder.body(Body::empty()).expect("request")
+}
