@@ -28,7 +28,10 @@ pub const DEV_KID: &str = "canopy-dev-install-key";
 const DEV_PRIVATE_KEY: &[u8] = include_bytes!("../../dev/install-key.pem");
 const DEV_PUBLIC_KEY: &str = include_str!("../../dev/install-key.pub.pem");
 const DEV_CLIENT_KEY: &str = "canopy-dev-tenant";
-const DEV_ACCOUNT_ID: &str = "557058:canopy-dev-admin";
+/// The dev tenant's site administrator (the local server's admin directory knows only them).
+pub const DEV_ADMIN_ACCOUNT_ID: &str = "557058:canopy-dev-admin";
+/// A dev user who is not an administrator, for trying what readers may do.
+pub const DEV_USER_ACCOUNT_ID: &str = "557058:canopy-dev-user";
 /// Context tokens from Atlassian live about 15 minutes; the dev one lives an hour for curl work.
 const DEV_TOKEN_TTL_SECS: i64 = 3600;
 
@@ -71,11 +74,11 @@ fn dev_secret(client_key: &str) -> String {
     hex::encode(Sha256::digest(format!("{client_key}:{nanos}:{}", std::process::id())))
 }
 
-fn context_token(client_key: &str, secret: &str) -> Result<String> {
+fn context_token(client_key: &str, secret: &str, account_id: &str) -> Result<String> {
     let now = now_secs();
     let claims = ConnectClaims {
         iss: client_key.into(),
-        sub: Some(DEV_ACCOUNT_ID.into()),
+        sub: Some(account_id.into()),
         qsh: Some(CONTEXT_QSH.into()),
         aud: None,
         iat: Some(now),
@@ -98,7 +101,7 @@ async fn install(
     let now = now_secs();
     let install_claims = ConnectClaims {
         iss: client_key.clone(),
-        sub: Some(DEV_ACCOUNT_ID.into()),
+        sub: Some(DEV_ADMIN_ACCOUNT_ID.into()),
         qsh: Some(query_string_hash("POST", INSTALLED_PATH, "", "")),
         aud: Some(Audience::Many(vec![state.config.base_url.clone()])),
         iat: Some(now),
@@ -123,9 +126,10 @@ async fn install(
     enabled_payload["eventType"] = json!("enabled");
     send(&host, ENABLED_PATH, &sign_hs256(&enable_claims, &secret)?, &enabled_payload).await?;
 
-    let token = context_token(&client_key, &secret)?;
+    let token = context_token(&client_key, &secret, DEV_ADMIN_ACCOUNT_ID)?;
     Ok(Json(json!({
         "clientKey": client_key,
+        "accountId": DEV_ADMIN_ACCOUNT_ID,
         "contextJwt": token,
         "expiresInSeconds": DEV_TOKEN_TTL_SECS,
         "try": format!("curl -s -H 'Authorization: JWT {token}' http://{}/api/tenant", host.address),
@@ -155,12 +159,17 @@ async fn send(host: &DevHost, path: &str, jwt: &str, payload: &Value) -> Result<
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DevTokenRequest {
     client_key: String,
+    /// `false` mints a token of a user who is not a site administrator.
+    #[serde(default)]
+    admin: Option<bool>,
 }
 
 async fn token(State(state): State<AppState>, JsonBody(request): JsonBody<DevTokenRequest>) -> Result<Json<Value>> {
     let key = TenantKey::from_verified(&request.client_key).ok_or_else(tenants::unknown_tenant)?;
     let (tenant, _) = tenants::load(&state, &key).await?.ok_or_else(tenants::unknown_tenant)?;
+    let account = if request.admin.unwrap_or(true) { DEV_ADMIN_ACCOUNT_ID } else { DEV_USER_ACCOUNT_ID };
+    let token = context_token(key.as_str(), &tenant.shared_secret, account)?;
     Ok(Json(
-        json!({"clientKey": key.as_str(), "contextJwt": context_token(key.as_str(), &tenant.shared_secret)?, "expiresInSeconds": DEV_TOKEN_TTL_SECS}),
+        json!({"clientKey": key.as_str(), "accountId": account, "contextJwt": token, "expiresInSeconds": DEV_TOKEN_TTL_SECS}),
     ))
 }

@@ -10,10 +10,11 @@ use canopy_shared::{bootstrap, http, telemetry};
 async fn main() -> anyhow::Result<()> {
     telemetry::init_pretty();
     let settings = settings::Settings::from_env_and_args(std::env::args().skip(1))?;
-    let state = bootstrap::local_state(settings.app_config()?, &settings.data_dir)?;
+    let state =
+        bootstrap::local_state(settings.app_config()?, &settings.data_dir, [dev::DEV_ADMIN_ACCOUNT_ID.to_owned()])?;
     let listener = tokio::net::TcpListener::bind(&settings.listen).await?;
     let address = listener.local_addr()?;
-    let routes = http::lifecycle::routes().merge(dev::routes(address));
+    let routes = http::lifecycle::routes().merge(http::content::routes()).merge(dev::routes(address));
     let app = http::finish(routes, state.clone());
 
     println!("Canopy local server listening on http://{address}");

@@ -20,6 +20,8 @@ pub struct AppConfig {
     pub region_base_urls: Vec<(String, String)>,
     /// Days between uninstall and purge.
     pub purge_after_days: u32,
+    /// How long a "is this account a site admin" answer from the product is reused.
+    pub admin_cache_secs: i64,
 }
 
 impl AppConfig {
@@ -31,12 +33,13 @@ impl AppConfig {
             home_region: "us".into(),
             region_base_urls: Vec::new(),
             purge_after_days: DEFAULT_PURGE_AFTER_DAYS,
+            admin_cache_secs: crate::admins::DEFAULT_ADMIN_CACHE_TTL_SECS,
         }
     }
 
     /// Reads `CANOPY_BASE_URL` (required unless `default_base_url` is given), `CANOPY_APP_KEY`,
     /// `CANOPY_CONNECT_KEYS_URL`, `CANOPY_HOME_REGION`, `CANOPY_REGION_BASE_URLS`
-    /// (`US=https://…,EU=https://…`) and `CANOPY_PURGE_AFTER_DAYS`.
+    /// (`US=https://…,EU=https://…`), `CANOPY_PURGE_AFTER_DAYS` and `CANOPY_ADMIN_CACHE_SECS`.
     pub fn from_env(default_base_url: Option<&str>) -> Result<Self> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let base_url = var("CANOPY_BASE_URL")
@@ -58,6 +61,13 @@ impl AppConfig {
         if let Some(days) = var("CANOPY_PURGE_AFTER_DAYS") {
             config.purge_after_days =
                 days.parse().map_err(|_| Error::internal("CANOPY_PURGE_AFTER_DAYS is not a whole number"))?;
+        }
+        if let Some(secs) = var("CANOPY_ADMIN_CACHE_SECS") {
+            config.admin_cache_secs = secs
+                .parse()
+                .ok()
+                .filter(|s| (0..=3600).contains(s))
+                .ok_or_else(|| Error::internal("CANOPY_ADMIN_CACHE_SECS must be 0 to 3600"))?;
         }
         config.validate()?;
         Ok(config)

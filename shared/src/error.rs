@@ -32,6 +32,9 @@ pub enum Error {
     /// 412: `If-Match` did not match the stored version.
     #[error("{message}")]
     PreconditionFailed { message: String },
+    /// 428: an update or delete came without `If-Match`.
+    #[error("{message}")]
+    PreconditionRequired { message: String },
     /// 413: the body or the item is larger than its bound.
     #[error("{message}")]
     PayloadTooLarge { message: String },
@@ -93,6 +96,7 @@ impl Error {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired { .. } => StatusCode::PRECONDITION_REQUIRED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::WrongRegion { .. } => StatusCode::MISDIRECTED_REQUEST,
@@ -113,6 +117,7 @@ impl Error {
             Self::Unauthenticated { .. } => "unauthenticated",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PreconditionFailed { .. } => "version_mismatch",
+            Self::PreconditionRequired { .. } => "if_match_required",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::WrongRegion { .. } => "wrong_region",

@@ -10,6 +10,50 @@ pub const TENANT_PREFIX: &str = "T#";
 /// The tenant's install record.
 pub const TENANT_RECORD: &str = "TENANT";
 
+/// Exact usage counters (sites, themes, custom domains, spaces), updated in the same transaction
+/// as the writes that change them.
+pub const COUNTERS: &str = "COUNTERS";
+
+/// A site and everything a browser needs to render it share the prefix `SITE#<siteId>`, so the
+/// site config is one Query. Site ids are fixed-length ULIDs, so one site's prefix never matches
+/// another's.
+pub fn site(site_id: &str) -> String {
+    format!("SITE#{site_id}")
+}
+pub fn site_navigation(site_id: &str) -> String {
+    format!("SITE#{site_id}#NAV")
+}
+pub fn site_announcements(site_id: &str) -> String {
+    format!("SITE#{site_id}#ANN#")
+}
+pub fn site_promoted_searches(site_id: &str) -> String {
+    format!("SITE#{site_id}#SEARCH#")
+}
+/// Copies of the theme and home layout a site uses, kept in step by every write to either side,
+/// so the site config read needs no second call.
+pub fn site_theme_snapshot(site_id: &str) -> String {
+    format!("SITE#{site_id}#USES#THEME")
+}
+pub fn site_home_snapshot(site_id: &str) -> String {
+    format!("SITE#{site_id}#USES#HOME")
+}
+/// One small listing copy per site: listing sites must not read every site's children.
+pub const SITE_LISTING_PREFIX: &str = "SITELIST#";
+pub fn site_listing(site_id: &str) -> String {
+    format!("{SITE_LISTING_PREFIX}{site_id}")
+}
+pub const LAYOUT_PREFIX: &str = "LAYOUT#";
+pub const THEME_PREFIX: &str = "THEME#";
+pub const REPORT_PREFIX: &str = "REPORT#";
+pub const PAGE_PREFIX: &str = "PAGE#";
+pub const MEDIA_PREFIX: &str = "MEDIA#";
+/// Deleted items wait here, under their original sort key, until restored or purged.
+pub const TRASH_PREFIX: &str = "TRASH#";
+
+pub fn trash(original_sk: &str) -> String {
+    format!("{TRASH_PREFIX}{original_sk}")
+}
+
 pub fn partition_key(tenant: &TenantKey) -> String {
     format!("{TENANT_PREFIX}{tenant}")
 }

@@ -3,12 +3,15 @@
 //! Dependencies point one way: `http` → domain (`tenants`) → ports (`store`, `connect::keys`)
 //! ← adapters. Only the binaries choose adapters and wire them together through [`state`].
 
+pub mod admins;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod connect;
+pub mod content;
 pub mod error;
 pub mod http;
+pub mod ids;
 pub mod keys;
 pub mod state;
 pub mod store;

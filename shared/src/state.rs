@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::admins::AdminDirectory;
 use crate::clock::Clock;
 use crate::config::AppConfig;
 use crate::connect::install_keys::InstallKeys;
@@ -13,4 +14,5 @@ pub struct AppState {
     pub store: Arc<dyn ItemStore>,
     pub install_keys: Arc<dyn InstallKeys>,
     pub clock: Arc<dyn Clock>,
+    pub admins: Arc<dyn AdminDirectory>,
 }

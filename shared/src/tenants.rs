@@ -7,15 +7,13 @@ use crate::clock::rfc3339;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::state::AppState;
-use crate::store::{Condition, Due, Item, Write};
+use crate::store::{Condition, Due, Item, Write, retry_conflicts};
 use crate::tenant_key::TenantKey;
 
 /// Due-index kind of tenants waiting to be purged after uninstall.
 pub const PURGE_DUE_KIND: &str = "purge";
 /// Lifecycle events kept on the record, newest last.
 pub const MAX_HISTORY: usize = 50;
-/// Optimistic-write attempts before a concurrent-update conflict reaches the caller.
-const WRITE_ATTEMPTS: usize = 5;
 /// Bounds on the install payload's free-form strings.
 const MAX_URL_LEN: usize = 512;
 const MAX_SECRET_LEN: usize = 256;
@@ -194,34 +192,11 @@ async fn save(
     state.store.transact(vec![Write::Put { item, condition }], state.clock.now_secs()).await
 }
 
-fn purge_due(record: &Tenant, purge_at_secs: Option<i64>) -> Option<Due> {
-    (record.state == TenantState::Uninstalled)
-        .then_some(purge_at_secs)
-        .flatten()
-        .map(|at| Due { kind: PURGE_DUE_KIND.into(), at })
-}
-
-/// Retries `attempt` when a concurrent writer changed the record between read and write.
-async fn with_retries<F, Fut, T>(mut attempt: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T>>,
-{
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match attempt().await {
-            Err(Error::Conflict { code: "write_conflict", .. }) if tries < WRITE_ATTEMPTS => continue,
-            other => return other,
-        }
-    }
-}
-
 /// `installed` after a verified signed install: creates the tenant, or updates it (new secret,
 /// new baseUrl), and cancels a pending purge when it comes back within the purge window.
 pub async fn install(state: &AppState, key: &TenantKey, payload: &InstallPayload) -> Result<Tenant> {
     let secret = payload.validate_for_install()?.to_owned();
-    with_retries(|| async {
+    retry_conflicts(|| async {
         let now = rfc3339(state.clock.now_millis());
         let existing = load(state, key).await?;
         let (mut record, condition) = match existing {
@@ -276,7 +251,7 @@ pub async fn install(state: &AppState, key: &TenantKey, payload: &InstallPayload
 /// `uninstalled` after a verified signed install token: schedules the purge. A repeated
 /// uninstall keeps the first purge date, so retries never postpone deletion.
 pub async fn uninstall(state: &AppState, key: &TenantKey) -> Result<Tenant> {
-    with_retries(|| async {
+    retry_conflicts(|| async {
         let (mut record, version) = load(state, key).await?.ok_or_else(unknown_tenant)?;
         if record.state == TenantState::Uninstalled {
             return Ok(record);
@@ -288,7 +263,8 @@ pub async fn uninstall(state: &AppState, key: &TenantKey) -> Result<Tenant> {
         record.uninstalled_at = Some(now.clone());
         record.purge_after = Some(rfc3339(purge_at * 1000));
         push_history(&mut record, "uninstalled", &now);
-        save(state, key, &record, Condition::Version(version), purge_due(&record, Some(purge_at))).await?;
+        let due = Due { kind: PURGE_DUE_KIND.into(), at: purge_at };
+        save(state, key, &record, Condition::Version(version), Some(due)).await?;
         Ok(record)
     })
     .await
@@ -298,7 +274,7 @@ pub async fn uninstall(state: &AppState, key: &TenantKey) -> Result<Tenant> {
 /// installed again first.
 pub async fn set_enabled(state: &AppState, key: &TenantKey, enabled: bool) -> Result<Tenant> {
     let (target, event) = if enabled { (TenantState::Enabled, "enabled") } else { (TenantState::Disabled, "disabled") };
-    with_retries(|| async {
+    retry_conflicts(|| async {
         let (mut record, version) = load(state, key).await?.ok_or_else(unknown_tenant)?;
         if record.state == TenantState::Uninstalled {
             return Err(Error::conflict(

@@ -235,6 +235,7 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
         store: Arc::new(EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store")),
         install_keys: Arc::new(dev_keys()),
         clock: Arc::new(SystemClock),
+        admins: Arc::new(canopy_shared::admins::LocalAdminDirectory::new(Vec::<String>::new())),
     };
     let router = canopy_shared::http::finish(canopy_shared::http::lifecycle::routes(), state);
     for (step, (name, expected)) in SCRIPT.iter().enumerate() {

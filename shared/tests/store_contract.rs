@@ -160,6 +160,29 @@ mod cases {
         assert!(h.store.get(&other, "A", NOW).await.expect("get").is_some());
     }
 
+    pub async fn condition_checks_guard_a_transaction_without_writing(h: Harness) {
+        let t = tenant("t1");
+        put_one(h.store.as_ref(), item(&t, "SITE#1", 4), Condition::Absent).await.expect("seed");
+        let check = |condition| Write::Check { tenant: t.clone(), sk: "SITE#1".into(), condition };
+        let stale = vec![check(Condition::Version(3)), put(item(&t, "SNAP", 1), Condition::None)];
+        assert!(is_conflict(h.store.transact(stale, NOW).await));
+        assert!(h.store.get(&t, "SNAP", NOW).await.expect("get").is_none());
+        let current = vec![check(Condition::Version(4)), put(item(&t, "SNAP", 1), Condition::None)];
+        h.store.transact(current, NOW).await.expect("check holds");
+        assert!(h.store.get(&t, "SNAP", NOW).await.expect("get").is_some());
+        let absent = vec![
+            Write::Check { tenant: t.clone(), sk: "NONE".into(), condition: Condition::Absent },
+            put(item(&t, "X", 1), Condition::None),
+        ];
+        h.store.transact(absent, NOW).await.expect("absence check holds");
+        assert_eq!(
+            h.store.get(&t, "SITE#1", NOW).await.expect("get").expect("unchanged").version,
+            4,
+            "a check writes nothing"
+        );
+        assert!(h.store.get(&t, "NONE", NOW).await.expect("get").is_none());
+    }
+
     pub async fn transaction_bounds_are_enforced(h: Harness) {
         let t = tenant("t1");
         let too_many: Vec<Write> =
@@ -311,6 +334,7 @@ contract_for_every_adapter!(
     deletes_are_conditional_too,
     transactions_apply_all_or_nothing,
     transaction_bounds_are_enforced,
+    condition_checks_guard_a_transaction_without_writing,
     oversize_items_are_refused_whole,
     prefix_queries_page_in_order,
     bad_pages_are_refused,

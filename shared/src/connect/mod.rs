@@ -4,4 +4,5 @@
 pub mod descriptor;
 pub mod install_keys;
 pub mod jwt;
+pub mod product;
 pub mod qsh;

@@ -20,6 +20,8 @@ pub struct AuthContext {
     pub tenant: TenantKey,
     pub account_id: Option<String>,
     pub kind: TokenKind,
+    /// The tenant's install record, as loaded to verify the token.
+    pub install: std::sync::Arc<Tenant>,
 }
 
 /// The request line as Atlassian signed it: the original URI, before any router nesting.
@@ -101,6 +103,11 @@ impl FromRequestParts<AppState> for AuthContext {
             return Err(Error::forbidden("tenant_disabled", "The app is disabled for this site."));
         }
         tracing::Span::current().record("tenant", tracing::field::display(&tenant));
-        Ok(Self { tenant, account_id: claims.sub.filter(|s| !s.is_empty()), kind })
+        Ok(Self {
+            tenant,
+            account_id: claims.sub.filter(|s| !s.is_empty()),
+            kind,
+            install: std::sync::Arc::new(record),
+        })
     }
 }

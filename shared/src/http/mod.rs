@@ -3,6 +3,8 @@
 
 pub mod auth;
 pub mod body;
+pub mod content;
+pub mod extract;
 pub mod headers;
 pub mod lifecycle;
 pub mod span;

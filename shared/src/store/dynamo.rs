@@ -54,8 +54,8 @@ use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
 };
 
 use super::{
@@ -273,6 +273,18 @@ impl DynamoItemStore {
                         .build()
                         .map_err(Error::internal)?;
                     TransactWriteItem::builder().delete(delete).build()
+                }
+                Write::Check { tenant, sk, condition } => {
+                    let expression = ConditionExpr::new(*condition, now);
+                    let check = ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(item_key(tenant, sk)))
+                        .set_condition_expression(expression.expression)
+                        .set_expression_attribute_names(expression.names)
+                        .set_expression_attribute_values(expression.values)
+                        .build()
+                        .map_err(Error::internal)?;
+                    TransactWriteItem::builder().condition_check(check).build()
                 }
             };
             items.push(transact_item);

@@ -165,10 +165,7 @@ impl ItemStore for EmbeddedItemStore {
                         None => None,
                     };
                     let live = stored.as_ref().filter(|r| is_live(r.ttl, now));
-                    let condition = match write {
-                        Write::Put { condition, .. } | Write::Delete { condition, .. } => *condition,
-                    };
-                    let holds = match condition {
+                    let holds = match write.condition() {
                         Condition::None => true,
                         Condition::Absent => live.is_none(),
                         Condition::Version(v) => live.is_some_and(|r| r.v == v),
@@ -177,7 +174,7 @@ impl ItemStore for EmbeddedItemStore {
                         return Err(write_conflict());
                     }
                 }
-                for write in &writes {
+                for write in writes.iter().filter(|w| !matches!(w, Write::Check { .. })) {
                     let (tenant, sk) = write.target();
                     let pk = keys::partition_key(tenant);
                     let old =

@@ -59,15 +59,34 @@ pub enum Condition {
 
 #[derive(Debug, Clone)]
 pub enum Write {
-    Put { item: Item, condition: Condition },
-    Delete { tenant: TenantKey, sk: String, condition: Condition },
+    Put {
+        item: Item,
+        condition: Condition,
+    },
+    Delete {
+        tenant: TenantKey,
+        sk: String,
+        condition: Condition,
+    },
+    /// Writes nothing; the transaction fails unless the condition holds (DynamoDB ConditionCheck).
+    Check {
+        tenant: TenantKey,
+        sk: String,
+        condition: Condition,
+    },
 }
 
 impl Write {
     pub fn target(&self) -> (&TenantKey, &str) {
         match self {
             Self::Put { item, .. } => (&item.tenant, &item.sk),
-            Self::Delete { tenant, sk, .. } => (tenant, sk),
+            Self::Delete { tenant, sk, .. } | Self::Check { tenant, sk, .. } => (tenant, sk),
+        }
+    }
+
+    pub fn condition(&self) -> Condition {
+        match self {
+            Self::Put { condition, .. } | Self::Delete { condition, .. } | Self::Check { condition, .. } => *condition,
         }
     }
 }
@@ -128,6 +147,9 @@ pub(crate) fn check_writes(writes: &[Write]) -> Result<()> {
         if !seen.insert((tenant.clone(), sk.to_owned())) {
             return Err(Error::internal(format!("two writes to {sk} in one transaction")));
         }
+        if let Write::Check { condition: Condition::None, .. } = write {
+            return Err(Error::internal(format!("a check of {sk} without a condition")));
+        }
         if let Write::Put { item, .. } = write {
             let size = serde_json::to_vec(&item.body).map_err(Error::internal)?.len();
             if size > MAX_BODY_BYTES {
@@ -170,4 +192,24 @@ pub(crate) fn write_conflict() -> Error {
 
 pub(crate) fn is_live(expires_at: Option<i64>, now: i64) -> bool {
     expires_at.is_none_or(|at| at > now)
+}
+
+/// Attempts of an optimistic read-modify-write before a conflict reaches the caller.
+pub const WRITE_ATTEMPTS: usize = 5;
+
+/// Runs a read-modify-write again when a concurrent writer changed what it read. Each attempt
+/// must re-read, so that a changed `If-Match` target turns into 412 rather than a blind retry.
+pub async fn retry_conflicts<F, Fut, T>(mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt().await {
+            Err(Error::Conflict { code: "write_conflict", .. }) if tries < WRITE_ATTEMPTS => continue,
+            other => return other,
+        }
+    }
 }

@@ -6,18 +6,24 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, Response};
+use canopy_shared::admins::LocalAdminDirectory;
 use canopy_shared::clock::{Clock, ManualClock};
 use canopy_shared::config::AppConfig;
 use canopy_shared::connect::install_keys::{InstallKeys, StaticInstallKeys};
 use canopy_shared::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
 use canopy_shared::connect::qsh::{CONTEXT_QSH, query_string_hash};
 use canopy_shared::state::AppState;
+use canopy_shared::store::ItemStore;
 use canopy_shared::store::embedded::EmbeddedItemStore;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 pub const BASE_URL: &str = "https://canopy.example.com";
+/// The account the test admin directory knows as a site administrator.
+pub const ADMIN_ACCOUNT: &str = "557058:admin";
+/// An ordinary user.
+pub const USER_ACCOUNT: &str = "557058:user";
 pub const DEV_KID: &str = "canopy-dev-install-key";
 pub const DEV_PRIVATE_KEY: &[u8] = include_bytes!("../../../dev/install-key.pem");
 pub const DEV_PUBLIC_KEY: &[u8] = include_bytes!("../../../dev/install-key.pub.pem");
@@ -41,16 +47,30 @@ impl TestApp {
     }
 
     pub fn with_keys(install_keys: Arc<dyn InstallKeys>) -> Self {
+        Self::build(install_keys, None)
+    }
+
+    /// The app over a given store (e.g. DynamoDB Local) instead of a fresh embedded one.
+    pub fn with_store(store: Arc<dyn ItemStore>) -> Self {
+        Self::build(Arc::new(dev_keys()), Some(store))
+    }
+
+    fn build(install_keys: Arc<dyn InstallKeys>, store: Option<Arc<dyn ItemStore>>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store");
+        let store: Arc<dyn ItemStore> = match store {
+            Some(store) => store,
+            None => Arc::new(EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store")),
+        };
         let clock = Arc::new(ManualClock::at_millis(START_MILLIS));
         let state = AppState {
             config: Arc::new(AppConfig::new(BASE_URL)),
-            store: Arc::new(store),
+            store,
             install_keys,
             clock: clock.clone(),
+            admins: Arc::new(LocalAdminDirectory::new([ADMIN_ACCOUNT.to_owned()])),
         };
-        let router = canopy_shared::http::finish(canopy_shared::http::lifecycle::routes(), state.clone());
+        let routes = canopy_shared::http::lifecycle::routes().merge(canopy_shared::http::content::routes());
+        let router = canopy_shared::http::finish(routes, state.clone());
         Self { state, clock, router, _dir: dir }
     }
 
@@ -102,9 +122,14 @@ pub fn request_token(client_key: &str, secret: &str, method: &str, path: &str, n
 
 /// A context token (`AP.context.getToken()`), usable on browser routes only.
 pub fn context_token(client_key: &str, secret: &str, now: i64) -> String {
+    context_token_as(client_key, secret, Some(USER_ACCOUNT), now)
+}
+
+/// A context token of a given account (`None`: an anonymous visitor).
+pub fn context_token_as(client_key: &str, secret: &str, account: Option<&str>, now: i64) -> String {
     let claims = ConnectClaims {
         iss: client_key.into(),
-        sub: Some("557058:user".into()),
+        sub: account.map(str::to_owned),
         qsh: Some(CONTEXT_QSH.into()),
         aud: None,
         iat: Some(now),
@@ -141,6 +166,23 @@ pub fn get(path: &str, token: Option<&str>) -> Request<Body> {
     let mut builder = Request::get(path);
     if let Some(token) = token {
         builder = builder.header("authorization", format!("JWT {token}"));
+    }
+    builder.body(Body::empty()).expect("request")
+}
+
+pub fn put(path: &str, token: &str, if_match: Option<&str>, body: &Value) -> Request<Body> {
+    let mut builder =
+        Request::put(path).header("content-type", "application/json").header("authorization", format!("JWT {token}"));
+    if let Some(etag) = if_match {
+        builder = builder.header("if-match", etag);
+    }
+    builder.body(Body::from(body.to_string())).expect("request")
+}
+
+pub fn delete(path: &str, token: &str, if_match: Option<&str>) -> Request<Body> {
+    let mut builder = Request::delete(path).header("authorization", format!("JWT {token}"));
+    if let Some(etag) = if_match {
+        builder = builder.header("if-match", etag);
     }
     builder.body(Body::empty()).expect("request")
 }

@@ -1,0 +1,105 @@
+//! Request pieces the content routes share: the admin check, `If-Match`, paging, and the JSON
+//! shapes of answers (ETag'd items, pages).
+
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::auth::AuthContext;
+use crate::content::records::{DEFAULT_PAGE_SIZE, Editor, MAX_LIST_PAGE_SIZE, Stored};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use crate::store::Page;
+
+/// A verified caller who administers the tenant's site; everyone else gets 403.
+pub struct Admin(pub Editor);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let auth = AuthContext::from_request_parts(parts, state).await?;
+        let account = auth.account_id.clone().ok_or_else(|| {
+            Error::forbidden("not_admin", "Only a site administrator may do this; the caller is anonymous.")
+        })?;
+        if !state.admins.is_admin(&auth.install, &account).await? {
+            return Err(Error::forbidden("not_admin", "Only a site administrator may do this."));
+        }
+        Ok(Self(Editor { tenant: auth.tenant, account_id: Some(account) }))
+    }
+}
+
+/// `If-Match: "<version>"` (a weak `W/` prefix is tolerated); absent is `None`.
+pub struct IfMatch(pub Option<u64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        let Some(value) = parts.headers.get(header::IF_MATCH) else { return Ok(Self(None)) };
+        let text = value.to_str().unwrap_or_default().trim();
+        let text = text.strip_prefix("W/").unwrap_or(text);
+        text.strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .and_then(|t| t.parse::<u64>().ok())
+            .map(|v| Self(Some(v)))
+            .ok_or_else(|| Error::PreconditionFailed { message: "If-Match must be an ETag this API returned.".into() })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PagingQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// `?limit=1..200&cursor=<nextCursor>`.
+pub struct Paging {
+    pub limit: u32,
+    pub cursor: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Paging {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let Query(query) = Query::<PagingQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Error::bad_request("bad_query", format!("Bad query string: {e}")))?;
+        let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(1..=MAX_LIST_PAGE_SIZE).contains(&limit) {
+            return Err(Error::bad_request("bad_page_size", format!("limit must be 1 to {MAX_LIST_PAGE_SIZE}.")));
+        }
+        if let Some(cursor) = &query.cursor
+            && (cursor.is_empty() || cursor.len() > 128 || cursor.contains('#'))
+        {
+            return Err(Error::bad_request("bad_cursor", "Unknown cursor."));
+        }
+        Ok(Self { limit, cursor: query.cursor })
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageView<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> From<Page<T>> for PageView<T> {
+    fn from(page: Page<T>) -> Self {
+        Self { items: page.items, next_cursor: page.next }
+    }
+}
+
+/// One item with its ETag, as 200 or 201.
+pub fn item_response<M: Serialize>(status: StatusCode, stored: &Stored<M>) -> Response {
+    let mut response = (status, axum::Json(stored)).into_response();
+    if let Ok(etag) = HeaderValue::from_str(&stored.etag()) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
