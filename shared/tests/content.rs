@@ -275,7 +275,7 @@ mod scenarios {
         let (status, _, body) = w.app.send(raw(r#"{"name": "x", "visibility": "public", "colour": "red"}"#)).await;
         assert_eq!(status, 422);
         assert!(body["error"]["message"].as_str().expect("message").contains("colour"), "{body}");
-        let huge = json!({"name": "x", "visibility": "public", "description": "y".repeat(80 * 1024)});
+        let huge = json!({"name": "x", "visibility": "public", "description": "y".repeat(600 * 1024)});
         let (status, _, _) = w.app.send(raw(&huge.to_string())).await;
         assert_eq!(status, 413);
 
@@ -327,6 +327,109 @@ mod scenarios {
         assert_eq!(w.get(&format!("/api/sites/{site_id}/navigation"), &admin).await.0, 404);
         assert_eq!(w.get(&format!("/api/sites/{site_id}/announcements"), &admin).await.1["items"], json!([]));
     }
+
+    pub async fn export_and_import_round_trip_between_tenants(w: World) {
+        let (theme_id, _) = w.created("/api/themes", &theme("#0052CC")).await;
+        let (layout_id, _) = w.created("/api/layouts", &layout("Home")).await;
+        let (site_id, _) = w
+            .created("/api/sites", &json!({"name": "Docs", "spaces": ["DOC"], "visibility": "public", "themeId": theme_id, "homeLayoutId": layout_id}))
+            .await;
+        let nav = json!({"items": [{"id": "n1", "label": "Home", "target": {"type": "space", "spaceKey": "DOC"}, "children": []}]});
+        w.app.send(put(&format!("/api/sites/{site_id}/navigation"), &w.admin(A), None, &nav)).await;
+        w.created(
+            &format!("/api/sites/{site_id}/announcements"),
+            &announcement("now", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z", "everyone"),
+        )
+        .await;
+        let (status, _, body) =
+            w.app.send(put("/api/pages/12345/metadata", &w.admin(A), None, &json!({"description": "About us"}))).await;
+        assert_eq!(status, 201, "{body}");
+
+        let (status, export, _) = w.get("/api/export", &w.admin(A)).await;
+        assert_eq!(status, 200);
+        assert_eq!((export["format"].as_str(), export["schemaVersion"].as_u64()), (Some("canopy-export"), Some(1)));
+        assert_eq!(export["tenant"]["clientKey"], A);
+        assert!(!export.to_string().contains(SECRET_A), "the shared secret is never exported");
+        assert_eq!(export["sites"].as_array().map(Vec::len), Some(1));
+        assert_eq!(export["pageMetadata"][0]["id"], "12345");
+        assert_eq!(w.get("/api/export", &w.user(A)).await.0, 403);
+
+        let (status, _, report) = w.app.send(post("/api/import?dryRun=true", Some(&w.admin(B)), &export)).await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(
+            report["created"],
+            json!({"announcements": 1, "layouts": 1, "navigations": 1, "pageMetadata": 1, "sites": 1, "themes": 1})
+        );
+        assert_eq!(w.get("/api/sites", &w.admin(B)).await.1["items"], json!([]), "a dry run writes nothing");
+
+        let (status, _, report) = w.app.send(post("/api/import", Some(&w.admin(B)), &export)).await;
+        assert_eq!(status, 200, "{report}");
+        let (status, config_b, _) = w.get(&format!("/api/sites/{site_id}/config"), &w.user(B)).await;
+        assert_eq!(status, 200, "{config_b}");
+        let (_, config_a, _) = w.get(&format!("/api/sites/{site_id}/config"), &w.user(A)).await;
+        assert_eq!(config_b["theme"], config_a["theme"]);
+        assert_eq!(config_b["homeLayout"], config_a["homeLayout"]);
+        assert_eq!(config_b["navigation"], config_a["navigation"]);
+        assert_eq!(config_b["announcements"][0]["title"], "now");
+        assert_eq!(w.counters(B).await, json!({"sites": 1, "themes": 1, "customDomains": 0, "spaces": 1}));
+
+        let (_, _, again) = w.app.send(post("/api/import", Some(&w.admin(B)), &export)).await;
+        assert_eq!(again["created"], json!({}));
+        assert_eq!(again["updated"], json!({}));
+        assert_eq!(again["unchanged"]["sites"], 1, "{again}");
+    }
+
+    pub async fn bad_imports_write_nothing(w: World) {
+        let (theme_id, _) = w.created("/api/themes", &theme("#0052CC")).await;
+        let (site_id, _) =
+            w.created("/api/sites", &json!({"name": "Docs", "visibility": "public", "themeId": theme_id})).await;
+        let (_, export, _) = w.get("/api/export", &w.admin(A)).await;
+
+        let mut newer = export.clone();
+        newer["schemaVersion"] = json!(2);
+        let (status, _, body) = w.app.send(post("/api/import", Some(&w.admin(B)), &newer)).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (422, Some("unsupported_schema")));
+
+        let mut dangling = export.clone();
+        dangling["themes"] = json!([]);
+        let (status, _, body) = w.app.send(post("/api/import", Some(&w.admin(B)), &dangling)).await;
+        assert_eq!(status, 422, "a site whose theme is neither imported nor stored: {body}");
+
+        let mut unknown = export.clone();
+        unknown["surprise"] = json!(1);
+        assert_eq!(w.app.send(post("/api/import", Some(&w.admin(B)), &unknown)).await.0, 422);
+
+        let mut invalid = export.clone();
+        invalid["sites"][0]["data"]["name"] = json!("");
+        assert_eq!(w.app.send(post("/api/import", Some(&w.admin(B)), &invalid)).await.0, 422);
+
+        let mut foreign_id = export.clone();
+        foreign_id["sites"][0]["id"] = json!("../../TENANT");
+        assert_eq!(w.app.send(post("/api/import", Some(&w.admin(B)), &foreign_id)).await.0, 422);
+
+        assert_eq!(w.app.send(post("/api/import", Some(&w.user(B)), &export)).await.0, 403);
+        assert_eq!(w.get("/api/sites", &w.admin(B)).await.1["items"], json!([]));
+        assert_eq!(w.get("/api/themes", &w.admin(B)).await.1["items"], json!([]));
+        assert_eq!(w.counters(B).await, json!(null));
+        assert_eq!(w.get(&format!("/api/sites/{site_id}"), &w.admin(A)).await.0, 200, "the source is untouched");
+    }
+
+    pub async fn large_documents_fit_up_to_their_own_bound(w: World) {
+        let mut big = layout("Big");
+        let text = "x".repeat(15_000);
+        big["sections"][0]["columns"][0]["blocks"] =
+            json!((0..6).map(|_| json!({"type": "text", "markup": text})).collect::<Vec<_>>());
+        let (status, body, _) = w.create("/api/layouts", &w.admin(A), &big).await;
+        assert_eq!(status, 201, "a 90 KB layout is over the 64 KiB lifecycle limit but within content's: {body}");
+        big["sections"][0]["columns"][0]["blocks"] =
+            json!((0..9).map(|_| json!({"type": "text", "markup": text})).collect::<Vec<_>>());
+        let (status, body, _) = w.create("/api/layouts", &w.admin(A), &big).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (413, Some("payload_too_large")),
+            "135 KB is over the layout bound"
+        );
+    }
 }
 
 macro_rules! scenarios_for {
@@ -356,4 +459,7 @@ scenarios_for_every_adapter!(
     site_config_is_one_query_with_what_is_active_now,
     another_tenants_ids_are_simply_not_found,
     bad_input_is_refused_and_changes_nothing,
+    export_and_import_round_trip_between_tenants,
+    bad_imports_write_nothing,
+    large_documents_fit_up_to_their_own_bound,
 );

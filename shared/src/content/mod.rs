@@ -5,6 +5,7 @@ pub mod counters;
 pub mod library;
 pub mod model;
 pub mod pages;
+pub mod portability;
 pub mod records;
 pub mod site_config;
 pub mod site_items;

@@ -3,7 +3,7 @@
 //! Reads are open to every user of the tenant; writes need a site administrator.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,7 +18,7 @@ use crate::content::model::navigation::Navigation;
 use crate::content::model::page_metadata::PageMetadata;
 use crate::content::model::site::Site;
 use crate::content::site_items::{ANNOUNCEMENTS, PROMOTED_SEARCHES, SiteCollection};
-use crate::content::{pages, site_config, site_items, sites, trash};
+use crate::content::{pages, portability, site_config, site_items, sites, trash};
 use crate::error::Result;
 use crate::state::AppState;
 
@@ -45,7 +45,13 @@ pub fn routes() -> Router<AppState> {
         .route("/api/pages/{page_id}/metadata", get(read_page).put(put_page).delete(delete_page))
         .route("/api/trash", get(list_trash))
         .route("/api/trash/{id}/restore", post(restore_trash))
+        .route("/api/export", get(export))
+        .layer(DefaultBodyLimit::max(MAX_CONTENT_BODY_BYTES))
+        .route("/api/import", post(import).layer(DefaultBodyLimit::max(portability::MAX_IMPORT_BYTES)))
 }
+
+/// Content bodies: the largest document (256 KiB) with room for JSON escaping.
+pub const MAX_CONTENT_BODY_BYTES: usize = 512 * 1024;
 
 fn page<T: serde::Serialize>(page: crate::store::Page<T>) -> Response {
     axum::Json(PageView::from(page)).into_response()
@@ -348,4 +354,33 @@ async fn restore_trash(
 ) -> Result<Response> {
     let original = trash::restore(&state, &editor, &id).await?;
     Ok((StatusCode::OK, axum::Json(json!({"restored": original}))).into_response())
+}
+
+// Export and import.
+
+async fn export(State(state): State<AppState>, Admin(editor): Admin) -> Result<Response> {
+    let document = portability::export(&state, &editor.tenant).await?;
+    let mut response = axum::Json(document).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"canopy-export.json\""));
+    Ok(response)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ImportQuery {
+    #[serde(default)]
+    dry_run: bool,
+}
+
+async fn import(
+    State(state): State<AppState>,
+    Admin(editor): Admin,
+    query: std::result::Result<Query<ImportQuery>, axum::extract::rejection::QueryRejection>,
+    JsonBody(document): JsonBody<portability::ExportDocument>,
+) -> Result<Response> {
+    let Query(query) = query.map_err(|e| crate::Error::bad_request("bad_query", format!("Bad query string: {e}")))?;
+    let report = portability::import(&state, &editor, &document, query.dry_run).await?;
+    Ok(axum::Json(report).into_response())
 }
