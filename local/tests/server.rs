@@ -264,3 +264,39 @@ async fn an_unreachable_install_keys_service_is_a_503_and_nothing_is_written() {
         post(&client, &format!("{}/lifecycle/uninstalled", server.base), Some(&token), &payload("c2", "s")).await;
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("unknown_tenant")));
 }
+
+#[tokio::test]
+async fn content_routes_work_over_http_with_dev_tokens() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = start(data.path(), None);
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base);
+    let (_, installed) = post(&client, &url("/dev/install"), None, &json!({"clientKey": "content-dev"})).await;
+    let admin = installed["contextJwt"].as_str().expect("admin token").to_owned();
+    let (_, user) = post(&client, &url("/dev/token"), None, &json!({"clientKey": "content-dev", "admin": false})).await;
+    let user = user["contextJwt"].as_str().expect("user token").to_owned();
+
+    let theme = json!({"name": "Brand", "colors": {"primary": "#0052CC", "background": "#FFFFFF", "text": "#172B4D"}, "fonts": {"body": "Inter"}});
+    let (status, theme) = post(&client, &url("/api/themes"), Some(&admin), &theme).await;
+    assert_eq!(status, 201, "{theme}");
+    let site = json!({"name": "Docs", "visibility": "public", "themeId": theme["id"]});
+    let (status, body) = post(&client, &url("/api/sites"), Some(&user), &site).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("not_admin")));
+    let (status, site) = post(&client, &url("/api/sites"), Some(&admin), &site).await;
+    assert_eq!(status, 201, "{site}");
+
+    let config_url = url(&format!("/api/sites/{}/config", site["id"].as_str().expect("id")));
+    let response = client.get(&config_url).header("authorization", format!("JWT {user}")).send().await.expect("get");
+    assert_eq!(response.status(), 200);
+    let etag = response.headers()["etag"].to_str().expect("etag").to_owned();
+    let config: Value = response.json().await.expect("json");
+    assert_eq!(config["theme"]["colors"]["primary"], "#0052CC");
+    let response = client
+        .get(&config_url)
+        .header("authorization", format!("JWT {user}"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 304);
+}

@@ -28,13 +28,23 @@ const IAT: i64 = 1_795_305_600;
 const EXP: i64 = 4_102_444_800;
 
 fn events_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events/lifecycle")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
 }
 
+/// Fixed ids, so that later samples can address what `content/import` creates.
+const SITE_ID: &str = "01JD0000000000000000000001";
+const ANNOUNCEMENT_ID: &str = "01JD0000000000000000000002";
+const ADMIN: &str = "557058:events-admin";
+const USER: &str = "557058:events-user";
+
 fn claims(qsh: String, aud: Option<Audience>) -> ConnectClaims {
+    claims_of(ADMIN, qsh, aud)
+}
+
+fn claims_of(account: &str, qsh: String, aud: Option<Audience>) -> ConnectClaims {
     ConnectClaims {
         iss: CLIENT.into(),
-        sub: Some("557058:events-admin".into()),
+        sub: Some(account.into()),
         qsh: Some(qsh),
         aud,
         iat: Some(IAT),
@@ -111,10 +121,39 @@ fn samples() -> Vec<(&'static str, Value)> {
         format!("{header}.{body}.")
     };
     let context = sign_hs256(&claims(CONTEXT_QSH.into(), None), SECRET).expect("sign");
+    let user = sign_hs256(&claims_of(USER, CONTEXT_QSH.into(), None), SECRET).expect("sign");
+    let document = json!({
+        "format": "canopy-export",
+        "schemaVersion": 1,
+        "sites": [{"id": SITE_ID, "data": {"name": "Sample site", "spaces": ["DOC"], "visibility": "public"}}],
+        "navigations": [{"siteId": SITE_ID, "data": {"items": [{"id": "home", "label": "Home", "target": {"type": "space", "spaceKey": "DOC"}, "children": []}]}}],
+        "announcements": [{"siteId": SITE_ID, "id": ANNOUNCEMENT_ID, "data": {"title": "Welcome", "body": "Hello **there**", "severity": "info", "audience": "everyone", "dismissible": true}}],
+    });
+    let new_site = json!({"name": "Created by a sample", "visibility": "public"});
+    let site_path = format!("/api/sites/{SITE_ID}");
     vec![
-        ("descriptor", api_gateway_event("descriptor", "GET", "/atlassian-connect.json", None, None)),
+        ("content/import", api_gateway_event("import", "POST", "/api/import", Some(&context), Some(&document))),
         (
-            "installed",
+            "content/site-config",
+            api_gateway_event("site-config", "GET", &format!("{site_path}/config"), Some(&user), None),
+        ),
+        (
+            "content/create-site",
+            api_gateway_event("create-site", "POST", "/api/sites", Some(&context), Some(&new_site)),
+        ),
+        (
+            "content/create-site-as-user",
+            api_gateway_event("create-site-as-user", "POST", "/api/sites", Some(&user), Some(&new_site)),
+        ),
+        ("content/list-sites", api_gateway_event("list-sites", "GET", "/api/sites", Some(&user), None)),
+        (
+            "content/update-site-without-if-match",
+            api_gateway_event("update-site-without-if-match", "PUT", &site_path, Some(&context), Some(&new_site)),
+        ),
+        ("content/export", api_gateway_event("export", "GET", "/api/export", Some(&context), None)),
+        ("lifecycle/descriptor", api_gateway_event("descriptor", "GET", "/atlassian-connect.json", None, None)),
+        (
+            "lifecycle/installed",
             api_gateway_event(
                 "installed",
                 "POST",
@@ -124,7 +163,7 @@ fn samples() -> Vec<(&'static str, Value)> {
             ),
         ),
         (
-            "installed-alg-none",
+            "lifecycle/installed-alg-none",
             api_gateway_event(
                 "installed-alg-none",
                 "POST",
@@ -134,7 +173,7 @@ fn samples() -> Vec<(&'static str, Value)> {
             ),
         ),
         (
-            "enabled",
+            "lifecycle/enabled",
             api_gateway_event(
                 "enabled",
                 "POST",
@@ -144,7 +183,7 @@ fn samples() -> Vec<(&'static str, Value)> {
             ),
         ),
         (
-            "enabled-context-token",
+            "lifecycle/enabled-context-token",
             api_gateway_event(
                 "enabled-context-token",
                 "POST",
@@ -153,9 +192,9 @@ fn samples() -> Vec<(&'static str, Value)> {
                 Some(&payload("enabled")),
             ),
         ),
-        ("tenant", api_gateway_event("tenant", "GET", "/api/tenant", Some(&context), None)),
+        ("lifecycle/tenant", api_gateway_event("tenant", "GET", "/api/tenant", Some(&context), None)),
         (
-            "disabled",
+            "lifecycle/disabled",
             api_gateway_event(
                 "disabled",
                 "POST",
@@ -165,7 +204,7 @@ fn samples() -> Vec<(&'static str, Value)> {
             ),
         ),
         (
-            "uninstalled",
+            "lifecycle/uninstalled",
             api_gateway_event(
                 "uninstalled",
                 "POST",
@@ -179,20 +218,30 @@ fn samples() -> Vec<(&'static str, Value)> {
 
 /// The documented answers, in the order a tenant's life produces them (events/README.md).
 const SCRIPT: &[(&str, u16)] = &[
-    ("descriptor", 200),
-    ("installed-alg-none", 401),
-    ("tenant", 401),
-    ("installed", 204),
-    ("enabled", 204),
-    ("enabled-context-token", 401),
-    ("tenant", 200),
-    ("disabled", 204),
-    ("tenant", 403),
-    ("enabled", 204),
-    ("uninstalled", 204),
-    ("tenant", 401),
-    ("installed", 204),
-    ("tenant", 200),
+    ("lifecycle/descriptor", 200),
+    ("lifecycle/installed-alg-none", 401),
+    ("lifecycle/tenant", 401),
+    ("lifecycle/installed", 204),
+    ("lifecycle/enabled", 204),
+    ("lifecycle/enabled-context-token", 401),
+    ("lifecycle/tenant", 200),
+    ("content/import", 200),
+    ("content/site-config", 200),
+    ("content/create-site", 201),
+    ("content/create-site-as-user", 403),
+    ("content/list-sites", 200),
+    ("content/update-site-without-if-match", 428),
+    ("content/export", 200),
+    ("lifecycle/disabled", 204),
+    ("lifecycle/tenant", 403),
+    ("content/site-config", 403),
+    ("lifecycle/enabled", 204),
+    ("lifecycle/uninstalled", 204),
+    ("lifecycle/tenant", 401),
+    ("content/site-config", 401),
+    ("lifecycle/installed", 204),
+    ("lifecycle/tenant", 200),
+    ("content/site-config", 200),
 ];
 
 fn render(event: &Value) -> String {
@@ -208,7 +257,7 @@ fn event_files_are_current_and_complete() {
         let path = dir.join(format!("{name}.json"));
         let expected = render(&event);
         if update {
-            std::fs::create_dir_all(&dir).expect("events dir");
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("events dir");
             std::fs::write(&path, &expected).expect("write event");
         } else if std::fs::read_to_string(&path).ok().as_deref() != Some(expected.as_str()) {
             stale.push(name);
@@ -219,11 +268,13 @@ fn event_files_are_current_and_complete() {
         "stale events {stale:?}: run CANOPY_UPDATE_EVENTS=1 cargo nextest run -p canopy-shared --test events"
     );
     let names: Vec<&str> = samples().iter().map(|(n, _)| *n).collect();
-    for entry in std::fs::read_dir(&dir).expect("events dir") {
-        let file = entry.expect("entry").file_name().to_string_lossy().into_owned();
-        let name = file.trim_end_matches(".json");
-        assert!(names.contains(&name), "events/lifecycle/{file} is not generated by this test");
-        assert!(SCRIPT.iter().any(|(n, _)| *n == name), "events/lifecycle/{file} has no documented answer");
+    for function in ["lifecycle", "content"] {
+        for entry in std::fs::read_dir(dir.join(function)).expect("events dir") {
+            let file = entry.expect("entry").file_name().to_string_lossy().into_owned();
+            let name = format!("{function}/{}", file.trim_end_matches(".json"));
+            assert!(names.contains(&name.as_str()), "events/{name}.json is not generated by this test");
+            assert!(SCRIPT.iter().any(|(n, _)| *n == name), "events/{name}.json has no documented answer");
+        }
     }
 }
 
@@ -235,19 +286,24 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
         store: Arc::new(EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store")),
         install_keys: Arc::new(dev_keys()),
         clock: Arc::new(SystemClock),
-        admins: Arc::new(canopy_shared::admins::LocalAdminDirectory::new(Vec::<String>::new())),
+        admins: Arc::new(canopy_shared::admins::LocalAdminDirectory::new([ADMIN.to_owned()])),
     };
-    let router = canopy_shared::http::finish(canopy_shared::http::lifecycle::routes(), state);
+    // Each function's own router, as its Lambda runs it, over one shared store.
+    let lifecycle = canopy_shared::http::finish(canopy_shared::http::lifecycle::routes(), state.clone());
+    let content = canopy_shared::http::finish(canopy_shared::http::content::routes(), state);
     for (step, (name, expected)) in SCRIPT.iter().enumerate() {
         let text = std::fs::read_to_string(events_dir().join(format!("{name}.json"))).expect("event file");
         let request =
             lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: not an API Gateway event: {e}"));
+        let router = if name.starts_with("content/") { &content } else { &lifecycle };
         let response = router.clone().oneshot(request).await.expect("handler answers");
         let status = response.status().as_u16();
         let cache_control = response.headers().get("cache-control").cloned();
         let body = response.into_body().collect().await.expect("body").to_bytes();
         assert_eq!(status, *expected, "step {step} ({name}): {}", String::from_utf8_lossy(&body));
-        assert_eq!(cache_control.as_ref().map(|v| v.as_bytes()), Some(&b"no-cache, no-store"[..]));
+        let expected_cache =
+            if *name == "content/site-config" && status == 200 { "private, no-cache" } else { "no-cache, no-store" };
+        assert_eq!(cache_control.as_ref().map(|v| v.as_bytes()), Some(expected_cache.as_bytes()), "{name}");
         if !body.is_empty() {
             serde_json::from_slice::<Value>(&body).unwrap_or_else(|e| panic!("{name}: body is not JSON: {e}"));
         }
