@@ -463,3 +463,29 @@ scenarios_for_every_adapter!(
     bad_imports_write_nothing,
     large_documents_fit_up_to_their_own_bound,
 );
+
+/// Below the port: on DynamoDB the site config read is exactly one Query request.
+#[tokio::test]
+async fn on_dynamodb_the_site_config_read_sends_exactly_one_query() {
+    let (store, sent) = support::dynamo::fresh_dynamo_counted().await;
+    let w = world(store, None).await;
+    let (theme_id, _) = w.created("/api/themes", &theme("#0052CC")).await;
+    let (site_id, _) =
+        w.created("/api/sites", &json!({"name": "Docs", "visibility": "public", "themeId": theme_id})).await;
+    for i in 0..25 {
+        w.created(
+            &format!("/api/sites/{site_id}/announcements"),
+            &announcement(&format!("a{i}"), "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z", "everyone"),
+        )
+        .await;
+    }
+    let before =
+        (sent.queries.load(std::sync::atomic::Ordering::SeqCst), sent.others.load(std::sync::atomic::Ordering::SeqCst));
+    let (status, config, _) = w.get(&format!("/api/sites/{site_id}/config"), &w.user(A)).await;
+    assert_eq!(status, 200);
+    assert_eq!(config["announcements"].as_array().map(Vec::len), Some(25));
+    let after =
+        (sent.queries.load(std::sync::atomic::Ordering::SeqCst), sent.others.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(after.0 - before.0, 1, "one Query request");
+    assert_eq!(after.1 - before.1, 1, "plus the GetItem of the tenant record that verifies the token");
+}

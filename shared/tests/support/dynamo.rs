@@ -61,3 +61,45 @@ pub async fn fresh_dynamo() -> DynamoItemStore {
 pub async fn fresh_dynamo_store() -> Arc<dyn ItemStore> {
     Arc::new(fresh_dynamo().await)
 }
+
+/// DynamoDB requests actually sent, counted by an SDK interceptor (below the port, so an
+/// adapter that paged internally would show it).
+#[derive(Debug, Default)]
+pub struct SentRequests {
+    pub queries: std::sync::atomic::AtomicUsize,
+    pub others: std::sync::atomic::AtomicUsize,
+}
+
+#[derive(Debug)]
+struct CountRequests(Arc<SentRequests>);
+
+impl aws_sdk_dynamodb::config::Intercept for CountRequests {
+    fn name(&self) -> &'static str {
+        "CountRequests"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let counter = if context.input().downcast_ref::<aws_sdk_dynamodb::operation::query::QueryInput>().is_some() {
+            &self.0.queries
+        } else {
+            &self.0.others
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// [`fresh_dynamo_store`] whose client counts the requests it sends.
+pub async fn fresh_dynamo_counted() -> (Arc<dyn ItemStore>, Arc<SentRequests>) {
+    let sent = Arc::new(SentRequests::default());
+    let config = isolated_client().config().to_builder().interceptor(CountRequests(sent.clone())).build();
+    let store = DynamoItemStore::new(aws_sdk_dynamodb::Client::from_conf(config), TABLE);
+    if let Err(err) = store.create_table().await {
+        panic!("creating the test table in DynamoDB Local at {} failed: {err}", endpoint());
+    }
+    (Arc::new(store), sent)
+}
