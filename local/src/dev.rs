@@ -5,6 +5,9 @@
 //! - `POST /dev/install` signs an install with that key, sends it to this server's own
 //!   `/lifecycle/installed` over HTTP (then `enabled`), and answers a context JWT for curl.
 //! - `POST /dev/token` mints a fresh context JWT for an installed tenant.
+//! - `GET /dev/forge/jwks.json` serves the committed dev Forge key set (`dev/`), standing in for
+//!   Forge's JWKS; `POST /dev/forge-token` mints a Forge Invocation Token for a tenant's cloudId
+//!   (or any cloudId, to try the Forge lifecycle events), signed with that key.
 
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -17,6 +20,8 @@ use axum::{Extension, Json, Router};
 use canopy_shared::connect::descriptor::{ENABLED_PATH, INSTALLED_PATH};
 use canopy_shared::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
 use canopy_shared::connect::qsh::{CONTEXT_QSH, query_string_hash};
+use canopy_shared::forge::fit::{self, Invocation};
+use canopy_shared::forge::is_plausible_cloud_id;
 use canopy_shared::http::body::{JsonBody, RawBody, parse_json};
 use canopy_shared::state::AppState;
 use canopy_shared::{Error, Result, TenantKey, tenants};
@@ -34,6 +39,14 @@ pub const DEV_ADMIN_ACCOUNT_ID: &str = "557058:canopy-dev-admin";
 pub const DEV_USER_ACCOUNT_ID: &str = "557058:canopy-dev-user";
 /// Context tokens from Atlassian live about 15 minutes; the dev one lives an hour for curl work.
 const DEV_TOKEN_TTL_SECS: i64 = 3600;
+/// The Forge app the local server trusts FITs of unless `CANOPY_FORGE_APP_ID` says otherwise.
+pub const DEV_FORGE_APP_ARI: &str = "ari:cloud:ecosystem::app/canopy-dev-app";
+pub const DEV_FORGE_JWKS_PATH: &str = "/dev/forge/jwks.json";
+const DEV_FORGE_KID: &str = "forge/invocation-token/canopy-dev";
+const DEV_FORGE_PRIVATE_KEY: &[u8] = include_bytes!("../../dev/forge-key.pem");
+const DEV_FORGE_JWKS: &str = include_str!("../../dev/forge-jwks.json");
+/// FITs live about 25 s; the dev one lives an hour for curl work, like the dev context token.
+const DEV_FIT_TTL_SECS: i64 = 3600;
 
 #[derive(Clone)]
 struct DevHost {
@@ -47,6 +60,8 @@ pub fn routes(address: SocketAddr) -> Router<AppState> {
         .route("/dev/install-keys/{kid}", get(install_key))
         .route("/dev/install", post(install))
         .route("/dev/token", post(token))
+        .route(DEV_FORGE_JWKS_PATH, get(forge_jwks))
+        .route("/dev/forge-token", post(forge_token))
         .layer(Extension(host))
 }
 
@@ -62,6 +77,14 @@ async fn install_key(Path(kid): Path<String>) -> Result<impl IntoResponse> {
 struct DevInstall {
     client_key: Option<String>,
     product_type: Option<String>,
+    /// Defaults to a UUID derived from the clientKey, so a dev tenant is reachable through Forge.
+    cloud_id: Option<String>,
+}
+
+/// A stable UUID-shaped cloudId per clientKey.
+fn dev_cloud_id(client_key: &str) -> String {
+    let hex = hex::encode(Sha256::digest(format!("cloud:{client_key}")));
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
 fn now_secs() -> i64 {
@@ -97,6 +120,7 @@ async fn install(
     let request: DevInstall = if body.is_empty() { DevInstall::default() } else { parse_json(&headers, &body)? };
     let client_key = request.client_key.unwrap_or_else(|| DEV_CLIENT_KEY.into());
     let product_type = request.product_type.unwrap_or_else(|| "confluence".into());
+    let cloud_id = request.cloud_id.unwrap_or_else(|| dev_cloud_id(&client_key));
     let secret = dev_secret(&client_key);
     let now = now_secs();
     let install_claims = ConnectClaims {
@@ -115,6 +139,7 @@ async fn install(
         "sharedSecret": secret,
         "baseUrl": format!("https://{}.atlassian.test/wiki", client_key.replace(':', "-")),
         "productType": product_type,
+        "cloudId": cloud_id,
         "description": "Canopy dev tenant",
         "eventType": "installed",
     });
@@ -129,6 +154,7 @@ async fn install(
     let token = context_token(&client_key, &secret, DEV_ADMIN_ACCOUNT_ID)?;
     Ok(Json(json!({
         "clientKey": client_key,
+        "cloudId": cloud_id,
         "accountId": DEV_ADMIN_ACCOUNT_ID,
         "contextJwt": token,
         "expiresInSeconds": DEV_TOKEN_TTL_SECS,
@@ -172,4 +198,59 @@ async fn token(State(state): State<AppState>, JsonBody(request): JsonBody<DevTok
     Ok(Json(
         json!({"clientKey": key.as_str(), "accountId": account, "contextJwt": token, "expiresInSeconds": DEV_TOKEN_TTL_SECS}),
     ))
+}
+
+async fn forge_jwks() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], DEV_FORGE_JWKS)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DevForgeTokenRequest {
+    /// An installed tenant, whose recorded cloudId the FIT names...
+    client_key: Option<String>,
+    /// ...or any site, e.g. to send `/forge/lifecycle/installed` for a new one.
+    cloud_id: Option<String>,
+    /// `false` mints a token of a user who is not a site administrator.
+    #[serde(default)]
+    admin: Option<bool>,
+}
+
+async fn forge_token(
+    State(state): State<AppState>,
+    Extension(host): Extension<DevHost>,
+    JsonBody(request): JsonBody<DevForgeTokenRequest>,
+) -> Result<Json<Value>> {
+    let audience = state.config.forge_app_ari.clone().ok_or_else(|| {
+        Error::conflict("forge_off", "Forge auth is off: CANOPY_FORGE_APP_ID is set to nothing usable.")
+    })?;
+    let cloud_id = match (request.client_key, request.cloud_id) {
+        (Some(client_key), None) => {
+            let key = TenantKey::from_verified(&client_key).ok_or_else(tenants::unknown_tenant)?;
+            let (tenant, _) = tenants::load(&state, &key).await?.ok_or_else(tenants::unknown_tenant)?;
+            tenant.cloud_id.ok_or_else(|| {
+                Error::conflict("no_cloud_id", "This tenant has no cloudId; install it again with /dev/install.")
+            })?
+        }
+        (None, Some(cloud_id)) if is_plausible_cloud_id(&cloud_id) => cloud_id,
+        (None, Some(_)) => return Err(Error::invalid("invalid_field", "cloudId must be [A-Za-z0-9-], at most 64.")),
+        _ => return Err(Error::invalid("invalid_body", "Give exactly one of clientKey and cloudId.")),
+    };
+    let account = if request.admin.unwrap_or(true) { DEV_ADMIN_ACCOUNT_ID } else { DEV_USER_ACCOUNT_ID };
+    let invocation = Invocation {
+        installation_id: Some(format!("ari:cloud:ecosystem::installation/dev-{cloud_id}")),
+        account_id: Some(account.into()),
+        module_key: Some("canopy-dev".into()),
+        site_url: None,
+        cloud_id,
+    };
+    let claims = fit::invocation_claims(&audience, &invocation, now_secs(), DEV_FIT_TTL_SECS);
+    let token = fit::sign(&claims, DEV_FORGE_KID, DEV_FORGE_PRIVATE_KEY)?;
+    Ok(Json(json!({
+        "cloudId": invocation.cloud_id,
+        "accountId": account,
+        "fit": token,
+        "expiresInSeconds": DEV_FIT_TTL_SECS,
+        "try": format!("curl -s -H 'Authorization: Bearer {token}' http://{}/api/tenant", host.address),
+    })))
 }

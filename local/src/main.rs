@@ -2,6 +2,8 @@
 //! embedded store under a data dir, with dev routes that play Atlassian for a dev tenant.
 
 mod dev;
+mod jobs;
+mod retention;
 mod settings;
 
 use canopy_shared::{bootstrap, http, telemetry};
@@ -9,13 +11,21 @@ use canopy_shared::{bootstrap, http, telemetry};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init_pretty();
+    if let Some(outcome) = jobs::run_from_args().await {
+        return outcome;
+    }
     let settings = settings::Settings::from_env_and_args(std::env::args().skip(1))?;
-    let state =
+    let (state, local_media) =
         bootstrap::local_state(settings.app_config()?, &settings.data_dir, [dev::DEV_ADMIN_ACCOUNT_ID.to_owned()])?;
     let listener = tokio::net::TcpListener::bind(&settings.listen).await?;
     let address = listener.local_addr()?;
-    let routes = http::lifecycle::routes().merge(http::content::routes()).merge(dev::routes(address));
-    let app = http::finish(routes, state.clone());
+    let routes = http::lifecycle::routes()
+        .merge(http::content::routes())
+        .merge(http::media::routes())
+        .merge(http::feedback::routes())
+        .merge(http::ops::routes(http::ops::OperatorAccess::Local))
+        .merge(dev::routes(address));
+    let app = http::finish(routes, state.clone()).merge(canopy_shared::media::local::routes(local_media));
 
     println!("Canopy local server listening on http://{address}");
     println!("  base URL        {}", state.config.base_url);
@@ -23,6 +33,8 @@ async fn main() -> anyhow::Result<()> {
     println!("  install keys    {}", state.config.connect_keys_url);
     println!("  descriptor      http://{address}/atlassian-connect.json");
     println!("  dev tenant      curl -s -X POST http://{address}/dev/install");
+    println!("  forge keys      {}  (dev FITs: POST http://{address}/dev/forge-token)", state.config.forge_jwks_url);
+    println!("  usage (ops)     http://{address}/ops/usage   jobs: canopy-local privacy-report | usage-snapshot");
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     Ok(())
 }

@@ -45,7 +45,9 @@ impl Settings {
     }
 
     /// The base URL defaults to the listen address; install keys default to the server's own
-    /// dev key route, so a dev install verifies without Atlassian.
+    /// dev key route, so a dev install verifies without Atlassian. Forge likewise: unless
+    /// `CANOPY_FORGE_APP_ID` / `CANOPY_FORGE_JWKS_URL` say otherwise, FITs are those the dev routes
+    /// mint, for the dev app, verified against the server's own dev key set.
     pub fn app_config(&self) -> anyhow::Result<AppConfig> {
         let mut config = AppConfig::from_env(Some(&format!("http://{}", self.listen)))?;
         if let Some(base) = &self.base_url {
@@ -55,6 +57,12 @@ impl Settings {
             Some(url) => url.clone(),
             None => format!("http://{}/dev/install-keys", self.listen),
         };
+        if config.forge_app_ari.is_none() {
+            config.forge_app_ari = Some(crate::dev::DEV_FORGE_APP_ARI.into());
+        }
+        if std::env::var("CANOPY_FORGE_JWKS_URL").is_err() {
+            config.forge_jwks_url = format!("http://{}{}", self.listen, crate::dev::DEV_FORGE_JWKS_PATH);
+        }
         config.validate()?;
         Ok(config)
     }

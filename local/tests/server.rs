@@ -300,3 +300,161 @@ async fn content_routes_work_over_http_with_dev_tokens() {
         .expect("get");
     assert_eq!(response.status(), 304);
 }
+
+/// Runs `canopy-local <args>` to completion off the async runtime (the test's fake servers keep
+/// serving meanwhile); answers (success, stdout, stderr).
+async fn run_cli(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_canopy-local"));
+    command.args(args).env("CANOPY_DATA_DIR", data_dir).env_remove("CANOPY_BASE_URL").env("RUST_LOG", "warn");
+    let output = tokio::task::spawn_blocking(move || command.output()).await.expect("join").expect("run canopy-local");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (output.status.success(), text(&output.stdout), text(&output.stderr))
+}
+
+#[tokio::test]
+async fn feedback_me_and_operator_usage_work_over_http() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = start(data.path(), None);
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base);
+    let (_, installed) = post(&client, &url("/dev/install"), None, &json!({"clientKey": "feedback-dev"})).await;
+    let admin = installed["contextJwt"].as_str().expect("admin token").to_owned();
+    let (_, user) =
+        post(&client, &url("/dev/token"), None, &json!({"clientKey": "feedback-dev", "admin": false})).await;
+    let user = user["contextJwt"].as_str().expect("user token").to_owned();
+    let (status, site) =
+        post(&client, &url("/api/sites"), Some(&admin), &json!({"name": "Docs", "visibility": "public"})).await;
+    assert_eq!(status, 201, "{site}");
+
+    let feedback = json!({"siteId": site["id"], "rating": 4, "text": "Helpful", "contactable": true});
+    let (status, created) = post(&client, &url("/api/feedback"), Some(&user), &feedback).await;
+    assert_eq!((status, created["contactAccountId"].as_str()), (201, Some("557058:canopy-dev-user")), "{created}");
+    let (status, body) = post(&client, &url("/api/feedback"), Some(&user), &json!({"siteId": site["id"]})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("empty_feedback")));
+
+    let get = |path: String, token: String| {
+        let client = client.clone();
+        async move {
+            let response = client.get(path).header("authorization", format!("JWT {token}")).send().await.expect("get");
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.expect("json"))
+        }
+    };
+    let (status, body) = get(url("/api/feedback"), user.clone()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("not_admin")));
+    let (status, page) =
+        get(url(&format!("/api/feedback?siteId={}", site["id"].as_str().expect("id"))), admin.clone()).await;
+    assert_eq!((status, page["items"][0]["id"].clone()), (200, created["id"].clone()));
+    let (status, me) = get(url("/api/me"), user.clone()).await;
+    assert_eq!((status, me["accountId"].as_str()), (200, Some("557058:canopy-dev-user")));
+
+    // Locally the operator routes need no IAM signature.
+    let (status, days) = get(url("/ops/usage"), String::new()).await;
+    assert_eq!((status, days["items"].clone()), (200, json!([])));
+}
+
+/// A stand-in for a tenant's report-accounts API: checks the app JWT against the tenant's
+/// secret and the qsh of the request it received, answers `closed` for one account.
+async fn report_accounts_server(
+    secret: &'static str,
+    closed: &'static str,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<usize>>>) {
+    use axum::http::{HeaderMap, Method, Uri};
+    use canopy_shared::connect::jwt::{QshRule, verify_hs256};
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = calls.clone();
+    let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: axum::body::Bytes| {
+        let seen = seen.clone();
+        async move {
+            let token = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("JWT "))
+                .unwrap_or_default()
+                .to_owned();
+            let qsh = query_string_hash(method.as_str(), uri.path(), uri.query().unwrap_or(""), "/wiki");
+            if verify_hs256(&token, secret, QshRule::Request(&qsh), Some(now())).is_err() {
+                return (axum::http::StatusCode::UNAUTHORIZED, axum::Json(json!({}))).into_response();
+            }
+            let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+            let accounts = request["accounts"].as_array().cloned().unwrap_or_default();
+            seen.lock().expect("lock").push(accounts.len());
+            let statuses: Vec<Value> = accounts
+                .iter()
+                .filter(|a| a["accountId"] == closed)
+                .map(|a| json!({"accountId": a["accountId"], "status": "closed"}))
+                .collect();
+            axum::Json(json!({"accounts": statuses})).into_response()
+        }
+    };
+    use axum::response::IntoResponse;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("addr");
+    let app = Router::new().route("/wiki/rest/atlassian-connect/latest/report-accounts", axum::routing::post(handler));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}/wiki"), calls)
+}
+
+#[tokio::test]
+async fn the_jobs_run_once_from_the_command_line_and_print_counts() {
+    let keys = key_server().await;
+    let (site_url, calls) = report_accounts_server("cli-secret", "557058:closed-user").await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let client_key = "cli-tenant";
+    {
+        let server = start(data.path(), Some(&keys));
+        let client = reqwest::Client::new();
+        let token = install_token(&server.base, client_key, "/lifecycle/installed");
+        let install = json!({"key": "canopy", "clientKey": client_key, "sharedSecret": "cli-secret", "baseUrl": site_url, "productType": "confluence", "eventType": "installed"});
+        let (status, body) =
+            post(&client, &format!("{}/lifecycle/installed", server.base), Some(&token), &install).await;
+        assert_eq!(status, 204, "{body}");
+        for account in ["557058:closed-user", "557058:kept-user"] {
+            let context = sign_hs256(
+                &ConnectClaims {
+                    iss: client_key.into(),
+                    sub: Some(account.into()),
+                    qsh: Some("context-qsh".into()),
+                    aud: None,
+                    iat: Some(now()),
+                    exp: Some(now() + 60),
+                    context: None,
+                },
+                "cli-secret",
+            )
+            .expect("sign");
+            let response = client
+                .get(format!("{}/api/me", server.base))
+                .header("authorization", format!("JWT {context}"))
+                .send()
+                .await
+                .expect("get");
+            assert_eq!(response.status(), 200);
+        }
+        // The store belongs to the running server: a job refuses to share it.
+        let (ok, _, stderr) = run_cli(data.path(), &["usage-snapshot"]).await;
+        assert!(!ok && stderr.contains("stop it first"), "{stderr}");
+    }
+
+    let (ok, stdout, stderr) = run_cli(data.path(), &["privacy-report"]).await;
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("privacy-report: 1 tenants due: 1 completed"), "{stdout}");
+    assert!(stdout.contains("reports sent 1, accounts reported 2, closed 1 (user records erased 1"), "{stdout}");
+    assert_eq!(*calls.lock().expect("lock"), [2]);
+    let (ok, stdout, _) = run_cli(data.path(), &["privacy-report"]).await;
+    assert!(ok && stdout.contains("privacy-report: 0 tenants due"), "not due again before its cycle: {stdout}");
+
+    let (ok, stdout, stderr) = run_cli(data.path(), &["usage-snapshot", "--date", "2026-01-15"]).await;
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("usage-snapshot 2026-01-15: written"), "{stdout}");
+    assert!(stdout.contains("tenants 1, sites 0"), "{stdout}");
+    let (ok, stdout, _) = run_cli(data.path(), &["usage-snapshot", "--date", "2026-01-15"]).await;
+    assert!(ok && stdout.contains("already taken at"), "one result per day: {stdout}");
+    let (ok, _, stderr) = run_cli(data.path(), &["usage-snapshot", "--date", "15/01/2026"]).await;
+    assert!(!ok && stderr.contains("not yyyy-mm-dd"), "{stderr}");
+
+    let server = start(data.path(), Some(&keys));
+    let day: Value =
+        reqwest::get(format!("{}/ops/usage/2026-01-15", server.base)).await.expect("get").json().await.expect("json");
+    assert_eq!(day["perTenant"][0]["clientKey"], client_key, "{day}");
+}

@@ -3,6 +3,8 @@
 
 DYNAMODB_PID=
 DYNAMODB_PORT=
+S3_PID=
+S3_PORT=
 
 # A port free on every interface: DynamoDB Local has no bind option and listens on all of them.
 free_port() {
@@ -58,5 +60,27 @@ stop_dynamodb_local() {
     sleep 0.1
   done
   running "$pid" && kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true
+}
+
+# start_s3s_fs BIN WORK_DIR: sets S3_PID, S3_PORT, S3_ACCESS_KEY, S3_SECRET_KEY. Always with keys:
+# without them s3s-fs accepts anonymous requests and would check no signature.
+start_s3s_fs() {
+  local bin=$1 dir=$2/s3 log=$2/s3s-fs.log
+  mkdir -p "$dir"
+  S3_PORT=$(free_port)
+  S3_ACCESS_KEY=canopytest$RANDOM$RANDOM
+  S3_SECRET_KEY=secret$RANDOM$RANDOM$RANDOM
+  setpriv --pdeathsig TERM "$bin" --host 127.0.0.1 --port "$S3_PORT" \
+    --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" "$dir" </dev/null >"$log" 2>&1 &
+  S3_PID=$!
+  wait_for_http "s3s-fs" "http://127.0.0.1:$S3_PORT/" "$S3_PID" "$log" 20
+}
+
+stop_s3s_fs() {
+  [[ -n $S3_PID ]] || return 0
+  local pid=$S3_PID
+  S3_PID=
+  kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }

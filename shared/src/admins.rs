@@ -3,6 +3,10 @@
 //! ([`ConnectAdminDirectory`]), a fixed set for the local server ([`LocalAdminDirectory`]), and a
 //! TTL cache in front of either ([`CachedAdminDirectory`]).
 //!
+//! The question is the same under both auth schemes; only the way to the product differs
+//! ([`ProductAccess`]): the Connect app token for Connect callers, the Forge app system token of
+//! the request for FIT callers. Answers are cached per (tenant, account) whichever way they came.
+//!
 //! Every doubt answers "not an admin" or an error, never "admin": an unknown account is not an
 //! admin, and an unreachable product is `Unavailable` (the write is refused, the caller retries).
 
@@ -11,11 +15,12 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::clock::{Clock, SystemClock};
 use crate::connect::product::{PRODUCT_REJECTED, ProductClient, encode_query_value};
 use crate::error::{Error, Result};
+use crate::forge::product::{ForgeAccess, ForgeProductClient};
 use crate::tenants::Tenant;
 
 pub const DEFAULT_ADMIN_CACHE_TTL_SECS: i64 = 60;
@@ -23,16 +28,31 @@ pub const MAX_CACHED_ADMIN_ANSWERS: usize = 10_000;
 /// Atlassian accountIds are at most ~130 characters (`557058:` + UUID, or 24 hex digits).
 const MAX_ACCOUNT_ID_LEN: usize = 128;
 
+/// How a request reaches the tenant's product as the app.
+#[derive(Debug, Clone, Copy)]
+pub enum ProductAccess<'a> {
+    /// The Connect app token (HS256 with the tenant's shared secret) to the tenant's `baseUrl`.
+    Connect,
+    /// The Forge app system token of this request, through Atlassian's API gateway.
+    Forge(&'a ForgeAccess),
+}
+
 #[async_trait]
 pub trait AdminDirectory: Send + Sync {
-    /// Whether `account_id` administers the tenant's site (Confluence or Jira).
-    async fn is_admin(&self, tenant: &Tenant, account_id: &str) -> Result<bool>;
+    /// Whether `account_id` administers the tenant's site (Confluence or Jira), asked of the
+    /// product through `access`.
+    async fn is_admin_via(&self, tenant: &Tenant, account_id: &str, access: ProductAccess<'_>) -> Result<bool>;
+
+    /// The same, asked as the Connect app.
+    async fn is_admin(&self, tenant: &Tenant, account_id: &str) -> Result<bool> {
+        self.is_admin_via(tenant, account_id, ProductAccess::Connect).await
+    }
 }
 
 #[async_trait]
 impl<T: AdminDirectory + ?Sized> AdminDirectory for Arc<T> {
-    async fn is_admin(&self, tenant: &Tenant, account_id: &str) -> Result<bool> {
-        (**self).is_admin(tenant, account_id).await
+    async fn is_admin_via(&self, tenant: &Tenant, account_id: &str, access: ProductAccess<'_>) -> Result<bool> {
+        (**self).is_admin_via(tenant, account_id, access).await
     }
 }
 
@@ -43,17 +63,47 @@ impl<T: AdminDirectory + ?Sized> AdminDirectory for Arc<T> {
 ///   apps may ask this for any user from the app server.
 ///
 /// Tokens are dated by the system clock, not the `Clock` port: the product checks `exp` against
-/// its own wall clock.
+/// its own wall clock. FIT callers are asked through `forge` (the same paths below
+/// `api.atlassian.com/ex/<product>/<cloudId>`, with the request's app system token).
 pub struct ConnectAdminDirectory {
     pub product: ProductClient,
+    pub forge: Option<ForgeProductClient>,
+}
+
+/// One product, reached one way.
+enum Route<'a> {
+    Connect(&'a ProductClient, &'a Tenant),
+    Forge(&'a ForgeProductClient, &'a Tenant, &'a ForgeAccess),
+}
+
+impl Route<'_> {
+    async fn get_json(&self, path: &str) -> Result<Option<Value>> {
+        match self {
+            Self::Connect(client, tenant) => client.get_json(tenant, path, SystemClock.now_secs()).await,
+            Self::Forge(client, tenant, access) => client.get_json(&tenant.product_type, access, path).await,
+        }
+    }
+
+    async fn post_json(&self, path: &str, body: &Value) -> Result<Option<Value>> {
+        match self {
+            Self::Connect(client, tenant) => client.post_json(tenant, path, body, SystemClock.now_secs()).await,
+            Self::Forge(client, tenant, access) => client.post_json(&tenant.product_type, access, path, body).await,
+        }
+    }
 }
 
 impl ConnectAdminDirectory {
     pub fn new(product: ProductClient) -> Self {
-        Self { product }
+        Self { product, forge: None }
     }
 
-    async fn confluence(&self, tenant: &Tenant, account_id: &str) -> Result<bool> {
+    /// Also answers FIT callers, through Atlassian's API gateway.
+    pub fn with_forge(mut self, forge: ForgeProductClient) -> Self {
+        self.forge = Some(forge);
+        self
+    }
+
+    async fn confluence(route: &Route<'_>, account_id: &str) -> Result<bool> {
         #[derive(Deserialize)]
         struct User {
             operations: Option<Vec<Operation>>,
@@ -65,7 +115,7 @@ impl ConnectAdminDirectory {
             target_type: String,
         }
         let path = format!("/rest/api/user?accountId={}&expand=operations", encode_query_value(account_id));
-        let Some(answer) = self.product.get_json(tenant, &path, SystemClock.now_secs()).await? else {
+        let Some(answer) = route.get_json(&path).await? else {
             return Ok(false);
         };
         let user: User = serde_json::from_value(answer).map_err(|e| unexpected("Confluence user", e))?;
@@ -74,18 +124,14 @@ impl ConnectAdminDirectory {
         Ok(operations.iter().any(|op| op.operation == "administer" && op.target_type == "application"))
     }
 
-    async fn jira(&self, tenant: &Tenant, account_id: &str) -> Result<bool> {
+    async fn jira(route: &Route<'_>, account_id: &str) -> Result<bool> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Grants {
             global_permissions: Option<Vec<String>>,
         }
         let body = json!({"accountId": account_id, "globalPermissions": ["ADMINISTER"]});
-        let answer = match self
-            .product
-            .post_json(tenant, "/rest/api/3/permissions/check", &body, SystemClock.now_secs())
-            .await
-        {
+        let answer = match route.post_json("/rest/api/3/permissions/check", &body).await {
             Ok(Some(answer)) => answer,
             // Jira answers 400 for an account ID it does not know.
             Ok(None) | Err(Error::Invalid { code: PRODUCT_REJECTED, .. }) => return Ok(false),
@@ -109,13 +155,24 @@ fn plausible_account_id(account_id: &str) -> bool {
 
 #[async_trait]
 impl AdminDirectory for ConnectAdminDirectory {
-    async fn is_admin(&self, tenant: &Tenant, account_id: &str) -> Result<bool> {
+    async fn is_admin_via(&self, tenant: &Tenant, account_id: &str, access: ProductAccess<'_>) -> Result<bool> {
         if !plausible_account_id(account_id) {
             return Ok(false);
         }
+        let route = match access {
+            ProductAccess::Connect if tenant.has_connect_install() => Route::Connect(&self.product, tenant),
+            // Signing with an empty secret would be a token anyone can forge; never send one.
+            ProductAccess::Connect => {
+                return Err(Error::unavailable("product", "a Forge-only tenant has no Connect app token"));
+            }
+            ProductAccess::Forge(access) => {
+                let forge = self.forge.as_ref().ok_or_else(|| Error::internal("no Forge product client configured"))?;
+                Route::Forge(forge, tenant, access)
+            }
+        };
         match tenant.product_type.as_str() {
-            "confluence" => self.confluence(tenant, account_id).await,
-            "jira" => self.jira(tenant, account_id).await,
+            "confluence" => Self::confluence(&route, account_id).await,
+            "jira" => Self::jira(&route, account_id).await,
             other => Err(Error::internal(format!("no admin check for product type {other}"))),
         }
     }
@@ -134,7 +191,7 @@ impl LocalAdminDirectory {
 
 #[async_trait]
 impl AdminDirectory for LocalAdminDirectory {
-    async fn is_admin(&self, _tenant: &Tenant, account_id: &str) -> Result<bool> {
+    async fn is_admin_via(&self, _tenant: &Tenant, account_id: &str, _access: ProductAccess<'_>) -> Result<bool> {
         Ok(self.admins.contains(account_id))
     }
 }
@@ -177,12 +234,12 @@ impl<D: AdminDirectory> CachedAdminDirectory<D> {
 
 #[async_trait]
 impl<D: AdminDirectory> AdminDirectory for CachedAdminDirectory<D> {
-    async fn is_admin(&self, tenant: &Tenant, account_id: &str) -> Result<bool> {
+    async fn is_admin_via(&self, tenant: &Tenant, account_id: &str, access: ProductAccess<'_>) -> Result<bool> {
         let key = (tenant.client_key.clone(), account_id.to_owned());
         if let Some(answer) = self.cached(&key, self.clock.now_millis()) {
             return Ok(answer);
         }
-        let answer = self.inner.is_admin(tenant, account_id).await?;
+        let answer = self.inner.is_admin_via(tenant, account_id, access).await?;
         // The expiry counts from the answer, not the question: a slow product must not shorten it.
         self.remember(key, answer, self.clock.now_millis());
         Ok(answer)
@@ -219,7 +276,7 @@ mod tests {
 
     #[async_trait]
     impl AdminDirectory for Counting {
-        async fn is_admin(&self, _tenant: &Tenant, account_id: &str) -> Result<bool> {
+        async fn is_admin_via(&self, _tenant: &Tenant, account_id: &str, _access: ProductAccess<'_>) -> Result<bool> {
             self.0.fetch_add(1, Ordering::SeqCst);
             Ok(account_id.starts_with("admin"))
         }

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 pub const DEFAULT_CONNECT_KEYS_URL: &str = "https://connect-install-keys.atlassian.com";
 pub const DEFAULT_APP_KEY: &str = "canopy";
 pub const DEFAULT_PURGE_AFTER_DAYS: u32 = 30;
+pub const DEFAULT_FORGE_JWKS_URL: &str = "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json";
 
 #[derive(Debug, Clone)]
 pub struct AppConfig {
@@ -22,6 +23,15 @@ pub struct AppConfig {
     pub purge_after_days: u32,
     /// How long a "is this account a site admin" answer from the product is reused.
     pub admin_cache_secs: i64,
+    /// Days a site may deny the app access before its tenant counts as uninstalled.
+    pub liveness_grace_days: i64,
+    /// The Forge app's ARI (`ari:cloud:ecosystem::app/<appId>`), the `aud` of its invocation
+    /// tokens. `None` turns Forge auth off: every FIT gets 401.
+    pub forge_app_ari: Option<String>,
+    /// Where the Forge invocation-token keys (JWKS) are fetched.
+    pub forge_jwks_url: String,
+    /// Atlassian's API gateway, for product calls as the Forge app (`/ex/<product>/<cloudId>/…`).
+    pub forge_api_base_url: String,
 }
 
 impl AppConfig {
@@ -34,12 +44,17 @@ impl AppConfig {
             region_base_urls: Vec::new(),
             purge_after_days: DEFAULT_PURGE_AFTER_DAYS,
             admin_cache_secs: crate::admins::DEFAULT_ADMIN_CACHE_TTL_SECS,
+            liveness_grace_days: crate::retention::liveness::DEFAULT_GRACE_DAYS,
+            forge_app_ari: None,
+            forge_jwks_url: DEFAULT_FORGE_JWKS_URL.into(),
+            forge_api_base_url: crate::forge::product::DEFAULT_API_BASE_URL.into(),
         }
     }
 
     /// Reads `CANOPY_BASE_URL` (required unless `default_base_url` is given), `CANOPY_APP_KEY`,
     /// `CANOPY_CONNECT_KEYS_URL`, `CANOPY_HOME_REGION`, `CANOPY_REGION_BASE_URLS`
-    /// (`US=https://…,EU=https://…`), `CANOPY_PURGE_AFTER_DAYS` and `CANOPY_ADMIN_CACHE_SECS`.
+    /// (`US=https://…,EU=https://…`), `CANOPY_PURGE_AFTER_DAYS`, `CANOPY_ADMIN_CACHE_SECS`,
+    /// `CANOPY_FORGE_APP_ID`, `CANOPY_FORGE_JWKS_URL` and `CANOPY_FORGE_API_BASE_URL`.
     pub fn from_env(default_base_url: Option<&str>) -> Result<Self> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let base_url = var("CANOPY_BASE_URL")
@@ -62,12 +77,30 @@ impl AppConfig {
             config.purge_after_days =
                 days.parse().map_err(|_| Error::internal("CANOPY_PURGE_AFTER_DAYS is not a whole number"))?;
         }
+        if let Some(days) = var("CANOPY_LIVENESS_GRACE_DAYS") {
+            config.liveness_grace_days = days
+                .parse()
+                .ok()
+                .filter(|d| (1..=365).contains(d))
+                .ok_or_else(|| Error::internal("CANOPY_LIVENESS_GRACE_DAYS must be 1 to 365"))?;
+        }
         if let Some(secs) = var("CANOPY_ADMIN_CACHE_SECS") {
             config.admin_cache_secs = secs
                 .parse()
                 .ok()
                 .filter(|s| (0..=3600).contains(s))
                 .ok_or_else(|| Error::internal("CANOPY_ADMIN_CACHE_SECS must be 0 to 3600"))?;
+        }
+        if let Some(id) = var("CANOPY_FORGE_APP_ID") {
+            config.forge_app_ari = Some(crate::forge::fit::app_ari(&id).ok_or_else(|| {
+                Error::internal("CANOPY_FORGE_APP_ID must be the Forge app id or its ari:cloud:ecosystem::app/ ARI")
+            })?);
+        }
+        if let Some(url) = var("CANOPY_FORGE_JWKS_URL") {
+            config.forge_jwks_url = url;
+        }
+        if let Some(url) = var("CANOPY_FORGE_API_BASE_URL") {
+            config.forge_api_base_url = url.trim_end_matches('/').to_owned();
         }
         config.validate()?;
         Ok(config)
@@ -80,7 +113,9 @@ impl AppConfig {
         if !key_ok {
             return Err(Error::internal("CANOPY_APP_KEY must be 1-64 of [A-Za-z0-9-._]"));
         }
-        for url in std::iter::once(&self.base_url).chain(self.region_base_urls.iter().map(|(_, u)| u)) {
+        let forge_urls = [&self.forge_jwks_url, &self.forge_api_base_url];
+        let urls = std::iter::once(&self.base_url).chain(self.region_base_urls.iter().map(|(_, u)| u));
+        for url in urls.chain(forge_urls) {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 return Err(Error::internal(format!("base URL {url} is not http(s)")));
             }

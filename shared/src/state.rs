@@ -6,6 +6,8 @@ use crate::admins::AdminDirectory;
 use crate::clock::Clock;
 use crate::config::AppConfig;
 use crate::connect::install_keys::InstallKeys;
+use crate::forge::ForgeRemote;
+use crate::media::port::MediaStore;
 use crate::store::ItemStore;
 
 #[derive(Clone)]
@@ -15,4 +17,7 @@ pub struct AppState {
     pub install_keys: Arc<dyn InstallKeys>,
     pub clock: Arc<dyn Clock>,
     pub admins: Arc<dyn AdminDirectory>,
+    pub media: Arc<dyn MediaStore>,
+    /// Forge Invocation Token keys and the cloudId → tenant cache.
+    pub forge: ForgeRemote,
 }

@@ -12,6 +12,11 @@ use crate::tenant_key::TenantKey;
 
 /// Due-index kind of tenants waiting to be purged after uninstall.
 pub const PURGE_DUE_KIND: &str = "purge";
+/// Due-index kind of the tenant registry: every record not waiting for its purge sits here at
+/// time 0 (always due), so `store.due(REGISTRY_DUE_KIND, now, …)` lists the installed tenants
+/// (the usage snapshot reads it). An item has one due entry: uninstalling moves the record from
+/// the registry to the purge queue, re-installing moves it back.
+pub const REGISTRY_DUE_KIND: &str = "registry";
 /// Lifecycle events kept on the record, newest last.
 pub const MAX_HISTORY: usize = 50;
 /// Bounds on the install payload's free-form strings.
@@ -94,6 +99,14 @@ pub struct TenantSummary {
     pub installed_at: String,
 }
 
+impl Tenant {
+    /// Whether a Connect install created or refreshed this tenant. Forge-only tenants
+    /// (`forge:<cloudId>`) have no shared secret: Connect tokens and app tokens never apply to them.
+    pub fn has_connect_install(&self) -> bool {
+        !self.shared_secret.is_empty()
+    }
+}
+
 impl From<&Tenant> for TenantSummary {
     fn from(t: &Tenant) -> Self {
         Self {
@@ -124,6 +137,11 @@ impl InstallPayload {
         {
             return Err(Error::invalid("invalid_field", "eventType is not installed."));
         }
+        // `_…` partitions belong to Canopy (the cloudId index, the operator's figures) and
+        // `forge:…` to Forge-only tenants: a Connect install must never own either.
+        if keys::is_reserved_tenant(&self.client_key) || self.client_key.starts_with(keys::FORGE_ONLY_PREFIX) {
+            return Err(Error::invalid("reserved_client_key", "This clientKey is reserved."));
+        }
         self.validate_common()?;
         Ok(secret)
     }
@@ -146,6 +164,9 @@ impl InstallPayload {
         if ids.iter().any(|id| id.as_deref().is_some_and(|v| v.len() > MAX_ID_LEN)) {
             return Err(Error::invalid("invalid_field", "cloudId and installationId are at most 256 characters."));
         }
+        if self.cloud_id.as_deref().is_some_and(|c| !crate::forge::is_plausible_cloud_id(c)) {
+            return Err(Error::invalid("invalid_field", "cloudId must be a cloud id ([A-Za-z0-9-], at most 64)."));
+        }
         Ok(())
     }
 }
@@ -160,20 +181,21 @@ pub async fn load(state: &AppState, tenant: &TenantKey) -> Result<Option<(Tenant
     Ok(Some((record, item.version)))
 }
 
-fn push_history(tenant: &mut Tenant, event: &str, at: &str) {
+pub(crate) fn push_history(tenant: &mut Tenant, event: &str, at: &str) {
     tenant.history.push(Transition { event: event.into(), at: at.into() });
     let excess = tenant.history.len().saturating_sub(MAX_HISTORY);
     tenant.history.drain(..excess);
 }
 
-/// Writes `record` over the version read; `due` puts it on (or takes it off) the due index.
-async fn save(
+/// The write of `record` over the version read; `due` puts it on the purge queue, and without
+/// one the record is on the registry.
+pub(crate) fn record_write(
     state: &AppState,
     key: &TenantKey,
     record: &Tenant,
     condition: Condition,
     due: Option<Due>,
-) -> Result<()> {
+) -> Result<Write> {
     let version = match condition {
         Condition::Version(v) => v + 1,
         _ => 1,
@@ -185,11 +207,37 @@ async fn save(
         version,
         updated_at: state.clock.now_millis(),
         updated_by: None,
-        due,
+        due: due.or_else(|| Some(Due { kind: REGISTRY_DUE_KIND.into(), at: 0 })),
         expires_at: None,
         body,
     };
-    state.store.transact(vec![Write::Put { item, condition }], state.clock.now_secs()).await
+    Ok(Write::Put { item, condition })
+}
+
+/// Writes `record` over the version read, with `extra` writes (the cloudId index) in the same
+/// transaction.
+pub(crate) async fn save(
+    state: &AppState,
+    key: &TenantKey,
+    record: &Tenant,
+    condition: Condition,
+    due: Option<Due>,
+    extra: Vec<Write>,
+) -> Result<()> {
+    let mut writes = vec![record_write(state, key, record, condition, due)?];
+    writes.extend(extra);
+    state.store.transact(writes, state.clock.now_secs()).await
+}
+
+/// Marks `record` uninstalled now and answers its purge entry for the due index.
+pub(crate) fn mark_uninstalled(state: &AppState, record: &mut Tenant) -> Due {
+    let purge_at = state.clock.now_secs() + i64::from(state.config.purge_after_days) * 86_400;
+    let now = rfc3339(state.clock.now_millis());
+    record.state = TenantState::Uninstalled;
+    record.uninstalled_at = Some(now.clone());
+    record.purge_after = Some(rfc3339(purge_at * 1000));
+    push_history(record, "uninstalled", &now);
+    Due { kind: PURGE_DUE_KIND.into(), at: purge_at }
 }
 
 /// `installed` after a verified signed install: creates the tenant, or updates it (new secret,
@@ -239,7 +287,25 @@ pub async fn install(state: &AppState, key: &TenantKey, payload: &InstallPayload
             record.purge_after = None;
         }
         push_history(&mut record, if was_uninstalled { "reinstalled" } else { "installed" }, &now);
-        save(state, key, &record, condition, None).await?;
+        // The newest install of a site answers for its cloudId (forge::cloud_index).
+        let mut claim = match &record.cloud_id {
+            Some(cloud_id) => crate::forge::cloud_index::claim_writes(state, key, cloud_id).await?,
+            None => Vec::new(),
+        };
+        if was_uninstalled {
+            // A purge under way (retention::purge) finishes first: Atlassian retries the install
+            // after it, onto a fresh tenant. The check makes this write fail if one starts now.
+            let marker = crate::retention::purge::PURGE_MARKER;
+            if state.store.get(key, marker, state.clock.now_secs()).await?.is_some() {
+                return Err(Error::Unavailable {
+                    dependency: "purge",
+                    cause: "the tenant's data is being deleted".into(),
+                    retry_after_secs: 30,
+                });
+            }
+            claim.push(Write::Check { tenant: key.clone(), sk: marker.into(), condition: Condition::Absent });
+        }
+        save(state, key, &record, condition, None, claim).await?;
         if was_uninstalled {
             tracing::info!(tenant = %key, "re-install cancelled the pending purge");
         }
@@ -256,15 +322,8 @@ pub async fn uninstall(state: &AppState, key: &TenantKey) -> Result<Tenant> {
         if record.state == TenantState::Uninstalled {
             return Ok(record);
         }
-        let now_millis = state.clock.now_millis();
-        let purge_at = state.clock.now_secs() + i64::from(state.config.purge_after_days) * 86_400;
-        let now = rfc3339(now_millis);
-        record.state = TenantState::Uninstalled;
-        record.uninstalled_at = Some(now.clone());
-        record.purge_after = Some(rfc3339(purge_at * 1000));
-        push_history(&mut record, "uninstalled", &now);
-        let due = Due { kind: PURGE_DUE_KIND.into(), at: purge_at };
-        save(state, key, &record, Condition::Version(version), Some(due)).await?;
+        let due = mark_uninstalled(state, &mut record);
+        save(state, key, &record, Condition::Version(version), Some(due), Vec::new()).await?;
         Ok(record)
     })
     .await
@@ -287,7 +346,7 @@ pub async fn set_enabled(state: &AppState, key: &TenantKey, enabled: bool) -> Re
         }
         record.state = target;
         push_history(&mut record, event, &rfc3339(state.clock.now_millis()));
-        save(state, key, &record, Condition::Version(version), None).await?;
+        save(state, key, &record, Condition::Version(version), None, Vec::new()).await?;
         Ok(record)
     })
     .await

@@ -19,9 +19,18 @@ const B: &str = "tenant-b";
 const SECRET_A: &str = "secret-a";
 const SECRET_B: &str = "secret-b";
 
+/// How a world's callers authenticate: Connect context JWTs, or Forge Invocation Tokens naming
+/// the site (cloudId) the tenant recorded at its Connect install.
+#[derive(Clone, Copy, PartialEq)]
+enum Scheme {
+    Connect,
+    Forge,
+}
+
 struct World {
     app: TestApp,
     calls: Arc<Calls>,
+    scheme: Scheme,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -31,11 +40,12 @@ async fn world(store: Arc<dyn ItemStore>, dir: Option<tempfile::TempDir>) -> Wor
     let app = TestApp::with_store(counting);
     for (client, secret) in [(A, SECRET_A), (B, SECRET_B)] {
         let token = sign_install(&install_claims(client, "/lifecycle/installed", app.now_secs()));
-        let (status, _, body) =
-            app.send(post("/lifecycle/installed", Some(&token), &install_payload(client, secret))).await;
+        let mut payload = install_payload(client, secret);
+        payload["cloudId"] = json!(cloud_of(client));
+        let (status, _, body) = app.send(post("/lifecycle/installed", Some(&token), &payload)).await;
         assert_eq!(status, 204, "{body}");
     }
-    World { app, calls, _dir: dir }
+    World { app, calls, scheme: Scheme::Connect, _dir: dir }
 }
 
 async fn embedded() -> World {
@@ -48,20 +58,35 @@ async fn dynamo() -> World {
     world(support::dynamo::fresh_dynamo_store().await, None).await
 }
 
+async fn embedded_forge() -> World {
+    World { scheme: Scheme::Forge, ..embedded().await }
+}
+
+async fn dynamo_forge() -> World {
+    World { scheme: Scheme::Forge, ..dynamo().await }
+}
+
 impl World {
+    fn token(&self, client: &str, account: Option<&str>) -> String {
+        match self.scheme {
+            Scheme::Connect => {
+                let secret = if client == A { SECRET_A } else { SECRET_B };
+                context_token_as(client, secret, account, self.app.now_secs())
+            }
+            Scheme::Forge => forge_token(&cloud_of(client), account, self.app.now_secs()),
+        }
+    }
+
     fn admin(&self, client: &str) -> String {
-        let secret = if client == A { SECRET_A } else { SECRET_B };
-        context_token_as(client, secret, Some(ADMIN_ACCOUNT), self.app.now_secs())
+        self.token(client, Some(ADMIN_ACCOUNT))
     }
 
     fn user(&self, client: &str) -> String {
-        let secret = if client == A { SECRET_A } else { SECRET_B };
-        context_token_as(client, secret, Some(USER_ACCOUNT), self.app.now_secs())
+        self.token(client, Some(USER_ACCOUNT))
     }
 
     fn anonymous(&self, client: &str) -> String {
-        let secret = if client == A { SECRET_A } else { SECRET_B };
-        context_token_as(client, secret, None, self.app.now_secs())
+        self.token(client, None)
     }
 
     async fn create(&self, path: &str, token: &str, body: &Value) -> (u16, Value, String) {
@@ -213,7 +238,7 @@ mod scenarios {
 
         let etag = etag.expect("etag");
         let request = axum::http::Request::get(format!("{base}/config"))
-            .header("authorization", format!("JWT {}", w.user(A)))
+            .header("authorization", authorization(&w.user(A)))
             .header("if-none-match", &etag)
             .body(axum::body::Body::empty())
             .expect("request");
@@ -264,7 +289,7 @@ mod scenarios {
         let raw = |body: &str| {
             axum::http::Request::post("/api/sites")
                 .header("content-type", "application/json")
-                .header("authorization", format!("JWT {admin}"))
+                .header("authorization", authorization(&admin))
                 .body(axum::body::Body::from(body.to_owned()))
                 .expect("request")
         };
@@ -449,6 +474,9 @@ macro_rules! scenarios_for_every_adapter {
     ($($case:ident),+ $(,)?) => {
         scenarios_for!(embedded, $($case),+);
         scenarios_for!(dynamo, $($case),+);
+        // The same scenarios with every caller authenticated by a Forge Invocation Token.
+        scenarios_for!(embedded_forge, $($case),+);
+        scenarios_for!(dynamo_forge, $($case),+);
     };
 }
 

@@ -216,6 +216,84 @@ fn samples() -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// An EventBridge rule's scheduled event, as the job functions receive it.
+fn scheduled_event(rule: &str) -> Value {
+    json!({
+        "version": "0",
+        "id": format!("sample-{rule}"),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-21T00:05:00Z",
+        "region": "us-east-1",
+        "resources": [format!("arn:aws:events:us-east-1:123456789012:rule/canopy-{rule}")],
+        "detail": {},
+    })
+}
+
+/// The feedback function's requests, the scheduled jobs' events and the operator routes' requests.
+fn feedback_and_job_samples() -> Vec<(&'static str, Value)> {
+    let context = sign_hs256(&claims(CONTEXT_QSH.into(), None), SECRET).expect("sign");
+    let user = sign_hs256(&claims_of(USER, CONTEXT_QSH.into(), None), SECRET).expect("sign");
+    let feedback = json!({"siteId": SITE_ID, "rating": 5, "text": "Clear and useful.", "contactable": true});
+    let mut list = api_gateway_event("list-feedback", "GET", "/api/feedback", Some(&context), None);
+    list["rawQueryString"] = json!(format!("siteId={SITE_ID}"));
+    let iam = json!({"iam": {
+        "accessKey": "AKIAEXAMPLE", "accountId": "123456789012", "callerId": "AIDAEXAMPLE",
+        "principalOrgId": null, "userArn": "arn:aws:iam::123456789012:user/canopy-operator", "userId": "AIDAEXAMPLE",
+    }});
+    let operator = |name: &str, path: &str| {
+        let mut event = api_gateway_event(name, "GET", path, None, None);
+        event["requestContext"]["authorizer"] = iam.clone();
+        event
+    };
+    vec![
+        ("feedback/submit", api_gateway_event("submit", "POST", "/api/feedback", Some(&user), Some(&feedback))),
+        (
+            "feedback/submit-empty",
+            api_gateway_event("submit-empty", "POST", "/api/feedback", Some(&user), Some(&json!({"siteId": SITE_ID}))),
+        ),
+        ("feedback/list-as-user", api_gateway_event("list-as-user", "GET", "/api/feedback", Some(&user), None)),
+        ("feedback/list", list),
+        ("feedback/export", api_gateway_event("export-feedback", "GET", "/api/feedback/export", Some(&context), None)),
+        ("feedback/me", api_gateway_event("me", "GET", "/api/me", Some(&user), None)),
+        (
+            "feedback/dismiss-announcement",
+            api_gateway_event(
+                "dismiss-announcement",
+                "POST",
+                "/api/me/dismissed-announcements",
+                Some(&user),
+                Some(&json!({"announcementId": ANNOUNCEMENT_ID})),
+            ),
+        ),
+        ("privacy/scheduled", scheduled_event("privacy-report")),
+        ("usage/scheduled", scheduled_event("usage-snapshot")),
+        ("ops/usage", operator("usage", "/ops/usage")),
+        ("ops/usage-day", operator("usage-day", "/ops/usage/2026-11-21")),
+        ("ops/usage-without-iam", api_gateway_event("usage-without-iam", "GET", "/ops/usage", None, None)),
+    ]
+}
+
+fn all_samples() -> Vec<(&'static str, Value)> {
+    let mut samples = samples();
+    samples.extend(feedback_and_job_samples());
+    samples
+}
+
+/// What a job sample's run reports, per occurrence in [`SCRIPT`] (the job entries' status is 200
+/// for "the handler returned a report").
+fn expected_job_report(name: &str, occurrence: usize) -> Value {
+    match (name, occurrence) {
+        // The sample site is not reachable from a test: the report fails, nothing is erased, and
+        // the tenant is due again after the backoff.
+        ("privacy/scheduled", _) => json!({"tenantsDue": 1, "failed": 1, "closed": 0, "errors": 0}),
+        ("usage/scheduled", 0) => json!({"date": "2026-11-21", "tenants": 1, "written": true}),
+        ("usage/scheduled", _) => json!({"date": "2026-11-21", "tenants": 1, "written": false}),
+        _ => panic!("no expected report for {name}"),
+    }
+}
+
 /// The documented answers, in the order a tenant's life produces them (events/README.md).
 const SCRIPT: &[(&str, u16)] = &[
     ("lifecycle/descriptor", 200),
@@ -232,13 +310,28 @@ const SCRIPT: &[(&str, u16)] = &[
     ("content/list-sites", 200),
     ("content/update-site-without-if-match", 428),
     ("content/export", 200),
+    ("feedback/submit", 201),
+    ("feedback/submit-empty", 422),
+    ("feedback/list-as-user", 403),
+    ("feedback/list", 200),
+    ("feedback/export", 200),
+    ("feedback/me", 200),
+    ("feedback/dismiss-announcement", 200),
+    ("privacy/scheduled", 200),
+    ("usage/scheduled", 200),
+    ("usage/scheduled", 200),
+    ("ops/usage", 200),
+    ("ops/usage-day", 200),
+    ("ops/usage-without-iam", 403),
     ("lifecycle/disabled", 204),
     ("lifecycle/tenant", 403),
     ("content/site-config", 403),
+    ("feedback/submit", 403),
     ("lifecycle/enabled", 204),
     ("lifecycle/uninstalled", 204),
     ("lifecycle/tenant", 401),
     ("content/site-config", 401),
+    ("feedback/me", 401),
     ("lifecycle/installed", 204),
     ("lifecycle/tenant", 200),
     ("content/site-config", 200),
@@ -253,7 +346,7 @@ fn event_files_are_current_and_complete() {
     let update = std::env::var("CANOPY_UPDATE_EVENTS").is_ok_and(|v| v == "1");
     let dir = events_dir();
     let mut stale = Vec::new();
-    for (name, event) in samples() {
+    for (name, event) in all_samples() {
         let path = dir.join(format!("{name}.json"));
         let expected = render(&event);
         if update {
@@ -267,8 +360,8 @@ fn event_files_are_current_and_complete() {
         stale.is_empty(),
         "stale events {stale:?}: run CANOPY_UPDATE_EVENTS=1 cargo nextest run -p canopy-shared --test events"
     );
-    let names: Vec<&str> = samples().iter().map(|(n, _)| *n).collect();
-    for function in ["lifecycle", "content"] {
+    let names: Vec<&str> = all_samples().iter().map(|(n, _)| *n).collect();
+    for function in ["lifecycle", "content", "feedback", "privacy", "usage", "ops"] {
         for entry in std::fs::read_dir(dir.join(function)).expect("events dir") {
             let file = entry.expect("entry").file_name().to_string_lossy().into_owned();
             let name = format!("{function}/{}", file.trim_end_matches(".json"));
@@ -286,16 +379,58 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
         store: Arc::new(EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store")),
         install_keys: Arc::new(dev_keys()),
         clock: Arc::new(SystemClock),
+        forge: canopy_shared::forge::ForgeRemote::new(
+            Arc::new(canopy_shared::forge::jwks::StaticForgeKeys::default()),
+            Arc::new(SystemClock),
+        ),
         admins: Arc::new(canopy_shared::admins::LocalAdminDirectory::new([ADMIN.to_owned()])),
+        media: Arc::new(canopy_shared::media::local::LocalMediaStore::open(dir.path(), BASE_URL).expect("media")),
     };
     // Each function's own router, as its Lambda runs it, over one shared store.
     let lifecycle = canopy_shared::http::finish(canopy_shared::http::lifecycle::routes(), state.clone());
-    let content = canopy_shared::http::finish(canopy_shared::http::content::routes(), state);
+    let content = canopy_shared::http::finish(canopy_shared::http::content::routes(), state.clone());
+    let feedback = canopy_shared::http::finish(canopy_shared::http::feedback::routes(), state.clone());
+    let ops = canopy_shared::http::finish(
+        canopy_shared::http::ops::routes(canopy_shared::http::ops::OperatorAccess::Iam),
+        state.clone(),
+    );
+    // The sample tenant's site must not be called from a test: every outbound request goes to a
+    // proxy port nobody listens on.
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    let outbound = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::all(format!("http://{nowhere}")).expect("proxy"))
+        .build()
+        .expect("client");
+    let privacy_job = canopy_shared::privacy::PrivacyJob::new(state.clone(), outbound);
+    let mut job_runs = std::collections::HashMap::new();
     for (step, (name, expected)) in SCRIPT.iter().enumerate() {
         let text = std::fs::read_to_string(events_dir().join(format!("{name}.json"))).expect("event file");
+        if name.starts_with("privacy/") || name.starts_with("usage/") {
+            // Scheduled events go through the job handler the Lambda runs.
+            let event: canopy_shared::schedule::ScheduledEvent =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: not a scheduled event: {e}"));
+            let report = if name.starts_with("privacy/") {
+                serde_json::to_value(canopy_shared::privacy::on_schedule(&privacy_job, event).await.expect("run"))
+            } else {
+                serde_json::to_value(canopy_shared::usage::on_schedule(&state, event).await.expect("run"))
+            }
+            .expect("report");
+            let occurrence = job_runs.entry(*name).and_modify(|n| *n += 1).or_insert(0usize);
+            let expected_report = expected_job_report(name, *occurrence);
+            for (field, value) in expected_report.as_object().expect("object") {
+                assert_eq!(&report[field], value, "step {step} ({name}) {field}: {report}");
+            }
+            assert_eq!(*expected, 200, "job steps document 200");
+            continue;
+        }
         let request =
             lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: not an API Gateway event: {e}"));
-        let router = if name.starts_with("content/") { &content } else { &lifecycle };
+        let router = match name.split('/').next() {
+            Some("content") => &content,
+            Some("feedback") => &feedback,
+            Some("ops") => &ops,
+            _ => &lifecycle,
+        };
         let response = router.clone().oneshot(request).await.expect("handler answers");
         let status = response.status().as_u16();
         let cache_control = response.headers().get("cache-control").cloned();

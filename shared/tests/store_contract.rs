@@ -183,6 +183,28 @@ mod cases {
         assert!(h.store.get(&t, "NONE", NOW).await.expect("get").is_none());
     }
 
+    pub async fn batch_deletes_remove_items_and_their_due_entries(h: Harness) {
+        let (a, b) = (tenant("tenant-a"), tenant("tenant-b"));
+        let mut writes: Vec<Write> = (0..30).map(|i| put(item(&a, &format!("I#{i:02}"), 1), Condition::None)).collect();
+        let mut due_item = item(&a, "TENANT", 1);
+        due_item.due = Some(Due { kind: "purge".into(), at: NOW - 1 });
+        writes.push(put(due_item, Condition::None));
+        writes.push(put(item(&b, "I#00", 1), Condition::None));
+        h.store.transact(writes, NOW).await.expect("seed");
+        let batch: Vec<(TenantKey, String)> =
+            (0..24).map(|i| (a.clone(), format!("I#{i:02}"))).chain([(a.clone(), "TENANT".to_owned())]).collect();
+        h.store.delete_batch(&batch).await.expect("batch of 25");
+        assert_eq!(collect_query(h.store.as_ref(), &a, "I#", 100).await.len(), 6);
+        assert!(
+            h.store.due("purge", NOW, page(10, None)).await.expect("due").items.is_empty(),
+            "due entry gone with its item"
+        );
+        h.store.delete_batch(&batch).await.expect("deleting deleted items is fine");
+        let too_many: Vec<(TenantKey, String)> = (0..26).map(|i| (a.clone(), format!("X#{i}"))).collect();
+        assert!(h.store.delete_batch(&too_many).await.is_err());
+        assert!(h.store.get(&b, "I#00", NOW).await.expect("get").is_some(), "other tenants untouched");
+    }
+
     pub async fn transaction_bounds_are_enforced(h: Harness) {
         let t = tenant("t1");
         let too_many: Vec<Write> =
@@ -335,6 +357,7 @@ contract_for_every_adapter!(
     transactions_apply_all_or_nothing,
     transaction_bounds_are_enforced,
     condition_checks_guard_a_transaction_without_writing,
+    batch_deletes_remove_items_and_their_due_entries,
     oversize_items_are_refused_whole,
     prefix_queries_page_in_order,
     bad_pages_are_refused,

@@ -70,6 +70,8 @@ pub enum TokenKind {
     Request,
     Context,
     SignedInstall,
+    /// A Forge Invocation Token (`forge::fit`), not a Connect JWT.
+    ForgeInvocation,
 }
 
 /// Reads `iss` without verifying anything, to find whose secret verifies the token.

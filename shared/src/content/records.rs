@@ -209,13 +209,14 @@ pub fn trash_writes(editor: &Editor, kind: &str, item: &Item, now_millis: i64) -
     ])
 }
 
-/// Every media id a document references must be an uploaded image of this tenant; another
-/// tenant's id is indistinguishable from a missing one.
+/// Every media id a document references must be a completed upload of this tenant; another
+/// tenant's id, or an upload still pending, is indistinguishable from a missing one.
 pub async fn check_media_exist(state: &AppState, tenant: &TenantKey, media_ids: &[&str]) -> Result<()> {
     let now = state.clock.now_secs();
     let mut seen = std::collections::HashSet::new();
     for id in media_ids.iter().filter(|id| seen.insert(**id)) {
-        if state.store.get(tenant, &format!("{}{id}", keys::MEDIA_PREFIX), now).await?.is_none() {
+        let item = state.store.get(tenant, &format!("{}{id}", keys::MEDIA_PREFIX), now).await?;
+        if !item.is_some_and(|i| i.body["state"] == "ready") {
             return Err(Error::invalid("unknown_media", format!("Media {id} does not exist.")));
         }
     }

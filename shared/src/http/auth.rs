@@ -1,5 +1,8 @@
-//! Connect authentication for HTTP routes: finds the token, computes the request's qsh, loads the
-//! tenant named by `iss`, verifies, and hands handlers an [`AuthContext`].
+//! Authentication for HTTP routes, under either scheme, into one [`AuthContext`]:
+//! - Connect: `Authorization: JWT …` or `?jwt=`; finds the token, computes the request's qsh,
+//!   loads the tenant named by `iss`, verifies HS256 with its shared secret.
+//! - Forge Remote: `Authorization: Bearer <FIT>`; verifies the FIT (`forge::fit`) and finds the
+//!   tenant its `cloudId` maps to (`forge::cloud_index`).
 //!
 //! Every failure answers the same 401 body; the reason is logged.
 
@@ -7,9 +10,13 @@ use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 use axum::http::{Method, Uri, header};
 
+use crate::admins::ProductAccess;
 use crate::connect::jwt::{self, ConnectClaims, QshRule, TokenKind};
 use crate::connect::qsh::query_string_hash;
 use crate::error::{Error, Result};
+use crate::forge::fit::{self, FitExpectation, Invocation};
+use crate::forge::product::ForgeAccess;
+use crate::forge::{SYSTEM_TOKEN_HEADER, SystemToken, cloud_index};
 use crate::state::AppState;
 use crate::tenant_key::TenantKey;
 use crate::tenants::{self, Tenant, TenantState};
@@ -22,6 +29,33 @@ pub struct AuthContext {
     pub kind: TokenKind,
     /// The tenant's install record, as loaded to verify the token.
     pub install: std::sync::Arc<Tenant>,
+    /// Set when the caller came with a FIT (`kind` is `ForgeInvocation`).
+    pub forge: Option<std::sync::Arc<ForgeCaller>>,
+}
+
+/// What a FIT caller brought: the verified invocation, and the app system token of this request
+/// (`x-forge-oauth-system`) when Atlassian sent one.
+#[derive(Debug)]
+pub struct ForgeCaller {
+    pub invocation: Invocation,
+    pub access: Option<ForgeAccess>,
+}
+
+impl AuthContext {
+    /// How this request's product calls go: as the Forge app with the request's system token for
+    /// a FIT caller; as the Connect app otherwise, and for a FIT caller without a system token on
+    /// a tenant that has a Connect install.
+    pub fn product_access(&self) -> Result<ProductAccess<'_>> {
+        match self.forge.as_deref() {
+            None => Ok(ProductAccess::Connect),
+            Some(ForgeCaller { access: Some(access), .. }) => Ok(ProductAccess::Forge(access)),
+            Some(_) if self.install.has_connect_install() => Ok(ProductAccess::Connect),
+            Some(_) => Err(Error::unavailable(
+                "product",
+                "a Forge-only tenant's request came without an app system token (enable appSystemToken in the manifest)",
+            )),
+        }
+    }
 }
 
 /// The request line as Atlassian signed it: the original URI, before any router nesting.
@@ -60,6 +94,25 @@ impl<'a> SignedRequest<'a> {
         }
     }
 
+    /// The FIT of `Authorization: Bearer …`, if that is the scheme; with a `?jwt=` as well the
+    /// request is ambiguous and refused.
+    pub fn bearer(&self) -> Result<Option<String>> {
+        let Some(token) = self
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        else {
+            return Ok(None);
+        };
+        let query_token =
+            self.uri.query().is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "jwt"));
+        if query_token {
+            return Err(Error::unauthenticated("a FIT and a query token at once"));
+        }
+        Ok(Some(token.trim().to_owned()))
+    }
+
     pub fn qsh(&self, state: &AppState) -> String {
         query_string_hash(
             self.method.as_str(),
@@ -85,29 +138,72 @@ pub async fn verify_tenant_token(
     if tenant.state == TenantState::Uninstalled {
         return Err(Error::unauthenticated("tenant is uninstalled"));
     }
+    if !tenant.has_connect_install() {
+        return Err(Error::unauthenticated("a Connect token for a Forge-only tenant"));
+    }
     let qsh = request.qsh(state);
     let rule = if browser_route { QshRule::ContextOrRequest(&qsh) } else { QshRule::Request(&qsh) };
     let (claims, kind) = jwt::verify_hs256(&token, &tenant.shared_secret, rule, Some(state.clock.now_secs()))?;
     Ok((key, tenant, claims, kind))
 }
 
+/// Verifies a FIT and finds the tenant its `cloudId` maps to. Forge auth is off without
+/// `CANOPY_FORGE_APP_ID`. A site no tenant answers for, or an uninstalled tenant, is
+/// indistinguishable from a bad token; an unreachable JWKS is 503.
+pub async fn verify_forge_token(state: &AppState, token: &str) -> Result<(TenantKey, Tenant, Invocation)> {
+    let audience = state
+        .config
+        .forge_app_ari
+        .as_deref()
+        .ok_or_else(|| Error::unauthenticated("a FIT, but Forge auth is off (CANOPY_FORGE_APP_ID is not set)"))?;
+    let expect = FitExpectation { audience, now: state.clock.now_secs() };
+    let invocation = fit::verify(token, state.forge.keys.as_ref(), &expect).await?;
+    let (key, tenant) = cloud_index::resolve(state, &invocation.cloud_id)
+        .await?
+        .ok_or_else(|| Error::unauthenticated("no tenant answers for the FIT's cloudId"))?;
+    if tenant.state == TenantState::Uninstalled {
+        return Err(Error::unauthenticated("tenant is uninstalled"));
+    }
+    Ok((key, tenant, invocation))
+}
+
 /// Extractor for browser-facing API routes: context tokens (or request-bound ones) of an
-/// active tenant. A disabled tenant gets 403.
+/// active tenant, or a FIT. A disabled tenant gets 403.
 impl FromRequestParts<AppState> for AuthContext {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let request = SignedRequest::from_parts(parts);
-        let (tenant, record, claims, kind) = verify_tenant_token(state, &request, true).await?;
-        if record.state == TenantState::Disabled {
+        let context = match request.bearer()? {
+            Some(token) => {
+                let (tenant, record, invocation) = verify_forge_token(state, &token).await?;
+                let system_token = parts.headers.get(SYSTEM_TOKEN_HEADER).and_then(|v| v.to_str().ok());
+                let access = system_token
+                    .and_then(SystemToken::new)
+                    .map(|system_token| ForgeAccess { cloud_id: invocation.cloud_id.clone(), system_token });
+                Self {
+                    tenant,
+                    account_id: invocation.account_id.clone(),
+                    kind: TokenKind::ForgeInvocation,
+                    install: std::sync::Arc::new(record),
+                    forge: Some(std::sync::Arc::new(ForgeCaller { invocation, access })),
+                }
+            }
+            None => {
+                let (tenant, record, claims, kind) = verify_tenant_token(state, &request, true).await?;
+                Self {
+                    tenant,
+                    account_id: claims.sub.filter(|s| !s.is_empty()),
+                    kind,
+                    install: std::sync::Arc::new(record),
+                    forge: None,
+                }
+            }
+        };
+        if context.install.state == TenantState::Disabled {
             return Err(Error::forbidden("tenant_disabled", "The app is disabled for this site."));
         }
-        tracing::Span::current().record("tenant", tracing::field::display(&tenant));
-        Ok(Self {
-            tenant,
-            account_id: claims.sub.filter(|s| !s.is_empty()),
-            kind,
-            install: std::sync::Arc::new(record),
-        })
+        tracing::Span::current().record("tenant", tracing::field::display(&context.tenant));
+        Ok(context)
     }
 }

@@ -24,7 +24,7 @@ impl FromRequestParts<AppState> for Admin {
         let account = auth.account_id.clone().ok_or_else(|| {
             Error::forbidden("not_admin", "Only a site administrator may do this; the caller is anonymous.")
         })?;
-        if !state.admins.is_admin(&auth.install, &account).await? {
+        if !state.admins.is_admin_via(&auth.install, &account, auth.product_access()?).await? {
             return Err(Error::forbidden("not_admin", "Only a site administrator may do this."));
         }
         Ok(Self(Editor { tenant: auth.tenant, account_id: Some(account) }))

@@ -1,5 +1,5 @@
-//! The lifecycle function's routes: the app descriptor, Atlassian's lifecycle callbacks, and the
-//! tenant's own view of its install.
+//! The lifecycle function's routes: the app descriptor, Atlassian's lifecycle callbacks (Connect
+//! here, Forge in `forge.rs`), and the tenant's own view of its install.
 
 use axum::Json;
 use axum::Router;
@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route(ENABLED_PATH, post(enabled))
         .route(DISABLED_PATH, post(disabled))
         .route(TENANT_PATH, get(tenant_summary))
+        .merge(super::forge::routes())
 }
 
 async fn descriptor(State(state): State<AppState>) -> Json<Value> {

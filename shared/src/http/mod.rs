@@ -5,8 +5,12 @@ pub mod auth;
 pub mod body;
 pub mod content;
 pub mod extract;
+pub mod feedback;
+pub mod forge;
 pub mod headers;
 pub mod lifecycle;
+pub mod media;
+pub mod ops;
 pub mod span;
 
 use axum::Router;

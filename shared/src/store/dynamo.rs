@@ -54,12 +54,13 @@ use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, DeleteRequest, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification,
+    TransactWriteItem, WriteRequest,
 };
 
 use super::{
-    Condition, Due, DueEntry, Item, ItemStore, MAX_SORT_KEY_BYTES, Page, PageRequest, Write, check_page,
+    Condition, Due, DueEntry, Item, ItemStore, MAX_SORT_KEY_BYTES, Page, PageRequest, Write, check_batch, check_page,
     check_sort_key, check_writes, is_live, write_conflict,
 };
 use crate::error::{Error, Result};
@@ -102,18 +103,17 @@ impl DynamoItemStore {
     /// The one HTTPS client (hyper 1 + rustls with ring) every AWS SDK client of Canopy uses; it
     /// also speaks plain HTTP to local emulators.
     pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-        use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-        aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https()
+        crate::aws::https_client()
     }
 
-    /// A client configured from the environment (region, credentials: the Lambda role in
-    /// production), optionally pointed at another endpoint (DynamoDB Local).
-    pub async fn client_from_env(endpoint: Option<&str>) -> Client {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(Self::https_client());
+    /// A client from the process's shared SDK config, optionally pointed at another endpoint
+    /// (DynamoDB Local).
+    pub fn client(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> Client {
+        let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
         if let Some(endpoint) = endpoint {
-            loader = loader.endpoint_url(endpoint);
+            builder = builder.endpoint_url(endpoint);
         }
-        Client::new(&loader.load().await)
+        Client::from_conf(builder.build())
     }
 
     /// Creates the table as template.yaml declares it and enables TTL on `ttl`, waiting until it
@@ -385,6 +385,43 @@ impl ItemStore for DynamoItemStore {
         }
     }
 
+    async fn delete_batch(&self, keys_to_delete: &[(TenantKey, String)]) -> Result<()> {
+        check_batch(keys_to_delete)?;
+        let mut requests = Vec::with_capacity(keys_to_delete.len());
+        for (tenant, sk) in keys_to_delete {
+            let delete =
+                DeleteRequest::builder().set_key(Some(item_key(tenant, sk))).build().map_err(Error::internal)?;
+            requests.push(WriteRequest::builder().delete_request(delete).build());
+        }
+        // DynamoDB may leave part of a batch unprocessed under load: retry that part with
+        // backoff, a bounded number of times, then report the store as unavailable.
+        for attempt in 0..BATCH_ATTEMPTS {
+            if requests.is_empty() {
+                return Ok(());
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(6))).await;
+            }
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(self.table.clone(), std::mem::take(&mut requests))
+                .send()
+                .await
+                .map_err(|err| sdk_error("BatchWriteItem", err))?;
+            requests = out.unprocessed_items.and_then(|mut left| left.remove(&self.table)).unwrap_or_default();
+        }
+        if requests.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::unavailable("dynamodb", format!("BatchWriteItem left {} deletes unprocessed", requests.len())))
+        }
+    }
+
+    async fn purge_expired(&self, _now: i64) -> Result<u64> {
+        Ok(0)
+    }
+
     async fn due(&self, kind: &str, now: i64, page: PageRequest) -> Result<Page<DueEntry>> {
         let limit = check_page(&page, "")? as usize;
         let due_pk = keys::due_partition(kind);
@@ -481,6 +518,9 @@ impl ConditionExpr {
 }
 
 /// DynamoDB's `Limit` for a page of `limit`: one entry more, to learn whether another follows.
+/// BatchWriteItem rounds before unprocessed deletes are reported.
+const BATCH_ATTEMPTS: u32 = 8;
+
 fn page_limit(limit: usize) -> i32 {
     i32::try_from(limit + 1).unwrap_or(i32::MAX)
 }

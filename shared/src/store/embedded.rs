@@ -10,8 +10,8 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Condition, Due, DueEntry, Item, ItemStore, Page, PageRequest, Write, check_page, check_sort_key, check_writes,
-    is_live, write_conflict,
+    Condition, Due, DueEntry, Item, ItemStore, Page, PageRequest, Write, check_batch, check_page, check_sort_key,
+    check_writes, is_live, write_conflict,
 };
 use crate::error::{Error, Result};
 use crate::keys;
@@ -195,6 +195,63 @@ impl ItemStore for EmbeddedItemStore {
                 }
             }
             txn.commit().map_err(storage)
+        })
+        .await
+    }
+
+    async fn delete_batch(&self, keys_to_delete: &[(TenantKey, String)]) -> Result<()> {
+        check_batch(keys_to_delete)?;
+        let keys_to_delete = keys_to_delete.to_vec();
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(storage)?;
+            {
+                let mut items = txn.open_table(ITEMS).map_err(storage)?;
+                let mut due = txn.open_table(DUE).map_err(storage)?;
+                for (tenant, sk) in &keys_to_delete {
+                    let pk = keys::partition_key(tenant);
+                    let old = items
+                        .remove((pk.as_str(), sk.as_str()))
+                        .map_err(storage)?
+                        .map(|b| decode(b.value()))
+                        .transpose()?;
+                    if let Some((kind, at)) = old.and_then(|r| r.due) {
+                        let due_sk = keys::due_sort_key(at, tenant, sk);
+                        due.remove((keys::due_partition(&kind).as_str(), due_sk.as_str())).map_err(storage)?;
+                    }
+                }
+            }
+            txn.commit().map_err(storage)
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: i64) -> Result<u64> {
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(storage)?;
+            let mut removed = 0;
+            {
+                let mut items = txn.open_table(ITEMS).map_err(storage)?;
+                let mut due = txn.open_table(DUE).map_err(storage)?;
+                let mut expired = Vec::new();
+                for entry in items.iter().map_err(storage)? {
+                    let (key, value) = entry.map_err(storage)?;
+                    let record = decode(value.value())?;
+                    if !is_live(record.ttl, now) {
+                        let (pk, sk) = key.value();
+                        expired.push((pk.to_owned(), sk.to_owned(), record.due));
+                    }
+                }
+                for (pk, sk, record_due) in expired {
+                    items.remove((pk.as_str(), sk.as_str())).map_err(storage)?;
+                    if let (Some((kind, at)), Some(tenant)) = (record_due, keys::tenant_of_partition(&pk)) {
+                        let due_sk = keys::due_sort_key(at, &tenant, &sk);
+                        due.remove((keys::due_partition(&kind).as_str(), due_sk.as_str())).map_err(storage)?;
+                    }
+                    removed += 1;
+                }
+            }
+            txn.commit().map_err(storage)?;
+            Ok(removed)
         })
         .await
     }

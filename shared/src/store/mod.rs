@@ -127,6 +127,31 @@ pub trait ItemStore: Send + Sync {
 
     /// Entries of the due index of `kind` due at or before `now`, oldest first, across tenants.
     async fn due(&self, kind: &str, now: i64, page: PageRequest) -> Result<Page<DueEntry>>;
+
+    /// Deletes up to [`MAX_BATCH_DELETES`] items without conditions (bulk purges: DynamoDB's
+    /// BatchWriteItem, retrying what it leaves unprocessed). Missing items are not an error.
+    async fn delete_batch(&self, keys: &[(TenantKey, String)]) -> Result<()>;
+
+    /// Deletes items whose `expires_at` passed, where the store has no TTL of its own; answers
+    /// how many. DynamoDB's TTL does this (late: readers filter meanwhile), so it answers 0.
+    async fn purge_expired(&self, now: i64) -> Result<u64>;
+}
+
+/// BatchWriteItem's limit.
+pub const MAX_BATCH_DELETES: usize = 25;
+
+pub(crate) fn check_batch(keys: &[(TenantKey, String)]) -> Result<()> {
+    if keys.len() > MAX_BATCH_DELETES {
+        return Err(Error::internal(format!("a batch of {} deletes exceeds {MAX_BATCH_DELETES}", keys.len())));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (tenant, sk) in keys {
+        check_sort_key(sk)?;
+        if !seen.insert((tenant, sk)) {
+            return Err(Error::internal(format!("{sk} twice in one batch")));
+        }
+    }
+    Ok(())
 }
 
 /// Shared validation so both adapters refuse the same inputs before touching storage.

@@ -12,6 +12,11 @@ use canopy_shared::config::AppConfig;
 use canopy_shared::connect::install_keys::{InstallKeys, StaticInstallKeys};
 use canopy_shared::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
 use canopy_shared::connect::qsh::{CONTEXT_QSH, query_string_hash};
+use canopy_shared::forge::ForgeRemote;
+use canopy_shared::forge::fit::{self, Invocation};
+use canopy_shared::forge::jwks::{ForgeKeys, StaticForgeKeys};
+use canopy_shared::media::local::LocalMediaStore;
+use canopy_shared::media::port::MediaStore;
 use canopy_shared::state::AppState;
 use canopy_shared::store::ItemStore;
 use canopy_shared::store::embedded::EmbeddedItemStore;
@@ -29,6 +34,14 @@ pub const DEV_PRIVATE_KEY: &[u8] = include_bytes!("../../../dev/install-key.pem"
 pub const DEV_PUBLIC_KEY: &[u8] = include_bytes!("../../../dev/install-key.pub.pem");
 /// 2026-01-15T00:00:00Z: tests run on a manual clock.
 pub const START_MILLIS: i64 = 1_768_435_200_000;
+/// The committed dev Forge key (`dev/forge-key.pem`) and the key set that publishes it.
+pub const FORGE_KID: &str = "forge/invocation-token/canopy-dev";
+pub const FORGE_PRIVATE_KEY: &[u8] = include_bytes!("../../../dev/forge-key.pem");
+pub const FORGE_JWKS: &[u8] = include_bytes!("../../../dev/forge-jwks.json");
+/// The Forge app the test config trusts FITs of.
+pub const FORGE_APP_ARI: &str = "ari:cloud:ecosystem::app/0d5f0d2c-canopy-test";
+/// How long a test FIT lives (Atlassian's live about 25 s).
+pub const FIT_TTL_SECS: i64 = 60;
 
 pub struct TestApp {
     pub state: AppState,
@@ -39,6 +52,10 @@ pub struct TestApp {
 
 pub fn dev_keys() -> StaticInstallKeys {
     StaticInstallKeys::default().with_pem(DEV_KID, DEV_PUBLIC_KEY).expect("dev public key parses")
+}
+
+pub fn forge_dev_keys() -> StaticForgeKeys {
+    StaticForgeKeys::from_jwks(FORGE_JWKS).expect("dev key set parses")
 }
 
 impl TestApp {
@@ -55,6 +72,26 @@ impl TestApp {
         Self::build(Arc::new(dev_keys()), Some(store))
     }
 
+    /// The app over a given media store (the local adapter served on loopback, or S3).
+    pub fn with_media(media: Arc<dyn MediaStore>) -> Self {
+        let mut app = Self::build(Arc::new(dev_keys()), None);
+        app.state.media = media;
+        let routes = canopy_shared::http::lifecycle::routes()
+            .merge(canopy_shared::http::content::routes())
+            .merge(canopy_shared::http::media::routes());
+        app.router = canopy_shared::http::finish(routes, app.state.clone());
+        app
+    }
+
+    /// The app verifying FITs against the given key set (a fake JWKS server on loopback).
+    pub fn with_forge_keys(keys: Arc<dyn ForgeKeys>) -> Self {
+        let mut app = Self::new();
+        app.state.forge = ForgeRemote::new(keys, app.clock.clone());
+        let routes = canopy_shared::http::lifecycle::routes().merge(canopy_shared::http::content::routes());
+        app.router = canopy_shared::http::finish(routes, app.state.clone());
+        app
+    }
+
     fn build(install_keys: Arc<dyn InstallKeys>, store: Option<Arc<dyn ItemStore>>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let store: Arc<dyn ItemStore> = match store {
@@ -62,12 +99,16 @@ impl TestApp {
             None => Arc::new(EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store")),
         };
         let clock = Arc::new(ManualClock::at_millis(START_MILLIS));
+        let mut config = AppConfig::new(BASE_URL);
+        config.forge_app_ari = Some(FORGE_APP_ARI.into());
         let state = AppState {
-            config: Arc::new(AppConfig::new(BASE_URL)),
+            config: Arc::new(config),
+            forge: ForgeRemote::new(Arc::new(forge_dev_keys()), clock.clone()),
             store,
             install_keys,
             clock: clock.clone(),
             admins: Arc::new(LocalAdminDirectory::new([ADMIN_ACCOUNT.to_owned()])),
+            media: Arc::new(LocalMediaStore::open(dir.path(), BASE_URL).expect("local media")),
         };
         let routes = canopy_shared::http::lifecycle::routes().merge(canopy_shared::http::content::routes());
         let router = canopy_shared::http::finish(routes, state.clone());
@@ -154,10 +195,49 @@ pub fn install_payload(client_key: &str, secret: &str) -> Value {
     })
 }
 
+/// The site id a test tenant is installed with.
+pub fn cloud_of(client_key: &str) -> String {
+    format!("cloud-{}", client_key.replace(|c: char| !c.is_ascii_alphanumeric(), "-"))
+}
+
+/// A FIT as Forge sends it: for `cloud_id`, acting as `account` (`None`: no user).
+pub fn forge_token(cloud_id: &str, account: Option<&str>, now: i64) -> String {
+    let invocation = Invocation {
+        cloud_id: cloud_id.into(),
+        installation_id: Some(format!("ari:cloud:ecosystem::installation/{cloud_id}")),
+        account_id: account.map(str::to_owned),
+        module_key: Some("canopy-admin-page".into()),
+        site_url: None,
+    };
+    sign_fit(&fit::invocation_claims(FORGE_APP_ARI, &invocation, now, FIT_TTL_SECS))
+}
+
+pub fn sign_fit(claims: &Value) -> String {
+    fit::sign(claims, FORGE_KID, FORGE_PRIVATE_KEY).expect("sign")
+}
+
+/// The `Authorization` value Atlassian sends with `token`: a FIT as `Bearer`, a Connect JWT as
+/// `JWT`. Tests that mean to send the wrong scheme build the header themselves.
+pub fn authorization(token: &str) -> String {
+    let issuer = token
+        .split('.')
+        .nth(1)
+        .and_then(|payload| {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()
+        })
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .and_then(|claims| claims["iss"].as_str().map(str::to_owned));
+    match issuer.as_deref() {
+        Some(fit::ISSUER) => format!("Bearer {token}"),
+        _ => format!("JWT {token}"),
+    }
+}
+
 pub fn post(path: &str, token: Option<&str>, body: &Value) -> Request<Body> {
     let mut builder = Request::post(path).header("content-type", "application/json");
     if let Some(token) = token {
-        builder = builder.header("authorization", format!("JWT {token}"));
+        builder = builder.header("authorization", authorization(token));
     }
     builder.body(Body::from(body.to_string())).expect("request")
 }
@@ -165,14 +245,14 @@ pub fn post(path: &str, token: Option<&str>, body: &Value) -> Request<Body> {
 pub fn get(path: &str, token: Option<&str>) -> Request<Body> {
     let mut builder = Request::get(path);
     if let Some(token) = token {
-        builder = builder.header("authorization", format!("JWT {token}"));
+        builder = builder.header("authorization", authorization(token));
     }
     builder.body(Body::empty()).expect("request")
 }
 
 pub fn put(path: &str, token: &str, if_match: Option<&str>, body: &Value) -> Request<Body> {
     let mut builder =
-        Request::put(path).header("content-type", "application/json").header("authorization", format!("JWT {token}"));
+        Request::put(path).header("content-type", "application/json").header("authorization", authorization(token));
     if let Some(etag) = if_match {
         builder = builder.header("if-match", etag);
     }
@@ -180,7 +260,7 @@ pub fn put(path: &str, token: &str, if_match: Option<&str>, body: &Value) -> Req
 }
 
 pub fn delete(path: &str, token: &str, if_match: Option<&str>) -> Request<Body> {
-    let mut builder = Request::delete(path).header("authorization", format!("JWT {token}"));
+    let mut builder = Request::delete(path).header("authorization", authorization(token));
     if let Some(etag) = if_match {
         builder = builder.header("if-match", etag);
     }

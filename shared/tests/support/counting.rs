@@ -56,4 +56,13 @@ impl ItemStore for CountingStore {
     async fn due(&self, kind: &str, now: i64, page: PageRequest) -> Result<Page<DueEntry>> {
         self.inner.due(kind, now, page).await
     }
+
+    async fn purge_expired(&self, now: i64) -> Result<u64> {
+        self.inner.purge_expired(now).await
+    }
+
+    async fn delete_batch(&self, keys: &[(TenantKey, String)]) -> Result<()> {
+        self.calls.transactions.fetch_add(1, Ordering::SeqCst);
+        self.inner.delete_batch(keys).await
+    }
 }

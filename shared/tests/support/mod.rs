@@ -1,3 +1,4 @@
 pub mod app;
 pub mod counting;
 pub mod dynamo;
+pub mod media;

@@ -1,0 +1,10 @@
+//! Media Lambda: presigned uploads to the region's bucket, completion checks, downloads, deletion.
+
+use canopy_shared::{bootstrap, http, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init_json();
+    let state = bootstrap::lambda_state().await?;
+    lambda_http::run(http::finish(http::media::routes(), state)).await
+}

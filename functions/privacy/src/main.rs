@@ -1,0 +1,16 @@
+//! Personal-data reporting Lambda (hourly EventBridge schedule): reports the accountIds Canopy
+//! stores to each due tenant and erases closed accounts (`canopy_shared::privacy`).
+
+use canopy_shared::connect::install_keys::http_client;
+use canopy_shared::privacy::{self, PrivacyJob};
+use canopy_shared::schedule::ScheduledEvent;
+use canopy_shared::{bootstrap, telemetry};
+use lambda_runtime::{LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init_json();
+    let job = &PrivacyJob::new(bootstrap::lambda_state().await?, http_client()?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ScheduledEvent>| privacy::on_schedule(job, event.payload)))
+        .await
+}

@@ -1,0 +1,21 @@
+//! Retention Lambda (EventBridge schedule): purges what fell due — tenants 30 days after
+//! uninstall, migrated sources after 7 days, trash after 30 days, uploads never completed —
+//! within the invocation's time; the rest stays due for the next run (`canopy_shared::retention`).
+
+use canopy_shared::connect::install_keys::http_client;
+use canopy_shared::retention;
+use canopy_shared::retention::liveness::ConnectSiteProbe;
+use canopy_shared::schedule::ScheduledEvent;
+use canopy_shared::{bootstrap, telemetry};
+use lambda_runtime::{LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init_json();
+    let state = &bootstrap::lambda_state().await?;
+    let probe = &ConnectSiteProbe { client: http_client()?, app_key: state.config.app_key.clone() };
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ScheduledEvent>| {
+        retention::on_schedule(state, probe, event)
+    }))
+    .await
+}

@@ -1,0 +1,160 @@
+//! The feedback function's routes: any user submits feedback and reads or changes their own
+//! record (`/api/me`); site administrators list, export and delete feedback. Every route that
+//! succeeded records the caller's visit (`users::record_visit`: at most one write an hour); a
+//! refused request writes nothing at all.
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::auth::AuthContext;
+use super::body::JsonBody;
+use super::extract::{Admin, IfMatch, PageView};
+use crate::content::records::{DEFAULT_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
+use crate::error::{Error, Result};
+use crate::feedback::{self, Filter, Submission};
+use crate::ids;
+use crate::state::AppState;
+use crate::tenant_key::TenantKey;
+use crate::users;
+
+/// Feedback and dismissal bodies: a text at its bound, fully `\u`-escaped, is ~12 KiB.
+pub const MAX_FEEDBACK_BODY_BYTES: usize = 16 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/feedback", get(list).post(submit))
+        .route("/api/feedback/export", get(export))
+        .route("/api/feedback/{id}", get(read).delete(delete))
+        .route("/api/me", get(me))
+        .route("/api/me/dismissed-announcements", post(dismiss_announcement))
+        .layer(DefaultBodyLimit::max(MAX_FEEDBACK_BODY_BYTES))
+}
+
+/// Records the visit of a caller whose request succeeded. A failure here must not turn that
+/// success into an error: it is logged, and the next visit records it.
+async fn seen(state: &AppState, tenant: &TenantKey, account_id: Option<&str>) {
+    if let Err(error) = users::record_visit(state, tenant, account_id).await {
+        tracing::warn!(%error, "recording the visit failed");
+    }
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    auth: AuthContext,
+    JsonBody(submission): JsonBody<Submission>,
+) -> Result<Response> {
+    let stored = feedback::submit(&state, &auth.tenant, auth.account_id.as_deref(), submission).await?;
+    seen(&state, &auth.tenant, auth.account_id.as_deref()).await;
+    Ok((StatusCode::CREATED, axum::Json(stored)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ListQuery {
+    site_id: Option<String>,
+    page_id: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+    /// The token may come as `?jwt=` (AuthContext reads it); it is no filter.
+    #[serde(rename = "jwt")]
+    _jwt: Option<String>,
+}
+
+fn bad_query(message: impl Into<String>) -> Error {
+    Error::bad_request("bad_query", message)
+}
+
+fn parse_query<T: serde::de::DeserializeOwned>(
+    query: std::result::Result<Query<T>, impl std::fmt::Display>,
+) -> Result<T> {
+    query.map(|Query(q)| q).map_err(|e| bad_query(format!("Bad query string: {e}")))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Admin(editor): Admin,
+    query: std::result::Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response> {
+    let query = parse_query(query)?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_LIST_PAGE_SIZE).contains(&limit) {
+        return Err(Error::bad_request("bad_page_size", format!("limit must be 1 to {MAX_LIST_PAGE_SIZE}.")));
+    }
+    if query.site_id.as_deref().is_some_and(|s| !ids::is_ulid(s)) {
+        return Err(bad_query("siteId must be a site id."));
+    }
+    if query.page_id.as_deref().is_some_and(|p| !crate::content::model::bounds::is_page_id(p)) {
+        return Err(bad_query("pageId must be a Confluence page id."));
+    }
+    let filter = Filter { site_id: query.site_id, page_id: query.page_id };
+    let page = feedback::list(&state, &editor.tenant, &filter, limit, query.cursor.as_deref()).await?;
+    seen(&state, &editor.tenant, editor.account_id.as_deref()).await;
+    Ok(axum::Json(PageView::from(page)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportQuery {
+    cursor: Option<String>,
+    #[serde(rename = "jwt")]
+    _jwt: Option<String>,
+}
+
+/// The export document, as a download.
+async fn export(
+    State(state): State<AppState>,
+    Admin(editor): Admin,
+    query: std::result::Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response> {
+    let query = parse_query(query)?;
+    let document = feedback::export(&state, &editor.tenant, query.cursor.as_deref()).await?;
+    seen(&state, &editor.tenant, editor.account_id.as_deref()).await;
+    let filename =
+        format!("attachment; filename=\"canopy-feedback-{}.json\"", document.exported_at.get(..10).unwrap_or("export"));
+    let mut response = axum::Json(&document).into_response();
+    if let Ok(value) = HeaderValue::from_str(&filename) {
+        response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+async fn read(State(state): State<AppState>, Admin(editor): Admin, Path(id): Path<String>) -> Result<Response> {
+    let item = feedback::read(&state, &editor.tenant, &id).await?;
+    seen(&state, &editor.tenant, editor.account_id.as_deref()).await;
+    Ok(axum::Json(item).into_response())
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Admin(editor): Admin,
+    Path(id): Path<String>,
+    IfMatch(if_match): IfMatch,
+) -> Result<StatusCode> {
+    feedback::delete(&state, &editor, &id, if_match).await?;
+    seen(&state, &editor.tenant, editor.account_id.as_deref()).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(State(state): State<AppState>, auth: AuthContext) -> Result<Response> {
+    Ok(axum::Json(users::me(&state, &auth.tenant, auth.account_id.as_deref()).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Dismissal {
+    announcement_id: String,
+}
+
+async fn dismiss_announcement(
+    State(state): State<AppState>,
+    auth: AuthContext,
+    JsonBody(dismissal): JsonBody<Dismissal>,
+) -> Result<Response> {
+    let me = users::dismiss_announcement(&state, &auth.tenant, auth.account_id.as_deref(), &dismissal.announcement_id)
+        .await?;
+    Ok(axum::Json(me).into_response())
+}

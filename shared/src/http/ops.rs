@@ -1,0 +1,78 @@
+//! Operator routes: usage figures per customer (`GET /ops/usage`, `GET /ops/usage/{date}`).
+//!
+//! On AWS they sit behind API Gateway's `AWS_IAM` authorizer, and the handler also insists on
+//! the IAM identity API Gateway puts in the request context ([`OperatorAccess::Iam`]): a route
+//! mounted without the authorizer by mistake answers 403, not data. The local server mounts them
+//! with [`OperatorAccess::Local`] (no identity to check on a developer's machine).
+
+use axum::Router;
+use axum::extract::{Path, Query, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use lambda_http::request::RequestContext;
+use serde::Deserialize;
+
+use super::extract::PageView;
+use crate::content::records::{DEFAULT_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use crate::usage;
+
+/// How operators are authenticated; each host chooses explicitly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorAccess {
+    /// Lambda behind API Gateway: the request context must carry an IAM (SigV4) identity.
+    Iam,
+    /// The local server only.
+    Local,
+}
+
+pub fn routes(access: OperatorAccess) -> Router<AppState> {
+    Router::new()
+        .route("/ops/usage", get(list_days))
+        .route("/ops/usage/{date}", get(read_day))
+        .route_layer(middleware::from_fn(move |request: Request, next: Next| require_operator(access, request, next)))
+}
+
+async fn require_operator(access: OperatorAccess, request: Request, next: Next) -> Response {
+    if access == OperatorAccess::Iam {
+        let caller = match request.extensions().get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV2(context)) => {
+                context.authorizer.as_ref().and_then(|a| a.iam.as_ref()).map(|iam| iam.user_arn.clone())
+            }
+            _ => None,
+        };
+        let Some(caller) = caller else {
+            return Error::forbidden("operator_only", "This route is for Canopy's operators (IAM-signed requests).")
+                .into_response();
+        };
+        tracing::info!(caller = caller.as_deref().unwrap_or(""), "operator request");
+    }
+    next.run(request).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DaysQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// Day summaries (totals only), oldest first; `cursor` is the last date of the previous page.
+async fn list_days(
+    State(state): State<AppState>,
+    query: std::result::Result<Query<DaysQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response> {
+    let Query(query) = query.map_err(|e| Error::bad_request("bad_query", format!("Bad query string: {e}")))?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_LIST_PAGE_SIZE).contains(&limit) {
+        return Err(Error::bad_request("bad_page_size", format!("limit must be 1 to {MAX_LIST_PAGE_SIZE}.")));
+    }
+    let page = usage::list_days(&state, limit, query.cursor.as_deref()).await?;
+    Ok(axum::Json(PageView::from(page)).into_response())
+}
+
+async fn read_day(State(state): State<AppState>, Path(date): Path<String>) -> Result<Response> {
+    Ok(axum::Json(usage::day(&state, &date).await?).into_response())
+}
