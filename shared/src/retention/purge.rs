@@ -176,7 +176,7 @@ pub async fn purge_tenant(
         expires_at: None,
         body: serde_json::to_value(&receipt).map_err(Error::internal)?,
     };
-    let finish = vec![
+    let mut finish = vec![
         Write::Put { item: receipt_item, condition: Condition::Absent },
         Write::Delete {
             tenant: tenant.clone(),
@@ -185,6 +185,10 @@ pub async fn purge_tenant(
         },
         Write::Delete { tenant: tenant.clone(), sk: keys::TENANT_RECORD.into(), condition: Condition::None },
     ];
+    // The site's cloudId must stop leading to a tenant that no longer exists.
+    if let Some(cloud_id) = &record.cloud_id {
+        finish.extend(crate::forge::cloud_index::release_writes(state, tenant, cloud_id).await?);
+    }
     match state.store.transact(finish, state.clock.now_secs()).await {
         Ok(()) => {
             report.items_deleted += 2;
