@@ -19,6 +19,17 @@ use crate::store::{Condition, DueEntry, Item, MAX_BATCH_DELETES, MAX_PAGE_SIZE, 
 use crate::tenant_key::TenantKey;
 use crate::tenants::{self, TenantState};
 
+/// BatchWriteItem calls in flight at once during a purge.
+pub const PARALLEL_BATCHES: usize = 8;
+
+fn joined(next: Option<std::result::Result<Result<u64>, tokio::task::JoinError>>) -> Result<u64> {
+    match next {
+        Some(Ok(result)) => result,
+        Some(Err(join)) => Err(Error::internal(format!("purge batch task: {join}"))),
+        None => Ok(0),
+    }
+}
+
 /// The purge marker in the tenant's partition.
 pub const PURGE_MARKER: &str = "PURGE";
 
@@ -144,14 +155,25 @@ pub async fn purge_tenant(
         if doomed.is_empty() {
             break;
         }
-        for batch in doomed.chunks(MAX_BATCH_DELETES) {
-            state.store.delete_batch(batch).await?;
-            marker.items += batch.len() as u64;
-            report.items_deleted += batch.len() as u64;
-            if budget.exhausted() {
-                save_progress(state, tenant, &marker, marker_version).await?;
-                return Ok(Outcome::OutOfTime);
+        // Batches go out several at a time: each BatchWriteItem is a round trip, and the
+        // purge of a large tenant is bound by their latency, not by the store's throughput.
+        let mut in_flight = tokio::task::JoinSet::new();
+        for batch in doomed.chunks(MAX_BATCH_DELETES).map(<[(TenantKey, String)]>::to_vec) {
+            let store = state.store.clone();
+            in_flight.spawn(async move {
+                store.delete_batch(&batch).await?;
+                Ok::<u64, Error>(batch.len() as u64)
+            });
+            if in_flight.len() >= PARALLEL_BATCHES {
+                let done = joined(in_flight.join_next().await)?;
+                marker.items += done;
+                report.items_deleted += done;
             }
+        }
+        while let Some(next) = in_flight.join_next().await {
+            let done = joined(Some(next))?;
+            marker.items += done;
+            report.items_deleted += done;
         }
     }
 
