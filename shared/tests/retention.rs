@@ -237,6 +237,16 @@ mod scenarios {
         let text = serde_json::to_string(receipt).expect("json");
         assert!(!text.contains(A) && !text.contains(ADMIN_ACCOUNT), "no tenant key, no personal data: {text}");
 
+        let ops = canopy_shared::http::finish(
+            canopy_shared::http::ops::routes(canopy_shared::http::ops::OperatorAccess::Local),
+            w.app.state.clone(),
+        );
+        let response = tower::ServiceExt::oneshot(ops, get("/ops/receipts", None)).await.expect("ops");
+        assert_eq!(response.status(), 200);
+        let bytes = http_body_util::BodyExt::collect(response.into_body()).await.expect("body").to_bytes();
+        let listed: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+        assert_eq!(listed["items"][0]["tenantKeySha256"], receipt.tenant_key_sha256.as_str(), "operators read receipts");
+
         let again = w.sweep().await;
         assert_eq!(
             (again.tenants_purged, again.items_deleted),

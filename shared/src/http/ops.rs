@@ -1,4 +1,5 @@
-//! Operator routes: usage figures per customer (`GET /ops/usage`, `GET /ops/usage/{date}`).
+//! Operator routes: usage figures per customer (`GET /ops/usage`, `GET /ops/usage/{date}`) and
+//! the deletion receipts of purged tenants (`GET /ops/receipts`).
 //!
 //! On AWS they sit behind API Gateway's `AWS_IAM` authorizer, and the handler also insists on
 //! the IAM identity API Gateway puts in the request context ([`OperatorAccess::Iam`]): a route
@@ -32,6 +33,7 @@ pub fn routes(access: OperatorAccess) -> Router<AppState> {
     Router::new()
         .route("/ops/usage", get(list_days))
         .route("/ops/usage/{date}", get(read_day))
+        .route("/ops/receipts", get(list_receipts))
         .route_layer(middleware::from_fn(move |request: Request, next: Next| require_operator(access, request, next)))
 }
 
@@ -75,4 +77,21 @@ async fn list_days(
 
 async fn read_day(State(state): State<AppState>, Path(date): Path<String>) -> Result<Response> {
     Ok(axum::Json(usage::day(&state, &date).await?).into_response())
+}
+
+/// Deletion receipts, oldest first: a hash of the clientKey, when, and what was deleted.
+async fn list_receipts(
+    State(state): State<AppState>,
+    query: std::result::Result<Query<DaysQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response> {
+    let Query(query) = query.map_err(|e| Error::bad_request("bad_query", format!("Bad query string: {e}")))?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_LIST_PAGE_SIZE).contains(&limit) {
+        return Err(Error::bad_request("bad_page_size", format!("limit must be 1 to {MAX_LIST_PAGE_SIZE}.")));
+    }
+    if query.cursor.as_deref().is_some_and(|c| !c.starts_with(crate::keys::RECEIPT_PREFIX) || c.len() > 128) {
+        return Err(Error::bad_request("bad_cursor", "Unknown cursor."));
+    }
+    let page = crate::retention::purge::receipts(&state, limit, query.cursor).await?;
+    Ok(axum::Json(PageView::from(page)).into_response())
 }
