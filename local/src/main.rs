@@ -17,12 +17,22 @@ async fn main() -> anyhow::Result<()> {
     let settings = settings::Settings::from_env_and_args(std::env::args().skip(1))?;
     let (state, local_media) =
         bootstrap::local_state(settings.app_config()?, &settings.data_dir, [dev::DEV_ADMIN_ACCOUNT_ID.to_owned()])?;
+    // Migrations a previous run left in flight finish now (each step is idempotent).
+    {
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(error) = canopy_shared::residency::resume_all(&state).await {
+                tracing::error!(%error, "resuming residency migrations");
+            }
+        });
+    }
     let listener = tokio::net::TcpListener::bind(&settings.listen).await?;
     let address = listener.local_addr()?;
     let routes = http::lifecycle::routes()
         .merge(http::content::routes())
         .merge(http::media::routes())
         .merge(http::feedback::routes())
+        .merge(http::residency::routes())
         .merge(http::ops::routes(http::ops::OperatorAccess::Local))
         .merge(dev::routes(address));
     let app = http::finish(routes, state.clone()).merge(canopy_shared::media::local::routes(local_media));

@@ -121,8 +121,10 @@ async fn run(items: usize, objects: usize) {
     let seeded = seed_started.elapsed();
 
     let clock: Arc<dyn canopy_shared::clock::Clock> = Arc::new(ManualClock::at_millis(NOW * 1000));
+    let config = AppConfig::new("http://127.0.0.1");
     let state = AppState {
-        config: Arc::new(AppConfig::new("http://127.0.0.1")),
+        regions: canopy_shared::regions::Regions::home_only(&config, store.clone(), media.clone()),
+        config: Arc::new(config),
         store,
         install_keys: Arc::new(StaticInstallKeys::default()),
         clock: clock.clone(),

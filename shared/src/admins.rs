@@ -269,6 +269,7 @@ mod tests {
             uninstalled_at: None,
             purge_after: None,
             history: Vec::new(),
+            read_only: false,
         }
     }
 

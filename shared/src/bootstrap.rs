@@ -15,6 +15,7 @@ use crate::forge::jwks::HttpForgeKeys;
 use crate::forge::product::ForgeProductClient;
 use crate::media::local::LocalMediaStore;
 use crate::media::s3::S3MediaStore;
+use crate::regions::{Region, Regions};
 use crate::state::AppState;
 use crate::store::dynamo::DynamoItemStore;
 use crate::store::embedded::EmbeddedItemStore;
@@ -26,8 +27,35 @@ pub async fn lambda_state() -> Result<AppState> {
     let table = std::env::var("CANOPY_TABLE").map_err(|_| Error::internal("CANOPY_TABLE is not set"))?;
     let bucket = std::env::var("CANOPY_MEDIA_BUCKET").map_err(|_| Error::internal("CANOPY_MEDIA_BUCKET is not set"))?;
     let sdk = crate::aws::sdk_config().await;
-    let client = DynamoItemStore::client(&sdk, std::env::var("CANOPY_DYNAMODB_ENDPOINT").ok().as_deref());
-    let s3 = S3MediaStore::client(&sdk, std::env::var("CANOPY_S3_ENDPOINT").ok().as_deref());
+    let dynamo_endpoint = std::env::var("CANOPY_DYNAMODB_ENDPOINT").ok();
+    let s3_endpoint = std::env::var("CANOPY_S3_ENDPOINT").ok();
+    let client = DynamoItemStore::client(&sdk, dynamo_endpoint.as_deref());
+    let s3 = S3MediaStore::client(&sdk, s3_endpoint.as_deref());
+    let store: Arc<dyn crate::store::ItemStore> = Arc::new(DynamoItemStore::new(client, table.clone()));
+    let media: Arc<dyn crate::media::port::MediaStore> = Arc::new(S3MediaStore::new(s3, bucket.clone()));
+    // Every other region: its table and bucket through clients of its own AWS region.
+    let mut regions = Vec::new();
+    for spec in &config.regions {
+        if spec.name == config.home_region {
+            regions.push(Region { spec: spec.clone(), store: store.clone(), media: media.clone() });
+            continue;
+        }
+        let missing =
+            |what: &str| Error::internal(format!("region {} has no {what} (CANOPY_REGION_{what}S)", spec.name));
+        let table = spec.table.clone().ok_or_else(|| missing("TABLE"))?;
+        let bucket = spec.bucket.clone().ok_or_else(|| missing("BUCKET"))?;
+        let aws_region = spec.aws_region.clone().ok_or_else(|| missing("AWS"))?;
+        let regional = sdk.to_builder().region(aws_config::Region::new(aws_region)).build();
+        regions.push(Region {
+            spec: spec.clone(),
+            store: Arc::new(DynamoItemStore::new(
+                DynamoItemStore::client(&regional, dynamo_endpoint.as_deref()),
+                table,
+            )),
+            media: Arc::new(S3MediaStore::new(S3MediaStore::client(&regional, s3_endpoint.as_deref()), bucket)),
+        });
+    }
+    let regions = Regions::new(&config.home_region, regions)?;
     let http = http_client()?;
     let install_keys = HttpInstallKeys::new(&config.connect_keys_url, http.clone());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -39,13 +67,14 @@ pub async fn lambda_state() -> Result<AppState> {
         config.admin_cache_secs,
     );
     Ok(AppState {
+        regions,
         config: Arc::new(config),
-        store: Arc::new(DynamoItemStore::new(client, table)),
+        store,
         install_keys: Arc::new(install_keys),
         forge: ForgeRemote::new(Arc::new(forge_keys), clock.clone()),
         clock,
         admins: Arc::new(admins),
-        media: Arc::new(S3MediaStore::new(s3, bucket)),
+        media,
     })
 }
 
@@ -64,7 +93,25 @@ pub fn local_state(
     let media = LocalMediaStore::open(data_dir, &config.base_url)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let forge_keys = HttpForgeKeys::new(&config.forge_jwks_url, http, clock.clone());
+    // Other regions live beside the home one (`<data dir>/region-<name>/`), so a migration runs
+    // on one machine.
+    let mut regions = Vec::new();
+    for spec in &config.regions {
+        if spec.name == config.home_region {
+            regions.push(Region { spec: spec.clone(), store: Arc::new(store.clone()), media: Arc::new(media.clone()) });
+            continue;
+        }
+        let dir = data_dir.join(format!("region-{}", spec.name));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::internal(format!("create {}: {e}", dir.display())))?;
+        regions.push(Region {
+            spec: spec.clone(),
+            store: Arc::new(EmbeddedItemStore::open(&dir.join("canopy.redb"))?),
+            media: Arc::new(LocalMediaStore::open(&dir, &spec.base_url)?),
+        });
+    }
+    let regions = Regions::new(&config.home_region, regions)?;
     let state = AppState {
+        regions,
         config: Arc::new(config),
         store: Arc::new(store),
         install_keys: Arc::new(install_keys),

@@ -17,6 +17,8 @@ pub struct AppConfig {
     pub connect_keys_url: String,
     /// This stack's region name (`us`, `eu`).
     pub home_region: String,
+    /// Every region Canopy runs in (`regions.rs`); the home one is always listed.
+    pub regions: Vec<crate::regions::RegionSpec>,
     /// Descriptor `regionBaseUrls`: realm → regional base URL.
     pub region_base_urls: Vec<(String, String)>,
     /// Days between uninstall and purge.
@@ -41,6 +43,7 @@ impl AppConfig {
             base_url: base_url.trim_end_matches('/').to_owned(),
             connect_keys_url: DEFAULT_CONNECT_KEYS_URL.into(),
             home_region: "us".into(),
+            regions: vec![crate::regions::RegionSpec::new("us", base_url)],
             region_base_urls: Vec::new(),
             purge_after_days: DEFAULT_PURGE_AFTER_DAYS,
             admin_cache_secs: crate::admins::DEFAULT_ADMIN_CACHE_TTL_SECS,
@@ -70,6 +73,7 @@ impl AppConfig {
         if let Some(region) = var("CANOPY_HOME_REGION") {
             config.home_region = region;
         }
+        config.regions = crate::regions::specs_from_env(&config.home_region, &config.base_url)?;
         if let Some(list) = var("CANOPY_REGION_BASE_URLS") {
             config.region_base_urls = parse_region_base_urls(&list)?;
         }

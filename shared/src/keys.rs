@@ -98,6 +98,9 @@ pub fn rate_window(action: &str, caller: &str, window_secs: i64, window_start: i
     format!("RATE#{action}#{caller}#{window_secs}#{window_start}")
 }
 
+/// The tenant's residency migration: its state machine (`residency`), in the region it runs from.
+pub const RESIDENCY: &str = "RESIDENCY";
+
 /// The tenant's personal-data reporting state (cursor, cycle, next due date).
 pub const PRIVACY_REPORT: &str = "PRIVACY#REPORT";
 

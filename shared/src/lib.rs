@@ -19,6 +19,8 @@ pub mod keys;
 pub mod media;
 pub mod privacy;
 pub mod rate_limit;
+pub mod regions;
+pub mod residency;
 pub mod retention;
 pub mod schedule;
 pub mod state;

@@ -8,6 +8,7 @@ use crate::config::AppConfig;
 use crate::connect::install_keys::InstallKeys;
 use crate::forge::ForgeRemote;
 use crate::media::port::MediaStore;
+use crate::regions::Regions;
 use crate::store::ItemStore;
 
 #[derive(Clone)]
@@ -20,4 +21,6 @@ pub struct AppState {
     pub media: Arc<dyn MediaStore>,
     /// Forge Invocation Token keys and the cloudId → tenant cache.
     pub forge: ForgeRemote,
+    /// Every region's store and media store (the home one is `store`/`media`), for residency.
+    pub regions: Regions,
 }

@@ -65,6 +65,10 @@ pub struct Tenant {
     pub purge_after: Option<String>,
     #[serde(default)]
     pub history: Vec<Transition>,
+    /// Set during a residency switch's short read-only phase: writes answer 503 + `Retry-After`,
+    /// reads keep working (enforced once, in the auth extractor).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
 }
 
 /// The `installed` payload fields Canopy keeps (CONNECT.md §2); others are ignored.
@@ -243,6 +247,12 @@ pub(crate) fn mark_uninstalled(state: &AppState, record: &mut Tenant) -> Due {
 /// `installed` after a verified signed install: creates the tenant, or updates it (new secret,
 /// new baseUrl), and cancels a pending purge when it comes back within the purge window.
 pub async fn install(state: &AppState, key: &TenantKey, payload: &InstallPayload) -> Result<Tenant> {
+    install_in(state, key, payload, &state.config.home_region).await
+}
+
+/// [`install`] of a tenant that, if new, is homed in `region` (`regions::install_region`: which
+/// regional base URL Atlassian installed it through). An existing tenant keeps its region.
+pub async fn install_in(state: &AppState, key: &TenantKey, payload: &InstallPayload, region: &str) -> Result<Tenant> {
     let secret = payload.validate_for_install()?.to_owned();
     retry_conflicts(|| async {
         let now = rfc3339(state.clock.now_millis());
@@ -258,12 +268,13 @@ pub async fn install(state: &AppState, key: &TenantKey, payload: &InstallPayload
                     cloud_id: None,
                     installation_id: None,
                     state: TenantState::Installed,
-                    region: state.config.home_region.clone(),
+                    region: region.to_owned(),
                     first_installed_at: now.clone(),
                     installed_at: now.clone(),
                     uninstalled_at: None,
                     purge_after: None,
                     history: Vec::new(),
+                    read_only: false,
                 };
                 (record, Condition::Absent)
             }

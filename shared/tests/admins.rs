@@ -200,6 +200,7 @@ fn tenant(client_key: &str, product: Product, base_url: String, secret: &str) ->
         uninstalled_at: None,
         purge_after: None,
         history: Vec::new(),
+        read_only: false,
     }
 }
 

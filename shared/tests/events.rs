@@ -1,6 +1,7 @@
 //! The `events/` samples (API Gateway HTTP API payload 2.0, what `sam local invoke -e` takes):
 //! they are regenerated here and must match the files, and each one runs through the lifecycle
-//! function's real handler with its documented answer, so the samples cannot rot.
+//! function's real handler with its documented answer, so the samples cannot rot. The Forge
+//! samples carry Forge Invocation Tokens signed with the committed dev Forge key (`dev/`).
 //!
 //! `CANOPY_UPDATE_EVENTS=1 cargo nextest run -p canopy-shared --test events` rewrites them.
 
@@ -14,11 +15,12 @@ use canopy_shared::clock::SystemClock;
 use canopy_shared::config::AppConfig;
 use canopy_shared::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
 use canopy_shared::connect::qsh::{CONTEXT_QSH, query_string_hash};
+use canopy_shared::forge::fit::{self, Invocation};
 use canopy_shared::state::AppState;
 use canopy_shared::store::embedded::EmbeddedItemStore;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use support::app::{BASE_URL, DEV_KID, DEV_PRIVATE_KEY, dev_keys};
+use support::app::{BASE_URL, DEV_KID, DEV_PRIVATE_KEY, FORGE_KID, FORGE_PRIVATE_KEY, dev_keys, forge_dev_keys};
 use tower::ServiceExt;
 
 const CLIENT: &str = "events-sample-tenant";
@@ -36,6 +38,11 @@ const SITE_ID: &str = "01JD0000000000000000000001";
 const ANNOUNCEMENT_ID: &str = "01JD0000000000000000000002";
 const ADMIN: &str = "557058:events-admin";
 const USER: &str = "557058:events-user";
+/// The sample tenant's site, recorded at its Connect install: what its FITs name.
+const CLOUD_ID: &str = "a436116f-02ce-4520-8fbb-7301462a1674";
+/// The Forge app the samples' FITs are for: the local server's dev app (`CANOPY_FORGE_APP_ID`).
+const FORGE_APP_ARI: &str = "ari:cloud:ecosystem::app/canopy-dev-app";
+const INSTALLATION_ID: &str = "ari:cloud:ecosystem::installation/5c4e3f2a-6b1d-4e8a-9f0c-2d7b8a1e4c36";
 
 fn claims(qsh: String, aud: Option<Audience>) -> ConnectClaims {
     claims_of(ADMIN, qsh, aud)
@@ -72,7 +79,7 @@ fn payload(event_type: &str) -> Value {
         "description": "Atlassian Confluence at https://events-sample.atlassian.net/wiki",
         "serverVersion": "6452",
         "pluginsVersion": "1.801.0",
-        "cloudId": "a436116f-02ce-4520-8fbb-7301462a1674",
+        "cloudId": CLOUD_ID,
         "eventType": event_type,
     })
 }
@@ -106,6 +113,52 @@ fn api_gateway_event(name: &str, method: &str, path: &str, token: Option<&str>, 
         "body": body.map(Value::to_string),
         "isBase64Encoded": false,
     })
+}
+
+/// A FIT for the sample site, as Forge sends it, signed with the dev Forge key and valid from
+/// `IAT` until `EXP` (Atlassian's live about 25 s).
+fn forge_token(account: Option<&str>, module: &str) -> String {
+    let invocation = Invocation {
+        cloud_id: CLOUD_ID.into(),
+        installation_id: Some(INSTALLATION_ID.into()),
+        account_id: account.map(str::to_owned),
+        module_key: Some(module.into()),
+        site_url: Some("https://events-sample.atlassian.net".into()),
+    };
+    fit::sign(&fit::invocation_claims(FORGE_APP_ARI, &invocation, IAT, EXP - IAT), FORGE_KID, FORGE_PRIVATE_KEY)
+        .expect("sign")
+}
+
+/// A request of Forge Remote: the FIT as `Authorization: Bearer`.
+fn forge_gateway_event(name: &str, method: &str, path: &str, token: &str, body: Option<&Value>) -> Value {
+    let mut event = api_gateway_event(name, method, path, None, body);
+    event["headers"]["authorization"] = json!(format!("Bearer {token}"));
+    event
+}
+
+/// The Forge samples: the `avi:forge:installed:app` event for the sample site, and a content read
+/// as the sample user through Forge Remote.
+fn forge_samples() -> Vec<(&'static str, Value)> {
+    let installed = json!({
+        "eventType": "avi:forge:installed:app",
+        "id": INSTALLATION_ID,
+        "installerAccountId": ADMIN,
+        "app": {"id": FORGE_APP_ARI, "version": "1.0.0"},
+        "environment": {"id": "ari:cloud:ecosystem::environment/canopy-dev-app/production"},
+        "context": format!("ari:cloud:confluence::site/{CLOUD_ID}"),
+    });
+    let lifecycle = forge_token(None, "canopy-lifecycle");
+    let user = forge_token(Some(USER), "canopy-site");
+    vec![
+        (
+            "lifecycle/forge-installed",
+            forge_gateway_event("forge-installed", "POST", "/forge/lifecycle/installed", &lifecycle, Some(&installed)),
+        ),
+        (
+            "content/site-config-forge",
+            forge_gateway_event("site-config-forge", "GET", &format!("/api/sites/{SITE_ID}/config"), &user, None),
+        ),
+    ]
 }
 
 /// Every sample file, generated.
@@ -151,6 +204,37 @@ fn samples() -> Vec<(&'static str, Value)> {
             api_gateway_event("update-site-without-if-match", "PUT", &site_path, Some(&context), Some(&new_site)),
         ),
         ("content/export", api_gateway_event("export", "GET", "/api/export", Some(&context), None)),
+        (
+            "media/create-upload",
+            api_gateway_event(
+                "create-upload",
+                "POST",
+                "/api/media/uploads",
+                Some(&context),
+                Some(&json!({"purpose": "logo", "contentType": "image/png", "size": 1024})),
+            ),
+        ),
+        (
+            "media/create-upload-svg",
+            api_gateway_event(
+                "create-upload-svg",
+                "POST",
+                "/api/media/uploads",
+                Some(&context),
+                Some(&json!({"purpose": "logo", "contentType": "image/svg+xml", "size": 1024})),
+            ),
+        ),
+        ("media/list", api_gateway_event("list", "GET", "/api/media", Some(&user), None)),
+        (
+            "media/complete-unknown",
+            api_gateway_event(
+                "complete-unknown",
+                "POST",
+                "/api/media/01JD0000000000000000000009/complete",
+                Some(&context),
+                Some(&json!({})),
+            ),
+        ),
         ("lifecycle/descriptor", api_gateway_event("descriptor", "GET", "/atlassian-connect.json", None, None)),
         (
             "lifecycle/installed",
@@ -278,6 +362,7 @@ fn feedback_and_job_samples() -> Vec<(&'static str, Value)> {
 fn all_samples() -> Vec<(&'static str, Value)> {
     let mut samples = samples();
     samples.extend(feedback_and_job_samples());
+    samples.extend(forge_samples());
     samples
 }
 
@@ -294,6 +379,17 @@ fn expected_job_report(name: &str, occurrence: usize) -> Value {
     }
 }
 
+/// What a Forge lifecycle sample answers, per occurrence in [`SCRIPT`].
+fn expected_forge_outcome(name: &str, occurrence: usize) -> &'static str {
+    match (name, occurrence) {
+        // The Connect tenant of the site is linked to its Forge installation ...
+        ("lifecycle/forge-installed", 0) => "linked",
+        // ... and a repeat (Forge retries events) changes nothing, even after a Connect re-install.
+        ("lifecycle/forge-installed", _) => "unchanged",
+        _ => panic!("no expected outcome for {name}"),
+    }
+}
+
 /// The documented answers, in the order a tenant's life produces them (events/README.md).
 const SCRIPT: &[(&str, u16)] = &[
     ("lifecycle/descriptor", 200),
@@ -303,13 +399,19 @@ const SCRIPT: &[(&str, u16)] = &[
     ("lifecycle/enabled", 204),
     ("lifecycle/enabled-context-token", 401),
     ("lifecycle/tenant", 200),
+    ("lifecycle/forge-installed", 200),
     ("content/import", 200),
     ("content/site-config", 200),
+    ("content/site-config-forge", 200),
     ("content/create-site", 201),
     ("content/create-site-as-user", 403),
     ("content/list-sites", 200),
     ("content/update-site-without-if-match", 428),
     ("content/export", 200),
+    ("media/create-upload", 201),
+    ("media/create-upload-svg", 415),
+    ("media/list", 200),
+    ("media/complete-unknown", 404),
     ("feedback/submit", 201),
     ("feedback/submit-empty", 422),
     ("feedback/list-as-user", 403),
@@ -326,15 +428,19 @@ const SCRIPT: &[(&str, u16)] = &[
     ("lifecycle/disabled", 204),
     ("lifecycle/tenant", 403),
     ("content/site-config", 403),
+    ("content/site-config-forge", 403),
     ("feedback/submit", 403),
     ("lifecycle/enabled", 204),
     ("lifecycle/uninstalled", 204),
     ("lifecycle/tenant", 401),
     ("content/site-config", 401),
+    ("content/site-config-forge", 401),
     ("feedback/me", 401),
     ("lifecycle/installed", 204),
     ("lifecycle/tenant", 200),
     ("content/site-config", 200),
+    ("content/site-config-forge", 200),
+    ("lifecycle/forge-installed", 200),
 ];
 
 fn render(event: &Value) -> String {
@@ -361,7 +467,7 @@ fn event_files_are_current_and_complete() {
         "stale events {stale:?}: run CANOPY_UPDATE_EVENTS=1 cargo nextest run -p canopy-shared --test events"
     );
     let names: Vec<&str> = all_samples().iter().map(|(n, _)| *n).collect();
-    for function in ["lifecycle", "content", "feedback", "privacy", "usage", "ops"] {
+    for function in ["lifecycle", "content", "media", "feedback", "privacy", "usage", "ops"] {
         for entry in std::fs::read_dir(dir.join(function)).expect("events dir") {
             let file = entry.expect("entry").file_name().to_string_lossy().into_owned();
             let name = format!("{function}/{}", file.trim_end_matches(".json"));
@@ -374,22 +480,28 @@ fn event_files_are_current_and_complete() {
 #[tokio::test]
 async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer() {
     let dir = tempfile::tempdir().expect("temp dir");
+    // FITs of the dev Forge app, verified against the committed dev key set.
+    let mut config = AppConfig::new(BASE_URL);
+    config.forge_app_ari = Some(FORGE_APP_ARI.into());
+    let store: Arc<dyn canopy_shared::store::ItemStore> =
+        Arc::new(EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store"));
+    let media: Arc<dyn canopy_shared::media::port::MediaStore> =
+        Arc::new(canopy_shared::media::local::LocalMediaStore::open(dir.path(), BASE_URL).expect("media"));
     let state = AppState {
-        config: Arc::new(AppConfig::new(BASE_URL)),
-        store: Arc::new(EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store")),
+        regions: canopy_shared::regions::Regions::home_only(&config, store.clone(), media.clone()),
+        config: Arc::new(config),
+        store,
         install_keys: Arc::new(dev_keys()),
         clock: Arc::new(SystemClock),
-        forge: canopy_shared::forge::ForgeRemote::new(
-            Arc::new(canopy_shared::forge::jwks::StaticForgeKeys::default()),
-            Arc::new(SystemClock),
-        ),
+        forge: canopy_shared::forge::ForgeRemote::new(Arc::new(forge_dev_keys()), Arc::new(SystemClock)),
         admins: Arc::new(canopy_shared::admins::LocalAdminDirectory::new([ADMIN.to_owned()])),
-        media: Arc::new(canopy_shared::media::local::LocalMediaStore::open(dir.path(), BASE_URL).expect("media")),
+        media,
     };
     // Each function's own router, as its Lambda runs it, over one shared store.
     let lifecycle = canopy_shared::http::finish(canopy_shared::http::lifecycle::routes(), state.clone());
     let content = canopy_shared::http::finish(canopy_shared::http::content::routes(), state.clone());
     let feedback = canopy_shared::http::finish(canopy_shared::http::feedback::routes(), state.clone());
+    let media_routes = canopy_shared::http::finish(canopy_shared::http::media::routes(), state.clone());
     let ops = canopy_shared::http::finish(
         canopy_shared::http::ops::routes(canopy_shared::http::ops::OperatorAccess::Iam),
         state.clone(),
@@ -403,6 +515,7 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
         .expect("client");
     let privacy_job = canopy_shared::privacy::PrivacyJob::new(state.clone(), outbound);
     let mut job_runs = std::collections::HashMap::new();
+    let mut forge_runs = std::collections::HashMap::new();
     for (step, (name, expected)) in SCRIPT.iter().enumerate() {
         let text = std::fs::read_to_string(events_dir().join(format!("{name}.json"))).expect("event file");
         if name.starts_with("privacy/") || name.starts_with("usage/") {
@@ -428,6 +541,7 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
         let router = match name.split('/').next() {
             Some("content") => &content,
             Some("feedback") => &feedback,
+            Some("media") => &media_routes,
             Some("ops") => &ops,
             _ => &lifecycle,
         };
@@ -436,11 +550,15 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
         let cache_control = response.headers().get("cache-control").cloned();
         let body = response.into_body().collect().await.expect("body").to_bytes();
         assert_eq!(status, *expected, "step {step} ({name}): {}", String::from_utf8_lossy(&body));
-        let expected_cache =
-            if *name == "content/site-config" && status == 200 { "private, no-cache" } else { "no-cache, no-store" };
+        let site_config = *name == "content/site-config" || *name == "content/site-config-forge";
+        let expected_cache = if site_config && status == 200 { "private, no-cache" } else { "no-cache, no-store" };
         assert_eq!(cache_control.as_ref().map(|v| v.as_bytes()), Some(expected_cache.as_bytes()), "{name}");
         if !body.is_empty() {
-            serde_json::from_slice::<Value>(&body).unwrap_or_else(|e| panic!("{name}: body is not JSON: {e}"));
+            let body: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{name}: body is not JSON: {e}"));
+            if name.starts_with("lifecycle/forge-") {
+                let occurrence = forge_runs.entry(*name).and_modify(|n| *n += 1).or_insert(0usize);
+                assert_eq!(body["outcome"], expected_forge_outcome(name, *occurrence), "step {step} ({name})");
+            }
         }
     }
 }

@@ -27,10 +27,19 @@ const SECRET_A: &str = "secret-a";
 const SECRET_B: &str = "secret-b";
 const OTHER_USER: &str = "557058:other-user";
 
+/// How a world's callers authenticate: Connect context JWTs, or Forge Invocation Tokens naming
+/// the site (cloudId) the tenant recorded at its Connect install.
+#[derive(Clone, Copy, PartialEq)]
+enum Scheme {
+    Connect,
+    Forge,
+}
+
 /// Two app instances (two "Lambda instances") over one store, each with its own clock.
 struct World {
     app: TestApp,
     second: TestApp,
+    scheme: Scheme,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -47,11 +56,12 @@ async fn world(store: Arc<dyn ItemStore>, dir: Option<tempfile::TempDir>) -> Wor
     let second = with_feedback(TestApp::with_store(store));
     for (client, secret) in [(A, SECRET_A), (B, SECRET_B)] {
         let token = sign_install(&install_claims(client, "/lifecycle/installed", app.now_secs()));
-        let (status, _, body) =
-            app.send(post("/lifecycle/installed", Some(&token), &install_payload(client, secret))).await;
+        let mut payload = install_payload(client, secret);
+        payload["cloudId"] = json!(cloud_of(client));
+        let (status, _, body) = app.send(post("/lifecycle/installed", Some(&token), &payload)).await;
         assert_eq!(status, 204, "{body}");
     }
-    World { app, second, _dir: dir }
+    World { app, second, scheme: Scheme::Connect, _dir: dir }
 }
 
 async fn embedded() -> World {
@@ -64,13 +74,24 @@ async fn dynamo() -> World {
     world(support::dynamo::fresh_dynamo_store().await, None).await
 }
 
+async fn embedded_forge() -> World {
+    World { scheme: Scheme::Forge, ..embedded().await }
+}
+
+async fn dynamo_forge() -> World {
+    World { scheme: Scheme::Forge, ..dynamo().await }
+}
+
 fn secret(client: &str) -> &'static str {
     if client == A { SECRET_A } else { SECRET_B }
 }
 
 impl World {
     fn token(&self, client: &str, account: Option<&str>) -> String {
-        context_token_as(client, secret(client), account, self.app.now_secs())
+        match self.scheme {
+            Scheme::Connect => context_token_as(client, secret(client), account, self.app.now_secs()),
+            Scheme::Forge => forge_token(&cloud_of(client), account, self.app.now_secs()),
+        }
     }
 
     fn admin(&self) -> String {
@@ -284,7 +305,7 @@ mod scenarios {
             .app
             .send(
                 axum::http::Request::post("/api/feedback")
-                    .header("authorization", format!("JWT {user}"))
+                    .header("authorization", authorization(&user))
                     .header("content-type", "application/json")
                     .body(axum::body::Body::from("{\"siteId\": "))
                     .expect("request"),
@@ -551,6 +572,9 @@ macro_rules! scenarios_for_every_adapter {
     ($($case:ident),+ $(,)?) => {
         scenarios_for!(embedded, $($case),+);
         scenarios_for!(dynamo, $($case),+);
+        // The same scenarios with every caller authenticated by a Forge Invocation Token.
+        scenarios_for!(embedded_forge, $($case),+);
+        scenarios_for!(dynamo_forge, $($case),+);
     };
 }
 

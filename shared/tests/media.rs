@@ -13,8 +13,17 @@ use support::media::{PNG, Served, local_served, put as put_object, s3_served};
 const T: &str = "media-tenant";
 const OTHER: &str = "media-other";
 
+/// How a world's callers authenticate: Connect context JWTs, or Forge Invocation Tokens naming
+/// the site (cloudId) the tenant recorded at its Connect install.
+#[derive(Clone, Copy, PartialEq)]
+enum Scheme {
+    Connect,
+    Forge,
+}
+
 struct World {
     app: TestApp,
+    scheme: Scheme,
     _served: Served,
 }
 
@@ -22,12 +31,12 @@ async fn world(served: Served) -> World {
     let app = TestApp::with_media(served.store.clone());
     for client in [T, OTHER] {
         let token = sign_install(&install_claims(client, "/lifecycle/installed", app.now_secs()));
-        let (status, _, body) = app
-            .send(post("/lifecycle/installed", Some(&token), &install_payload(client, &format!("secret-{client}"))))
-            .await;
+        let mut payload = install_payload(client, &format!("secret-{client}"));
+        payload["cloudId"] = json!(cloud_of(client));
+        let (status, _, body) = app.send(post("/lifecycle/installed", Some(&token), &payload)).await;
         assert_eq!(status, 204, "{body}");
     }
-    World { app, _served: served }
+    World { app, scheme: Scheme::Connect, _served: served }
 }
 
 async fn local() -> World {
@@ -38,13 +47,30 @@ async fn s3() -> World {
     world(s3_served().await).await
 }
 
+async fn local_forge() -> World {
+    World { scheme: Scheme::Forge, ..local().await }
+}
+
+async fn s3_forge() -> World {
+    World { scheme: Scheme::Forge, ..s3().await }
+}
+
 impl World {
+    fn token(&self, client: &str, account: &str) -> String {
+        match self.scheme {
+            Scheme::Connect => {
+                context_token_as(client, &format!("secret-{client}"), Some(account), self.app.now_secs())
+            }
+            Scheme::Forge => forge_token(&cloud_of(client), Some(account), self.app.now_secs()),
+        }
+    }
+
     fn admin(&self, client: &str) -> String {
-        context_token_as(client, &format!("secret-{client}"), Some(ADMIN_ACCOUNT), self.app.now_secs())
+        self.token(client, ADMIN_ACCOUNT)
     }
 
     fn user(&self, client: &str) -> String {
-        context_token_as(client, &format!("secret-{client}"), Some(USER_ACCOUNT), self.app.now_secs())
+        self.token(client, USER_ACCOUNT)
     }
 
     async fn ticket(&self, body: &Value) -> (u16, Value) {
@@ -253,6 +279,9 @@ macro_rules! scenarios_for_every_adapter {
     ($($case:ident),+ $(,)?) => {
         scenarios_for!(local, $($case),+);
         scenarios_for!(s3, $($case),+);
+        // The same scenarios with every caller authenticated by a Forge Invocation Token.
+        scenarios_for!(local_forge, $($case),+);
+        scenarios_for!(s3_forge, $($case),+);
     };
 }
 

@@ -245,7 +245,11 @@ mod scenarios {
         assert_eq!(response.status(), 200);
         let bytes = http_body_util::BodyExt::collect(response.into_body()).await.expect("body").to_bytes();
         let listed: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
-        assert_eq!(listed["items"][0]["tenantKeySha256"], receipt.tenant_key_sha256.as_str(), "operators read receipts");
+        assert_eq!(
+            listed["items"][0]["tenantKeySha256"],
+            receipt.tenant_key_sha256.as_str(),
+            "operators read receipts"
+        );
 
         let again = w.sweep().await;
         assert_eq!(

@@ -199,6 +199,7 @@ fn forge_only_record(state: &AppState, key: &TenantKey, product: &str, invocatio
         uninstalled_at: None,
         purge_after: None,
         history: Vec::new(),
+        read_only: false,
     };
     tenants::push_history(&mut record, ForgeEvent::Installed.history(), now);
     record

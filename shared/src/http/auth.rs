@@ -200,6 +200,14 @@ impl FromRequestParts<AppState> for AuthContext {
                 }
             }
         };
+        // Residency (`residency`): a tenant homed in another region is answered there; during a
+        // switch's short read-only phase writes wait, reads go on.
+        if context.install.region != state.config.home_region {
+            return Err(state.regions.wrong_region(&context.install.region));
+        }
+        if context.install.read_only && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            return Err(crate::residency::read_only_error());
+        }
         if context.install.state == TenantState::Disabled {
             return Err(Error::forbidden("tenant_disabled", "The app is disabled for this site."));
         }

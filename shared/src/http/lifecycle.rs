@@ -51,7 +51,7 @@ async fn authenticate_then_parse<T: serde::de::DeserializeOwned>(
     request: &SignedRequest<'_>,
     body: &[u8],
     client_key_of: impl Fn(&T) -> &str,
-) -> Result<(TenantKey, T)> {
+) -> Result<(TenantKey, T, jwt::ConnectClaims)> {
     let token = request.token()?;
     let app_base_urls = state.config.app_base_urls();
     let qsh = request.qsh(state);
@@ -64,7 +64,7 @@ async fn authenticate_then_parse<T: serde::de::DeserializeOwned>(
     }
     let key = TenantKey::from_verified(client_key)
         .ok_or_else(|| Error::invalid("invalid_field", "clientKey has characters outside [A-Za-z0-9-_.:]."))?;
-    Ok((key, payload))
+    Ok((key, payload, claims))
 }
 
 async fn installed(
@@ -75,8 +75,10 @@ async fn installed(
     RawBody(body): RawBody,
 ) -> Result<StatusCode> {
     let request = SignedRequest { method: &method, uri: &uri, headers: &headers };
-    let (key, payload) = authenticate_then_parse(&state, &request, &body, |p: &InstallPayload| &p.client_key).await?;
-    tenants::install(&state, &key, &payload).await?;
+    let (key, payload, claims) =
+        authenticate_then_parse(&state, &request, &body, |p: &InstallPayload| &p.client_key).await?;
+    let region = crate::residency::region_of_install(&state, &claims);
+    tenants::install_in(&state, &key, &payload, &region).await?;
     tracing::info!(tenant = %key, "installed");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -89,7 +91,7 @@ async fn uninstalled(
     RawBody(body): RawBody,
 ) -> Result<StatusCode> {
     let request = SignedRequest { method: &method, uri: &uri, headers: &headers };
-    let (key, _) = authenticate_then_parse(&state, &request, &body, |p: &LifecyclePayload| &p.client_key).await?;
+    let (key, _, _) = authenticate_then_parse(&state, &request, &body, |p: &LifecyclePayload| &p.client_key).await?;
     let tenant = tenants::uninstall(&state, &key).await?;
     tracing::info!(tenant = %key, purge_after = ?tenant.purge_after, "uninstalled");
     Ok(StatusCode::NO_CONTENT)

@@ -11,6 +11,7 @@ pub mod headers;
 pub mod lifecycle;
 pub mod media;
 pub mod ops;
+pub mod residency;
 pub mod span;
 
 use axum::Router;

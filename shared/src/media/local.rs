@@ -201,6 +201,32 @@ impl MediaStore for LocalMediaStore {
         let _ = tokio::fs::remove_dir_all(&dir).await;
         Ok(deleted)
     }
+
+    async fn get_object(&self, key: &ObjectKey) -> Result<Option<(Vec<u8>, Option<String>)>> {
+        let path = self.path_of(key.as_str())?;
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => Ok(Some((bytes, tokio::fs::read_to_string(path.with_extension("type")).await.ok()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    async fn put_object(&self, key: &ObjectKey, bytes: Vec<u8>, content_type: Option<&str>) -> Result<()> {
+        let path = self.path_of(key.as_str())?;
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(io)?;
+        }
+        // Written aside and renamed, so a reader never sees half an object.
+        let partial = path.with_extension("partial");
+        tokio::fs::write(&partial, &bytes).await.map_err(io)?;
+        match content_type {
+            Some(content_type) => tokio::fs::write(path.with_extension("type"), content_type).await.map_err(io)?,
+            None => {
+                let _ = tokio::fs::remove_file(path.with_extension("type")).await;
+            }
+        }
+        tokio::fs::rename(&partial, &path).await.map_err(io)
+    }
 }
 
 #[derive(Deserialize)]

@@ -78,4 +78,11 @@ pub trait MediaStore: Send + Sync {
 
     /// Deletes every object under `prefix` (the tenant's), in batches; answers how many went.
     async fn delete_prefix(&self, prefix: &str) -> Result<u64>;
+
+    /// The whole object and its content type, or `None` when there is none (residency copies
+    /// objects between regions' buckets; media objects are at most a few MB).
+    async fn get_object(&self, key: &ObjectKey) -> Result<Option<(Vec<u8>, Option<String>)>>;
+
+    /// Stores `bytes` under `key` (replacing any object there), as the residency copy does.
+    async fn put_object(&self, key: &ObjectKey, bytes: Vec<u8>, content_type: Option<&str>) -> Result<()>;
 }

@@ -184,4 +184,28 @@ impl MediaStore for S3MediaStore {
             deleted += count;
         }
     }
+
+    async fn get_object(&self, key: &ObjectKey) -> Result<Option<(Vec<u8>, Option<String>)>> {
+        let out = match self.client.get_object().bucket(&self.bucket).key(key.as_str()).send().await {
+            Ok(out) => out,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
+            Err(err) => return Err(s3_error("GetObject", err)),
+        };
+        let content_type = out.content_type().map(str::to_owned);
+        let bytes = out.body.collect().await.map_err(|e| Error::unavailable("s3", e))?.into_bytes();
+        Ok(Some((bytes.to_vec(), content_type)))
+    }
+
+    async fn put_object(&self, key: &ObjectKey, bytes: Vec<u8>, content_type: Option<&str>) -> Result<()> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .set_content_type(content_type.map(str::to_owned))
+            .body(bytes.into())
+            .send()
+            .await
+            .map_err(|e| s3_error("PutObject", e))?;
+        Ok(())
+    }
 }

@@ -101,14 +101,18 @@ impl TestApp {
         let clock = Arc::new(ManualClock::at_millis(START_MILLIS));
         let mut config = AppConfig::new(BASE_URL);
         config.forge_app_ari = Some(FORGE_APP_ARI.into());
+        let media: Arc<dyn MediaStore> = Arc::new(LocalMediaStore::open(dir.path(), BASE_URL).expect("local media"));
+        let regions = canopy_shared::regions::Regions::home_only(&config, store.clone(), media.clone())
+            .with_settings(canopy_shared::residency::Settings { auto_drive: false, settle: std::time::Duration::ZERO });
         let state = AppState {
+            regions,
             config: Arc::new(config),
             forge: ForgeRemote::new(Arc::new(forge_dev_keys()), clock.clone()),
             store,
             install_keys,
             clock: clock.clone(),
             admins: Arc::new(LocalAdminDirectory::new([ADMIN_ACCOUNT.to_owned()])),
-            media: Arc::new(LocalMediaStore::open(dir.path(), BASE_URL).expect("local media")),
+            media,
         };
         let routes = canopy_shared::http::lifecycle::routes().merge(canopy_shared::http::content::routes());
         let router = canopy_shared::http::finish(routes, state.clone());

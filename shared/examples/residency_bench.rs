@@ -1,0 +1,165 @@
+//! Benchmark: migrating a tenant of N items and N/10 media objects from one region to another
+//! (two DynamoDB Local namespaces, two s3s-fs buckets) with the real engine; prints the total
+//! time and the read-only window. Run by `scripts/bench-residency`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use canopy_shared::TenantKey;
+use canopy_shared::admins::LocalAdminDirectory;
+use canopy_shared::clock::SystemClock;
+use canopy_shared::config::AppConfig;
+use canopy_shared::connect::install_keys::StaticInstallKeys;
+use canopy_shared::forge::ForgeRemote;
+use canopy_shared::forge::jwks::StaticForgeKeys;
+use canopy_shared::media::port::{MediaStore, ObjectKey};
+use canopy_shared::media::s3::S3MediaStore;
+use canopy_shared::regions::{self, RegionSpec, Regions};
+use canopy_shared::residency::{self, Kind, Settings};
+use canopy_shared::state::AppState;
+use canopy_shared::store::dynamo::DynamoItemStore;
+use canopy_shared::store::{Condition, Due, Item, ItemStore, Write};
+use serde_json::json;
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/bench-residency"))
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{prefix}{nanos:x}")
+}
+
+async fn dynamo() -> Arc<dyn ItemStore> {
+    let credentials = Credentials::new(unique("bench"), "benchsecret", None, None, "bench");
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(credentials)
+        .endpoint_url(env("CANOPY_TEST_DYNAMODB_ENDPOINT"))
+        .http_client(canopy_shared::aws::https_client())
+        .build();
+    let store = DynamoItemStore::new(aws_sdk_dynamodb::Client::from_conf(config), "canopy-bench");
+    store.create_table().await.expect("create table");
+    Arc::new(store)
+}
+
+async fn s3() -> Arc<dyn MediaStore> {
+    let credentials =
+        Credentials::new(env("CANOPY_TEST_S3_ACCESS_KEY"), env("CANOPY_TEST_S3_SECRET_KEY"), None, None, "bench");
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(credentials)
+        .endpoint_url(env("CANOPY_TEST_S3_ENDPOINT"))
+        .force_path_style(true)
+        .http_client(canopy_shared::aws::https_client())
+        .build();
+    let client = aws_sdk_s3::Client::from_conf(config);
+    let bucket = unique("bench-");
+    client.create_bucket().bucket(&bucket).send().await.expect("bucket");
+    Arc::new(S3MediaStore::new(client, bucket))
+}
+
+async fn seed(store: Arc<dyn ItemStore>, media: &dyn MediaStore, tenant: &TenantKey, items: usize, objects: usize) {
+    let body = json!({"name": "x".repeat(200), "spaces": ["DOC"], "visibility": "public"});
+    let item = |sk: String| Item {
+        tenant: tenant.clone(),
+        sk,
+        version: 1,
+        updated_at: 0,
+        updated_by: None,
+        due: None,
+        expires_at: None,
+        body: body.clone(),
+    };
+    let mut tenant_record = item("TENANT".into());
+    tenant_record.body = json!({
+        "clientKey": tenant.as_str(), "productType": "confluence", "baseUrl": "https://x.atlassian.net/wiki", "sharedSecret": "s",
+        "state": "installed", "region": "us", "firstInstalledAt": "", "installedAt": "", "history": []
+    });
+    tenant_record.due = Some(Due { kind: "registry".into(), at: 0 });
+    store.transact(vec![Write::Put { item: tenant_record, condition: Condition::None }], now()).await.expect("tenant");
+    let keys: Vec<String> = (0..items.saturating_sub(1))
+        .map(|i| if i < objects { format!("MEDIA#obj{i:05}") } else { format!("ITEM#{i:08}") })
+        .collect();
+    let chunks: Vec<Vec<String>> = keys.chunks(100).map(<[String]>::to_vec).collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for chunk in chunks {
+        let writes: Vec<Write> =
+            chunk.into_iter().map(|sk| Write::Put { item: item(sk), condition: Condition::None }).collect();
+        let store = store.clone();
+        tasks.spawn(async move { store.transact(writes, now()).await.expect("seed") });
+        while tasks.len() >= 8 {
+            tasks.join_next().await;
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+    let client = reqwest::Client::new();
+    for i in 0..objects {
+        let key = ObjectKey::media(tenant, &format!("obj{i:05}"));
+        let upload = media.presign_upload(&key, "image/png", 64, Duration::from_secs(300)).await.expect("presign");
+        let mut request = client.put(&upload.url).body(vec![0u8; 64]);
+        for (name, value) in &upload.headers {
+            if !name.eq_ignore_ascii_case("content-length") {
+                request = request.header(name, value);
+            }
+        }
+        assert!(request.send().await.expect("put").status().is_success());
+    }
+}
+
+async fn run(items: usize, objects: usize) {
+    let (us_store, eu_store) = (dynamo().await, dynamo().await);
+    let (us_media, eu_media) = (s3().await, s3().await);
+    let tenant = TenantKey::from_verified(&unique("tenant")).expect("key");
+    seed(us_store.clone(), us_media.as_ref(), &tenant, items, objects).await;
+
+    let clock: Arc<dyn canopy_shared::clock::Clock> = Arc::new(SystemClock);
+    let mut config = AppConfig::new("http://127.0.0.1");
+    config.regions = vec![RegionSpec::new("us", "http://127.0.0.1"), RegionSpec::new("eu", "http://127.0.0.2")];
+    let all = Regions::new(
+        "us",
+        [
+            regions::Region { spec: config.regions[0].clone(), store: us_store.clone(), media: us_media.clone() },
+            regions::Region { spec: config.regions[1].clone(), store: eu_store.clone(), media: eu_media.clone() },
+        ],
+    )
+    .expect("regions")
+    .with_settings(Settings { auto_drive: false, ..Settings::default() });
+    let state = AppState {
+        regions: all,
+        config: Arc::new(config),
+        store: us_store,
+        install_keys: Arc::new(StaticInstallKeys::default()),
+        clock: clock.clone(),
+        admins: Arc::new(LocalAdminDirectory::new(Vec::<String>::new())),
+        media: us_media,
+        forge: ForgeRemote::new(Arc::new(StaticForgeKeys::default()), clock),
+    };
+    let started = Instant::now();
+    residency::request(&state, &tenant, "eu", Kind::Migration, None).await.expect("request");
+    let done = residency::drive(&state, &tenant).await.expect("migrate");
+    let total = started.elapsed();
+    assert_eq!(done.progress.objects_copied as usize, objects, "{done:?}");
+    let read_only = done.read_only_ms.unwrap_or_default() as f64 / 1000.0;
+    println!(
+        "{items:>7} items + {objects:>5} objects: total {:>6.2} s, read-only {read_only:>5.2} s (of which {:.1} s settle), {} copy passes",
+        total.as_secs_f64(),
+        Settings::default().settle.as_secs_f64(),
+        done.progress.passes
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    for items in if sizes.is_empty() { vec![10_000] } else { sizes } {
+        run(items, items / 10).await;
+    }
+}
