@@ -55,7 +55,10 @@ pub async fn lambda_state() -> Result<AppState> {
             media: Arc::new(S3MediaStore::new(S3MediaStore::client(&regional, s3_endpoint.as_deref()), bucket)),
         });
     }
-    let regions = Regions::new(&config.home_region, regions)?;
+    // On Lambda a task spawned by a request is frozen once the response is sent: migrations are
+    // driven by the residency worker's schedule instead (functions/residency-worker).
+    let on_lambda = crate::residency::Settings { auto_drive: false, ..Default::default() };
+    let regions = Regions::new(&config.home_region, regions)?.with_settings(on_lambda);
     let http = http_client()?;
     let install_keys = HttpInstallKeys::new(&config.connect_keys_url, http.clone());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
