@@ -5,10 +5,11 @@
 //! Seeding uses the store's transactions (100 items each) and presigned PUTs, like the product
 //! would; only the purge is timed.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use canopy_shared::TenantKey;
 use canopy_shared::admins::LocalAdminDirectory;
 use canopy_shared::clock::ManualClock;
@@ -17,54 +18,13 @@ use canopy_shared::connect::install_keys::StaticInstallKeys;
 use canopy_shared::forge::ForgeRemote;
 use canopy_shared::forge::jwks::StaticForgeKeys;
 use canopy_shared::media::port::{MediaStore, ObjectKey};
-use canopy_shared::media::s3::S3MediaStore;
 use canopy_shared::retention::{self, Budget};
 use canopy_shared::state::AppState;
-use canopy_shared::store::dynamo::DynamoItemStore;
 use canopy_shared::store::{Condition, Due, Item, ItemStore, Write};
+use common::{dynamo, s3, unique};
 use serde_json::json;
 
 const NOW: i64 = 1_800_000_000;
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/bench-purge"))
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{prefix}{nanos:x}")
-}
-
-async fn dynamo() -> Arc<dyn ItemStore> {
-    let credentials = Credentials::new(unique("bench"), "benchsecret", None, None, "bench");
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(credentials)
-        .endpoint_url(env("CANOPY_TEST_DYNAMODB_ENDPOINT"))
-        .http_client(canopy_shared::aws::https_client())
-        .build();
-    let store = DynamoItemStore::new(aws_sdk_dynamodb::Client::from_conf(config), "canopy-bench");
-    store.create_table().await.expect("create table");
-    Arc::new(store)
-}
-
-async fn s3() -> Arc<dyn MediaStore> {
-    let credentials =
-        Credentials::new(env("CANOPY_TEST_S3_ACCESS_KEY"), env("CANOPY_TEST_S3_SECRET_KEY"), None, None, "bench");
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(credentials)
-        .endpoint_url(env("CANOPY_TEST_S3_ENDPOINT"))
-        .force_path_style(true)
-        .http_client(canopy_shared::aws::https_client())
-        .build();
-    let client = aws_sdk_s3::Client::from_conf(config);
-    let bucket = unique("bench-");
-    client.create_bucket().bucket(&bucket).send().await.expect("bucket");
-    Arc::new(S3MediaStore::new(client, bucket))
-}
 
 async fn seed(store: Arc<dyn ItemStore>, media: &dyn MediaStore, tenant: &TenantKey, items: usize, objects: usize) {
     let body = json!({"name": "x".repeat(200), "spaces": ["DOC"], "visibility": "public"});

@@ -2,10 +2,11 @@
 //! (two DynamoDB Local namespaces, two s3s-fs buckets) with the real engine; prints the total
 //! time and the read-only window. Run by `scripts/bench-residency`.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use canopy_shared::TenantKey;
 use canopy_shared::admins::LocalAdminDirectory;
 use canopy_shared::clock::SystemClock;
@@ -14,56 +15,15 @@ use canopy_shared::connect::install_keys::StaticInstallKeys;
 use canopy_shared::forge::ForgeRemote;
 use canopy_shared::forge::jwks::StaticForgeKeys;
 use canopy_shared::media::port::{MediaStore, ObjectKey};
-use canopy_shared::media::s3::S3MediaStore;
 use canopy_shared::regions::{self, RegionSpec, Regions};
 use canopy_shared::residency::{self, Kind, Settings};
 use canopy_shared::state::AppState;
-use canopy_shared::store::dynamo::DynamoItemStore;
 use canopy_shared::store::{Condition, Due, Item, ItemStore, Write};
+use common::{dynamo, s3, unique};
 use serde_json::json;
 
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/bench-residency"))
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{prefix}{nanos:x}")
-}
-
-async fn dynamo() -> Arc<dyn ItemStore> {
-    let credentials = Credentials::new(unique("bench"), "benchsecret", None, None, "bench");
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(credentials)
-        .endpoint_url(env("CANOPY_TEST_DYNAMODB_ENDPOINT"))
-        .http_client(canopy_shared::aws::https_client())
-        .build();
-    let store = DynamoItemStore::new(aws_sdk_dynamodb::Client::from_conf(config), "canopy-bench");
-    store.create_table().await.expect("create table");
-    Arc::new(store)
-}
-
-async fn s3() -> Arc<dyn MediaStore> {
-    let credentials =
-        Credentials::new(env("CANOPY_TEST_S3_ACCESS_KEY"), env("CANOPY_TEST_S3_SECRET_KEY"), None, None, "bench");
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(credentials)
-        .endpoint_url(env("CANOPY_TEST_S3_ENDPOINT"))
-        .force_path_style(true)
-        .http_client(canopy_shared::aws::https_client())
-        .build();
-    let client = aws_sdk_s3::Client::from_conf(config);
-    let bucket = unique("bench-");
-    client.create_bucket().bucket(&bucket).send().await.expect("bucket");
-    Arc::new(S3MediaStore::new(client, bucket))
 }
 
 async fn seed(store: Arc<dyn ItemStore>, media: &dyn MediaStore, tenant: &TenantKey, items: usize, objects: usize) {
