@@ -88,10 +88,17 @@ def tree_rss_kib(root):
 
 
 def machine_busy_ticks():
+    """Busy ticks of all cores, host steal included (a VM's stolen time is lost to it too)."""
     with open("/proc/stat") as f:
         fields = [int(x) for x in f.readline().split()[1:9]]
     idle = fields[3] + fields[4]  # idle + iowait
     return sum(fields) - idle
+
+
+def steal_ticks():
+    """Ticks the hypervisor gave to other guests while this one wanted to run."""
+    with open("/proc/stat") as f:
+        return int(f.readline().split()[8])
 
 
 def self_ticks():
@@ -194,9 +201,10 @@ def run(args):
         sampler = Sampler(args.server_pid, procs0)
         server0, machine0, me0, t0 = tree_ticks(args.server_pid, procs0), machine_busy_ticks(), self_ticks(), \
             time.monotonic()
+        steal0 = steal_ticks()
         sampler.start()
         bench, rusage, wrk_pid = run_wrk(args, args.duration, log)
-        t1, machine1, me1 = time.monotonic(), machine_busy_ticks(), self_ticks()
+        t1, machine1, me1, steal1 = time.monotonic(), machine_busy_ticks(), self_ticks(), steal_ticks()
         procs1 = all_processes()
         server1 = tree_ticks(args.server_pid, procs1)
         sampler.stop.set()
@@ -209,6 +217,7 @@ def run(args):
     client_cpu = rusage.ru_utime + rusage.ru_stime
     machine_cpu = (machine1 - machine0) / CLK_TCK
     me_cpu = (me1 - me0) / CLK_TCK
+    steal_cpu = (steal1 - steal0) / CLK_TCK
     other_cpu = max(0.0, machine_cpu - server_cpu - client_cpu - me_cpu)
     server_pids = set(tree(args.server_pid, procs1)) | set(tree(args.server_pid, procs0))
     busiest = sorted(((ticks, comm, pid) for pid, (ticks, comm) in sampler.cpu_by_process().items()
@@ -241,6 +250,7 @@ def run(args):
         "machine": {
             "busyCores": round(machine_cpu / window, 2),
             "otherCores": round(other_cpu / window, 2),
+            "stealCores": round(steal_cpu / window, 2),
             "busiestOther": [f"{comm}[{pid}] {t / CLK_TCK / window:.2f}" for t, comm, pid in busiest[:4]],
         },
     })
@@ -291,6 +301,7 @@ def report(args):
         ("client (wrk) CPU, cores", lambda r: r["client"]["cpuCores"], 2),
         ("client (wrk) CPU-ms per request", lambda r: r["client"]["cpuMsPerRequest"], 4),
         ("other load during run, cores", lambda r: r["machine"]["otherCores"], 2),
+        ("  of which host steal, cores", lambda r: r["machine"].get("stealCores"), 2),
     ]
     rounds = max(len(v) for v in runs.values())
     head = "median of %d rounds" % rounds if rounds > 1 else "one round"
@@ -326,7 +337,8 @@ def report(args):
               f"a {'tenth' if args.p99_target == 10 else '1/%g' % args.p99_target} of the peer's: "
               f"{'met' if p99_ratio > args.p99_target else 'MISSED'})")
         print(f"server CPU per request {b}/{a}: {cpu_ratio:6.1f}x")
-    noisy = [f"{n} round {i + 1} ({r['machine']['otherCores']:.2f} cores: {', '.join(r['machine']['busiestOther'])})"
+    noisy = [f"{n} round {i + 1} ({r['machine']['otherCores']:.2f} cores, host steal {r['machine'].get('stealCores', 0):.2f}; "
+             f"busiest: {', '.join(r['machine']['busiestOther'])})"
              for n in names for i, r in enumerate(runs[n]) if r["machine"]["otherCores"] > args.noisy_cores]
     if noisy:
         print()
