@@ -2,6 +2,7 @@
 //! writes, the trash, counters, the one-query site config, tenant isolation and bad input.
 
 #[allow(dead_code)]
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -455,19 +456,6 @@ mod scenarios {
             "135 KB is over the layout bound"
         );
     }
-}
-
-macro_rules! scenarios_for {
-    ($adapter:ident, $($case:ident),+ $(,)?) => {
-        mod $adapter {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::scenarios::$case(super::$adapter().await).await;
-                }
-            )+
-        }
-    };
 }
 
 macro_rules! scenarios_for_every_adapter {

@@ -4,6 +4,7 @@
 //! store, `/api/me` with hourly `lastSeen` and bounded dismissals, and bad input.
 
 #[allow(dead_code)]
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -553,19 +554,6 @@ mod scenarios {
         let (_, unfiltered) = w.get("/api/feedback?limit=200", &w.admin()).await;
         assert_eq!(ids(&unfiltered).len(), 200);
     }
-}
-
-macro_rules! scenarios_for {
-    ($adapter:ident, $($case:ident),+ $(,)?) => {
-        mod $adapter {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::scenarios::$case(super::$adapter().await).await;
-                }
-            )+
-        }
-    };
 }
 
 macro_rules! scenarios_for_every_adapter {

@@ -3,6 +3,7 @@
 //! bad input.
 
 #[allow(dead_code)]
+#[macro_use]
 mod support;
 
 use canopy_shared::TenantKey;
@@ -260,19 +261,6 @@ mod scenarios {
             .await;
         assert_eq!((status, body["error"]["code"].as_str()), (429, Some("rate_limited")), "too many pending uploads");
     }
-}
-
-macro_rules! scenarios_for {
-    ($adapter:ident, $($case:ident),+ $(,)?) => {
-        mod $adapter {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::scenarios::$case(super::$adapter().await).await;
-                }
-            )+
-        }
-    };
 }
 
 macro_rules! scenarios_for_every_adapter {

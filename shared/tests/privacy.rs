@@ -6,6 +6,7 @@
 //! and the run bounds.
 
 #[allow(dead_code)]
+#[macro_use]
 mod support;
 
 use std::collections::{HashSet, VecDeque};
@@ -493,19 +494,6 @@ mod scenarios {
         let progress = report_state::load(&w.app.state, &forge).await.expect("load").expect("enrolled").0;
         assert_eq!(progress.last_outcome.as_deref(), Some("skipped: Forge-only tenant"));
     }
-}
-
-macro_rules! scenarios_for {
-    ($adapter:ident, $($case:ident),+ $(,)?) => {
-        mod $adapter {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::scenarios::$case(super::$adapter().await).await;
-                }
-            )+
-        }
-    };
 }
 
 macro_rules! scenarios_for_every_adapter {

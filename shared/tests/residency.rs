@@ -5,6 +5,7 @@
 //! resumption, and Atlassian's realm-migration hooks.
 
 #[allow(dead_code)]
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -446,19 +447,6 @@ mod scenarios {
         assert_eq!(report.sources_purged, 1, "{report:?}");
         assert!(w.items(&w.eu).await.is_empty());
     }
-}
-
-macro_rules! scenarios_for {
-    ($adapter:ident, $($case:ident),+ $(,)?) => {
-        mod $adapter {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::scenarios::$case(super::$adapter().await).await;
-                }
-            )+
-        }
-    };
 }
 
 macro_rules! scenarios {

@@ -3,6 +3,7 @@
 //! stopped midway and restarted finishes with nothing left and nothing deleted that should stay.
 
 #[allow(dead_code)]
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -409,19 +410,6 @@ mod scenarios {
         assert!(w.items(A).await.is_empty());
         assert_eq!(w.receipts().await.len(), 1);
     }
-}
-
-macro_rules! scenarios_for {
-    ($adapter:ident, $($case:ident),+ $(,)?) => {
-        mod $adapter {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::scenarios::$case(super::$adapter().await).await;
-                }
-            )+
-        }
-    };
 }
 
 macro_rules! scenarios_for_every_adapter {

@@ -4,6 +4,7 @@
 //! partition no Connect install or token can reach.
 
 #[allow(dead_code)]
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -271,19 +272,6 @@ async fn on_lambda_the_operator_routes_demand_an_iam_identity() {
         app.send(get("/ops/usage", None)).await
     };
     assert_eq!((status, body["error"]["code"].as_str()), (403, Some("operator_only")));
-}
-
-macro_rules! scenarios_for {
-    ($adapter:ident, $($case:ident),+ $(,)?) => {
-        mod $adapter {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::scenarios::$case(super::$adapter().await).await;
-                }
-            )+
-        }
-    };
 }
 
 macro_rules! scenarios_for_every_adapter {

@@ -1,3 +1,19 @@
+/// One `#[tokio::test]` per scenario for a world (a store adapter, an auth scheme…): the test
+/// file defines `async fn <world>() -> World` and `mod scenarios { pub async fn <case>(World) }`.
+#[allow(unused_macros)]
+macro_rules! scenarios_for {
+    ($world:ident, $($case:ident),+ $(,)?) => {
+        mod $world {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::scenarios::$case(super::$world().await).await;
+                }
+            )+
+        }
+    };
+}
+
 pub mod app;
 pub mod counting;
 pub mod dynamo;
