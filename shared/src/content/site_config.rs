@@ -37,14 +37,15 @@ pub struct SiteConfig {
     pub promoted_searches: Vec<Stored<PromotedSearch>>,
 }
 
-/// The document and its ETag (a hash of the document: it changes with any part, including an
-/// announcement starting or ending).
-pub async fn read(
-    state: &AppState,
-    tenant: &TenantKey,
-    site_id: &str,
-    logged_in: bool,
-) -> Result<(SiteConfig, String)> {
+/// The site config serialised once: the bytes answered and the ETag hashed from them.
+#[derive(Debug)]
+pub struct RenderedConfig {
+    pub json: Vec<u8>,
+    /// A hash of `json`: it changes with any part, including an announcement starting or ending.
+    pub etag: String,
+}
+
+pub async fn read(state: &AppState, tenant: &TenantKey, site_id: &str, logged_in: bool) -> Result<RenderedConfig> {
     check_site_id(site_id)?;
     let now = state.clock.now_secs();
     let site_sk = keys::site(site_id);
@@ -83,7 +84,7 @@ pub async fn read(
     }
     let site = site.ok_or_else(|| not_found("site"))?;
     let config = SiteConfig { site, theme, home_layout, navigation, announcements, promoted_searches };
-    let bytes = serde_json::to_vec(&config).map_err(Error::internal)?;
-    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&bytes))[..32]);
-    Ok((config, etag))
+    let json = serde_json::to_vec(&config).map_err(Error::internal)?;
+    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&json))[..32]);
+    Ok(RenderedConfig { json, etag })
 }

@@ -103,13 +103,17 @@ async fn read_site_config(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let (config, etag) = site_config::read(&state, &auth.tenant, &id, auth.account_id.is_some()).await?;
+    let site_config::RenderedConfig { json, etag } =
+        site_config::read(&state, &auth.tenant, &id, auth.account_id.is_some()).await?;
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|tag| tag.trim().trim_start_matches("W/") == etag));
-    let mut response =
-        if matches { StatusCode::NOT_MODIFIED.into_response() } else { axum::Json(&config).into_response() };
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response()
+    };
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     if let Ok(value) = HeaderValue::from_str(&etag) {
