@@ -49,8 +49,15 @@ async fn privacy_report(args: Vec<String>) -> anyhow::Result<()> {
         r.tenants_due, r.completed, r.paused, r.rate_limited, r.failed, r.skipped, r.errors
     );
     println!(
-        "  reports sent {}, accounts reported {}, closed {} (user records erased {}, feedback contacts erased {}), updated {}",
-        r.reports_sent, r.accounts_reported, r.closed, r.users_erased, r.contacts_erased, r.updated
+        "  reports sent {}, accounts reported {}, closed {} (user records erased {}, feedback contacts erased {}, \
+         items no longer naming them {}), updated {}",
+        r.reports_sent,
+        r.accounts_reported,
+        r.closed,
+        r.users_erased,
+        r.contacts_erased,
+        r.editors_forgotten,
+        r.updated
     );
     if r.errors > 0 {
         bail!("{} tenants met an error (see the log)", r.errors);

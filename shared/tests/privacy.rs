@@ -428,6 +428,61 @@ mod scenarios {
         assert!(contacts(&w.items(A, keys::FEEDBACK_PREFIX).await).is_empty());
     }
 
+    /// A closed admin's name leaves the content they edited and the trash entries of what they
+    /// deleted; the content itself, its version (so an editor's `If-Match` still holds) and the
+    /// other admin's traces stay. A second run finds nothing more.
+    pub async fn a_closed_admin_is_forgotten_as_editor_and_deleter(w: World) {
+        let site = Arc::new(FakeAtlassian {
+            closed: HashSet::from([ADMIN_ACCOUNT.to_owned()]),
+            ..Arc::into_inner(fake(&w.secret_of(A), &[], &[], None)).expect("fresh fake")
+        });
+        w.tenant(A, &site, 2).await;
+        let secret = w.secret_of(A);
+        let admin = context_token_as(A, &secret, Some(ADMIN_ACCOUNT), w.app.now_secs());
+        users::record_visit(&w.app.state, &key(A), Some(ADMIN_ACCOUNT)).await.expect("admin visit");
+        let create = |name: &str| post("/api/sites", Some(&admin), &json!({"name": name, "visibility": "public"}));
+        let (status, _, kept) = w.app.send(create("Kept")).await;
+        assert_eq!(status, 201, "{kept}");
+        let (status, _, gone) = w.app.send(create("Deleted")).await;
+        assert_eq!(status, 201, "{gone}");
+        let gone_path = format!("/api/sites/{}", gone["id"].as_str().expect("id"));
+        assert_eq!(w.app.send(delete(&gone_path, &admin, Some("\"1\""))).await.0, 204);
+        let naming = |items: &[Item]| {
+            items
+                .iter()
+                .filter(|i| i.updated_by.as_deref() == Some(ADMIN_ACCOUNT) || i.body["deletedBy"] == ADMIN_ACCOUNT)
+                .count()
+        };
+        let before = w.items(A, "").await;
+        assert!(naming(&before) >= 3, "the site, its trash entry and the counters name the admin");
+
+        let report = w.run().await;
+        assert_eq!((report.closed, report.users_erased), (1, 1), "{report:?}");
+        let after = w.items(A, "").await;
+        assert_eq!(naming(&after), 0, "{after:#?}");
+        assert_eq!(report.editors_forgotten as usize, naming(&before));
+        let kept_path = format!("/api/sites/{}", kept["id"].as_str().expect("id"));
+        let (status, headers, site_now) = w.app.send(get(&kept_path, Some(&admin))).await;
+        assert_eq!((status, headers["etag"].to_str().unwrap()), (200, "\"1\""));
+        assert_eq!(site_now["name"], "Kept");
+        assert!(site_now.get("updatedBy").is_none_or(Value::is_null), "{site_now}");
+        let trash = after.iter().find(|i| i.sk.starts_with(keys::TRASH_PREFIX)).expect("trash entry stays");
+        assert_eq!(trash.body["body"]["name"], "Deleted");
+        // The job's own bookkeeping (user records, report progress) aside, nothing was added,
+        // removed or re-versioned.
+        let fields = |items: &[Item]| {
+            items
+                .iter()
+                .filter(|i| !i.sk.starts_with(keys::USER_PREFIX) && i.sk != keys::PRIVACY_REPORT)
+                .map(|i| (i.sk.clone(), i.version))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(fields(&after), fields(&before));
+
+        let again = privacy::editors::forget_editor(&w.app.state, &key(A), ADMIN_ACCOUNT).await.expect("again");
+        assert_eq!(again, 0);
+    }
+
     /// The per-tenant bound at (180 accounts = 2 calls: completes) and over it (181: paused and
     /// due at once, finished by the next run); the per-run bound across two tenants.
     pub async fn run_bounds_pause_and_resume(w: World) {
@@ -509,4 +564,5 @@ scenarios_for_every_adapter!(
     failures_and_garbage_erase_nothing_and_back_off,
     run_bounds_pause_and_resume,
     tenants_without_a_connect_install_are_skipped,
+    a_closed_admin_is_forgotten_as_editor_and_deleter,
 );

@@ -8,7 +8,8 @@
 //!   last reported key) is saved after every call, so a run that stops anywhere resumes there and
 //!   a repeated batch is harmless (erasure is idempotent).
 //! - `closed`: everything Canopy holds for the account in that tenant goes: the contact on
-//!   feedback (live and trashed) first, the user record last, so a partial erasure is reported and
+//!   feedback (live and trashed) first, then the account as last editor or deleter of content
+//!   ([`editors`]), the user record last, so a partial erasure is reported and
 //!   finished again. Other tenants holding the same account report it in their own cycle and erase
 //!   it then (within one cycle); there is deliberately no cross-tenant index of accountIds.
 //! - `updated`: Canopy caches no profile data, so there is nothing to refresh; it is counted.
@@ -19,6 +20,7 @@
 //!   [`MAX_REPORTS_PER_TENANT_RUN`] per tenant (so one large tenant cannot starve the rest); a
 //!   tenant cut short stays due and resumes at its cursor.
 
+pub mod editors;
 pub mod report_accounts;
 pub mod state;
 
@@ -99,6 +101,8 @@ pub struct RunReport {
     pub updated: u32,
     pub users_erased: u32,
     pub contacts_erased: u32,
+    /// Items that named a closed account as last editor or deleter.
+    pub editors_forgotten: u32,
 }
 
 enum Outcome {
@@ -114,13 +118,16 @@ enum Outcome {
 pub struct Erasure {
     pub user_record: bool,
     pub contacts: u32,
+    pub editor_items: u32,
 }
 
-/// Erases what Canopy holds for `account_id` in `tenant`: feedback contacts, then the user record.
+/// Erases what Canopy holds for `account_id` in `tenant`: feedback contacts, the account as
+/// editor of content, then the user record.
 pub async fn erase_account(state: &AppState, tenant: &TenantKey, account_id: &str) -> Result<Erasure> {
     let contacts = feedback::erase_contact(state, tenant, account_id).await?;
+    let editor_items = editors::forget_editor(state, tenant, account_id).await?;
     let user_record = users::delete(state, tenant, account_id).await?;
-    Ok(Erasure { user_record, contacts })
+    Ok(Erasure { user_record, contacts, editor_items })
 }
 
 /// The Lambda entry point: one run per scheduled event. A run in which some tenant met an error
@@ -284,6 +291,7 @@ async fn act_on(
                 report.closed += 1;
                 report.users_erased += u32::from(erasure.user_record);
                 report.contacts_erased += erasure.contacts;
+                report.editors_forgotten += erasure.editor_items;
             }
             "updated" => report.updated += 1,
             other => tracing::warn!(tenant = %tenant, status = other, "report-accounts answered an unknown status"),
