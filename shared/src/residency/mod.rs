@@ -11,9 +11,9 @@
 //!    copies the objects of the media records it put. The tenant stays fully usable; passes
 //!    repeat while they still find much to copy.
 //! 2. `read-only`: [`freeze`] sets `read_only` on the install record (the auth extractor answers
-//!    writes 503 + `Retry-After`; reads go on), waits for requests under way to land, then
-//!    [`finish_copy`] copies what changed since, and verifies item counts and a SHA-256 over
-//!    (sort key, version, body) on both sides.
+//!    writes 503 `tenant_read_only` + `Retry-After`; reads go on) and puts the fence marker, so
+//!    no write of anyone lands after it ([`fence`]); then [`finish_copy`] copies what changed
+//!    since, and verifies item counts and a SHA-256 over (sort key, version, body) on both sides.
 //! 3. `switched`: the install record names the new region in both regions; the old region answers
 //!    421 with the new one's base URL. The source copy stays, untouched, due for the retention
 //!    sweep (`retention::MIGRATED_SOURCE_DUE_KIND`) 7 days later. A rollback within those 7 days
@@ -24,9 +24,9 @@
 //! commits (switch) or rolls back (the source thaws, the copy is purged).
 
 pub mod dare;
+pub mod fence;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -63,7 +63,7 @@ const COPY_CONCURRENCY: usize = 8;
 
 /// Items the engine writes itself, never copied by a pass.
 fn is_engine_item(sk: &str) -> bool {
-    sk == keys::TENANT_RECORD || sk == keys::RESIDENCY || sk == PURGE_MARKER
+    sk == keys::TENANT_RECORD || sk == keys::RESIDENCY || sk == keys::RESIDENCY_FREEZE || sk == PURGE_MARKER
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,13 +170,9 @@ pub struct ResidencyView {
     pub rollback_until: Option<String>,
 }
 
-/// 503 for a write during the read-only phase.
+/// 503 `tenant_read_only` for a write during the read-only phase.
 pub fn read_only_error() -> Error {
-    Error::Unavailable {
-        dependency: "residency",
-        cause: "the tenant is read-only while its data moves region".into(),
-        retry_after_secs: READ_ONLY_RETRY_AFTER_SECS,
-    }
+    Error::ReadOnly { retry_after_secs: READ_ONLY_RETRY_AFTER_SECS }
 }
 
 /// The region a new install is homed in (see `regions::install_region`). A stack only stores the
@@ -202,13 +198,11 @@ pub fn region_of_install(state: &AppState, claims: &ConnectClaims) -> String {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub auto_drive: bool,
-    /// How long the freeze waits for writes already past the auth check to land.
-    pub settle: Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { auto_drive: true, settle: Duration::from_millis(1000) }
+        Self { auto_drive: true }
     }
 }
 
@@ -644,7 +638,26 @@ pub async fn freeze(state: &AppState, tenant: &TenantKey) -> Result<Migration> {
     .await
 }
 
-/// Writes the install record's `read_only` and the migration's `change` in one transaction.
+/// The fence marker's write: put when freezing, deleted when thawing.
+fn freeze_marker(state: &AppState, tenant: &TenantKey, frozen: bool, migration: &Migration) -> Write {
+    if !frozen {
+        return Write::Delete { tenant: tenant.clone(), sk: keys::RESIDENCY_FREEZE.into(), condition: Condition::None };
+    }
+    let item = Item {
+        tenant: tenant.clone(),
+        sk: keys::RESIDENCY_FREEZE.into(),
+        version: 1,
+        updated_at: state.clock.now_millis(),
+        updated_by: None,
+        due: None,
+        expires_at: None,
+        body: serde_json::json!({ "migration": migration.id }),
+    };
+    Write::Put { item, condition: Condition::None }
+}
+
+/// Writes the install record's `read_only`, the fence marker and the migration's `change` in one
+/// transaction.
 async fn set_read_only(
     state: &AppState,
     tenant: &TenantKey,
@@ -663,6 +676,7 @@ async fn set_read_only(
         let writes = vec![
             Write::Put { item: record_item, condition: Condition::Version(item.version) },
             residency_write(state, tenant, &m, Some(version))?,
+            freeze_marker(state, tenant, read_only, &m),
         ];
         state.store.transact(writes, now).await?;
         Ok(m)
@@ -670,8 +684,8 @@ async fn set_read_only(
     .await
 }
 
-/// `read-only` → (`ready` for a realm migration, else) `switched`: waits for writes under way,
-/// copies what changed since the last pass, verifies both sides, switches.
+/// `read-only` → (`ready` for a realm migration, else) `switched`: copies what changed since the
+/// last pass (the fence lets no write land after the freeze), verifies both sides, switches.
 pub async fn finish_copy(state: &AppState, tenant: &TenantKey) -> Result<Migration> {
     let now = state.clock.now_secs();
     let (m, _) = load_in(home(state)?, tenant, now).await?.ok_or_else(|| Error::internal("no migration"))?;
@@ -687,16 +701,13 @@ pub async fn finish_copy(state: &AppState, tenant: &TenantKey) -> Result<Migrati
     {
         return switch_source(state, tenant, &there).await;
     }
-    let settle = state.regions.settings().settle;
-    if !settle.is_zero() {
-        tokio::time::sleep(settle).await;
-    }
     let synced = sync(from, to, tenant, now).await?;
     // The source is read-only: the snapshot this pass read is its state; the target is read back.
     let target = snapshot(to, tenant, now).await?;
     let (source_sum, target_sum) = (digest(&synced.source), digest(&target));
     if source_sum != target_sum {
-        // Something wrote during the freeze (a job): the next run copies it again.
+        // Only a write that bypassed the fence could cause this: refuse to switch; the next run
+        // copies again.
         return Err(Error::unavailable(
             "residency",
             format!("verification differs: {} vs {} items", source_sum.items, target_sum.items),
@@ -782,6 +793,7 @@ async fn switch_source(state: &AppState, tenant: &TenantKey, switched: &Migratio
                 condition: Condition::Version(item.version),
             },
             residency_write(state, tenant, switched, Some(version))?,
+            freeze_marker(state, tenant, false, switched),
         ];
         here.store.transact(writes, now).await?;
         tracing::info!(tenant = %tenant, to = %switched.to, read_only_ms = ?switched.read_only_ms, "residency switched");
