@@ -654,6 +654,42 @@ mod scenarios {
         assert_eq!(w.contents(&w.us).await, w.contents(&w.eu).await);
     }
 
+    pub async fn lifecycle_events_sent_to_the_old_region_reach_the_new_home(w: World) {
+        w.migrate().await;
+        let secret_in = |side: &Side| {
+            let store = side.state().store.clone();
+            async move {
+                let item = store.get(&tenant(A), keys::TENANT_RECORD, 0).await.expect("get").expect("record");
+                (item.body["sharedSecret"].as_str().map(str::to_owned), item.body["state"].clone())
+            }
+        };
+        // Atlassian keeps using the base URL it installed through: a reinstall rotates the secret.
+        let token = sign_install(&install_claims(A, "/lifecycle/installed", w.now()));
+        let (status, _, body) =
+            w.us.app.send(post("/lifecycle/installed", Some(&token), &install_payload(A, "secret-2"))).await;
+        assert_eq!(status, 204, "{body}");
+        assert_eq!(secret_in(&w.eu).await.0.as_deref(), Some("secret-2"), "the live record changed");
+        assert_eq!(secret_in(&w.us).await.0.as_deref(), Some(SECRET), "the copy left behind did not");
+        let eu_token = context_token_as(A, "secret-2", Some(ADMIN_ACCOUNT), w.now());
+        assert_eq!(w.eu.app.send(get("/api/tenant", Some(&eu_token))).await.0, 200);
+
+        let hook = |path: &str| {
+            let token = request_token(A, "secret-2", "POST", path, w.now());
+            post(path, Some(&token), &json!({"clientKey": A}))
+        };
+        assert_eq!(w.us.app.send(hook("/lifecycle/disabled")).await.0, 204);
+        assert_eq!(w.eu.app.send(get("/api/tenant", Some(&eu_token))).await.0, 403, "disabled in its home");
+        assert_eq!(w.us.app.send(hook("/lifecycle/enabled")).await.0, 204);
+        assert_eq!(w.eu.app.send(get("/api/tenant", Some(&eu_token))).await.0, 200);
+        let token = sign_install(&install_claims(A, "/lifecycle/uninstalled", w.now()));
+        let (status, _, body) =
+            w.us.app.send(post("/lifecycle/uninstalled", Some(&token), &json!({"clientKey": A}))).await;
+        assert_eq!(status, 204, "{body}");
+        assert_eq!(secret_in(&w.eu).await.1, "uninstalled");
+        let (status, _, _) = w.eu.app.send(get("/api/tenant", Some(&eu_token))).await;
+        assert_eq!(status, 401, "uninstalled in its home");
+    }
+
     pub async fn a_rollback_brings_back_the_changes_made_since_the_migration(w: World) {
         let (id, _) = w.us.create_site("Docs").await;
         let (gone, gone_etag) = w.us.create_site("Old").await;
@@ -814,6 +850,7 @@ scenarios!(
     a_migration_moves_content_and_media_and_the_old_region_answers_421,
     writes_during_the_copy_are_carried_over_and_the_freeze_refuses_writes_only,
     a_write_racing_the_freeze_lands_before_the_final_copy_or_is_refused,
+    lifecycle_events_sent_to_the_old_region_reach_the_new_home,
     a_rollback_brings_back_the_changes_made_since_the_migration,
     after_7_days_rollback_is_refused_and_the_sweep_purges_the_source,
     a_crash_at_any_step_of_a_migration_resumes_without_loss,

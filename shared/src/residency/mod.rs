@@ -265,6 +265,37 @@ fn tenant_item(state: &AppState, tenant: &TenantKey, record: &Tenant, version: u
     })
 }
 
+/// This stack acting on `region`'s table and bucket (every stack reaches every region): for
+/// lifecycle events Atlassian sends to the region a tenant left, and for the local two-region
+/// server.
+pub fn acting_in(state: &AppState, region: &str) -> Result<AppState> {
+    let target = state.regions.require(region)?.clone();
+    let mut config = (*state.config).clone();
+    config.home_region = region.to_owned();
+    Ok(AppState {
+        regions: state.regions.rehomed(region)?,
+        config: std::sync::Arc::new(config),
+        store: target.store,
+        media: target.media,
+        ..state.clone()
+    })
+}
+
+/// The state whose store holds the tenant's live data: this one, or, for a tenant that moved
+/// away (its record here names another region), that region's. Atlassian keeps sending lifecycle
+/// events to the base URL it installed through; they must change the live record, not the copy
+/// left behind for the rollback window.
+pub async fn home_state(state: &AppState, tenant: &TenantKey) -> Result<AppState> {
+    let now = state.clock.now_secs();
+    match load_tenant_in(home(state)?, tenant, now).await? {
+        Some((record, _)) if record.region != state.regions.home() && state.regions.get(&record.region).is_some() => {
+            tracing::info!(tenant = %tenant, region = %record.region, "lifecycle event for a tenant homed elsewhere");
+            acting_in(state, &record.region)
+        }
+        _ => Ok(state.clone()),
+    }
+}
+
 /// `GET /api/residency`: where the tenant lives, the last migration, and the rollback window.
 pub async fn view(state: &AppState, tenant: &TenantKey) -> Result<ResidencyView> {
     let now = state.clock.now_secs();
