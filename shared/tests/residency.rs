@@ -690,6 +690,34 @@ mod scenarios {
         assert_eq!(status, 401, "uninstalled in its home");
     }
 
+    pub async fn an_upload_url_issued_before_the_move_still_completes_in_the_new_region(w: World) {
+        let (status, _, ticket) =
+            w.us.post("/api/media/uploads", &json!({"purpose": "logo", "contentType": "image/png", "size": PNG.len()}))
+                .await;
+        assert_eq!(status, 201, "{ticket}");
+        let id = ticket["media"]["id"].as_str().expect("id").to_owned();
+        w.migrate().await;
+        // The browser still holds the URL of the bucket the tenant left.
+        assert_eq!(put_upload(&ticket["upload"], PNG.to_vec(), None).await, 200);
+        let complete = format!("/api/media/{id}/complete");
+        assert_eq!(w.us.post(&complete, &json!({})).await.0, 421);
+        let (status, _, body) = w.eu.post(&complete, &json!({})).await;
+        assert_eq!((status, body["state"].as_str()), (200, Some("ready")), "{body}");
+        let object = ObjectKey::media(&tenant(A), &id);
+        let (bytes, _) = w.eu.state().media.get_object(&object).await.expect("get").expect("copied over");
+        assert_eq!(bytes, PNG);
+        assert_eq!(w.eu.get(&format!("/api/media/{id}")).await.0, 200);
+        // An upload never sent anywhere is still "not uploaded".
+        let (status, _, ticket) =
+            w.eu.post("/api/media/uploads", &json!({"purpose": "logo", "contentType": "image/png", "size": PNG.len()}))
+                .await;
+        assert_eq!(status, 201, "{ticket}");
+        let (status, _, body) =
+            w.eu.post(&format!("/api/media/{}/complete", ticket["media"]["id"].as_str().expect("id")), &json!({}))
+                .await;
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("not_uploaded")), "{body}");
+    }
+
     pub async fn a_rollback_brings_back_the_changes_made_since_the_migration(w: World) {
         let (id, _) = w.us.create_site("Docs").await;
         let (gone, gone_etag) = w.us.create_site("Old").await;
@@ -851,6 +879,7 @@ scenarios!(
     writes_during_the_copy_are_carried_over_and_the_freeze_refuses_writes_only,
     a_write_racing_the_freeze_lands_before_the_final_copy_or_is_refused,
     lifecycle_events_sent_to_the_old_region_reach_the_new_home,
+    an_upload_url_issued_before_the_move_still_completes_in_the_new_region,
     a_rollback_brings_back_the_changes_made_since_the_migration,
     after_7_days_rollback_is_refused_and_the_sweep_purges_the_source,
     a_crash_at_any_step_of_a_migration_resumes_without_loss,

@@ -35,7 +35,7 @@ use crate::clock::rfc3339;
 use crate::connect::jwt::{Audience, ConnectClaims};
 use crate::error::{Error, Result};
 use crate::keys;
-use crate::media::port::ObjectKey;
+use crate::media::port::{ObjectInfo, ObjectKey};
 use crate::regions::{Region, install_region};
 use crate::retention::MIGRATED_SOURCE_DUE_KIND;
 use crate::retention::purge::PURGE_MARKER;
@@ -294,6 +294,25 @@ pub async fn home_state(state: &AppState, tenant: &TenantKey) -> Result<AppState
         }
         _ => Ok(state.clone()),
     }
+}
+
+/// An upload URL issued before the tenant moved here points at the bucket it left (URLs live 5
+/// minutes; the pending record moved with the data). While the source is kept (the rollback
+/// window), `complete` finds the object there and copies it over; answers what is now stored
+/// here, or `None` when nothing was uploaded anywhere.
+pub async fn fetch_moved_upload(state: &AppState, tenant: &TenantKey, key: &ObjectKey) -> Result<Option<ObjectInfo>> {
+    let now = state.clock.now_secs();
+    let Some((m, _)) = load_in(home(state)?, tenant, now).await? else { return Ok(None) };
+    let moved_here = m.phase == Phase::Switched && m.to == state.regions.home();
+    if !moved_here || m.rollback_until_secs.is_none_or(|until| now >= until) {
+        return Ok(None);
+    }
+    let from = state.regions.require(&m.from)?;
+    let Some((bytes, content_type)) = from.media.get_object(key).await? else { return Ok(None) };
+    let here = home(state)?;
+    here.media.put_object(key, bytes, content_type.as_deref()).await?;
+    tracing::info!(tenant = %tenant, from = %m.from, "an upload sent to the region the tenant left was copied over");
+    here.media.head(key).await
 }
 
 /// `GET /api/residency`: where the tenant lives, the last migration, and the rollback window.
