@@ -83,6 +83,11 @@ pub async fn lambda_state() -> Result<AppState> {
     })
 }
 
+/// Where the local server keeps a region other than its home: `<data dir>/region-<name>/`.
+pub fn local_region_dir(data_dir: &Path, region: &str) -> std::path::PathBuf {
+    data_dir.join(format!("region-{region}"))
+}
+
 /// Local server: the embedded store and media files under `data_dir`, install keys and Forge
 /// keys over HTTP from `config`, and a fixed set of admin accountIds (there is no product to ask). The local
 /// media store is also returned: the local server serves its signed URLs.
@@ -106,7 +111,7 @@ pub fn local_state(
             regions.push(Region { spec: spec.clone(), store: store.clone(), media: Arc::new(media.clone()) });
             continue;
         }
-        let dir = data_dir.join(format!("region-{}", spec.name));
+        let dir = local_region_dir(data_dir, &spec.name);
         std::fs::create_dir_all(&dir).map_err(|e| Error::internal(format!("create {}: {e}", dir.display())))?;
         regions.push(Region {
             spec: spec.clone(),
