@@ -881,11 +881,8 @@ pub async fn cancel(state: &AppState, tenant: &TenantKey, phase: Phase, message:
 /// The scheduled worker's handler (every minute, one instance at a time): on Lambda a migration
 /// started by an HTTP request is not driven after the response, so this drives every migration
 /// in flight to its next resting point.
-pub async fn on_schedule(
-    state: &AppState,
-    event: lambda_runtime::LambdaEvent<crate::schedule::ScheduledEvent>,
-) -> Result<u64> {
+pub async fn on_schedule(state: &AppState, event: crate::schedule::ScheduledEvent) -> Result<u64> {
     let driven = resume_all(state).await?;
-    tracing::info!(scheduled_for = %event.payload.time, driven, "residency worker");
+    tracing::info!(scheduled_for = %event.time, driven, "residency worker");
     Ok(driven)
 }
