@@ -49,7 +49,8 @@ async fn seed(store: Arc<dyn ItemStore>, media: &dyn MediaStore, tenant: &Tenant
     let keys: Vec<String> = (0..items.saturating_sub(1))
         .map(|i| if i < objects { format!("MEDIA#obj{i:05}") } else { format!("ITEM#{i:08}") })
         .collect();
-    let chunks: Vec<Vec<String>> = keys.chunks(100).map(<[String]>::to_vec).collect();
+    let chunks: Vec<Vec<String>> =
+        keys.chunks(canopy_shared::residency::fence::MAX_FENCED_WRITES).map(<[String]>::to_vec).collect();
     let mut tasks = tokio::task::JoinSet::new();
     for chunk in chunks {
         let writes: Vec<Write> =

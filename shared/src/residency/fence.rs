@@ -24,7 +24,11 @@ use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 use crate::keys;
-use crate::store::{Condition, DueEntry, Item, ItemStore, Page, PageRequest, Write};
+use crate::store::{Condition, DueEntry, Item, ItemStore, MAX_TRANSACTION_WRITES, Page, PageRequest, Write};
+
+/// Writes a transaction on one tenant may carry: the fence takes one of DynamoDB's 100 for its
+/// check (more is refused as a bug, never sent unfenced).
+pub const MAX_FENCED_WRITES: usize = MAX_TRANSACTION_WRITES - 1;
 use crate::tenant_key::TenantKey;
 
 /// An [`ItemStore`] whose tenant writes fail while the tenant is frozen (see the module docs).
@@ -125,6 +129,17 @@ mod tests {
             body: serde_json::json!({}),
         };
         Write::Put { item, condition: Condition::None }
+    }
+
+    #[tokio::test]
+    async fn a_tenant_transaction_holds_at_most_99_writes_with_its_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = crate::store::embedded::EmbeddedItemStore::open(&dir.path().join("s.redb")).unwrap();
+        let store = FencedStore::new(Arc::new(inner));
+        let writes = |n: usize| (0..n).map(|i| put("a", &format!("ITEM#{i:03}"))).collect::<Vec<_>>();
+        store.transact(writes(MAX_FENCED_WRITES), 0).await.expect("99 writes and the check");
+        let refused = store.transact(writes(MAX_FENCED_WRITES + 1), 0).await.expect_err("101 with the check");
+        assert_eq!(refused.code(), "internal");
     }
 
     #[test]
