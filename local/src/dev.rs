@@ -32,7 +32,7 @@ use sha2::{Digest, Sha256};
 pub const DEV_KID: &str = "canopy-dev-install-key";
 const DEV_PRIVATE_KEY: &[u8] = include_bytes!("../../dev/install-key.pem");
 const DEV_PUBLIC_KEY: &str = include_str!("../../dev/install-key.pub.pem");
-const DEV_CLIENT_KEY: &str = "canopy-dev-tenant";
+pub const DEV_CLIENT_KEY: &str = "canopy-dev-tenant";
 /// The dev tenant's site administrator (the local server's admin directory knows only them).
 pub const DEV_ADMIN_ACCOUNT_ID: &str = "557058:canopy-dev-admin";
 /// A dev user who is not an administrator, for trying what readers may do.

@@ -4,6 +4,8 @@
 //! - `privacy-report`: reports the stored accountIds of every tenant due (CONNECT.md §7) and
 //!   erases closed accounts. Exits non-zero if a tenant met an error.
 //! - `retention-sweep [--budget-secs N]`: the retention sweep, with a progress line.
+//! - `residency-status [--tenant KEY] [--server URL] [--watch]`: a tenant's region and migration
+//!   progress, asked of the running server (`residency.rs`; the one job that needs it running).
 //! - `usage-snapshot [--date yyyy-mm-dd]`: takes the day's usage snapshot (default: today, UTC);
 //!   a day already taken is left as it is.
 //!
@@ -28,6 +30,7 @@ pub async fn run_from_args() -> Option<anyhow::Result<()>> {
         "privacy-report" => Some(privacy_report(rest).await),
         "usage-snapshot" => Some(usage_snapshot(rest).await),
         "retention-sweep" => Some(crate::retention::run(rest).await),
+        "residency-status" => Some(crate::residency::run(rest).await),
         _ => None,
     }
 }

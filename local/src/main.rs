@@ -3,6 +3,7 @@
 
 mod dev;
 mod jobs;
+mod residency;
 mod retention;
 mod settings;
 
@@ -17,25 +18,10 @@ async fn main() -> anyhow::Result<()> {
     let settings = settings::Settings::from_env_and_args(std::env::args().skip(1))?;
     let (state, local_media) =
         bootstrap::local_state(settings.app_config()?, &settings.data_dir, [dev::DEV_ADMIN_ACCOUNT_ID.to_owned()])?;
-    // Migrations a previous run left in flight finish now (each step is idempotent).
-    {
-        let state = state.clone();
-        tokio::spawn(async move {
-            if let Err(error) = canopy_shared::residency::resume_all(&state).await {
-                tracing::error!(%error, "resuming residency migrations");
-            }
-        });
-    }
     let listener = tokio::net::TcpListener::bind(&settings.listen).await?;
     let address = listener.local_addr()?;
-    let routes = http::lifecycle::routes()
-        .merge(http::content::routes())
-        .merge(http::media::routes())
-        .merge(http::feedback::routes())
-        .merge(http::residency::routes())
-        .merge(http::ops::routes(http::ops::OperatorAccess::Local))
-        .merge(dev::routes(address));
-    let app = http::finish(routes, state.clone()).merge(canopy_shared::media::local::routes(local_media));
+    let mut servers = tokio::task::JoinSet::new();
+    servers.spawn(serve(state.clone(), listener, local_media));
 
     println!("Canopy local server listening on http://{address}");
     println!("  base URL        {}", state.config.base_url);
@@ -45,6 +31,64 @@ async fn main() -> anyhow::Result<()> {
     println!("  dev tenant      curl -s -X POST http://{address}/dev/install");
     println!("  forge keys      {}  (dev FITs: POST http://{address}/dev/forge-token)", state.config.forge_jwks_url);
     println!("  usage (ops)     http://{address}/ops/usage   jobs: canopy-local privacy-report | usage-snapshot");
+
+    // Every other region with a loopback base URL (`--two-regions`) gets a listener of its own
+    // over its own store and media, as its stack would have: a migration runs on one machine.
+    let mut states = vec![state.clone()];
+    for spec in state.config.regions.iter().filter(|s| s.name != state.config.home_region) {
+        let Some(listen) = loopback_address(&spec.base_url) else { continue };
+        let mut regional = canopy_shared::residency::acting_in(&state, &spec.name)?;
+        let mut config = (*regional.config).clone();
+        config.base_url = spec.base_url.clone();
+        regional.config = std::sync::Arc::new(config);
+        let dir = bootstrap::local_region_dir(&settings.data_dir, &spec.name);
+        let media = canopy_shared::media::local::LocalMediaStore::open(&dir, &spec.base_url)?;
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        println!(
+            "  region {:<8} {} (home region: {}; data under {})",
+            spec.name,
+            spec.base_url,
+            state.config.home_region,
+            dir.display()
+        );
+        servers.spawn(serve(regional.clone(), listener, media));
+        states.push(regional);
+    }
+    // Migrations a previous run left in flight finish now (each step is idempotent).
+    for state in states {
+        tokio::spawn(async move {
+            if let Err(error) = canopy_shared::residency::resume_all(&state).await {
+                tracing::error!(%error, "resuming residency migrations");
+            }
+        });
+    }
+    while let Some(done) = servers.join_next().await {
+        done??;
+    }
+    Ok(())
+}
+
+/// `http://127.0.0.1:PORT` (or `localhost`): a region this machine serves itself.
+fn loopback_address(base_url: &str) -> Option<std::net::SocketAddr> {
+    let authority = base_url.strip_prefix("http://")?.trim_end_matches('/');
+    let authority = authority.replace("localhost", "127.0.0.1");
+    authority.parse::<std::net::SocketAddr>().ok().filter(|a| a.ip().is_loopback())
+}
+
+async fn serve(
+    state: canopy_shared::state::AppState,
+    listener: tokio::net::TcpListener,
+    local_media: canopy_shared::media::local::LocalMediaStore,
+) -> anyhow::Result<()> {
+    let address = listener.local_addr()?;
+    let routes = http::lifecycle::routes()
+        .merge(http::content::routes())
+        .merge(http::media::routes())
+        .merge(http::feedback::routes())
+        .merge(http::residency::routes())
+        .merge(http::ops::routes(http::ops::OperatorAccess::Local))
+        .merge(dev::routes(address));
+    let app = http::finish(routes, state).merge(canopy_shared::media::local::routes(local_media));
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Local server settings: `CANOPY_LISTEN`, `CANOPY_DATA_DIR`, `CANOPY_BASE_URL`,
 //! `CANOPY_CONNECT_KEYS_URL`, each mirrored by a flag (`--listen`, `--data-dir`, `--base-url`,
-//! `--connect-keys-url`); a flag wins over the variable.
+//! `--connect-keys-url`); a flag wins over the variable. `--two-regions` (or
+//! `CANOPY_TWO_REGIONS=1`) runs regions `us` (at the listen address) and `eu` (the next port) in
+//! one process, unless `CANOPY_REGIONS` lists the regions itself.
 
 use std::path::PathBuf;
 
@@ -15,6 +17,7 @@ pub struct Settings {
     pub data_dir: PathBuf,
     base_url: Option<String>,
     connect_keys_url: Option<String>,
+    two_regions: bool,
 }
 
 impl Settings {
@@ -25,6 +28,7 @@ impl Settings {
             data_dir: var("CANOPY_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.into()).into(),
             base_url: var("CANOPY_BASE_URL"),
             connect_keys_url: var("CANOPY_CONNECT_KEYS_URL"),
+            two_regions: var("CANOPY_TWO_REGIONS").is_some_and(|v| v == "1" || v == "true"),
         };
         let mut args = args;
         while let Some(flag) = args.next() {
@@ -34,8 +38,11 @@ impl Settings {
                 "--data-dir" => settings.data_dir = value()?.into(),
                 "--base-url" => settings.base_url = Some(value()?),
                 "--connect-keys-url" => settings.connect_keys_url = Some(value()?),
+                "--two-regions" => settings.two_regions = true,
                 "--help" | "-h" => {
-                    println!("canopy-local [--listen ADDR] [--data-dir DIR] [--base-url URL] [--connect-keys-url URL]");
+                    println!(
+                        "canopy-local [--listen ADDR] [--data-dir DIR] [--base-url URL] [--connect-keys-url URL] [--two-regions]"
+                    );
                     std::process::exit(0);
                 }
                 other => bail!("unknown argument {other}; see --help"),
@@ -57,6 +64,9 @@ impl Settings {
             Some(url) => url.clone(),
             None => format!("http://{}/dev/install-keys", self.listen),
         };
+        if self.two_regions && config.regions.len() == 1 {
+            config.regions = two_regions(&self.listen, &config.home_region, &config.base_url)?;
+        }
         if config.forge_app_ari.is_none() {
             config.forge_app_ari = Some(crate::dev::DEV_FORGE_APP_ARI.into());
         }
@@ -66,4 +76,14 @@ impl Settings {
         config.validate()?;
         Ok(config)
     }
+}
+
+/// The home region at the listen address and the other of `us`/`eu` on the next port.
+fn two_regions(listen: &str, home: &str, base_url: &str) -> anyhow::Result<Vec<canopy_shared::regions::RegionSpec>> {
+    let address: std::net::SocketAddr =
+        listen.parse().with_context(|| format!("--two-regions: {listen} is not host:port"))?;
+    let other = if home == "eu" { "us" } else { "eu" };
+    let other_address = std::net::SocketAddr::new(address.ip(), address.port() + 1);
+    let list = format!("{home}={base_url},{other}=http://{other_address}");
+    Ok(canopy_shared::regions::specs_from(home, base_url, Some(&list), None, None, None)?)
 }

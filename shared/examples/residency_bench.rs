@@ -16,6 +16,7 @@ use canopy_shared::forge::ForgeRemote;
 use canopy_shared::forge::jwks::StaticForgeKeys;
 use canopy_shared::media::port::{MediaStore, ObjectKey};
 use canopy_shared::regions::{self, RegionSpec, Regions};
+use canopy_shared::residency::fence::FencedStore;
 use canopy_shared::residency::{self, Kind, Settings};
 use canopy_shared::state::AppState;
 use canopy_shared::store::{Condition, Due, Item, ItemStore, Write};
@@ -48,7 +49,8 @@ async fn seed(store: Arc<dyn ItemStore>, media: &dyn MediaStore, tenant: &Tenant
     let keys: Vec<String> = (0..items.saturating_sub(1))
         .map(|i| if i < objects { format!("MEDIA#obj{i:05}") } else { format!("ITEM#{i:08}") })
         .collect();
-    let chunks: Vec<Vec<String>> = keys.chunks(100).map(<[String]>::to_vec).collect();
+    let chunks: Vec<Vec<String>> =
+        keys.chunks(canopy_shared::residency::fence::MAX_FENCED_WRITES).map(<[String]>::to_vec).collect();
     let mut tasks = tokio::task::JoinSet::new();
     for chunk in chunks {
         let writes: Vec<Write> =
@@ -75,7 +77,8 @@ async fn seed(store: Arc<dyn ItemStore>, media: &dyn MediaStore, tenant: &Tenant
 }
 
 async fn run(items: usize, objects: usize) {
-    let (us_store, eu_store) = (dynamo().await, dynamo().await);
+    // Behind the write fence, as every stack runs them (`bootstrap`).
+    let (us_store, eu_store) = (FencedStore::wrap(dynamo().await), FencedStore::wrap(dynamo().await));
     let (us_media, eu_media) = (s3().await, s3().await);
     let tenant = TenantKey::from_verified(&unique("tenant")).expect("key");
     seed(us_store.clone(), us_media.as_ref(), &tenant, items, objects).await;
@@ -91,7 +94,7 @@ async fn run(items: usize, objects: usize) {
         ],
     )
     .expect("regions")
-    .with_settings(Settings { auto_drive: false, ..Settings::default() });
+    .with_settings(Settings { auto_drive: false });
     let state = AppState {
         regions: all,
         config: Arc::new(config),
@@ -109,9 +112,8 @@ async fn run(items: usize, objects: usize) {
     assert_eq!(done.progress.objects_copied as usize, objects, "{done:?}");
     let read_only = done.read_only_ms.unwrap_or_default() as f64 / 1000.0;
     println!(
-        "{items:>7} items + {objects:>5} objects: total {:>6.2} s, read-only {read_only:>5.2} s (of which {:.1} s settle), {} copy passes",
+        "{items:>7} items + {objects:>5} objects: total {:>6.2} s, read-only {read_only:>5.2} s, {} copy passes",
         total.as_secs_f64(),
-        Settings::default().settle.as_secs_f64(),
         done.progress.passes
     );
 }

@@ -16,6 +16,7 @@ use crate::forge::product::ForgeProductClient;
 use crate::media::local::LocalMediaStore;
 use crate::media::s3::S3MediaStore;
 use crate::regions::{Region, Regions};
+use crate::residency::fence::FencedStore;
 use crate::state::AppState;
 use crate::store::dynamo::DynamoItemStore;
 use crate::store::embedded::EmbeddedItemStore;
@@ -31,7 +32,8 @@ pub async fn lambda_state() -> Result<AppState> {
     let s3_endpoint = std::env::var("CANOPY_S3_ENDPOINT").ok();
     let client = DynamoItemStore::client(&sdk, dynamo_endpoint.as_deref());
     let s3 = S3MediaStore::client(&sdk, s3_endpoint.as_deref());
-    let store: Arc<dyn crate::store::ItemStore> = Arc::new(DynamoItemStore::new(client, table.clone()));
+    // Every region's store is behind the residency write fence (`residency::fence`).
+    let store = FencedStore::wrap(Arc::new(DynamoItemStore::new(client, table.clone())));
     let media: Arc<dyn crate::media::port::MediaStore> = Arc::new(S3MediaStore::new(s3, bucket.clone()));
     // Every other region: its table and bucket through clients of its own AWS region.
     let mut regions = Vec::new();
@@ -48,16 +50,16 @@ pub async fn lambda_state() -> Result<AppState> {
         let regional = sdk.to_builder().region(aws_config::Region::new(aws_region)).build();
         regions.push(Region {
             spec: spec.clone(),
-            store: Arc::new(DynamoItemStore::new(
+            store: FencedStore::wrap(Arc::new(DynamoItemStore::new(
                 DynamoItemStore::client(&regional, dynamo_endpoint.as_deref()),
                 table,
-            )),
+            ))),
             media: Arc::new(S3MediaStore::new(S3MediaStore::client(&regional, s3_endpoint.as_deref()), bucket)),
         });
     }
     // On Lambda a task spawned by a request is frozen once the response is sent: migrations are
     // driven by the residency worker's schedule instead (functions/residency-worker).
-    let on_lambda = crate::residency::Settings { auto_drive: false, ..Default::default() };
+    let on_lambda = crate::residency::Settings { auto_drive: false };
     let regions = Regions::new(&config.home_region, regions)?.with_settings(on_lambda);
     let http = http_client()?;
     let install_keys = HttpInstallKeys::new(&config.connect_keys_url, http.clone());
@@ -81,6 +83,11 @@ pub async fn lambda_state() -> Result<AppState> {
     })
 }
 
+/// Where the local server keeps a region other than its home: `<data dir>/region-<name>/`.
+pub fn local_region_dir(data_dir: &Path, region: &str) -> std::path::PathBuf {
+    data_dir.join(format!("region-{region}"))
+}
+
 /// Local server: the embedded store and media files under `data_dir`, install keys and Forge
 /// keys over HTTP from `config`, and a fixed set of admin accountIds (there is no product to ask). The local
 /// media store is also returned: the local server serves its signed URLs.
@@ -90,7 +97,7 @@ pub fn local_state(
     admins: impl IntoIterator<Item = String>,
 ) -> Result<(AppState, LocalMediaStore)> {
     std::fs::create_dir_all(data_dir).map_err(|e| Error::internal(format!("create {}: {e}", data_dir.display())))?;
-    let store = EmbeddedItemStore::open(&data_dir.join("canopy.redb"))?;
+    let store = FencedStore::wrap(Arc::new(EmbeddedItemStore::open(&data_dir.join("canopy.redb"))?));
     let http = http_client()?;
     let install_keys = HttpInstallKeys::new(&config.connect_keys_url, http.clone());
     let media = LocalMediaStore::open(data_dir, &config.base_url)?;
@@ -101,14 +108,14 @@ pub fn local_state(
     let mut regions = Vec::new();
     for spec in &config.regions {
         if spec.name == config.home_region {
-            regions.push(Region { spec: spec.clone(), store: Arc::new(store.clone()), media: Arc::new(media.clone()) });
+            regions.push(Region { spec: spec.clone(), store: store.clone(), media: Arc::new(media.clone()) });
             continue;
         }
-        let dir = data_dir.join(format!("region-{}", spec.name));
+        let dir = local_region_dir(data_dir, &spec.name);
         std::fs::create_dir_all(&dir).map_err(|e| Error::internal(format!("create {}: {e}", dir.display())))?;
         regions.push(Region {
             spec: spec.clone(),
-            store: Arc::new(EmbeddedItemStore::open(&dir.join("canopy.redb"))?),
+            store: FencedStore::wrap(Arc::new(EmbeddedItemStore::open(&dir.join("canopy.redb"))?)),
             media: Arc::new(LocalMediaStore::open(&dir, &spec.base_url)?),
         });
     }
@@ -116,7 +123,7 @@ pub fn local_state(
     let state = AppState {
         regions,
         config: Arc::new(config),
-        store: Arc::new(store),
+        store,
         install_keys: Arc::new(install_keys),
         forge: ForgeRemote::new(Arc::new(forge_keys), clock.clone()),
         clock,

@@ -50,6 +50,10 @@ pub enum Error {
     /// 429: rate limited; retry after the given seconds.
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
+    /// 503: the tenant's data is moving region (a read-only phase of seconds); writes are refused,
+    /// reads go on; retry after the given seconds.
+    #[error("tenant is read-only while its data moves region")]
+    ReadOnly { retry_after_secs: u64 },
     /// 503: a dependency (store, key service) is down; retry after the given seconds.
     #[error("dependency unavailable: {dependency}: {cause}")]
     Unavailable { dependency: &'static str, cause: String, retry_after_secs: u64 },
@@ -102,7 +106,7 @@ impl Error {
             Self::WrongRegion { .. } => StatusCode::MISDIRECTED_REQUEST,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ReadOnly { .. } | Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -122,6 +126,7 @@ impl Error {
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::WrongRegion { .. } => "wrong_region",
             Self::RateLimited { .. } => "rate_limited",
+            Self::ReadOnly { .. } => "tenant_read_only",
             Self::Unavailable { .. } => "dependency_unavailable",
             Self::Internal(_) => "internal",
         }
@@ -134,6 +139,9 @@ impl Error {
             Self::Unavailable { .. } => "A service Canopy depends on is unavailable; try again shortly.".into(),
             Self::Internal(_) => "Canopy met an internal error.".into(),
             Self::RateLimited { .. } => "Too many requests; try again later.".into(),
+            Self::ReadOnly { retry_after_secs } => format!(
+                "This site's data is moving to another region; changes are paused for a few seconds. Try again in {retry_after_secs} s."
+            ),
             Self::WrongRegion { region, .. } => format!("This tenant's data lives in region {region}."),
             other => other.to_string(),
         }
@@ -155,9 +163,9 @@ impl IntoResponse for Error {
         }
         let mut response = (status, axum::Json(body)).into_response();
         let retry_after = match &self {
-            Self::RateLimited { retry_after_secs } | Self::Unavailable { retry_after_secs, .. } => {
-                Some(*retry_after_secs)
-            }
+            Self::RateLimited { retry_after_secs }
+            | Self::ReadOnly { retry_after_secs }
+            | Self::Unavailable { retry_after_secs, .. } => Some(*retry_after_secs),
             _ => None,
         };
         if let Some(secs) = retry_after {

@@ -100,6 +100,9 @@ pub fn rate_window(action: &str, caller: &str, window_secs: i64, window_start: i
 
 /// The tenant's residency migration: its state machine (`residency`), in the region it runs from.
 pub const RESIDENCY: &str = "RESIDENCY";
+/// Present while the tenant is read-only for a move: every tenant write is conditional on its
+/// absence (`residency::fence`).
+pub const RESIDENCY_FREEZE: &str = "RESIDENCY#FREEZE";
 
 /// The tenant's personal-data reporting state (cursor, cycle, next due date).
 pub const PRIVACY_REPORT: &str = "PRIVACY#REPORT";

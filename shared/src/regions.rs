@@ -165,6 +165,12 @@ impl Regions {
         Ok(Self { home: home.to_owned(), by_name: Arc::new(by_name), settings: Default::default() })
     }
 
+    /// The same regions with `name` as home (a stack acting on another region's data).
+    pub fn rehomed(&self, name: &str) -> Result<Self> {
+        self.require(name)?;
+        Ok(Self { home: name.to_owned(), ..self.clone() })
+    }
+
     /// How migrations run in this process (tests step them by hand).
     pub fn with_settings(self, settings: crate::residency::Settings) -> Self {
         Self { settings, ..self }

@@ -126,7 +126,9 @@ pub async fn record_visit(state: &AppState, tenant: &TenantKey, account_id: Opti
     })
     .await;
     match written {
-        Err(Error::Conflict { code: "write_conflict", .. }) => Ok(()),
+        // A visit is recorded at most hourly anyway: one lost to a concurrent write or to a
+        // region move's read-only seconds (`residency::fence`) is not worth failing a read.
+        Err(Error::Conflict { code: "write_conflict", .. } | Error::ReadOnly { .. }) => Ok(()),
         other => other,
     }
 }

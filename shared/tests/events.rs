@@ -359,9 +359,50 @@ fn feedback_and_job_samples() -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// The residency function's requests (a stack of one region, as the sample's) and its worker's
+/// scheduled event.
+fn residency_samples() -> Vec<(&'static str, Value)> {
+    let admin = sign_hs256(&claims(CONTEXT_QSH.into(), None), SECRET).expect("sign");
+    let user = sign_hs256(&claims_of(USER, CONTEXT_QSH.into(), None), SECRET).expect("sign");
+    let status_path = "/lifecycle/dare-migration/status";
+    vec![
+        ("residency/status", api_gateway_event("residency", "GET", "/api/residency", Some(&user), None)),
+        (
+            "residency/migrate-unknown-region",
+            api_gateway_event(
+                "migrate-unknown-region",
+                "POST",
+                "/api/residency/migrations",
+                Some(&admin),
+                Some(&json!({"region": "ap"})),
+            ),
+        ),
+        (
+            "residency/migrate-as-user",
+            api_gateway_event(
+                "migrate-as-user",
+                "POST",
+                "/api/residency/migrations",
+                Some(&user),
+                Some(&json!({"region": "eu"})),
+            ),
+        ),
+        (
+            "residency/rollback-nothing",
+            api_gateway_event("rollback-nothing", "POST", "/api/residency/rollback", Some(&admin), Some(&json!({}))),
+        ),
+        (
+            "residency/dare-status",
+            api_gateway_event("dare-status", "GET", status_path, Some(&product_token("GET", status_path)), None),
+        ),
+        ("residency-worker/scheduled", scheduled_event("residency-worker")),
+    ]
+}
+
 fn all_samples() -> Vec<(&'static str, Value)> {
     let mut samples = samples();
     samples.extend(feedback_and_job_samples());
+    samples.extend(residency_samples());
     samples.extend(forge_samples());
     samples
 }
@@ -425,6 +466,12 @@ const SCRIPT: &[(&str, u16)] = &[
     ("ops/usage", 200),
     ("ops/usage-day", 200),
     ("ops/usage-without-iam", 403),
+    ("residency/status", 200),
+    ("residency/migrate-unknown-region", 422),
+    ("residency/migrate-as-user", 403),
+    ("residency/rollback-nothing", 409),
+    ("residency/dare-status", 200),
+    ("residency-worker/scheduled", 200),
     ("lifecycle/disabled", 204),
     ("lifecycle/tenant", 403),
     ("content/site-config", 403),
@@ -467,7 +514,9 @@ fn event_files_are_current_and_complete() {
         "stale events {stale:?}: run CANOPY_UPDATE_EVENTS=1 cargo nextest run -p canopy-shared --test events"
     );
     let names: Vec<&str> = all_samples().iter().map(|(n, _)| *n).collect();
-    for function in ["lifecycle", "content", "media", "feedback", "privacy", "usage", "ops"] {
+    for function in
+        ["lifecycle", "content", "media", "feedback", "privacy", "usage", "ops", "residency", "residency-worker"]
+    {
         for entry in std::fs::read_dir(dir.join(function)).expect("events dir") {
             let file = entry.expect("entry").file_name().to_string_lossy().into_owned();
             let name = format!("{function}/{}", file.trim_end_matches(".json"));
@@ -502,6 +551,7 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
     let content = canopy_shared::http::finish(canopy_shared::http::content::routes(), state.clone());
     let feedback = canopy_shared::http::finish(canopy_shared::http::feedback::routes(), state.clone());
     let media_routes = canopy_shared::http::finish(canopy_shared::http::media::routes(), state.clone());
+    let residency = canopy_shared::http::finish(canopy_shared::http::residency::routes(), state.clone());
     let ops = canopy_shared::http::finish(
         canopy_shared::http::ops::routes(canopy_shared::http::ops::OperatorAccess::Iam),
         state.clone(),
@@ -518,6 +568,13 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
     let mut forge_runs = std::collections::HashMap::new();
     for (step, (name, expected)) in SCRIPT.iter().enumerate() {
         let text = std::fs::read_to_string(events_dir().join(format!("{name}.json"))).expect("event file");
+        if name.starts_with("residency-worker/") {
+            let event: canopy_shared::schedule::ScheduledEvent =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: not a scheduled event: {e}"));
+            let driven = canopy_shared::residency::on_schedule(&state, event).await.expect("run");
+            assert_eq!((driven, *expected), (0, 200), "no migration in flight: the worker drives none");
+            continue;
+        }
         if name.starts_with("privacy/") || name.starts_with("usage/") {
             // Scheduled events go through the job handler the Lambda runs.
             let event: canopy_shared::schedule::ScheduledEvent =
@@ -543,6 +600,7 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
             Some("feedback") => &feedback,
             Some("media") => &media_routes,
             Some("ops") => &ops,
+            Some("residency") => &residency,
             _ => &lifecycle,
         };
         let response = router.clone().oneshot(request).await.expect("handler answers");

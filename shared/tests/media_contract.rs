@@ -82,6 +82,23 @@ mod cases {
         assert_eq!(s.store.head(&k).await.expect("head"), None);
     }
 
+    pub async fn get_and_put_object_copy_an_object_whole(s: Served) {
+        let (source, copy) = (key("source"), key("copy"));
+        assert_eq!(s.store.get_object(&source).await.expect("get"), None, "nothing there yet");
+        let upload = s.store.presign_upload(&source, "image/png", PNG.len() as u64, MINUTE).await.expect("presign");
+        assert_eq!(put(&ticket(&upload), PNG.to_vec(), None).await, 200);
+        let (bytes, content_type) = s.store.get_object(&source).await.expect("get").expect("uploaded");
+        assert_eq!((bytes.as_slice(), content_type.as_deref()), (PNG, Some("image/png")));
+
+        s.store.put_object(&copy, bytes, content_type.as_deref()).await.expect("put");
+        let info = s.store.head(&copy).await.expect("head").expect("copied");
+        assert_eq!((info.length, info.content_type.as_deref()), (PNG.len() as u64, Some("image/png")));
+        assert_eq!(s.store.get_object(&copy).await.expect("get").map(|(b, _)| b), Some(PNG.to_vec()));
+        // A put replaces what is there (a repeated copy after a crash is harmless).
+        s.store.put_object(&copy, PNG[..8].to_vec(), Some("image/png")).await.expect("replace");
+        assert_eq!(s.store.head(&copy).await.expect("head").map(|i| i.length), Some(8));
+    }
+
     pub async fn delete_prefix_removes_one_tenant_only(s: Served) {
         for (t, id) in [("t1", "1"), ("t1", "2"), ("t1", "3"), ("t10", "4")] {
             let k = ObjectKey::media(&tenant(t), id);
@@ -119,5 +136,6 @@ macro_rules! contract_for_every_adapter {
 contract_for_every_adapter!(
     upload_head_read_download_delete,
     the_server_refuses_what_was_not_signed,
+    get_and_put_object_copy_an_object_whole,
     delete_prefix_removes_one_tenant_only
 );

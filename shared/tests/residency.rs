@@ -9,17 +9,21 @@
 mod support;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use canopy_shared::TenantKey;
 use canopy_shared::keys;
-use canopy_shared::media::port::ObjectKey;
+use canopy_shared::media::port::{DownloadHeaders, MediaStore, ObjectInfo, ObjectKey, PresignedUpload};
 use canopy_shared::regions::{Region, RegionSpec, Regions};
+use canopy_shared::residency::fence::FencedStore;
 use canopy_shared::residency::{self, Phase, Settings};
 use canopy_shared::retention::{self, Budget};
 use canopy_shared::state::AppState;
 use canopy_shared::store::embedded::EmbeddedItemStore;
-use canopy_shared::store::{DueEntry, Item, ItemStore, Page, PageRequest, Write};
+use canopy_shared::store::{Condition, DueEntry, Item, ItemStore, Page, PageRequest, Write};
 use serde_json::{Value, json};
 use support::app::*;
 use support::media::{PNG, put as put_upload};
@@ -29,15 +33,66 @@ const SECRET: &str = "secret-a";
 const EU_BASE_URL: &str = "https://eu.canopy.example.com";
 const DAY: i64 = 86_400;
 
-/// A store that refuses the write by which a switch's source follows the target, while armed:
-/// a crash between the two halves of the switch.
-struct Crashing {
+/// Where an injected crash strikes a mutation: before it applies, or after (the write landed
+/// but the process died before it learnt so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Strike {
+    Before,
+    After,
+}
+
+/// A crash injected at the Nth mutation (store transaction or batch delete, object put or
+/// delete, in either region) after arming: that one and every later one fail, as if the process
+/// died there, until [`Faults::restart`].
+#[derive(Default)]
+struct Faults {
+    /// 0: off.
+    at: AtomicU64,
+    seen: AtomicU64,
+    after: AtomicBool,
+    dead: AtomicBool,
+}
+
+impl Faults {
+    fn arm(&self, at: u64, strike: Strike) {
+        self.seen.store(0, SeqCst);
+        self.dead.store(false, SeqCst);
+        self.after.store(strike == Strike::After, SeqCst);
+        self.at.store(at, SeqCst);
+    }
+    /// A fresh process: no more faults.
+    fn restart(&self) -> bool {
+        self.at.store(0, SeqCst);
+        self.dead.swap(false, SeqCst)
+    }
+    /// Runs `mutation` unless the process is (or now becomes) dead.
+    async fn guard<T>(
+        &self,
+        mutation: impl std::future::Future<Output = canopy_shared::Result<T>>,
+    ) -> canopy_shared::Result<T> {
+        let crash = || canopy_shared::Error::unavailable("store", "injected crash");
+        if self.dead.load(SeqCst) {
+            return Err(crash());
+        }
+        let at = self.at.load(SeqCst);
+        if at == 0 || self.seen.fetch_add(1, SeqCst) + 1 != at {
+            return mutation.await;
+        }
+        self.dead.store(true, SeqCst);
+        if self.after.load(SeqCst) {
+            mutation.await?;
+        }
+        Err(crash())
+    }
+}
+
+struct FaultyStore {
     inner: Arc<dyn ItemStore>,
-    armed: std::sync::atomic::AtomicBool,
+    faults: Arc<Faults>,
 }
 
 #[async_trait]
-impl ItemStore for Crashing {
+impl ItemStore for FaultyStore {
     async fn get(&self, t: &TenantKey, sk: &str, now: i64) -> canopy_shared::Result<Option<Item>> {
         self.inner.get(t, sk, now).await
     }
@@ -45,26 +100,65 @@ impl ItemStore for Crashing {
         self.inner.query(t, p, page, now).await
     }
     async fn transact(&self, writes: Vec<Write>, now: i64) -> canopy_shared::Result<()> {
-        let follows = writes.iter().any(|w| match w {
-            Write::Put { item, .. } => {
-                item.sk == keys::TENANT_RECORD
-                    && item.due.as_ref().is_some_and(|d| d.kind == retention::MIGRATED_SOURCE_DUE_KIND)
-            }
-            _ => false,
-        });
-        if follows && self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
-            return Err(canopy_shared::Error::unavailable("store", "injected crash"));
-        }
-        self.inner.transact(writes, now).await
+        self.faults.guard(self.inner.transact(writes, now)).await
     }
     async fn due(&self, kind: &str, now: i64, page: PageRequest) -> canopy_shared::Result<Page<DueEntry>> {
         self.inner.due(kind, now, page).await
     }
     async fn delete_batch(&self, keys: &[(TenantKey, String)]) -> canopy_shared::Result<()> {
-        self.inner.delete_batch(keys).await
+        self.faults.guard(self.inner.delete_batch(keys)).await
     }
     async fn purge_expired(&self, now: i64) -> canopy_shared::Result<u64> {
         self.inner.purge_expired(now).await
+    }
+}
+
+struct FaultyMedia {
+    inner: Arc<dyn MediaStore>,
+    faults: Arc<Faults>,
+}
+
+#[async_trait]
+impl MediaStore for FaultyMedia {
+    async fn presign_upload(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        length: u64,
+        expires_in: Duration,
+    ) -> canopy_shared::Result<PresignedUpload> {
+        self.inner.presign_upload(key, content_type, length, expires_in).await
+    }
+    async fn head(&self, key: &ObjectKey) -> canopy_shared::Result<Option<ObjectInfo>> {
+        self.inner.head(key).await
+    }
+    async fn first_bytes(&self, key: &ObjectKey, n: u64) -> canopy_shared::Result<Vec<u8>> {
+        self.inner.first_bytes(key, n).await
+    }
+    async fn presign_download(
+        &self,
+        key: &ObjectKey,
+        headers: &DownloadHeaders,
+        expires_in: Duration,
+    ) -> canopy_shared::Result<String> {
+        self.inner.presign_download(key, headers, expires_in).await
+    }
+    async fn delete(&self, key: &ObjectKey) -> canopy_shared::Result<()> {
+        self.faults.guard(self.inner.delete(key)).await
+    }
+    async fn delete_prefix(&self, prefix: &str) -> canopy_shared::Result<u64> {
+        self.faults.guard(self.inner.delete_prefix(prefix)).await
+    }
+    async fn get_object(&self, key: &ObjectKey) -> canopy_shared::Result<Option<(Vec<u8>, Option<String>)>> {
+        self.inner.get_object(key).await
+    }
+    async fn put_object(
+        &self,
+        key: &ObjectKey,
+        bytes: Vec<u8>,
+        content_type: Option<&str>,
+    ) -> canopy_shared::Result<()> {
+        self.faults.guard(self.inner.put_object(key, bytes, content_type)).await
     }
 }
 
@@ -75,7 +169,8 @@ struct Side {
 struct World {
     us: Side,
     eu: Side,
-    crashing: Arc<Crashing>,
+    faults: Arc<Faults>,
+    dynamo: bool,
     _dirs: Vec<tempfile::TempDir>,
     _media: Vec<support::media::Served>,
 }
@@ -98,26 +193,35 @@ async fn world(
     us_media: support::media::Served,
     eu_media: support::media::Served,
     dirs: Vec<tempfile::TempDir>,
+    dynamo: bool,
 ) -> World {
-    let crashing = Arc::new(Crashing { inner: us_store, armed: Default::default() });
-    let us_store: Arc<dyn ItemStore> = crashing.clone();
+    // As every stack runs them: behind the write fence; crashes are injected outside it.
+    let faults = Arc::new(Faults::default());
+    let faulty = |store: Arc<dyn ItemStore>| -> Arc<dyn ItemStore> {
+        Arc::new(FaultyStore { inner: FencedStore::wrap(store), faults: faults.clone() })
+    };
+    let (us_store, eu_store) = (faulty(us_store), faulty(eu_store));
+    let faulty_media = |media: &support::media::Served| -> Arc<dyn MediaStore> {
+        Arc::new(FaultyMedia { inner: media.store.clone(), faults: faults.clone() })
+    };
+    let (us_bucket, eu_bucket) = (faulty_media(&us_media), faulty_media(&eu_media));
     let specs = vec![RegionSpec::new("us", BASE_URL), RegionSpec::new("eu", EU_BASE_URL)];
     let regions = |home: &str| {
         Regions::new(
             home,
             [
-                Region { spec: specs[0].clone(), store: us_store.clone(), media: us_media.store.clone() },
-                Region { spec: specs[1].clone(), store: eu_store.clone(), media: eu_media.store.clone() },
+                Region { spec: specs[0].clone(), store: us_store.clone(), media: us_bucket.clone() },
+                Region { spec: specs[1].clone(), store: eu_store.clone(), media: eu_bucket.clone() },
             ],
         )
         .expect("regions")
-        .with_settings(Settings { auto_drive: false, settle: std::time::Duration::ZERO })
+        .with_settings(Settings { auto_drive: false })
     };
     let mut us = TestApp::with_store(us_store.clone());
     let mut config = (*us.state.config).clone();
     config.regions = specs.clone();
     us.state.config = Arc::new(config.clone());
-    us.state.media = us_media.store.clone();
+    us.state.media = us_bucket.clone();
     us.state.regions = regions("us");
     us.router = router_of(&us.state);
 
@@ -126,14 +230,20 @@ async fn world(
     eu_config.base_url = EU_BASE_URL.into();
     eu_config.home_region = "eu".into();
     eu.state.config = Arc::new(eu_config);
-    eu.state.media = eu_media.store.clone();
+    eu.state.media = eu_bucket.clone();
     eu.state.regions = regions("eu");
     eu.state.clock = us.clock.clone();
     eu.clock = us.clock.clone();
     eu.router = router_of(&eu.state);
 
-    let w =
-        World { us: Side { app: us }, eu: Side { app: eu }, crashing, _dirs: dirs, _media: vec![us_media, eu_media] };
+    let w = World {
+        us: Side { app: us },
+        eu: Side { app: eu },
+        faults,
+        dynamo,
+        _dirs: dirs,
+        _media: vec![us_media, eu_media],
+    };
     let token = sign_install(&install_claims(A, "/lifecycle/installed", w.now()));
     let mut payload = install_payload(A, SECRET);
     payload["cloudId"] = json!(cloud_of(A));
@@ -147,14 +257,14 @@ async fn embedded() -> World {
     let us = EmbeddedItemStore::open(&one.path().join("canopy.redb")).expect("store");
     let eu = EmbeddedItemStore::open(&two.path().join("canopy.redb")).expect("store");
     let (us_media, eu_media) = (support::media::local_served().await, support::media::local_served().await);
-    world(Arc::new(us), Arc::new(eu), us_media, eu_media, vec![one, two]).await
+    world(Arc::new(us), Arc::new(eu), us_media, eu_media, vec![one, two], false).await
 }
 
 async fn dynamo() -> World {
     let us = support::dynamo::fresh_dynamo_store().await;
     let eu = support::dynamo::fresh_dynamo_store().await;
     let (us_media, eu_media) = (support::media::s3_served().await, support::media::s3_served().await);
-    world(us, eu, us_media, eu_media, Vec::new()).await
+    world(us, eu, us_media, eu_media, Vec::new(), true).await
 }
 
 impl Side {
@@ -219,6 +329,204 @@ impl World {
         let page = PageRequest { limit: 1000, after: None };
         side.state().store.query(&tenant(A), "", page, self.now()).await.expect("query").items
     }
+}
+
+/// The flows whose every step a crash may strike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// US → EU asked by the tenant admin.
+    Migration,
+    /// Back to the US, with what changed in the EU since (a deleted site and media included).
+    Rollback,
+    /// Atlassian's realm migration: start, copy, verify, commit.
+    DareCommit,
+    /// Atlassian's realm migration rolled back once ready: the copy discarded.
+    DareRollback,
+}
+
+/// A tenant's partition in one region (the engine's own items aside) and its media objects.
+#[derive(Debug, PartialEq)]
+struct Contents {
+    items: std::collections::BTreeMap<String, (u64, Value)>,
+    objects: std::collections::BTreeMap<String, Vec<u8>>,
+}
+
+fn is_engine_item(sk: &str) -> bool {
+    [keys::TENANT_RECORD, keys::RESIDENCY, keys::RESIDENCY_FREEZE, retention::purge::PURGE_MARKER].contains(&sk)
+}
+
+impl World {
+    async fn contents(&self, side: &Side) -> Contents {
+        let mut contents = Contents { items: Default::default(), objects: Default::default() };
+        for item in self.items(side).await.into_iter().filter(|i| !is_engine_item(&i.sk)) {
+            if let Some(id) = item.sk.strip_prefix(keys::MEDIA_PREFIX) {
+                let object = ObjectKey::media(&tenant(A), id);
+                if let Some((bytes, _)) = side.state().media.get_object(&object).await.expect("get object") {
+                    contents.objects.insert(id.to_owned(), bytes);
+                }
+            }
+            contents.items.insert(item.sk.clone(), (item.version, item.body));
+        }
+        contents
+    }
+
+    async fn record(&self, side: &Side) -> Item {
+        side.state().store.get(&tenant(A), keys::TENANT_RECORD, self.now()).await.expect("get").expect("record")
+    }
+
+    async fn frozen(&self, side: &Side) -> bool {
+        side.state().store.get(&tenant(A), keys::RESIDENCY_FREEZE, self.now()).await.expect("get").is_some()
+    }
+
+    /// Content, two media, and what the flow needs before its first step (nothing armed yet).
+    async fn prepare(&self, flow: Flow) {
+        let (gone, gone_etag) = self.us.create_site("Docs").await;
+        self.upload().await;
+        match flow {
+            Flow::Migration => {
+                let (status, _, body) = self.us.post("/api/residency/migrations", &json!({"region": "eu"})).await;
+                assert_eq!(status, 202, "{body}");
+            }
+            Flow::Rollback => {
+                self.us.create_site("Blog").await;
+                let dropped = self.upload().await;
+                self.migrate().await;
+                self.us.app.clock.advance_secs(DAY);
+                let (status, _, body) =
+                    self.eu.app.send(delete(&format!("/api/sites/{gone}"), &self.eu.admin(), Some(&gone_etag))).await;
+                assert!(status == 204 || status == 200, "{status} {body}");
+                self.eu.create_site("Added in EU").await;
+                let sk = format!("{}{dropped}", keys::MEDIA_PREFIX);
+                let item = self.eu.state().store.get(&tenant(A), &sk, self.now()).await.expect("get");
+                let version = item.expect("media record").version;
+                let path = format!("/api/media/{dropped}?force=true");
+                let (status, _, body) =
+                    self.eu.app.send(delete(&path, &self.eu.admin(), Some(&format!("\"{version}\"")))).await;
+                assert_eq!(status, 204, "{body}");
+                let (status, _, body) = self.eu.post("/api/residency/rollback", &json!({})).await;
+                assert_eq!(status, 202, "{body}");
+            }
+            Flow::DareCommit | Flow::DareRollback => {
+                let plan = residency::DarePlan { location: "EU".into(), start_time: None, end_time: None };
+                residency::request(self.us.state(), &tenant(A), "eu", residency::Kind::Dare, Some(plan))
+                    .await
+                    .expect("schedule");
+                residency::start_scheduled(self.us.state(), &tenant(A)).await.expect("start");
+                if flow == Flow::DareRollback {
+                    let ready = residency::drive(self.us.state(), &tenant(A)).await.expect("drive");
+                    assert_eq!(ready.phase, Phase::Ready);
+                }
+            }
+        }
+    }
+
+    /// The region the flow moves the data out of, and into (for a realm rollback: stays put).
+    fn sides(&self, flow: Flow) -> (&Side, &Side) {
+        match flow {
+            Flow::Rollback => (&self.eu, &self.us),
+            _ => (&self.us, &self.eu),
+        }
+    }
+
+    /// The flow's steps, as far as they go; an error is the crash.
+    async fn steps(&self, flow: Flow) -> canopy_shared::Result<()> {
+        let t = tenant(A);
+        match flow {
+            Flow::Migration => residency::drive(self.us.state(), &t).await.map(drop),
+            Flow::Rollback => residency::drive(self.eu.state(), &t).await.map(drop),
+            Flow::DareCommit => {
+                residency::drive(self.us.state(), &t).await?;
+                residency::dare::commit(self.us.state(), &t).await.map(drop)
+            }
+            Flow::DareRollback => residency::dare::rollback(self.us.state(), &t).await.map(drop),
+        }
+    }
+
+    /// What a fresh process does after the crash (and Atlassian, retrying its hook).
+    async fn recover(&self, flow: Flow) {
+        let t = tenant(A);
+        match flow {
+            Flow::Migration => {
+                residency::resume_all(self.us.state()).await.expect("resume");
+            }
+            Flow::Rollback => {
+                residency::resume_all(self.eu.state()).await.expect("resume");
+            }
+            Flow::DareCommit => {
+                residency::resume_all(self.us.state()).await.expect("resume");
+                residency::dare::commit(self.us.state(), &t).await.expect("commit again");
+            }
+            Flow::DareRollback => {
+                residency::dare::rollback(self.us.state(), &t).await.expect("rollback again");
+            }
+        }
+    }
+
+    /// Nothing lost, nothing duplicated: the destination holds exactly what the source held
+    /// before the flow (items with their versions and bodies, objects byte for byte), the source
+    /// is kept for the rollback window, and each region answers as it should.
+    async fn check(&self, flow: Flow, before: &Contents) {
+        let (from, to) = self.sides(flow);
+        assert!(!self.frozen(from).await && !self.frozen(to).await, "{flow:?}: a fence marker was left");
+        let site_id = before.items.keys().find_map(|sk| sk.strip_prefix("SITELIST#")).expect("a site").to_owned();
+        if flow == Flow::DareRollback {
+            assert_eq!(&self.contents(from).await, before, "the source is untouched");
+            assert_eq!(from.post("/api/sites", &site("After")).await.0, 201, "writable again");
+            let record = self.record(to).await;
+            assert_eq!(record.due.map(|d| d.kind).as_deref(), Some(retention::MIGRATED_SOURCE_DUE_KIND));
+            let report =
+                retention::sweep(to.state(), &Budget::new(Duration::from_secs(60)), &mut |_| {}).await.expect("sweep");
+            assert_eq!(report.sources_purged, 1, "{report:?}");
+            assert!(self.items(to).await.is_empty(), "the copy is discarded");
+            return;
+        }
+        let moved = self.contents(to).await;
+        assert_eq!(&moved, before, "{flow:?}: the destination differs from the source before the move");
+        assert_eq!(self.contents(from).await, moved, "{flow:?}: the source copy is kept as it was");
+        assert!(!before.objects.is_empty());
+        let (source, target) = (self.record(from).await, self.record(to).await);
+        assert_eq!(source.due.map(|d| d.kind).as_deref(), Some(retention::MIGRATED_SOURCE_DUE_KIND));
+        assert_eq!(target.due.map(|d| d.kind).as_deref(), Some(canopy_shared::tenants::REGISTRY_DUE_KIND));
+        let (status, _, body) = from.get(&format!("/api/sites/{site_id}")).await;
+        assert_eq!(status, 421, "{body}");
+        assert_eq!(to.get(&format!("/api/sites/{site_id}")).await.0, 200);
+        assert_eq!(to.post("/api/sites", &site("After")).await.0, 201, "the new home is writable");
+    }
+}
+
+/// Runs `flow` once per mutation it makes (store transactions and batch deletes, object puts and
+/// deletes, in both regions), crashing right after that mutation landed, then restarts and checks
+/// nothing was lost or duplicated; one more run crashes before the first mutation, and the last
+/// meets no crash. A crash before mutation N leaves the stores as a crash after mutation N-1 does
+/// (the engine keeps nothing between mutations but what it stored), so these cover every point.
+async fn crash_at_every_step(first: World, flow: Flow) {
+    let dynamo = first.dynamo;
+    let mut first = Some(first);
+    let points = std::iter::once((Strike::Before, 1)).chain((1..80).map(|at| (Strike::After, at)));
+    let mut mutations = 0;
+    for (strike, at) in points {
+        let w = match first.take() {
+            Some(w) => w,
+            None if dynamo => self::dynamo().await,
+            None => embedded().await,
+        };
+        w.prepare(flow).await;
+        let before = w.contents(w.sides(flow).0).await;
+        w.faults.arm(at, strike);
+        let outcome = w.steps(flow).await;
+        if !w.faults.restart() {
+            outcome.unwrap_or_else(|e| panic!("{flow:?}: without a crash the flow completes: {e}"));
+            w.check(flow, &before).await;
+            mutations = at - 1;
+            break;
+        }
+        w.recover(flow).await;
+        w.check(flow, &before).await;
+    }
+    eprintln!("{flow:?}: a crash after each of {mutations} mutations (and before the first) recovered");
+    // A realm rollback is two writes (the copy handed to the sweep, the source thawed).
+    let least = if flow == Flow::DareRollback { 2 } else { 6 };
+    assert!(mutations >= least, "{flow:?}: only {mutations} mutations seen: the injection misses the engine");
 }
 
 mod scenarios {
@@ -293,6 +601,123 @@ mod scenarios {
         assert_eq!(status, 200, "the new region is writable: {body}");
     }
 
+    pub async fn a_write_racing_the_freeze_lands_before_the_final_copy_or_is_refused(w: World) {
+        let (id, _) = w.us.create_site("Docs").await;
+        let (status, _, body) = w.us.post("/api/residency/migrations", &json!({"region": "eu"})).await;
+        assert_eq!(status, 202, "{body}");
+        residency::copy_pass(w.us.state(), &tenant(A)).await.expect("copy");
+
+        // A job that read before the freeze and writes after it meets no auth check: the fence
+        // refuses its write, which is therefore never lost in the region left behind.
+        let (store, now) = (w.us.state().store.clone(), w.now());
+        let stored = store.get(&tenant(A), &format!("SITE#{id}"), now).await.expect("get").expect("site");
+        residency::freeze(w.us.state(), &tenant(A)).await.expect("freeze");
+        let mut changed = stored.clone();
+        changed.version += 1;
+        changed.body["name"] = json!("Changed by a job");
+        let late =
+            store.transact(vec![Write::Put { item: changed, condition: Condition::Version(stored.version) }], now);
+        let refused = late.await.expect_err("refused");
+        assert_eq!((refused.status().as_u16(), refused.code()), (503, "tenant_read_only"));
+        residency::cancel(w.us.state(), &tenant(A), Phase::Failed, "test").await.expect("thaw");
+        assert!(!w.frozen(&w.us).await);
+
+        // Writers racing a whole move: each write is either refused (503 tenant_read_only, or 421
+        // once switched) or lands, and then it is in the new region.
+        let (status, _, body) = w.us.post("/api/residency/migrations", &json!({"region": "eu"})).await;
+        assert_eq!(status, 202, "{body}");
+        let writers = async {
+            let (mut created, mut refused) = (Vec::new(), 0);
+            for n in 0..30 {
+                let (status, _, body) = w.us.post("/api/sites", &site(&format!("Race {n}"))).await;
+                match status {
+                    201 => created.push(body["id"].as_str().expect("id").to_owned()),
+                    503 => {
+                        assert_eq!(body["error"]["code"], "tenant_read_only", "{body}");
+                        refused += 1;
+                    }
+                    421 => break,
+                    _ => panic!("{status} {body}"),
+                }
+                tokio::task::yield_now().await;
+            }
+            (created, refused)
+        };
+        let key = tenant(A);
+        let mover = residency::drive(w.us.state(), &key);
+        let ((created, refused), moved) = tokio::join!(writers, mover);
+        assert_eq!(moved.expect("moved").phase, Phase::Switched);
+        eprintln!("racing writes: {} landed, {refused} refused", created.len());
+        for id in &created {
+            assert_eq!(w.eu.get(&format!("/api/sites/{id}")).await.0, 200, "a write that landed was carried");
+        }
+        assert_eq!(w.contents(&w.us).await, w.contents(&w.eu).await);
+    }
+
+    pub async fn lifecycle_events_sent_to_the_old_region_reach_the_new_home(w: World) {
+        w.migrate().await;
+        let secret_in = |side: &Side| {
+            let store = side.state().store.clone();
+            async move {
+                let item = store.get(&tenant(A), keys::TENANT_RECORD, 0).await.expect("get").expect("record");
+                (item.body["sharedSecret"].as_str().map(str::to_owned), item.body["state"].clone())
+            }
+        };
+        // Atlassian keeps using the base URL it installed through: a reinstall rotates the secret.
+        let token = sign_install(&install_claims(A, "/lifecycle/installed", w.now()));
+        let (status, _, body) =
+            w.us.app.send(post("/lifecycle/installed", Some(&token), &install_payload(A, "secret-2"))).await;
+        assert_eq!(status, 204, "{body}");
+        assert_eq!(secret_in(&w.eu).await.0.as_deref(), Some("secret-2"), "the live record changed");
+        assert_eq!(secret_in(&w.us).await.0.as_deref(), Some(SECRET), "the copy left behind did not");
+        let eu_token = context_token_as(A, "secret-2", Some(ADMIN_ACCOUNT), w.now());
+        assert_eq!(w.eu.app.send(get("/api/tenant", Some(&eu_token))).await.0, 200);
+
+        let hook = |path: &str| {
+            let token = request_token(A, "secret-2", "POST", path, w.now());
+            post(path, Some(&token), &json!({"clientKey": A}))
+        };
+        assert_eq!(w.us.app.send(hook("/lifecycle/disabled")).await.0, 204);
+        assert_eq!(w.eu.app.send(get("/api/tenant", Some(&eu_token))).await.0, 403, "disabled in its home");
+        assert_eq!(w.us.app.send(hook("/lifecycle/enabled")).await.0, 204);
+        assert_eq!(w.eu.app.send(get("/api/tenant", Some(&eu_token))).await.0, 200);
+        let token = sign_install(&install_claims(A, "/lifecycle/uninstalled", w.now()));
+        let (status, _, body) =
+            w.us.app.send(post("/lifecycle/uninstalled", Some(&token), &json!({"clientKey": A}))).await;
+        assert_eq!(status, 204, "{body}");
+        assert_eq!(secret_in(&w.eu).await.1, "uninstalled");
+        let (status, _, _) = w.eu.app.send(get("/api/tenant", Some(&eu_token))).await;
+        assert_eq!(status, 401, "uninstalled in its home");
+    }
+
+    pub async fn an_upload_url_issued_before_the_move_still_completes_in_the_new_region(w: World) {
+        let (status, _, ticket) =
+            w.us.post("/api/media/uploads", &json!({"purpose": "logo", "contentType": "image/png", "size": PNG.len()}))
+                .await;
+        assert_eq!(status, 201, "{ticket}");
+        let id = ticket["media"]["id"].as_str().expect("id").to_owned();
+        w.migrate().await;
+        // The browser still holds the URL of the bucket the tenant left.
+        assert_eq!(put_upload(&ticket["upload"], PNG.to_vec(), None).await, 200);
+        let complete = format!("/api/media/{id}/complete");
+        assert_eq!(w.us.post(&complete, &json!({})).await.0, 421);
+        let (status, _, body) = w.eu.post(&complete, &json!({})).await;
+        assert_eq!((status, body["state"].as_str()), (200, Some("ready")), "{body}");
+        let object = ObjectKey::media(&tenant(A), &id);
+        let (bytes, _) = w.eu.state().media.get_object(&object).await.expect("get").expect("copied over");
+        assert_eq!(bytes, PNG);
+        assert_eq!(w.eu.get(&format!("/api/media/{id}")).await.0, 200);
+        // An upload never sent anywhere is still "not uploaded".
+        let (status, _, ticket) =
+            w.eu.post("/api/media/uploads", &json!({"purpose": "logo", "contentType": "image/png", "size": PNG.len()}))
+                .await;
+        assert_eq!(status, 201, "{ticket}");
+        let (status, _, body) =
+            w.eu.post(&format!("/api/media/{}/complete", ticket["media"]["id"].as_str().expect("id")), &json!({}))
+                .await;
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("not_uploaded")), "{body}");
+    }
+
     pub async fn a_rollback_brings_back_the_changes_made_since_the_migration(w: World) {
         let (id, _) = w.us.create_site("Docs").await;
         let (gone, gone_etag) = w.us.create_site("Old").await;
@@ -359,27 +784,20 @@ mod scenarios {
         assert_eq!((status, view["rollbackUntil"].clone()), (200, Value::Null));
     }
 
-    pub async fn a_crash_at_any_step_resumes_without_loss(w: World) {
-        let (id, _) = w.us.create_site("Docs").await;
-        let (status, _, _) = w.us.post("/api/residency/migrations", &json!({"region": "eu"})).await;
-        assert_eq!(status, 202);
-        residency::copy_pass(w.us.state(), &tenant(A)).await.expect("copy");
-        residency::copy_pass(w.us.state(), &tenant(A)).await.expect("a repeated pass copies nothing new");
-        residency::freeze(w.us.state(), &tenant(A)).await.expect("freeze");
-        residency::freeze(w.us.state(), &tenant(A)).await.expect("a repeated freeze is harmless");
-        // The switch dies between the target taking over and the source following.
-        w.crashing.armed.store(true, std::sync::atomic::Ordering::SeqCst);
-        assert!(residency::drive(w.us.state(), &tenant(A)).await.is_err());
-        assert_eq!(w.eu.get(&format!("/api/sites/{id}")).await.0, 200, "the target took over");
-        let done = residency::resume_all(w.us.state()).await.expect("resume");
-        assert_eq!(done, 1);
-        let (status, _, body) = w.us.get(&format!("/api/sites/{id}")).await;
-        assert_eq!(status, 421, "{body}");
-        assert_eq!(residency::resume_all(w.us.state()).await.expect("nothing left"), 0);
-        let count = |items: Vec<Item>| {
-            items.into_iter().filter(|i| i.sk != keys::TENANT_RECORD && i.sk != keys::RESIDENCY).count()
-        };
-        assert_eq!(count(w.items(&w.us).await), count(w.items(&w.eu).await));
+    pub async fn a_crash_at_any_step_of_a_migration_resumes_without_loss(w: World) {
+        crash_at_every_step(w, Flow::Migration).await;
+    }
+
+    pub async fn a_crash_at_any_step_of_a_rollback_resumes_without_loss(w: World) {
+        crash_at_every_step(w, Flow::Rollback).await;
+    }
+
+    pub async fn a_crash_at_any_step_of_a_committed_realm_migration_resumes_without_loss(w: World) {
+        crash_at_every_step(w, Flow::DareCommit).await;
+    }
+
+    pub async fn a_crash_at_any_step_of_a_realm_migration_rollback_resumes_without_loss(w: World) {
+        crash_at_every_step(w, Flow::DareRollback).await;
     }
 
     pub async fn realm_migration_hooks_drive_the_same_engine(w: World) {
@@ -459,9 +877,15 @@ macro_rules! scenarios {
 scenarios!(
     a_migration_moves_content_and_media_and_the_old_region_answers_421,
     writes_during_the_copy_are_carried_over_and_the_freeze_refuses_writes_only,
+    a_write_racing_the_freeze_lands_before_the_final_copy_or_is_refused,
+    lifecycle_events_sent_to_the_old_region_reach_the_new_home,
+    an_upload_url_issued_before_the_move_still_completes_in_the_new_region,
     a_rollback_brings_back_the_changes_made_since_the_migration,
     after_7_days_rollback_is_refused_and_the_sweep_purges_the_source,
-    a_crash_at_any_step_resumes_without_loss,
+    a_crash_at_any_step_of_a_migration_resumes_without_loss,
+    a_crash_at_any_step_of_a_rollback_resumes_without_loss,
+    a_crash_at_any_step_of_a_committed_realm_migration_resumes_without_loss,
+    a_crash_at_any_step_of_a_realm_migration_rollback_resumes_without_loss,
     realm_migration_hooks_drive_the_same_engine,
     a_realm_migration_rolled_back_keeps_the_original,
 );

@@ -11,6 +11,8 @@ use lambda_runtime::{LambdaEvent, service_fn};
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init_json();
     let state = &bootstrap::lambda_state().await?;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<ScheduledEvent>| residency::on_schedule(state, event)))
-        .await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ScheduledEvent>| {
+        residency::on_schedule(state, event.payload)
+    }))
+    .await
 }

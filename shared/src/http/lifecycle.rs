@@ -78,6 +78,7 @@ async fn installed(
     let (key, payload, claims) =
         authenticate_then_parse(&state, &request, &body, |p: &InstallPayload| &p.client_key).await?;
     let region = crate::residency::region_of_install(&state, &claims);
+    let state = crate::residency::home_state(&state, &key).await?;
     tenants::install_in(&state, &key, &payload, &region).await?;
     tracing::info!(tenant = %key, "installed");
     Ok(StatusCode::NO_CONTENT)
@@ -92,6 +93,7 @@ async fn uninstalled(
 ) -> Result<StatusCode> {
     let request = SignedRequest { method: &method, uri: &uri, headers: &headers };
     let (key, _, _) = authenticate_then_parse(&state, &request, &body, |p: &LifecyclePayload| &p.client_key).await?;
+    let state = crate::residency::home_state(&state, &key).await?;
     let tenant = tenants::uninstall(&state, &key).await?;
     tracing::info!(tenant = %key, purge_after = ?tenant.purge_after, "uninstalled");
     Ok(StatusCode::NO_CONTENT)
@@ -127,6 +129,11 @@ async fn enable_or_disable(
     enable: bool,
 ) -> Result<StatusCode> {
     let request = SignedRequest { method: &method, uri: &uri, headers: &headers };
+    // A tenant that moved region is verified and changed against its new home's record.
+    let state = match TenantKey::from_verified(&jwt::unverified_issuer(&request.token()?)?) {
+        Some(key) => crate::residency::home_state(&state, &key).await?,
+        None => state,
+    };
     let (key, _, _, _) = verify_tenant_token(&state, &request, false).await?;
     let payload: LifecyclePayload = parse_json(&headers, &body)?;
     if payload.client_key != key.as_str() {

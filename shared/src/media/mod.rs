@@ -296,7 +296,11 @@ pub async fn complete(state: &AppState, editor: &Editor, id: &str) -> Result<Med
         return Err(Error::conflict("already_completed", "This upload was already completed."));
     }
     let key = ObjectKey(record.object_key.clone());
-    let Some(info) = state.media.head(&key).await? else {
+    let info = match state.media.head(&key).await? {
+        Some(info) => Some(info),
+        None => crate::residency::fetch_moved_upload(state, &editor.tenant, &key).await?,
+    };
+    let Some(info) = info else {
         return Err(Error::conflict("not_uploaded", "Nothing was uploaded to this media's URL yet."));
     };
     let mut problem = None;

@@ -11,9 +11,9 @@
 //!    copies the objects of the media records it put. The tenant stays fully usable; passes
 //!    repeat while they still find much to copy.
 //! 2. `read-only`: [`freeze`] sets `read_only` on the install record (the auth extractor answers
-//!    writes 503 + `Retry-After`; reads go on), waits for requests under way to land, then
-//!    [`finish_copy`] copies what changed since, and verifies item counts and a SHA-256 over
-//!    (sort key, version, body) on both sides.
+//!    writes 503 `tenant_read_only` + `Retry-After`; reads go on) and puts the fence marker, so
+//!    no write of anyone lands after it ([`fence`]); then [`finish_copy`] copies what changed
+//!    since, and verifies item counts and a SHA-256 over (sort key, version, body) on both sides.
 //! 3. `switched`: the install record names the new region in both regions; the old region answers
 //!    421 with the new one's base URL. The source copy stays, untouched, due for the retention
 //!    sweep (`retention::MIGRATED_SOURCE_DUE_KIND`) 7 days later. A rollback within those 7 days
@@ -24,9 +24,9 @@
 //! commits (switch) or rolls back (the source thaws, the copy is purged).
 
 pub mod dare;
+pub mod fence;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -35,7 +35,7 @@ use crate::clock::rfc3339;
 use crate::connect::jwt::{Audience, ConnectClaims};
 use crate::error::{Error, Result};
 use crate::keys;
-use crate::media::port::ObjectKey;
+use crate::media::port::{ObjectInfo, ObjectKey};
 use crate::regions::{Region, install_region};
 use crate::retention::MIGRATED_SOURCE_DUE_KIND;
 use crate::retention::purge::PURGE_MARKER;
@@ -63,7 +63,7 @@ const COPY_CONCURRENCY: usize = 8;
 
 /// Items the engine writes itself, never copied by a pass.
 fn is_engine_item(sk: &str) -> bool {
-    sk == keys::TENANT_RECORD || sk == keys::RESIDENCY || sk == PURGE_MARKER
+    sk == keys::TENANT_RECORD || sk == keys::RESIDENCY || sk == keys::RESIDENCY_FREEZE || sk == PURGE_MARKER
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,13 +170,9 @@ pub struct ResidencyView {
     pub rollback_until: Option<String>,
 }
 
-/// 503 for a write during the read-only phase.
+/// 503 `tenant_read_only` for a write during the read-only phase.
 pub fn read_only_error() -> Error {
-    Error::Unavailable {
-        dependency: "residency",
-        cause: "the tenant is read-only while its data moves region".into(),
-        retry_after_secs: READ_ONLY_RETRY_AFTER_SECS,
-    }
+    Error::ReadOnly { retry_after_secs: READ_ONLY_RETRY_AFTER_SECS }
 }
 
 /// The region a new install is homed in (see `regions::install_region`). A stack only stores the
@@ -202,13 +198,11 @@ pub fn region_of_install(state: &AppState, claims: &ConnectClaims) -> String {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub auto_drive: bool,
-    /// How long the freeze waits for writes already past the auth check to land.
-    pub settle: Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { auto_drive: true, settle: Duration::from_millis(1000) }
+        Self { auto_drive: true }
     }
 }
 
@@ -269,6 +263,56 @@ fn tenant_item(state: &AppState, tenant: &TenantKey, record: &Tenant, version: u
         expires_at: None,
         body: serde_json::to_value(record).map_err(Error::internal)?,
     })
+}
+
+/// This stack acting on `region`'s table and bucket (every stack reaches every region): for
+/// lifecycle events Atlassian sends to the region a tenant left, and for the local two-region
+/// server.
+pub fn acting_in(state: &AppState, region: &str) -> Result<AppState> {
+    let target = state.regions.require(region)?.clone();
+    let mut config = (*state.config).clone();
+    config.home_region = region.to_owned();
+    Ok(AppState {
+        regions: state.regions.rehomed(region)?,
+        config: std::sync::Arc::new(config),
+        store: target.store,
+        media: target.media,
+        ..state.clone()
+    })
+}
+
+/// The state whose store holds the tenant's live data: this one, or, for a tenant that moved
+/// away (its record here names another region), that region's. Atlassian keeps sending lifecycle
+/// events to the base URL it installed through; they must change the live record, not the copy
+/// left behind for the rollback window.
+pub async fn home_state(state: &AppState, tenant: &TenantKey) -> Result<AppState> {
+    let now = state.clock.now_secs();
+    match load_tenant_in(home(state)?, tenant, now).await? {
+        Some((record, _)) if record.region != state.regions.home() && state.regions.get(&record.region).is_some() => {
+            tracing::info!(tenant = %tenant, region = %record.region, "lifecycle event for a tenant homed elsewhere");
+            acting_in(state, &record.region)
+        }
+        _ => Ok(state.clone()),
+    }
+}
+
+/// An upload URL issued before the tenant moved here points at the bucket it left (URLs live 5
+/// minutes; the pending record moved with the data). While the source is kept (the rollback
+/// window), `complete` finds the object there and copies it over; answers what is now stored
+/// here, or `None` when nothing was uploaded anywhere.
+pub async fn fetch_moved_upload(state: &AppState, tenant: &TenantKey, key: &ObjectKey) -> Result<Option<ObjectInfo>> {
+    let now = state.clock.now_secs();
+    let Some((m, _)) = load_in(home(state)?, tenant, now).await? else { return Ok(None) };
+    let moved_here = m.phase == Phase::Switched && m.to == state.regions.home();
+    if !moved_here || m.rollback_until_secs.is_none_or(|until| now >= until) {
+        return Ok(None);
+    }
+    let from = state.regions.require(&m.from)?;
+    let Some((bytes, content_type)) = from.media.get_object(key).await? else { return Ok(None) };
+    let here = home(state)?;
+    here.media.put_object(key, bytes, content_type.as_deref()).await?;
+    tracing::info!(tenant = %tenant, from = %m.from, "an upload sent to the region the tenant left was copied over");
+    here.media.head(key).await
 }
 
 /// `GET /api/residency`: where the tenant lives, the last migration, and the rollback window.
@@ -644,7 +688,26 @@ pub async fn freeze(state: &AppState, tenant: &TenantKey) -> Result<Migration> {
     .await
 }
 
-/// Writes the install record's `read_only` and the migration's `change` in one transaction.
+/// The fence marker's write: put when freezing, deleted when thawing.
+fn freeze_marker(state: &AppState, tenant: &TenantKey, frozen: bool, migration: &Migration) -> Write {
+    if !frozen {
+        return Write::Delete { tenant: tenant.clone(), sk: keys::RESIDENCY_FREEZE.into(), condition: Condition::None };
+    }
+    let item = Item {
+        tenant: tenant.clone(),
+        sk: keys::RESIDENCY_FREEZE.into(),
+        version: 1,
+        updated_at: state.clock.now_millis(),
+        updated_by: None,
+        due: None,
+        expires_at: None,
+        body: serde_json::json!({ "migration": migration.id }),
+    };
+    Write::Put { item, condition: Condition::None }
+}
+
+/// Writes the install record's `read_only`, the fence marker and the migration's `change` in one
+/// transaction.
 async fn set_read_only(
     state: &AppState,
     tenant: &TenantKey,
@@ -663,6 +726,7 @@ async fn set_read_only(
         let writes = vec![
             Write::Put { item: record_item, condition: Condition::Version(item.version) },
             residency_write(state, tenant, &m, Some(version))?,
+            freeze_marker(state, tenant, read_only, &m),
         ];
         state.store.transact(writes, now).await?;
         Ok(m)
@@ -670,8 +734,8 @@ async fn set_read_only(
     .await
 }
 
-/// `read-only` → (`ready` for a realm migration, else) `switched`: waits for writes under way,
-/// copies what changed since the last pass, verifies both sides, switches.
+/// `read-only` → (`ready` for a realm migration, else) `switched`: copies what changed since the
+/// last pass (the fence lets no write land after the freeze), verifies both sides, switches.
 pub async fn finish_copy(state: &AppState, tenant: &TenantKey) -> Result<Migration> {
     let now = state.clock.now_secs();
     let (m, _) = load_in(home(state)?, tenant, now).await?.ok_or_else(|| Error::internal("no migration"))?;
@@ -687,16 +751,13 @@ pub async fn finish_copy(state: &AppState, tenant: &TenantKey) -> Result<Migrati
     {
         return switch_source(state, tenant, &there).await;
     }
-    let settle = state.regions.settings().settle;
-    if !settle.is_zero() {
-        tokio::time::sleep(settle).await;
-    }
     let synced = sync(from, to, tenant, now).await?;
     // The source is read-only: the snapshot this pass read is its state; the target is read back.
     let target = snapshot(to, tenant, now).await?;
     let (source_sum, target_sum) = (digest(&synced.source), digest(&target));
     if source_sum != target_sum {
-        // Something wrote during the freeze (a job): the next run copies it again.
+        // Only a write that bypassed the fence could cause this: refuse to switch; the next run
+        // copies again.
         return Err(Error::unavailable(
             "residency",
             format!("verification differs: {} vs {} items", source_sum.items, target_sum.items),
@@ -782,6 +843,7 @@ async fn switch_source(state: &AppState, tenant: &TenantKey, switched: &Migratio
                 condition: Condition::Version(item.version),
             },
             residency_write(state, tenant, switched, Some(version))?,
+            freeze_marker(state, tenant, false, switched),
         ];
         here.store.transact(writes, now).await?;
         tracing::info!(tenant = %tenant, to = %switched.to, read_only_ms = ?switched.read_only_ms, "residency switched");
@@ -819,11 +881,8 @@ pub async fn cancel(state: &AppState, tenant: &TenantKey, phase: Phase, message:
 /// The scheduled worker's handler (every minute, one instance at a time): on Lambda a migration
 /// started by an HTTP request is not driven after the response, so this drives every migration
 /// in flight to its next resting point.
-pub async fn on_schedule(
-    state: &AppState,
-    event: lambda_runtime::LambdaEvent<crate::schedule::ScheduledEvent>,
-) -> Result<u64> {
+pub async fn on_schedule(state: &AppState, event: crate::schedule::ScheduledEvent) -> Result<u64> {
     let driven = resume_all(state).await?;
-    tracing::info!(scheduled_for = %event.payload.time, driven, "residency worker");
+    tracing::info!(scheduled_for = %event.time, driven, "residency worker");
     Ok(driven)
 }

@@ -103,7 +103,7 @@ impl TestApp {
         config.forge_app_ari = Some(FORGE_APP_ARI.into());
         let media: Arc<dyn MediaStore> = Arc::new(LocalMediaStore::open(dir.path(), BASE_URL).expect("local media"));
         let regions = canopy_shared::regions::Regions::home_only(&config, store.clone(), media.clone())
-            .with_settings(canopy_shared::residency::Settings { auto_drive: false, settle: std::time::Duration::ZERO });
+            .with_settings(canopy_shared::residency::Settings { auto_drive: false });
         let state = AppState {
             regions,
             config: Arc::new(config),
