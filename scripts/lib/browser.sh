@@ -49,5 +49,6 @@ browser_tests() {
   CANOPY_LOCAL_BIN="$ROOT/target/debug/canopy-local" CANOPY_CHROMIUM="$CHROMIUM_BIN" \
     CANOPY_CONSOLE_NODE_MODULES="$CONSOLE_NODE_MODULES" \
     CANOPY_CONSOLE_ARTIFACTS="$ROOT/target/console-screenshots" \
-    node --test --test-concurrency=1 console/tests/
+    node --test --test-concurrency=1 console/tests/ || return 1
+  log "browser screenshots: $ROOT/target/console-screenshots"
 }

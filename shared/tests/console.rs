@@ -122,3 +122,29 @@ async fn the_csp_allows_no_inline_code_and_names_every_region() {
     );
     assert_eq!(console::content_security_policy(&app.state), csp);
 }
+
+/// `export const NAME = <a product of integers>;` in a console module.
+fn console_const(file: &str, name: &str) -> u64 {
+    let text = std::fs::read_to_string(console_dir().join(file)).unwrap();
+    let line = text
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("export const {name} = ")))
+        .unwrap_or_else(|| panic!("{file} has no {name}"));
+    line.trim_end_matches(';').split('*').map(|n| n.trim().parse::<u64>().expect("an integer")).product()
+}
+
+#[test]
+fn the_console_checks_canopys_own_bounds() {
+    use canopy_shared::content::model::navigation;
+    use canopy_shared::media::Purpose;
+    assert_eq!(console_const("navigation.js", "MAX_DEPTH"), navigation::MAX_DEPTH as u64);
+    assert_eq!(console_const("navigation.js", "MAX_ITEMS"), navigation::MAX_ITEMS as u64);
+    let (types, largest) = Purpose::Logo.rules();
+    assert_eq!(console_const("media.js", "MAX_LOGO_BYTES"), largest);
+    let media = std::fs::read_to_string(console_dir().join("media.js")).unwrap();
+    let listed = format!(
+        "export const LOGO_TYPES = [{}];",
+        types.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ")
+    );
+    assert!(media.contains(&listed), "media.js should say {listed}");
+}
