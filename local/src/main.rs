@@ -29,6 +29,7 @@ async fn main() -> anyhow::Result<()> {
     println!("  install keys    {}", state.config.connect_keys_url);
     println!("  descriptor      http://{address}/atlassian-connect.json");
     println!("  dev tenant      curl -s -X POST http://{address}/dev/install");
+    println!("  admin console   http://{address}{}", http::console::CONSOLE_PATH);
     println!("  forge keys      {}  (dev FITs: POST http://{address}/dev/forge-token)", state.config.forge_jwks_url);
     println!("  usage (ops)     http://{address}/ops/usage   jobs: canopy-local privacy-report | usage-snapshot");
 
@@ -83,6 +84,7 @@ async fn serve(
     let address = listener.local_addr()?;
     let routes = http::lifecycle::routes()
         .merge(http::content::routes())
+        .merge(http::console::routes())
         .merge(http::media::routes())
         .merge(http::feedback::routes())
         .merge(http::residency::routes())

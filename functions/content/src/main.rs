@@ -1,5 +1,6 @@
 //! Content Lambda: sites, their navigation, announcements and promoted searches, themes,
-//! layouts, reports, page metadata, the trash, and the one-query site config.
+//! layouts, reports, page metadata, the trash, the one-query site config, and the admin console's
+//! static files (`/console/`).
 
 use canopy_shared::{bootstrap, http, telemetry};
 
@@ -7,5 +8,5 @@ use canopy_shared::{bootstrap, http, telemetry};
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_json();
     let state = bootstrap::lambda_state().await?;
-    lambda_http::run(http::finish(http::content::routes(), state)).await
+    lambda_http::run(http::finish(http::content::routes().merge(http::console::routes()), state)).await
 }

@@ -11,6 +11,9 @@ pub const ENABLED_PATH: &str = "/lifecycle/enabled";
 pub const DISABLED_PATH: &str = "/lifecycle/disabled";
 /// Atlassian appends `/schedule`, `/start`, `/status`, `/commit`, `/rollback` (residency issue).
 pub const DARE_MIGRATION_PATH: &str = "/lifecycle/dare-migration";
+/// The admin console's page as the product frames it (the file itself: an API Gateway route
+/// `/console/{proxy+}` needs a non-empty file name).
+pub const ADMIN_CONSOLE_URL: &str = "/console/index.html";
 
 pub fn descriptor(config: &AppConfig) -> Value {
     let mut descriptor = json!({
@@ -30,7 +33,10 @@ pub fn descriptor(config: &AppConfig) -> Value {
             "dare-migration": DARE_MIGRATION_PATH,
         },
         "scopes": ["READ"],
-        "modules": {},
+        "modules": {
+            // The admin console (`http::console`): a static page that calls the API with context tokens.
+            "adminPages": [{"key": "canopy-console", "name": {"value": "Canopy sites"}, "url": ADMIN_CONSOLE_URL}],
+        },
     });
     if !config.region_base_urls.is_empty() {
         let map: serde_json::Map<String, Value> =
@@ -54,6 +60,7 @@ mod tests {
         assert_eq!(d["apiMigrations"]["context-qsh"], true);
         assert_eq!(d["lifecycle"]["dare-migration"], DARE_MIGRATION_PATH);
         assert_eq!(d["regionBaseUrls"]["EU"], "https://eu.canopy.example");
+        assert_eq!(d["modules"]["adminPages"][0]["url"], ADMIN_CONSOLE_URL);
         assert!(descriptor(&AppConfig::new("https://x")).get("regionBaseUrls").is_none());
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod console;
 pub mod content;
 pub mod extract;
 pub mod feedback;

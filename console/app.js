@@ -1,0 +1,406 @@
+// @ts-check
+/**
+ * The admin console: lists the tenant's sites; for the chosen one edits its theme (with a live
+ * preview) and logo, builds its navigation, schedules announcements and shows its feedback; for
+ * the tenant, exports its data and moves it to another region. Everything goes through Canopy's
+ * API with a context token; uploads go straight to the media store.
+ */
+
+import { Api, ApiError, connectTokens, devTokens, ifMatch, insideAtlassian, modelOf } from './api.js';
+import { MIN_TEXT_CONTRAST, contrast } from './colors.js';
+import { byId, h, localToRfc3339, say, values, when } from './dom.js';
+import { uploadLogo } from './media.js';
+import { addItem, describeTarget, flatten, newId, removeItem, targetOf } from './navigation.js';
+import { Preview } from './preview.js';
+import { Residency } from './residency.js';
+
+/** The largest page of sites one listing shows (Canopy's page limit). */
+const SITES_PAGE = 200;
+/** The preview re-reads the config this often (a 304 while nothing changed). */
+const PREVIEW_REFRESH_MS = 30_000;
+
+/** A theme for a site that has none yet: readable colours (contrast ≥ 4.5:1). */
+const DEFAULT_THEME = {
+  colors: { primary: '#0c66e4', background: '#ffffff', text: '#172b4d', link: '#0c66e4', headerBackground: '#0c66e4', headerText: '#ffffff' },
+  fonts: { body: 'system-ui, sans-serif' },
+};
+const COLOR_FIELDS = ['primary', 'background', 'text', 'link', 'headerBackground', 'headerText'];
+
+const alertBox = byId('alert');
+const api = new Api(insideAtlassian() ? connectTokens() : devTokens(), (region, baseUrl) => {
+  say(byId('tenant'), `The tenant moved to region ${region}; calls now go to ${baseUrl}.`);
+});
+const preview = new Preview(api);
+const residency = new Residency(api);
+
+/** @type {any[]} */
+let sites = [];
+/** @type {any | null} the chosen site (stored view) */
+let site = null;
+/** @type {any | null} its theme (stored view), when it has one */
+let theme = null;
+/** @type {import('./navigation.js').NavItem[]} */
+let navItems = [];
+/** @type {{version: number} | null} the stored navigation, when there is one */
+let navStored = null;
+
+/** @param {unknown} error */
+function message(error) {
+  if (error instanceof ApiError) return `${error.message} (${error.status} ${error.code})`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Runs `action`, reporting a failure in `status`.
+ * @param {HTMLElement} status
+ * @param {() => Promise<unknown>} action
+ */
+async function attempt(status, action) {
+  try {
+    await action();
+  } catch (error) {
+    say(status, message(error), 'error');
+  }
+}
+
+/**
+ * Every form's submit goes to `handler` (so Enter in a field works as the button does).
+ * @param {string} id
+ * @param {(form: HTMLFormElement) => Promise<void>} handler
+ */
+function onSubmit(id, handler) {
+  const form = byId(id, HTMLFormElement);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void handler(form);
+  });
+}
+
+// Sites.
+
+async function loadSites() {
+  const page = await api.get(`/api/sites?limit=${SITES_PAGE}`);
+  sites = page.items;
+  const list = byId('site-list');
+  list.replaceChildren(
+    ...sites.map((s) => {
+      const chosen = site?.id === s.id;
+      return h('li', {}, [
+        h('span', {}, [h('strong', {}, [s.name]), ' ', h('span', { class: 'meta' }, [`${s.visibility}, updated ${when(s.updatedAt)}`])]),
+        h('button', { type: 'button', class: 'secondary', 'data-site': s.id, 'aria-pressed': chosen ? 'true' : 'false', 'aria-label': `Manage ${s.name}` }, ['Manage']),
+      ]);
+    }),
+  );
+  if (!sites.length) list.append(h('li', {}, ['No sites yet: create one below.']));
+  if (page.nextCursor) list.append(h('li', {}, [`Only the first ${SITES_PAGE} sites are listed.`]));
+}
+
+byId('site-list').addEventListener('click', (event) => {
+  const button = event.target instanceof Element ? event.target.closest('button[data-site]') : null;
+  if (button) void attempt(byId('site-status'), () => chooseSite(String(button.getAttribute('data-site'))));
+});
+
+onSubmit('site-form', async (form) => {
+  const status = byId('site-status');
+  await attempt(status, async () => {
+    const { name, visibility } = values(form);
+    const { data } = await api.json('POST', '/api/sites', { body: { name: name.trim(), visibility } });
+    form.reset();
+    say(status, `Created ${data.name}.`, 'ok');
+    await chooseSite(data.id);
+  });
+});
+
+/** @param {string} id */
+async function chooseSite(id) {
+  site = await api.get(`/api/sites/${encodeURIComponent(id)}`);
+  for (const element of document.querySelectorAll('.site-name')) element.textContent = site.name;
+  byId('site-panels').hidden = false;
+  preview.show(site.id);
+  theme = site.themeId ? await api.get(`/api/themes/${encodeURIComponent(site.themeId)}`) : null;
+  fillThemeForm();
+  await Promise.all([loadSites(), loadNavigation(), loadAnnouncements(), loadFeedback(), preview.refresh()]);
+  say(byId('site-status'), `Managing ${site.name}.`, 'ok');
+}
+
+// Theme and logo.
+
+function themeForm() {
+  return byId('theme-form', HTMLFormElement);
+}
+
+function fillThemeForm() {
+  const form = themeForm();
+  const source = theme ?? { ...DEFAULT_THEME, name: `${site.name} theme` };
+  const colors = { ...DEFAULT_THEME.colors, ...source.colors };
+  /** @type {HTMLInputElement} */ (form.elements.namedItem('name')).value = source.name;
+  for (const field of COLOR_FIELDS) {
+    /** @type {HTMLInputElement} */ (form.elements.namedItem(field)).value = colors[field].slice(0, 7).toLowerCase();
+  }
+  /** @type {HTMLInputElement} */ (form.elements.namedItem('fontBody')).value = source.fonts.body;
+  say(byId('theme-status'), theme ? `Theme ${theme.name}, version ${theme.version}.` : 'This site has no theme yet: saving creates one.');
+  showDraft();
+}
+
+/** The theme the form describes (on top of the stored one, whose other parts it keeps). */
+function draftTheme() {
+  const form = values(themeForm());
+  const base = theme ? modelOf(theme) : { ...DEFAULT_THEME, header: { showSearch: true, links: [] }, footer: { links: [] } };
+  /** @type {Record<string, string>} */
+  const colors = {};
+  for (const field of COLOR_FIELDS) colors[field] = form[field];
+  return { ...base, name: form.name.trim(), colors: { ...base.colors, ...colors }, fonts: { ...base.fonts, body: form.fontBody.trim() } };
+}
+
+/** Live preview and the contrast warning, on every change of the form. */
+function showDraft() {
+  const draft = draftTheme();
+  preview.applyTheme(draft.colors, draft.fonts.body);
+  const pairs = [
+    ['text on background', draft.colors.text, draft.colors.background],
+    ['links on background', draft.colors.link, draft.colors.background],
+    ['header text on header', draft.colors.headerText, draft.colors.headerBackground],
+  ];
+  const weak = pairs.map(([what, a, b]) => ({ what, ratio: contrast(a, b) })).filter((p) => p.ratio < MIN_TEXT_CONTRAST);
+  say(
+    byId('contrast'),
+    weak.length
+      ? `Hard to read: ${weak.map((p) => `${p.what} ${p.ratio.toFixed(1)}:1`).join(', ')} (aim for ${MIN_TEXT_CONTRAST}:1).`
+      : `Contrast is fine (text ${contrast(draft.colors.text, draft.colors.background).toFixed(1)}:1).`,
+    weak.length ? 'error' : 'ok',
+  );
+}
+
+themeForm().addEventListener('input', showDraft);
+
+/**
+ * Saves the draft (plus `change` to it); a site without a theme gets a new one.
+ * @param {(draft: any) => void} [change]
+ */
+async function saveTheme(change) {
+  const draft = draftTheme();
+  change?.(draft);
+  if (theme) {
+    theme = (await api.json('PUT', `/api/themes/${encodeURIComponent(theme.id)}`, { body: draft, headers: ifMatch(theme) })).data;
+  } else {
+    theme = (await api.json('POST', '/api/themes', { body: draft })).data;
+    const body = { ...modelOf(site), themeId: theme.id };
+    site = (await api.json('PUT', `/api/sites/${encodeURIComponent(site.id)}`, { body, headers: ifMatch(site) })).data;
+  }
+  await preview.refresh();
+}
+
+onSubmit('theme-form', async () => {
+  const status = byId('theme-status');
+  await attempt(status, async () => {
+    await saveTheme();
+    say(status, `Saved theme ${theme.name} (version ${theme.version}).`, 'ok');
+  });
+});
+
+onSubmit('logo-form', async (form) => {
+  const status = byId('logo-status');
+  await attempt(status, async () => {
+    const file = /** @type {HTMLInputElement} */ (form.elements.namedItem('file')).files?.[0];
+    if (!file) throw new Error('Choose an image first.');
+    say(status, `Uploading ${file.name}…`);
+    const media = await uploadLogo(api, file);
+    await saveTheme((draft) => {
+      draft.header = { ...draft.header, logoMediaId: media.id };
+    });
+    form.reset();
+    say(status, `Logo ${file.name} uploaded and checked (${media.size} bytes); the theme uses it.`, 'ok');
+  });
+});
+
+// Navigation.
+
+async function loadNavigation() {
+  const response = await api.send('GET', `/api/sites/${encodeURIComponent(site.id)}/navigation`);
+  if (response.status === 404) {
+    navItems = [];
+    navStored = null;
+  } else if (response.ok) {
+    const stored = await response.json();
+    navItems = stored.items;
+    navStored = stored;
+  } else {
+    throw new ApiError(response.status, `http_${response.status}`, 'The navigation could not be read.');
+  }
+  drawNavigation();
+}
+
+/**
+ * @param {import('./navigation.js').NavItem[]} items
+ * @returns {HTMLElement[]}
+ */
+function navNodes(items) {
+  return items.map((item) =>
+    h('li', {}, [
+      h('span', { class: 'item' }, [
+        h('strong', {}, [item.label]),
+        h('span', { class: 'meta' }, [describeTarget(item.target)]),
+        h('button', { type: 'button', class: 'danger', 'data-remove': item.id, 'aria-label': `Remove ${item.label}` }, ['Remove']),
+      ]),
+      item.children.length ? h('ul', {}, navNodes(item.children)) : null,
+    ]),
+  );
+}
+
+function drawNavigation() {
+  const tree = byId('nav-tree');
+  tree.replaceChildren(...navNodes(navItems));
+  if (!navItems.length) tree.append(h('li', {}, ['No items yet.']));
+  const parent = byId('nav-parent', HTMLSelectElement);
+  parent.replaceChildren(
+    h('option', { value: '' }, ['Top level']),
+    ...flatten(navItems).map(({ item, depth }) => h('option', { value: item.id }, [`${'— '.repeat(depth)}${item.label}`])),
+  );
+}
+
+byId('nav-tree').addEventListener('click', (event) => {
+  const button = event.target instanceof Element ? event.target.closest('button[data-remove]') : null;
+  if (!button) return;
+  navItems = removeItem(navItems, String(button.getAttribute('data-remove')));
+  drawNavigation();
+  say(byId('nav-status'), 'Removed (not saved yet).');
+  byId('nav-label').focus();
+});
+
+onSubmit('nav-form', async (form) => {
+  const status = byId('nav-status');
+  await attempt(status, async () => {
+    const { label, type, target, parent } = values(form);
+    if (!label.trim()) throw new Error('Give the item a label.');
+    navItems = addItem(navItems, parent, { id: newId(), label: label.trim(), target: targetOf(type, target), children: [] });
+    drawNavigation();
+    /** @type {HTMLInputElement} */ (form.elements.namedItem('label')).value = '';
+    /** @type {HTMLInputElement} */ (form.elements.namedItem('target')).value = '';
+    say(status, `Added ${label.trim()} (not saved yet).`);
+  });
+});
+
+byId('nav-save').addEventListener('click', () => {
+  const status = byId('nav-status');
+  void attempt(status, async () => {
+    const headers = navStored ? ifMatch(navStored) : {};
+    navStored = (await api.json('PUT', `/api/sites/${encodeURIComponent(site.id)}/navigation`, { body: { items: navItems }, headers })).data;
+    say(status, `Navigation saved (${flatten(navItems).length} items).`, 'ok');
+    await preview.refresh();
+  });
+});
+
+// Announcements.
+
+/** @param {any} a */
+function announcementState(a) {
+  const now = Date.now();
+  if (a.startsAt && Date.parse(a.startsAt) > now) return `scheduled from ${when(a.startsAt)}`;
+  if (a.endsAt && Date.parse(a.endsAt) <= now) return `ended ${when(a.endsAt)}`;
+  return a.endsAt ? `showing until ${when(a.endsAt)}` : 'showing';
+}
+
+async function loadAnnouncements() {
+  const page = await api.get(`/api/sites/${encodeURIComponent(site.id)}/announcements`);
+  const list = byId('ann-list');
+  list.replaceChildren(
+    ...page.items.map((/** @type {any} */ a) =>
+      h('li', {}, [
+        h('span', {}, [h('strong', {}, [a.title]), ' ', h('span', { class: 'meta' }, [`${a.severity}, ${a.audience}, ${announcementState(a)}`])]),
+        h('button', { type: 'button', class: 'danger', 'data-announcement': a.id, 'data-version': String(a.version), 'aria-label': `Delete ${a.title}` }, ['Delete']),
+      ]),
+    ),
+  );
+  if (!page.items.length) list.append(h('li', {}, ['No announcements.']));
+}
+
+onSubmit('ann-form', async (form) => {
+  const status = byId('ann-status');
+  await attempt(status, async () => {
+    const v = values(form);
+    const body = {
+      title: v.title.trim(),
+      body: v.body.trim(),
+      severity: v.severity,
+      audience: v.audience,
+      startsAt: localToRfc3339(v.startsAt),
+      endsAt: localToRfc3339(v.endsAt),
+      dismissible: v.dismissible === 'on',
+    };
+    const { data } = await api.json('POST', `/api/sites/${encodeURIComponent(site.id)}/announcements`, { body });
+    form.reset();
+    await Promise.all([loadAnnouncements(), preview.refresh()]);
+    say(status, `Announcement ${data.title} is ${announcementState(data)}.`, 'ok');
+  });
+});
+
+byId('ann-list').addEventListener('click', (event) => {
+  const button = event.target instanceof Element ? event.target.closest('button[data-announcement]') : null;
+  if (!button) return;
+  const status = byId('ann-status');
+  void attempt(status, async () => {
+    const id = String(button.getAttribute('data-announcement'));
+    const headers = ifMatch({ version: Number(button.getAttribute('data-version')) });
+    await api.json('DELETE', `/api/sites/${encodeURIComponent(site.id)}/announcements/${encodeURIComponent(id)}`, { headers });
+    await Promise.all([loadAnnouncements(), preview.refresh()]);
+    say(status, 'Announcement deleted (restorable from the trash for 30 days).', 'ok');
+    byId('ann-title').focus();
+  });
+});
+
+// Feedback.
+
+async function loadFeedback() {
+  if (!site) return;
+  const page = await api.get(`/api/feedback?siteId=${encodeURIComponent(site.id)}`);
+  const body = byId('feedback-table').querySelector('tbody');
+  body?.replaceChildren(
+    ...page.items.map((/** @type {any} */ f) =>
+      h('tr', {}, [h('td', {}, [when(f.submittedAt)]), h('td', {}, [f.rating ? `${f.rating} of 5` : '']), h('td', {}, [f.text ?? '']), h('td', {}, [f.pageId ?? 'the site'])]),
+    ),
+  );
+  say(byId('feedback-status'), page.items.length ? `${page.items.length} shown.` : 'No feedback on this site yet.');
+}
+
+byId('feedback-refresh').addEventListener('click', () => void attempt(byId('feedback-status'), loadFeedback));
+document.addEventListener('feedback-sent', () => void attempt(byId('feedback-status'), loadFeedback));
+
+// Export.
+
+byId('export').addEventListener('click', () => {
+  const status = byId('export-status');
+  void attempt(status, async () => {
+    say(status, 'Exporting…');
+    const response = await api.send('GET', '/api/export');
+    if (!response.ok) throw new ApiError(response.status, `http_${response.status}`, 'The export failed.');
+    const blob = await response.blob();
+    const document_ = JSON.parse(await blob.text());
+    const link = h('a', { href: URL.createObjectURL(blob), download: `canopy-export-${new Date().toISOString().slice(0, 10)}.json` });
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.getAttribute('href') ?? ''), 60_000);
+    const counts = ['sites', 'themes', 'navigations', 'announcements', 'media'].map((k) => `${document_[k]?.length ?? 0} ${k}`);
+    say(status, `Exported: ${counts.join(', ')}.`, 'ok');
+  });
+});
+
+// Preview and start.
+
+byId('preview-refresh').addEventListener('click', () => void preview.refresh());
+setInterval(() => {
+  if (document.visibilityState === 'visible') void preview.refresh();
+}, PREVIEW_REFRESH_MS);
+
+async function start() {
+  try {
+    const tenant = await api.get('/api/tenant');
+    say(byId('tenant'), `${tenant.clientKey} (${tenant.productType}, region ${tenant.region})`);
+    await loadSites();
+  } catch (error) {
+    alertBox.textContent = `The console could not reach Canopy: ${message(error)}`;
+    alertBox.hidden = false;
+    return;
+  }
+  await attempt(byId('residency-status'), () => residency.load());
+}
+
+void start();

@@ -1,0 +1,117 @@
+//! The admin console (`console/` at the repository root): static files embedded in the binary and
+//! served under `/console/` by the content function and the local server, so the console is a
+//! static asset of the app wherever the app runs, and a fresh checkout serves it without any build.
+//!
+//! Caching: the file names carry no content hash, so every answer is `no-cache` with a strong
+//! ETag (a hash of the file) and `If-None-Match` gets 304; a deploy takes effect at the next load.
+//! Every answer carries a strict CSP: scripts from this origin and Atlassian's Connect `all.js`
+//! only, no inline script or style, framed only by Atlassian sites (and the app itself); API and
+//! media calls to this origin, the other regions' base URLs (a moved tenant answers 421 naming
+//! one) and S3 (presigned uploads and downloads go straight to the bucket).
+
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::state::AppState;
+
+/// Where the console lives; `/console` redirects here.
+pub const CONSOLE_PATH: &str = "/console/";
+/// Atlassian's Connect JavaScript API, loaded by the console only inside the product's iframe.
+pub const CONNECT_JS_ORIGIN: &str = "https://connect-cdn.atl-paas.net";
+/// Presigned S3 URLs (virtual-hosted style) of every region's bucket.
+pub const S3_ORIGINS: &str = "https://*.amazonaws.com";
+/// The products that frame the console.
+pub const FRAME_ANCESTORS: &str = "'self' https://*.atlassian.net https://*.jira.com";
+/// Asset answers are revalidated on every load (see the module docs).
+pub const CACHE_CONTROL: &str = "no-cache";
+
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    body: &'static [u8],
+}
+
+macro_rules! asset {
+    ($name:literal, $content_type:expr) => {
+        Asset { name: $name, content_type: $content_type, body: include_bytes!(concat!("../../../console/", $name)) }
+    };
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+
+const ASSETS: &[Asset] = &[
+    asset!("index.html", "text/html; charset=utf-8"),
+    asset!("console.css", "text/css; charset=utf-8"),
+    asset!("api.js", JS),
+    asset!("app.js", JS),
+    asset!("colors.js", JS),
+    asset!("dom.js", JS),
+    asset!("media.js", JS),
+    asset!("navigation.js", JS),
+    asset!("preview.js", JS),
+    asset!("residency.js", JS),
+];
+
+static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    ASSETS.iter().map(|asset| format!("\"{}\"", &hex::encode(Sha256::digest(asset.body))[..32])).collect()
+});
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(|| async { Redirect::permanent(CONSOLE_PATH) }))
+        .route(CONSOLE_PATH, get(index))
+        .route("/console/{file}", get(file))
+}
+
+async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
+    serve(&state, "index.html", &headers)
+}
+
+async fn file(State(state): State<AppState>, Path(name): Path<String>, headers: HeaderMap) -> Result<Response> {
+    serve(&state, &name, &headers)
+}
+
+fn serve(state: &AppState, name: &str, request: &HeaderMap) -> Result<Response> {
+    let index = ASSETS
+        .iter()
+        .position(|asset| asset.name == name)
+        .ok_or_else(|| Error::not_found("unknown_route", "No such console file."))?;
+    let (asset, etag) = (&ASSETS[index], &ETAGS[index]);
+    let fresh = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag || tag.trim() == "*"));
+    let mut response = if fresh { StatusCode::NOT_MODIFIED.into_response() } else { asset.body.into_response() };
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    headers.insert(header::ETAG, HeaderValue::from_str(etag).map_err(Error::internal)?);
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_str(&content_security_policy(state)).map_err(Error::internal)?,
+    );
+    Ok(response)
+}
+
+/// The console's CSP, naming every region's base URL for the API calls of a moved tenant.
+pub fn content_security_policy(state: &AppState) -> String {
+    let regions: Vec<&str> = state
+        .config
+        .regions
+        .iter()
+        .map(|region| region.base_url.as_str())
+        .filter(|url| !url.is_empty() && url.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b','))
+        .collect();
+    format!(
+        "default-src 'none'; script-src 'self' {CONNECT_JS_ORIGIN}; style-src 'self'; img-src 'self' blob: {S3_ORIGINS}; \
+         connect-src 'self' {} {S3_ORIGINS}; frame-ancestors {FRAME_ANCESTORS}; base-uri 'none'; form-action 'none'",
+        regions.join(" ")
+    )
+}
