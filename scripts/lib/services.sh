@@ -40,13 +40,14 @@ service_failed() {
 start_dynamodb_local() {
   local jar=$1 dir=$2 log=$2/dynamodb-local.log
   DYNAMODB_PORT=$(free_port)
-  # JVM flags from TOOLCHAIN.md (-Xmx stops it growing past 300 MB). The parent-death signal
+  # JVM flags from TOOLCHAIN.md (-Xmx stops it growing past 300 MB). 90 s to answer: a JVM start
+  # on a loaded 2-core machine has been seen to take over 30 s. The parent-death signal
   # stops it even when this shell dies without running its EXIT trap (SIGKILL).
   (cd "$dir" && exec setpriv --pdeathsig TERM java -Xms64m -Xmx512m -XX:TieredStopAtLevel=1 \
     -Djava.library.path="${jar%/*}/DynamoDBLocal_lib" -jar "$jar" \
     -inMemory -port "$DYNAMODB_PORT" -disableTelemetry) </dev/null >"$log" 2>&1 &
   DYNAMODB_PID=$!
-  wait_for_http "DynamoDB Local" "http://127.0.0.1:$DYNAMODB_PORT/" "$DYNAMODB_PID" "$log" 30
+  wait_for_http "DynamoDB Local" "http://127.0.0.1:$DYNAMODB_PORT/" "$DYNAMODB_PID" "$log" 90
 }
 
 # Safe to call more than once and when nothing was started.

@@ -9,7 +9,7 @@ use super::model::ContentModel;
 use super::model::layout::Layout;
 use super::model::report::ReportConfig;
 use super::model::theme::Theme;
-use super::records::{self, Editor, Stored, check_if_match, check_media_exist, item_for, not_found};
+use super::records::{self, Editor, Stored, check_if_match, check_media_exist, item_for, not_found, written};
 use super::sites::{self, Uses};
 use crate::error::{Error, Result};
 use crate::ids;
@@ -83,10 +83,11 @@ impl<M: ContentModel> Library<M> {
                 let (current, version) = counters::read(state, &editor.tenant).await?;
                 writes.push(counters::apply(editor, current, version, self.counted(), now)?);
             }
-            state.store.transact(writes, state.clock.now_secs()).await
+            let answer = written(&writes, &sk, &id)?;
+            state.store.transact(writes, state.clock.now_secs()).await?;
+            Ok(answer)
         })
-        .await?;
-        self.read(state, &editor.tenant, &id).await
+        .await
     }
 
     pub async fn update(
@@ -121,10 +122,11 @@ impl<M: ContentModel> Library<M> {
                 }
             }
             writes.push(Write::Put { item, condition: Condition::Version(stored.version) });
-            state.store.transact(writes, state.clock.now_secs()).await
+            let answer = written(&writes, &sk, id)?;
+            state.store.transact(writes, state.clock.now_secs()).await?;
+            Ok(answer)
         })
-        .await?;
-        self.read(state, &editor.tenant, id).await
+        .await
     }
 
     pub async fn delete(&self, state: &AppState, editor: &Editor, id: &str, if_match: Option<u64>) -> Result<()> {

@@ -141,6 +141,17 @@ pub fn item_for<M: ContentModel>(editor: &Editor, sk: &str, version: u64, data: 
     })
 }
 
+/// The answer to a write, from the item it puts at `sk`: never read back after the commit, where
+/// a failing read would answer an error for a committed write (and a client retrying it would
+/// write twice) and a concurrent writer's later version could be returned as this one's.
+pub fn written<M: ContentModel>(writes: &[Write], sk: &str, id: &str) -> Result<Stored<M>> {
+    let item = writes.iter().find_map(|write| match write {
+        Write::Put { item, .. } if item.sk == sk => Some(item.clone()),
+        _ => None,
+    });
+    decode(item.ok_or_else(|| Error::internal(format!("the writes put no {sk}")))?, id)
+}
+
 /// `If-Match` on updates and deletes: required, and must name the stored version.
 pub fn check_if_match(if_match: Option<u64>, stored_version: u64) -> Result<()> {
     match if_match {

@@ -8,7 +8,7 @@ use super::model::ContentModel;
 use super::model::announcement::Announcement;
 use super::model::navigation::Navigation;
 use super::model::promoted_search::PromotedSearch;
-use super::records::{self, Editor, Stored, check_if_match, check_media_exist, item_for, not_found};
+use super::records::{self, Editor, Stored, check_if_match, check_media_exist, item_for, not_found, written};
 use super::sites;
 use crate::error::{Error, Result};
 use crate::ids;
@@ -76,17 +76,14 @@ impl<M: ContentModel> SiteCollection<M> {
             // The site check also serialises concurrent creates: each one bumps nothing, but the
             // count above could race; the per-site bound is a soft product limit, not a
             // storage invariant, so an overshoot by a concurrent create is acceptable.
-            let item = item_for(editor, &self.sk(site_id, &id), 1, &data, state.clock.now_millis())?;
-            state
-                .store
-                .transact(
-                    vec![site_check(&site), Write::Put { item, condition: Condition::Absent }],
-                    state.clock.now_secs(),
-                )
-                .await
+            let sk = self.sk(site_id, &id);
+            let item = item_for(editor, &sk, 1, &data, state.clock.now_millis())?;
+            let writes = vec![site_check(&site), Write::Put { item, condition: Condition::Absent }];
+            let answer = written(&writes, &sk, &id)?;
+            state.store.transact(writes, state.clock.now_secs()).await?;
+            Ok(answer)
         })
-        .await?;
-        self.read(state, &editor.tenant, site_id, &id).await
+        .await
     }
 
     pub async fn update(
@@ -104,12 +101,14 @@ impl<M: ContentModel> SiteCollection<M> {
             let site = sites::read_item(state, &editor.tenant, site_id).await?;
             let stored = self.read(state, &editor.tenant, site_id, id).await?;
             check_if_match(if_match, stored.version)?;
-            let item = item_for(editor, &self.sk(site_id, id), stored.version + 1, &data, state.clock.now_millis())?;
+            let sk = self.sk(site_id, id);
+            let item = item_for(editor, &sk, stored.version + 1, &data, state.clock.now_millis())?;
             let writes = vec![site_check(&site), Write::Put { item, condition: Condition::Version(stored.version) }];
-            state.store.transact(writes, state.clock.now_secs()).await
+            let answer = written(&writes, &sk, id)?;
+            state.store.transact(writes, state.clock.now_secs()).await?;
+            Ok(answer)
         })
-        .await?;
-        self.read(state, &editor.tenant, site_id, id).await
+        .await
     }
 
     pub async fn delete(
@@ -171,10 +170,11 @@ pub async fn put_singleton<M: ContentModel>(
             .into_iter()
             .collect();
         writes.push(Write::Put { item: item_for(editor, sk, version, data, state.clock.now_millis())?, condition });
-        state.store.transact(writes, state.clock.now_secs()).await
+        let answer = written(&writes, sk, id)?;
+        state.store.transact(writes, state.clock.now_secs()).await?;
+        Ok(answer)
     })
-    .await?;
-    records::read(state, &editor.tenant, sk, id).await
+    .await
 }
 
 pub async fn delete_singleton<M: ContentModel>(

@@ -186,11 +186,11 @@ pub async fn create(state: &AppState, editor: &Editor, site: Site) -> Result<Sto
         }
         let mut writes = site_writes(state, editor, &id, &site, 1, Condition::Absent).await?;
         writes.push(counters::apply(editor, current, counters_version, counted(&site), state.clock.now_millis())?);
+        let answer = records::written(&writes, &keys::site(&id), &id)?;
         state.store.transact(writes, state.clock.now_secs()).await?;
-        Ok(())
+        Ok(answer)
     })
-    .await?;
-    read(state, &editor.tenant, &id).await
+    .await
 }
 
 pub async fn update(
@@ -211,10 +211,11 @@ pub async fn update(
         if !delta.is_zero() {
             writes.push(counters::apply(editor, current, counters_version, delta, state.clock.now_millis())?);
         }
-        state.store.transact(writes, state.clock.now_secs()).await
+        let answer = records::written(&writes, &keys::site(id), id)?;
+        state.store.transact(writes, state.clock.now_secs()).await?;
+        Ok(answer)
     })
-    .await?;
-    read(state, &editor.tenant, id).await
+    .await
 }
 
 /// Moves the site to the trash. Its children and snapshots stay (unreachable while the site is

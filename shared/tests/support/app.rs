@@ -123,6 +123,15 @@ impl TestApp {
         self.clock.now_secs()
     }
 
+    /// Serves the router on a loopback port, as a host would; answers its base URL.
+    pub async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let router = self.router.clone();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        base
+    }
+
     pub async fn send(&self, request: Request<Body>) -> (u16, axum::http::HeaderMap, Value) {
         let response: Response<Body> = self.router.clone().oneshot(request).await.expect("router answers");
         let status = response.status().as_u16();

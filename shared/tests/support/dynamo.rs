@@ -37,12 +37,17 @@ fn unique_access_key() -> String {
 
 /// A client of DynamoDB Local with static credentials of its own (never the environment's).
 pub fn isolated_client() -> aws_sdk_dynamodb::Client {
+    isolated_client_at(&endpoint())
+}
+
+/// [`isolated_client`] of a DynamoDB Local at another endpoint (a private one, or a proxy).
+pub fn isolated_client_at(endpoint: &str) -> aws_sdk_dynamodb::Client {
     let credentials = Credentials::new(unique_access_key(), "canopytestsecret", None, None, "canopy-tests");
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(credentials)
-        .endpoint_url(endpoint())
+        .endpoint_url(endpoint)
         .http_client(DynamoItemStore::https_client())
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
@@ -53,6 +58,15 @@ pub async fn fresh_dynamo() -> DynamoItemStore {
     let store = DynamoItemStore::new(isolated_client(), TABLE);
     if let Err(err) = store.create_table().await {
         panic!("creating the test table in DynamoDB Local at {} failed: {err}", endpoint());
+    }
+    store
+}
+
+/// A `DynamoItemStore` over a fresh table of the DynamoDB Local at `endpoint`.
+pub async fn fresh_dynamo_at(endpoint: &str) -> DynamoItemStore {
+    let store = DynamoItemStore::new(isolated_client_at(endpoint), TABLE);
+    if let Err(err) = store.create_table().await {
+        panic!("creating the test table in DynamoDB Local at {endpoint} failed: {err}");
     }
     store
 }

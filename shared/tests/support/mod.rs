@@ -18,3 +18,5 @@ pub mod app;
 pub mod counting;
 pub mod dynamo;
 pub mod media;
+pub mod processes;
+pub mod throttle;
