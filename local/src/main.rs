@@ -2,6 +2,7 @@
 //! embedded store under a data dir, with dev routes that play Atlassian for a dev tenant.
 
 mod dev;
+mod document;
 mod jobs;
 mod retention;
 mod settings;
@@ -11,6 +12,10 @@ use canopy_shared::{bootstrap, http, telemetry};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init_pretty();
+    if std::env::args().nth(1).as_deref() == Some("openapi") {
+        document::print();
+        return Ok(());
+    }
     if let Some(outcome) = jobs::run_from_args().await {
         return outcome;
     }
@@ -28,20 +33,15 @@ async fn main() -> anyhow::Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(&settings.listen).await?;
     let address = listener.local_addr()?;
-    let routes = http::lifecycle::routes()
-        .merge(http::content::routes())
-        .merge(http::media::routes())
-        .merge(http::feedback::routes())
-        .merge(http::residency::routes())
-        .merge(http::ops::routes(http::ops::OperatorAccess::Local))
-        .merge(dev::routes(address));
-    let app = http::finish(routes, state.clone()).merge(canopy_shared::media::local::routes(local_media));
+    let (routes, _) = document::routes_and_document(address);
+    let app = http::finish_router(routes, state.clone()).merge(canopy_shared::media::local::routes(local_media));
 
     println!("Canopy local server listening on http://{address}");
     println!("  base URL        {}", state.config.base_url);
     println!("  data dir        {}", settings.data_dir.display());
     println!("  install keys    {}", state.config.connect_keys_url);
     println!("  descriptor      http://{address}/atlassian-connect.json");
+    println!("  API document    http://{address}{}", http::openapi::DOCUMENT_PATH);
     println!("  dev tenant      curl -s -X POST http://{address}/dev/install");
     println!("  forge keys      {}  (dev FITs: POST http://{address}/dev/forge-token)", state.config.forge_jwks_url);
     println!("  usage (ops)     http://{address}/ops/usage   jobs: canopy-local privacy-report | usage-snapshot");

@@ -270,3 +270,37 @@ pub fn delete(path: &str, token: &str, if_match: Option<&str>) -> Request<Body> 
     }
     builder.body(Body::empty()).expect("request")
 }
+
+impl TestApp {
+    /// Serves every product route (all functions' routers), operators as on AWS (IAM).
+    pub fn with_every_route(mut self) -> Self {
+        let routes = canopy_shared::http::openapi::product_routes(canopy_shared::http::ops::OperatorAccess::Iam);
+        self.router = canopy_shared::http::finish(routes, self.state.clone());
+        self
+    }
+
+    /// Installs `client` the way Atlassian does (RS256 signed install), recording `cloud_of(client)`.
+    pub async fn install(&self, client: &str, secret: &str) {
+        let token = sign_install(&install_claims(client, "/lifecycle/installed", self.now_secs()));
+        let mut payload = install_payload(client, secret);
+        payload["cloudId"] = json!(cloud_of(client));
+        let (status, _, body) = self.send(post("/lifecycle/installed", Some(&token), &payload)).await;
+        assert_eq!(status, 204, "install {client}: {body}");
+    }
+}
+
+/// Every operation of the product's OpenAPI document: (method, path template, who may call it).
+pub fn documented_operations() -> Vec<(axum::http::Method, String, canopy_shared::http::openapi::Caller)> {
+    use canopy_shared::http::openapi;
+    let routes = openapi::product_routes(canopy_shared::http::ops::OperatorAccess::Iam);
+    let document = serde_json::to_value(openapi::complete(routes.into_openapi())).expect("document serializes");
+    let mut found = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("path item").keys() {
+            let method = axum::http::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            found.push((method, path.clone(), openapi::caller_of(path)));
+        }
+    }
+    assert!(found.len() >= 70, "the document lists every operation ({} found)", found.len());
+    found
+}
