@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use super::auth::AuthContext;
 use super::body::JsonBody;
 use super::extract::{Admin, IfMatch, PageView, Paging, item_response};
-use super::openapi::{IfMatchHeader, ItemParam, PageSchema, PagingParams, SiteParam};
+use super::openapi::{IfMatchHeader, Item, ItemPage, ItemParam, PageSchema, PagingParams, SiteParam};
 use crate::content::library::{LAYOUTS, Library, REPORTS, THEMES};
 use crate::content::model::ContentModel;
 use crate::content::model::navigation::Navigation;
@@ -58,12 +58,12 @@ fn page<T: serde::Serialize>(page: crate::store::Page<T>) -> Response {
 
 // Sites.
 
-#[utoipa::path(get, path = "/api/sites", tag = "content", params(PagingParams), responses((status = 200, body = PageSchema)))]
+#[utoipa::path(get, path = "/api/sites", tag = "content", params(PagingParams), responses((status = 200, body = ItemPage<Site>)))]
 async fn list_sites(State(state): State<AppState>, auth: AuthContext, paging: Paging) -> Result<Response> {
     Ok(page(sites::list(&state, &auth.tenant, paging.limit, paging.cursor.as_deref()).await?))
 }
 
-#[utoipa::path(post, path = "/api/sites", tag = "content", request_body = Site, responses((status = 201, body = Value)))]
+#[utoipa::path(post, path = "/api/sites", tag = "content", request_body = Site, responses((status = 201, body = Item<Site>)))]
 async fn create_site(
     State(state): State<AppState>,
     Admin(editor): Admin,
@@ -72,12 +72,12 @@ async fn create_site(
     Ok(item_response(StatusCode::CREATED, &sites::create(&state, &editor, site).await?))
 }
 
-#[utoipa::path(get, path = "/api/sites/{site_id}", tag = "content", params(SiteParam), responses((status = 200, body = Value)))]
+#[utoipa::path(get, path = "/api/sites/{site_id}", tag = "content", params(SiteParam), responses((status = 200, body = Item<Site>)))]
 async fn read_site(State(state): State<AppState>, auth: AuthContext, Path(id): Path<String>) -> Result<Response> {
     Ok(item_response(StatusCode::OK, &sites::read(&state, &auth.tenant, &id).await?))
 }
 
-#[utoipa::path(put, path = "/api/sites/{site_id}", tag = "content", params(SiteParam, IfMatchHeader), request_body = Site, responses((status = 200, body = Value)))]
+#[utoipa::path(put, path = "/api/sites/{site_id}", tag = "content", params(SiteParam, IfMatchHeader), request_body = Site, responses((status = 200, body = Item<Site>)))]
 async fn update_site(
     State(state): State<AppState>,
     Admin(editor): Admin,
@@ -125,7 +125,7 @@ async fn read_site_config(
 
 // Navigation.
 
-#[utoipa::path(get, path = "/api/sites/{site_id}/navigation", tag = "content", params(SiteParam), responses((status = 200, body = Value)))]
+#[utoipa::path(get, path = "/api/sites/{site_id}/navigation", tag = "content", params(SiteParam), responses((status = 200, body = Item<Navigation>)))]
 async fn read_navigation(
     State(state): State<AppState>,
     auth: AuthContext,
@@ -134,7 +134,7 @@ async fn read_navigation(
     Ok(item_response(StatusCode::OK, &site_items::read_navigation(&state, &auth.tenant, &site_id).await?))
 }
 
-#[utoipa::path(put, path = "/api/sites/{site_id}/navigation", tag = "content", params(SiteParam, IfMatchHeader), request_body = Navigation, responses((status = 200, body = Value), (status = 201, body = Value)))]
+#[utoipa::path(put, path = "/api/sites/{site_id}/navigation", tag = "content", params(SiteParam, IfMatchHeader), request_body = Navigation, responses((status = 200, body = Item<Navigation>), (status = 201, body = Item<Navigation>)))]
 async fn put_navigation(
     State(state): State<AppState>,
     Admin(editor): Admin,
@@ -161,7 +161,7 @@ async fn delete_navigation(
 
 macro_rules! site_collection_handlers {
     ($collection:expr, $model:ty, $list_path:literal, $item_path:literal, $list:ident, $create:ident, $read:ident, $update:ident, $delete:ident) => {
-        #[utoipa::path(get, path = $list_path, tag = "content", params(SiteParam, PagingParams), responses((status = 200, body = PageSchema)))]
+        #[utoipa::path(get, path = $list_path, tag = "content", params(SiteParam, PagingParams), responses((status = 200, body = ItemPage<$model>)))]
         async fn $list(
             State(state): State<AppState>,
             auth: AuthContext,
@@ -172,7 +172,7 @@ macro_rules! site_collection_handlers {
             Ok(page(collection.list(&state, &auth.tenant, &site_id, paging.limit, paging.cursor.as_deref()).await?))
         }
 
-        #[utoipa::path(post, path = $list_path, tag = "content", params(SiteParam), request_body = $model, responses((status = 201, body = Value)))]
+        #[utoipa::path(post, path = $list_path, tag = "content", params(SiteParam), request_body = $model, responses((status = 201, body = Item<$model>)))]
         async fn $create(
             State(state): State<AppState>,
             Admin(editor): Admin,
@@ -182,7 +182,7 @@ macro_rules! site_collection_handlers {
             Ok(item_response(StatusCode::CREATED, &$collection.create(&state, &editor, &site_id, data).await?))
         }
 
-        #[utoipa::path(get, path = $item_path, tag = "content", params(SiteParam, ItemParam), responses((status = 200, body = Value)))]
+        #[utoipa::path(get, path = $item_path, tag = "content", params(SiteParam, ItemParam), responses((status = 200, body = Item<$model>)))]
         async fn $read(
             State(state): State<AppState>,
             auth: AuthContext,
@@ -191,7 +191,7 @@ macro_rules! site_collection_handlers {
             Ok(item_response(StatusCode::OK, &$collection.read(&state, &auth.tenant, &site_id, &id).await?))
         }
 
-        #[utoipa::path(put, path = $item_path, tag = "content", params(SiteParam, ItemParam, IfMatchHeader), request_body = $model, responses((status = 200, body = Value)))]
+        #[utoipa::path(put, path = $item_path, tag = "content", params(SiteParam, ItemParam, IfMatchHeader), request_body = $model, responses((status = 200, body = Item<$model>)))]
         async fn $update(
             State(state): State<AppState>,
             Admin(editor): Admin,
@@ -267,12 +267,12 @@ macro_rules! library_handlers {
             }
         }
 
-        #[utoipa::path(get, path = $list_path, tag = "content", params(PagingParams), responses((status = 200, body = PageSchema)))]
+        #[utoipa::path(get, path = $list_path, tag = "content", params(PagingParams), responses((status = 200, body = ItemPage<$model>)))]
         async fn $list(state: State<AppState>, auth: AuthContext, paging: Paging) -> Result<Response> {
             list_library::<$model>(state, auth, paging).await
         }
 
-        #[utoipa::path(post, path = $list_path, tag = "content", request_body = $model, responses((status = 201, body = Value)))]
+        #[utoipa::path(post, path = $list_path, tag = "content", request_body = $model, responses((status = 201, body = Item<$model>)))]
         async fn $create(
             State(state): State<AppState>,
             Admin(editor): Admin,
@@ -281,12 +281,12 @@ macro_rules! library_handlers {
             Ok(item_response(StatusCode::CREATED, &$library.create(&state, &editor, data).await?))
         }
 
-        #[utoipa::path(get, path = $item_path, tag = "content", params(ItemParam), responses((status = 200, body = Value)))]
+        #[utoipa::path(get, path = $item_path, tag = "content", params(ItemParam), responses((status = 200, body = Item<$model>)))]
         async fn $read(State(state): State<AppState>, auth: AuthContext, Path(id): Path<String>) -> Result<Response> {
             Ok(item_response(StatusCode::OK, &$library.read(&state, &auth.tenant, &id).await?))
         }
 
-        #[utoipa::path(put, path = $item_path, tag = "content", params(ItemParam, IfMatchHeader), request_body = $model, responses((status = 200, body = Value)))]
+        #[utoipa::path(put, path = $item_path, tag = "content", params(ItemParam, IfMatchHeader), request_body = $model, responses((status = 200, body = Item<$model>)))]
         async fn $update(
             State(state): State<AppState>,
             Admin(editor): Admin,
@@ -346,17 +346,17 @@ library_handlers!(
 
 // Page metadata.
 
-#[utoipa::path(get, path = "/api/pages", tag = "content", params(PagingParams), responses((status = 200, body = PageSchema)))]
+#[utoipa::path(get, path = "/api/pages", tag = "content", params(PagingParams), responses((status = 200, body = ItemPage<PageMetadata>)))]
 async fn list_pages(State(state): State<AppState>, auth: AuthContext, paging: Paging) -> Result<Response> {
     Ok(page(pages::list(&state, &auth.tenant, paging.limit, paging.cursor.as_deref()).await?))
 }
 
-#[utoipa::path(get, path = "/api/pages/{page_id}/metadata", tag = "content", params(("page_id" = String, Path, description = "A Confluence page id.")), responses((status = 200, body = Value)))]
+#[utoipa::path(get, path = "/api/pages/{page_id}/metadata", tag = "content", params(("page_id" = String, Path, description = "A Confluence page id.")), responses((status = 200, body = Item<PageMetadata>)))]
 async fn read_page(State(state): State<AppState>, auth: AuthContext, Path(page_id): Path<String>) -> Result<Response> {
     Ok(item_response(StatusCode::OK, &pages::read(&state, &auth.tenant, &page_id).await?))
 }
 
-#[utoipa::path(put, path = "/api/pages/{page_id}/metadata", tag = "content", params(("page_id" = String, Path, description = "A Confluence page id."), IfMatchHeader), request_body = PageMetadata, responses((status = 200, body = Value), (status = 201, body = Value)))]
+#[utoipa::path(put, path = "/api/pages/{page_id}/metadata", tag = "content", params(("page_id" = String, Path, description = "A Confluence page id."), IfMatchHeader), request_body = PageMetadata, responses((status = 200, body = Item<PageMetadata>), (status = 201, body = Item<PageMetadata>)))]
 async fn put_page(
     State(state): State<AppState>,
     Admin(editor): Admin,

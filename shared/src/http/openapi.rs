@@ -82,6 +82,32 @@ pub struct PageSchema {
     next_cursor: Option<String>,
 }
 
+/// A content item as every item route answers it (`Stored` in `content::records`): the model's
+/// fields plus its identity and version; the `ETag` header is `"<version>"`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Item<M> {
+    id: String,
+    version: u64,
+    /// RFC 3339.
+    updated_at: String,
+    /// The accountId of the last writer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    updated_by: Option<String>,
+    #[serde(flatten)]
+    data: M,
+}
+
+/// A page of content items.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ItemPage<M> {
+    items: Vec<Item<M>>,
+    next_cursor: Option<String>,
+}
+
 /// The error statuses any operation may answer besides its own, by family. Every one of them has
 /// the `ErrorBody` shape; 500 too (a bug, never with its cause).
 const COMMON_ERRORS: &[(u16, &str)] = &[
@@ -195,6 +221,31 @@ pub fn complete(mut document: OpenApi) -> OpenApi {
         for operation in operations(item) {
             decorate(operation, caller);
         }
+    }
+    merge_flattened_items(document)
+}
+
+/// `Item<M>` comes out as `allOf: [M, {id, version, …}]`, and `M` says `additionalProperties:
+/// false` (its `deny_unknown_fields`): under `allOf` each part would refuse the other's fields, so
+/// every item would fail its own schema. The parts are merged into one object instead.
+fn merge_flattened_items(mut document: OpenApi) -> OpenApi {
+    use utoipa::openapi::schema::{AdditionalProperties, Object, Schema};
+    let Some(components) = document.components.as_mut() else { return document };
+    for (name, schema) in components.schemas.iter_mut() {
+        let RefOr::T(Schema::AllOf(all_of)) = schema else { continue };
+        if !name.starts_with("Item_") {
+            continue;
+        }
+        let mut merged = Object::new();
+        for part in &all_of.items {
+            let RefOr::T(Schema::Object(object)) = part else {
+                panic!("{name}: a flattened part that is not an inline object");
+            };
+            merged.properties.extend(object.properties.clone());
+            merged.required.extend(object.required.clone());
+        }
+        merged.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+        *schema = RefOr::T(Schema::Object(merged));
     }
     document
 }
