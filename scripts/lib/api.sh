@@ -3,7 +3,8 @@
 # schemathesis generates requests from the committed OpenAPI document (docs/openapi.json, kept
 # current by local/tests/server.rs) and sends them to the real canopy-local binary with a dev
 # tenant's admin context JWT. Checks: no 5xx, and every answer (status, content type, body)
-# conforms to the document. Prints the number of generated cases.
+# conforms to the document. Prints the number of generated cases. Before it, api_items.py
+# creates one item of each content kind and checks those answers against their schemas.
 
 # Cases per operation and per phase; bounds the step to a few minutes on 2 busy cores.
 API_MAX_EXAMPLES=${CANOPY_API_MAX_EXAMPLES:-5}
@@ -37,6 +38,7 @@ run_api_tests() {
     return 1
   }
   status=0
+  "${SCHEMATHESIS_BIN%/*}/python" scripts/lib/api_items.py "$ROOT/docs/openapi.json" "$base" "$token" || status=1
   # Dev routes play Atlassian (they install tenants and rotate secrets): not part of the API.
   # From the run dir: schemathesis keeps a cache (.schemathesis/) in its working directory.
   (cd "$dir" && "$SCHEMATHESIS_BIN" run "$ROOT/docs/openapi.json" --url "$base" \
