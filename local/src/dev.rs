@@ -15,8 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use canopy_shared::connect::descriptor::{ENABLED_PATH, INSTALLED_PATH};
 use canopy_shared::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
 use canopy_shared::connect::qsh::{CONTEXT_QSH, query_string_hash};
@@ -28,6 +27,8 @@ use canopy_shared::{Error, Result, TenantKey, tenants};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub const DEV_KID: &str = "canopy-dev-install-key";
 const DEV_PRIVATE_KEY: &[u8] = include_bytes!("../../dev/install-key.pem");
@@ -54,17 +55,19 @@ struct DevHost {
     client: reqwest::Client,
 }
 
-pub fn routes(address: SocketAddr) -> Router<AppState> {
+pub fn routes(address: SocketAddr) -> OpenApiRouter<AppState> {
     let host = DevHost { address, client: reqwest::Client::new() };
-    Router::new()
-        .route("/dev/install-keys/{kid}", get(install_key))
-        .route("/dev/install", post(install))
-        .route("/dev/token", post(token))
-        .route(DEV_FORGE_JWKS_PATH, get(forge_jwks))
-        .route("/dev/forge-token", post(forge_token))
+    OpenApiRouter::new()
+        .routes(routes!(install_key))
+        .routes(routes!(install))
+        .routes(routes!(token))
+        .routes(routes!(forge_jwks))
+        .routes(routes!(forge_token))
         .layer(Extension(host))
 }
 
+/// The dev install key as PEM (stands in for Atlassian's install-keys service).
+#[utoipa::path(get, path = "/dev/install-keys/{kid}", tag = "dev", params(("kid" = String, Path)), responses((status = 200, content_type = "application/x-pem-file", body = String)))]
 async fn install_key(Path(kid): Path<String>) -> Result<impl IntoResponse> {
     if kid != DEV_KID {
         return Err(Error::not_found("unknown_kid", "No such dev install key."));
@@ -111,6 +114,8 @@ fn context_token(client_key: &str, secret: &str, account_id: &str) -> Result<Str
     sign_hs256(&claims, secret)
 }
 
+/// Installs and enables a dev tenant the way Atlassian would; answers a context JWT.
+#[utoipa::path(post, path = "/dev/install", tag = "dev", request_body(content = Option<Value>, description = "`{clientKey, productType, cloudId}`, all optional"), responses((status = 200, body = Value)))]
 async fn install(
     State(state): State<AppState>,
     Extension(host): Extension<DevHost>,
@@ -190,6 +195,8 @@ struct DevTokenRequest {
     admin: Option<bool>,
 }
 
+/// A fresh context JWT for an installed tenant.
+#[utoipa::path(post, path = "/dev/token", tag = "dev", request_body = Value, responses((status = 200, body = Value)))]
 async fn token(State(state): State<AppState>, JsonBody(request): JsonBody<DevTokenRequest>) -> Result<Json<Value>> {
     let key = TenantKey::from_verified(&request.client_key).ok_or_else(tenants::unknown_tenant)?;
     let (tenant, _) = tenants::load(&state, &key).await?.ok_or_else(tenants::unknown_tenant)?;
@@ -200,6 +207,8 @@ async fn token(State(state): State<AppState>, JsonBody(request): JsonBody<DevTok
     ))
 }
 
+/// The dev Forge key set (stands in for Forge's JWKS).
+#[utoipa::path(get, path = DEV_FORGE_JWKS_PATH, tag = "dev", responses((status = 200, body = Value)))]
 async fn forge_jwks() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], DEV_FORGE_JWKS)
 }
@@ -216,6 +225,8 @@ struct DevForgeTokenRequest {
     admin: Option<bool>,
 }
 
+/// A Forge Invocation Token for a tenant's (or any) cloudId.
+#[utoipa::path(post, path = "/dev/forge-token", tag = "dev", request_body = Value, responses((status = 200, body = Value)))]
 async fn forge_token(
     State(state): State<AppState>,
     Extension(host): Extension<DevHost>,

@@ -2,6 +2,7 @@
 //! embedded store under a data dir, with dev routes that play Atlassian for a dev tenant.
 
 mod dev;
+mod document;
 mod jobs;
 mod residency;
 mod retention;
@@ -12,6 +13,10 @@ use canopy_shared::{bootstrap, http, telemetry};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init_pretty();
+    if std::env::args().nth(1).as_deref() == Some("openapi") {
+        document::print();
+        return Ok(());
+    }
     if let Some(outcome) = jobs::run_from_args().await {
         return outcome;
     }
@@ -28,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
     println!("  data dir        {}", settings.data_dir.display());
     println!("  install keys    {}", state.config.connect_keys_url);
     println!("  descriptor      http://{address}/atlassian-connect.json");
+    println!("  API document    http://{address}{}", http::openapi::DOCUMENT_PATH);
     println!("  dev tenant      curl -s -X POST http://{address}/dev/install");
     println!("  admin console   http://{address}{}", http::console::CONSOLE_PATH);
     println!("  forge keys      {}  (dev FITs: POST http://{address}/dev/forge-token)", state.config.forge_jwks_url);
@@ -82,15 +88,8 @@ async fn serve(
     local_media: canopy_shared::media::local::LocalMediaStore,
 ) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
-    let routes = http::lifecycle::routes()
-        .merge(http::content::routes())
-        .merge(http::console::routes())
-        .merge(http::media::routes())
-        .merge(http::feedback::routes())
-        .merge(http::residency::routes())
-        .merge(http::ops::routes(http::ops::OperatorAccess::Local))
-        .merge(dev::routes(address));
-    let app = http::finish(routes, state).merge(canopy_shared::media::local::routes(local_media));
+    let (routes, _) = document::routes_and_document(address);
+    let app = http::finish_router(routes, state).merge(canopy_shared::media::local::routes(local_media));
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     Ok(())
 }

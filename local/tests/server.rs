@@ -458,3 +458,24 @@ async fn the_jobs_run_once_from_the_command_line_and_print_counts() {
         reqwest::get(format!("{}/ops/usage/2026-01-15", server.base)).await.expect("get").json().await.expect("json");
     assert_eq!(day["perTenant"][0]["clientKey"], client_key, "{day}");
 }
+
+/// `docs/openapi.json` is what `canopy-local openapi` prints, and the server serves the same.
+#[tokio::test]
+async fn the_committed_openapi_document_is_current_and_served() {
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json"))
+        .expect("docs/openapi.json exists");
+    let output = Command::new(env!("CARGO_BIN_EXE_canopy-local")).arg("openapi").output().expect("run");
+    assert!(output.status.success());
+    let generated = String::from_utf8(output.stdout).expect("UTF-8");
+    assert!(
+        generated == committed,
+        "docs/openapi.json is stale: run `cargo run -p canopy-local -- openapi > docs/openapi.json`"
+    );
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = start(data.path(), None);
+    let response = reqwest::get(format!("{}/openapi.json", server.base)).await.expect("get");
+    assert_eq!(response.status().as_u16(), 200);
+    let served: Value = response.json().await.expect("JSON");
+    assert_eq!(served, serde_json::from_str::<Value>(&committed).expect("committed JSON"));
+    assert!(served["paths"]["/api/sites/{site_id}"]["put"].is_object());
+}

@@ -97,7 +97,7 @@ async fn the_bare_path_redirects_and_unknown_files_are_json_404s() {
         let (response, body) = get(&router, path, None).await;
         assert_eq!(response.status(), 404, "{path}");
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(json["error"]["code"], "unknown_route", "{path}");
+        assert_eq!(json["error"]["code"], "not_found", "{path}");
     }
     let (nested, _) = get(&router, "/console/tests/console.test.mjs", None).await;
     assert_eq!(nested.status(), 404);

@@ -14,7 +14,7 @@ pub const MIN_RATING: i64 = 1;
 pub const MAX_RATING: i64 = 5;
 
 /// `POST /api/feedback`: about a site, a page, or a page within a site; a rating, a text or both.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Submission {
     #[serde(default)]

@@ -11,12 +11,12 @@
 
 use std::sync::LazyLock;
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
 use sha2::{Digest, Sha256};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -63,17 +63,31 @@ static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
     ASSETS.iter().map(|asset| format!("\"{}\"", &hex::encode(Sha256::digest(asset.body))[..32])).collect()
 });
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/console", get(|| async { Redirect::permanent(CONSOLE_PATH) }))
-        .route(CONSOLE_PATH, get(index))
-        .route("/console/{file}", get(file))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(to_index)).routes(routes!(index)).routes(routes!(file))
 }
 
+/// The console without its trailing slash: a redirect to it.
+#[utoipa::path(get, path = "/console", tag = "console", responses((status = 308, description = "To `/console/`.")))]
+async fn to_index() -> Redirect {
+    Redirect::permanent(CONSOLE_PATH)
+}
+
+/// The admin console's page.
+#[utoipa::path(get, path = CONSOLE_PATH, tag = "console", responses(
+    (status = 200, description = "The console's HTML page.", content_type = "text/html"),
+    (status = 304, description = "Unchanged since the `If-None-Match` ETag."),
+))]
 async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
     serve(&state, "index.html", &headers)
 }
 
+/// One of the console's static files (scripts, style sheet).
+#[utoipa::path(get, path = "/console/{file}", tag = "console", params(("file" = String, Path)), responses(
+    (status = 200, description = "The file.", content_type = "text/javascript"),
+    (status = 304, description = "Unchanged since the `If-None-Match` ETag."),
+    (status = 404, description = "No such console file.", body = super::openapi::ErrorBody),
+))]
 async fn file(State(state): State<AppState>, Path(name): Path<String>, headers: HeaderMap) -> Result<Response> {
     serve(&state, &name, &headers)
 }
@@ -82,7 +96,7 @@ fn serve(state: &AppState, name: &str, request: &HeaderMap) -> Result<Response> 
     let index = ASSETS
         .iter()
         .position(|asset| asset.name == name)
-        .ok_or_else(|| Error::not_found("unknown_route", "No such console file."))?;
+        .ok_or_else(|| Error::not_found("not_found", "No such console file."))?;
     let (asset, etag) = (&ASSETS[index], &ETAGS[index]);
     let fresh = request
         .get(header::IF_NONE_MATCH)

@@ -2,16 +2,17 @@
 //! library (themes, layouts, reports), page metadata, the trash, and the one-query site config.
 //! Reads are open to every user of the tenant; writes need a site administrator.
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::AuthContext;
 use super::body::JsonBody;
 use super::extract::{Admin, IfMatch, PageView, Paging, item_response};
+use super::openapi::{IfMatchHeader, Item, ItemPage, ItemParam, PageSchema, PagingParams, SiteParam};
 use crate::content::library::{LAYOUTS, Library, REPORTS, THEMES};
 use crate::content::model::ContentModel;
 use crate::content::model::navigation::Navigation;
@@ -22,32 +23,30 @@ use crate::content::{pages, portability, site_config, site_items, sites, trash};
 use crate::error::Result;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/sites", get(list_sites).post(create_site))
-        .route("/api/sites/{site_id}", get(read_site).put(update_site).delete(delete_site))
-        .route("/api/sites/{site_id}/config", get(read_site_config))
-        .route("/api/sites/{site_id}/navigation", get(read_navigation).put(put_navigation).delete(delete_navigation))
-        .route("/api/sites/{site_id}/announcements", get(list_announcements).post(create_announcement))
-        .route(
-            "/api/sites/{site_id}/announcements/{id}",
-            get(read_announcement).put(update_announcement).delete(delete_announcement),
-        )
-        .route("/api/sites/{site_id}/promoted-searches", get(list_searches).post(create_search))
-        .route("/api/sites/{site_id}/promoted-searches/{id}", get(read_search).put(update_search).delete(delete_search))
-        .route("/api/themes", get(list_library::<crate::content::model::theme::Theme>).post(create_theme))
-        .route("/api/themes/{id}", get(read_theme).put(update_theme).delete(delete_theme))
-        .route("/api/layouts", get(list_layouts).post(create_layout))
-        .route("/api/layouts/{id}", get(read_layout).put(update_layout).delete(delete_layout))
-        .route("/api/reports", get(list_reports).post(create_report))
-        .route("/api/reports/{id}", get(read_report).put(update_report).delete(delete_report))
-        .route("/api/pages", get(list_pages))
-        .route("/api/pages/{page_id}/metadata", get(read_page).put(put_page).delete(delete_page))
-        .route("/api/trash", get(list_trash))
-        .route("/api/trash/{id}/restore", post(restore_trash))
-        .route("/api/export", get(export))
+pub fn routes() -> OpenApiRouter<AppState> {
+    let (schemas, paths, import_route) = routes!(import);
+    OpenApiRouter::new()
+        .routes(routes!(list_sites, create_site))
+        .routes(routes!(read_site, update_site, delete_site))
+        .routes(routes!(read_site_config))
+        .routes(routes!(read_navigation, put_navigation, delete_navigation))
+        .routes(routes!(list_announcements, create_announcement))
+        .routes(routes!(read_announcement, update_announcement, delete_announcement))
+        .routes(routes!(list_searches, create_search))
+        .routes(routes!(read_search, update_search, delete_search))
+        .routes(routes!(list_themes, create_theme))
+        .routes(routes!(read_theme, update_theme, delete_theme))
+        .routes(routes!(list_layouts, create_layout))
+        .routes(routes!(read_layout, update_layout, delete_layout))
+        .routes(routes!(list_reports, create_report))
+        .routes(routes!(read_report, update_report, delete_report))
+        .routes(routes!(list_pages))
+        .routes(routes!(read_page, put_page, delete_page))
+        .routes(routes!(list_trash))
+        .routes(routes!(restore_trash))
+        .routes(routes!(export))
         .layer(DefaultBodyLimit::max(MAX_CONTENT_BODY_BYTES))
-        .route("/api/import", post(import).layer(DefaultBodyLimit::max(portability::MAX_IMPORT_BYTES)))
+        .routes((schemas, paths, import_route.layer(DefaultBodyLimit::max(portability::MAX_IMPORT_BYTES))))
 }
 
 /// Content bodies: the largest document (256 KiB) with room for JSON escaping.
@@ -59,10 +58,12 @@ fn page<T: serde::Serialize>(page: crate::store::Page<T>) -> Response {
 
 // Sites.
 
+#[utoipa::path(get, path = "/api/sites", tag = "content", params(PagingParams), responses((status = 200, body = ItemPage<Site>)))]
 async fn list_sites(State(state): State<AppState>, auth: AuthContext, paging: Paging) -> Result<Response> {
     Ok(page(sites::list(&state, &auth.tenant, paging.limit, paging.cursor.as_deref()).await?))
 }
 
+#[utoipa::path(post, path = "/api/sites", tag = "content", request_body = Site, responses((status = 201, body = Item<Site>)))]
 async fn create_site(
     State(state): State<AppState>,
     Admin(editor): Admin,
@@ -71,10 +72,12 @@ async fn create_site(
     Ok(item_response(StatusCode::CREATED, &sites::create(&state, &editor, site).await?))
 }
 
+#[utoipa::path(get, path = "/api/sites/{site_id}", tag = "content", params(SiteParam), responses((status = 200, body = Item<Site>)))]
 async fn read_site(State(state): State<AppState>, auth: AuthContext, Path(id): Path<String>) -> Result<Response> {
     Ok(item_response(StatusCode::OK, &sites::read(&state, &auth.tenant, &id).await?))
 }
 
+#[utoipa::path(put, path = "/api/sites/{site_id}", tag = "content", params(SiteParam, IfMatchHeader), request_body = Site, responses((status = 200, body = Item<Site>)))]
 async fn update_site(
     State(state): State<AppState>,
     Admin(editor): Admin,
@@ -85,6 +88,7 @@ async fn update_site(
     Ok(item_response(StatusCode::OK, &sites::update(&state, &editor, &id, if_match, site).await?))
 }
 
+#[utoipa::path(delete, path = "/api/sites/{site_id}", tag = "content", params(SiteParam, IfMatchHeader), responses((status = 204)))]
 async fn delete_site(
     State(state): State<AppState>,
     Admin(editor): Admin,
@@ -97,6 +101,7 @@ async fn delete_site(
 
 /// Any user of the tenant; `ETag` + `304` on `If-None-Match`, cacheable privately but always
 /// revalidated (announcements start and end by the clock).
+#[utoipa::path(get, path = "/api/sites/{site_id}/config", tag = "content", params(SiteParam), responses((status = 200, body = Value), (status = 304, description = "Unchanged since `If-None-Match`.")))]
 async fn read_site_config(
     State(state): State<AppState>,
     auth: AuthContext,
@@ -124,6 +129,7 @@ async fn read_site_config(
 
 // Navigation.
 
+#[utoipa::path(get, path = "/api/sites/{site_id}/navigation", tag = "content", params(SiteParam), responses((status = 200, body = Item<Navigation>)))]
 async fn read_navigation(
     State(state): State<AppState>,
     auth: AuthContext,
@@ -132,6 +138,7 @@ async fn read_navigation(
     Ok(item_response(StatusCode::OK, &site_items::read_navigation(&state, &auth.tenant, &site_id).await?))
 }
 
+#[utoipa::path(put, path = "/api/sites/{site_id}/navigation", tag = "content", params(SiteParam, IfMatchHeader), request_body = Navigation, responses((status = 200, body = Item<Navigation>), (status = 201, body = Item<Navigation>)))]
 async fn put_navigation(
     State(state): State<AppState>,
     Admin(editor): Admin,
@@ -143,6 +150,7 @@ async fn put_navigation(
     Ok(item_response(status, &site_items::put_navigation(&state, &editor, &site_id, if_match, nav).await?))
 }
 
+#[utoipa::path(delete, path = "/api/sites/{site_id}/navigation", tag = "content", params(SiteParam, IfMatchHeader), responses((status = 204)))]
 async fn delete_navigation(
     State(state): State<AppState>,
     Admin(editor): Admin,
@@ -156,7 +164,8 @@ async fn delete_navigation(
 // Announcements and promoted searches: one set of handlers per collection.
 
 macro_rules! site_collection_handlers {
-    ($collection:expr, $model:ty, $list:ident, $create:ident, $read:ident, $update:ident, $delete:ident) => {
+    ($collection:expr, $model:ty, $list_path:literal, $item_path:literal, $list:ident, $create:ident, $read:ident, $update:ident, $delete:ident) => {
+        #[utoipa::path(get, path = $list_path, tag = "content", params(SiteParam, PagingParams), responses((status = 200, body = ItemPage<$model>)))]
         async fn $list(
             State(state): State<AppState>,
             auth: AuthContext,
@@ -167,6 +176,7 @@ macro_rules! site_collection_handlers {
             Ok(page(collection.list(&state, &auth.tenant, &site_id, paging.limit, paging.cursor.as_deref()).await?))
         }
 
+        #[utoipa::path(post, path = $list_path, tag = "content", params(SiteParam), request_body = $model, responses((status = 201, body = Item<$model>)))]
         async fn $create(
             State(state): State<AppState>,
             Admin(editor): Admin,
@@ -176,6 +186,7 @@ macro_rules! site_collection_handlers {
             Ok(item_response(StatusCode::CREATED, &$collection.create(&state, &editor, &site_id, data).await?))
         }
 
+        #[utoipa::path(get, path = $item_path, tag = "content", params(SiteParam, ItemParam), responses((status = 200, body = Item<$model>)))]
         async fn $read(
             State(state): State<AppState>,
             auth: AuthContext,
@@ -184,6 +195,7 @@ macro_rules! site_collection_handlers {
             Ok(item_response(StatusCode::OK, &$collection.read(&state, &auth.tenant, &site_id, &id).await?))
         }
 
+        #[utoipa::path(put, path = $item_path, tag = "content", params(SiteParam, ItemParam, IfMatchHeader), request_body = $model, responses((status = 200, body = Item<$model>)))]
         async fn $update(
             State(state): State<AppState>,
             Admin(editor): Admin,
@@ -197,6 +209,7 @@ macro_rules! site_collection_handlers {
             ))
         }
 
+        #[utoipa::path(delete, path = $item_path, tag = "content", params(SiteParam, ItemParam, IfMatchHeader), responses((status = 204)))]
         async fn $delete(
             State(state): State<AppState>,
             Admin(editor): Admin,
@@ -212,6 +225,8 @@ macro_rules! site_collection_handlers {
 site_collection_handlers!(
     ANNOUNCEMENTS,
     crate::content::model::announcement::Announcement,
+    "/api/sites/{site_id}/announcements",
+    "/api/sites/{site_id}/announcements/{id}",
     list_announcements,
     create_announcement,
     read_announcement,
@@ -221,6 +236,8 @@ site_collection_handlers!(
 site_collection_handlers!(
     PROMOTED_SEARCHES,
     crate::content::model::promoted_search::PromotedSearch,
+    "/api/sites/{site_id}/promoted-searches",
+    "/api/sites/{site_id}/promoted-searches/{id}",
     list_searches,
     create_search,
     read_search,
@@ -247,13 +264,19 @@ pub trait LibraryOf: Sized {
 }
 
 macro_rules! library_handlers {
-    ($library:ident, $model:ty, $create:ident, $read:ident, $update:ident, $delete:ident) => {
+    ($library:ident, $model:ty, $list_path:literal, $item_path:literal, $list:ident, $create:ident, $read:ident, $update:ident, $delete:ident) => {
         impl LibraryOf for Library<$model> {
             fn get() -> &'static Self {
                 &$library
             }
         }
 
+        #[utoipa::path(get, path = $list_path, tag = "content", params(PagingParams), responses((status = 200, body = ItemPage<$model>)))]
+        async fn $list(state: State<AppState>, auth: AuthContext, paging: Paging) -> Result<Response> {
+            list_library::<$model>(state, auth, paging).await
+        }
+
+        #[utoipa::path(post, path = $list_path, tag = "content", request_body = $model, responses((status = 201, body = Item<$model>)))]
         async fn $create(
             State(state): State<AppState>,
             Admin(editor): Admin,
@@ -262,10 +285,12 @@ macro_rules! library_handlers {
             Ok(item_response(StatusCode::CREATED, &$library.create(&state, &editor, data).await?))
         }
 
+        #[utoipa::path(get, path = $item_path, tag = "content", params(ItemParam), responses((status = 200, body = Item<$model>)))]
         async fn $read(State(state): State<AppState>, auth: AuthContext, Path(id): Path<String>) -> Result<Response> {
             Ok(item_response(StatusCode::OK, &$library.read(&state, &auth.tenant, &id).await?))
         }
 
+        #[utoipa::path(put, path = $item_path, tag = "content", params(ItemParam, IfMatchHeader), request_body = $model, responses((status = 200, body = Item<$model>)))]
         async fn $update(
             State(state): State<AppState>,
             Admin(editor): Admin,
@@ -276,6 +301,7 @@ macro_rules! library_handlers {
             Ok(item_response(StatusCode::OK, &$library.update(&state, &editor, &id, if_match, data).await?))
         }
 
+        #[utoipa::path(delete, path = $item_path, tag = "content", params(ItemParam, IfMatchHeader), responses((status = 204)))]
         async fn $delete(
             State(state): State<AppState>,
             Admin(editor): Admin,
@@ -288,10 +314,23 @@ macro_rules! library_handlers {
     };
 }
 
-library_handlers!(THEMES, crate::content::model::theme::Theme, create_theme, read_theme, update_theme, delete_theme);
+library_handlers!(
+    THEMES,
+    crate::content::model::theme::Theme,
+    "/api/themes",
+    "/api/themes/{id}",
+    list_themes,
+    create_theme,
+    read_theme,
+    update_theme,
+    delete_theme
+);
 library_handlers!(
     LAYOUTS,
     crate::content::model::layout::Layout,
+    "/api/layouts",
+    "/api/layouts/{id}",
+    list_layouts,
     create_layout,
     read_layout,
     update_layout,
@@ -300,30 +339,28 @@ library_handlers!(
 library_handlers!(
     REPORTS,
     crate::content::model::report::ReportConfig,
+    "/api/reports",
+    "/api/reports/{id}",
+    list_reports,
     create_report,
     read_report,
     update_report,
     delete_report
 );
 
-async fn list_layouts(state: State<AppState>, auth: AuthContext, paging: Paging) -> Result<Response> {
-    list_library::<crate::content::model::layout::Layout>(state, auth, paging).await
-}
-
-async fn list_reports(state: State<AppState>, auth: AuthContext, paging: Paging) -> Result<Response> {
-    list_library::<crate::content::model::report::ReportConfig>(state, auth, paging).await
-}
-
 // Page metadata.
 
+#[utoipa::path(get, path = "/api/pages", tag = "content", params(PagingParams), responses((status = 200, body = ItemPage<PageMetadata>)))]
 async fn list_pages(State(state): State<AppState>, auth: AuthContext, paging: Paging) -> Result<Response> {
     Ok(page(pages::list(&state, &auth.tenant, paging.limit, paging.cursor.as_deref()).await?))
 }
 
+#[utoipa::path(get, path = "/api/pages/{page_id}/metadata", tag = "content", params(("page_id" = String, Path, description = "A Confluence page id.")), responses((status = 200, body = Item<PageMetadata>)))]
 async fn read_page(State(state): State<AppState>, auth: AuthContext, Path(page_id): Path<String>) -> Result<Response> {
     Ok(item_response(StatusCode::OK, &pages::read(&state, &auth.tenant, &page_id).await?))
 }
 
+#[utoipa::path(put, path = "/api/pages/{page_id}/metadata", tag = "content", params(("page_id" = String, Path, description = "A Confluence page id."), IfMatchHeader), request_body = PageMetadata, responses((status = 200, body = Item<PageMetadata>), (status = 201, body = Item<PageMetadata>)))]
 async fn put_page(
     State(state): State<AppState>,
     Admin(editor): Admin,
@@ -335,6 +372,7 @@ async fn put_page(
     Ok(item_response(status, &pages::put(&state, &editor, &page_id, if_match, data).await?))
 }
 
+#[utoipa::path(delete, path = "/api/pages/{page_id}/metadata", tag = "content", params(("page_id" = String, Path, description = "A Confluence page id."), IfMatchHeader), responses((status = 204)))]
 async fn delete_page(
     State(state): State<AppState>,
     Admin(editor): Admin,
@@ -347,10 +385,12 @@ async fn delete_page(
 
 // Trash.
 
+#[utoipa::path(get, path = "/api/trash", tag = "content", params(PagingParams), responses((status = 200, body = PageSchema)))]
 async fn list_trash(State(state): State<AppState>, Admin(editor): Admin, paging: Paging) -> Result<Response> {
     Ok(page(trash::list(&state, &editor.tenant, paging.limit, paging.cursor.as_deref()).await?))
 }
 
+#[utoipa::path(post, path = "/api/trash/{id}/restore", tag = "content", params(("id" = String, Path, description = "A trash entry.")), responses((status = 200, body = Value)))]
 async fn restore_trash(
     State(state): State<AppState>,
     Admin(editor): Admin,
@@ -362,6 +402,7 @@ async fn restore_trash(
 
 // Export and import.
 
+#[utoipa::path(get, path = "/api/export", tag = "content", responses((status = 200, body = Value)))]
 async fn export(State(state): State<AppState>, Admin(editor): Admin) -> Result<Response> {
     let document = portability::export(&state, &editor.tenant).await?;
     let mut response = axum::Json(document).into_response();
@@ -371,13 +412,15 @@ async fn export(State(state): State<AppState>, Admin(editor): Admin) -> Result<R
     Ok(response)
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ImportQuery {
     #[serde(default)]
     dry_run: bool,
 }
 
+#[utoipa::path(post, path = "/api/import", tag = "content", params(ImportQuery), request_body = Value, responses((status = 200, body = Value)))]
 async fn import(
     State(state): State<AppState>,
     Admin(editor): Admin,

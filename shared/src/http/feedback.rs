@@ -3,16 +3,17 @@
 //! succeeded records the caller's visit (`users::record_visit`: at most one write an hour); a
 //! refused request writes nothing at all.
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::AuthContext;
 use super::body::JsonBody;
 use super::extract::{Admin, IfMatch, PageView};
+use super::openapi::{IfMatchHeader, ItemParam, PageSchema};
 use crate::content::records::{DEFAULT_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
 use crate::error::{Error, Result};
 use crate::feedback::{self, Filter, Submission};
@@ -24,13 +25,13 @@ use crate::users;
 /// Feedback and dismissal bodies: a text at its bound, fully `\u`-escaped, is ~12 KiB.
 pub const MAX_FEEDBACK_BODY_BYTES: usize = 16 * 1024;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/feedback", get(list).post(submit))
-        .route("/api/feedback/export", get(export))
-        .route("/api/feedback/{id}", get(read).delete(delete))
-        .route("/api/me", get(me))
-        .route("/api/me/dismissed-announcements", post(dismiss_announcement))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, submit))
+        .routes(routes!(export))
+        .routes(routes!(read, delete))
+        .routes(routes!(me))
+        .routes(routes!(dismiss_announcement))
         .layer(DefaultBodyLimit::max(MAX_FEEDBACK_BODY_BYTES))
 }
 
@@ -42,6 +43,8 @@ async fn seen(state: &AppState, tenant: &TenantKey, account_id: Option<&str>) {
     }
 }
 
+/// Feedback about a site, a page, or a page within a site (anonymous visitors too).
+#[utoipa::path(post, path = "/api/feedback", tag = "feedback", request_body = Submission, responses((status = 201, body = Value)))]
 async fn submit(
     State(state): State<AppState>,
     auth: AuthContext,
@@ -52,8 +55,9 @@ async fn submit(
     Ok((StatusCode::CREATED, axum::Json(stored)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     site_id: Option<String>,
     page_id: Option<String>,
@@ -61,6 +65,7 @@ struct ListQuery {
     cursor: Option<String>,
     /// The token may come as `?jwt=` (AuthContext reads it); it is no filter.
     #[serde(rename = "jwt")]
+    #[param(ignore)]
     _jwt: Option<String>,
 }
 
@@ -74,6 +79,8 @@ fn parse_query<T: serde::de::DeserializeOwned>(
     query.map(|Query(q)| q).map_err(|e| bad_query(format!("Bad query string: {e}")))
 }
 
+/// Newest first, filtered by site, page or both (site admins).
+#[utoipa::path(get, path = "/api/feedback", tag = "feedback", params(ListQuery), responses((status = 200, body = PageSchema)))]
 async fn list(
     State(state): State<AppState>,
     Admin(editor): Admin,
@@ -96,15 +103,18 @@ async fn list(
     Ok(axum::Json(PageView::from(page)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ExportQuery {
     cursor: Option<String>,
     #[serde(rename = "jwt")]
+    #[param(ignore)]
     _jwt: Option<String>,
 }
 
 /// The export document, as a download.
+#[utoipa::path(get, path = "/api/feedback/export", tag = "feedback", params(ExportQuery), responses((status = 200, body = Value)))]
 async fn export(
     State(state): State<AppState>,
     Admin(editor): Admin,
@@ -122,12 +132,16 @@ async fn export(
     Ok(response)
 }
 
+/// One feedback item (site admins).
+#[utoipa::path(get, path = "/api/feedback/{id}", tag = "feedback", params(ItemParam), responses((status = 200, body = Value)))]
 async fn read(State(state): State<AppState>, Admin(editor): Admin, Path(id): Path<String>) -> Result<Response> {
     let item = feedback::read(&state, &editor.tenant, &id).await?;
     seen(&state, &editor.tenant, editor.account_id.as_deref()).await;
     Ok(axum::Json(item).into_response())
 }
 
+/// Moves a feedback item to the trash (site admins); `If-Match` is optional.
+#[utoipa::path(delete, path = "/api/feedback/{id}", tag = "feedback", params(ItemParam, IfMatchHeader), responses((status = 204)))]
 async fn delete(
     State(state): State<AppState>,
     Admin(editor): Admin,
@@ -139,16 +153,20 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The caller's own record (signed-in users).
+#[utoipa::path(get, path = "/api/me", tag = "feedback", responses((status = 200, body = Value)))]
 async fn me(State(state): State<AppState>, auth: AuthContext) -> Result<Response> {
     Ok(axum::Json(users::me(&state, &auth.tenant, auth.account_id.as_deref()).await?).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Dismissal {
     announcement_id: String,
 }
 
+/// Remembers that the caller dismissed an announcement (idempotent).
+#[utoipa::path(post, path = "/api/me/dismissed-announcements", tag = "feedback", request_body = Dismissal, responses((status = 200, body = Value)))]
 async fn dismiss_announcement(
     State(state): State<AppState>,
     auth: AuthContext,

@@ -2,12 +2,12 @@
 //! `endpoint`): one path per event, each authenticated by the FIT Atlassian sends with it.
 //! Served by the lifecycle function.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::post;
 use axum::{Json, http::header};
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::body::{RawBody, parse_json};
 use crate::error::{Error, Result};
@@ -19,21 +19,24 @@ pub const FORGE_INSTALLED_PATH: &str = "/forge/lifecycle/installed";
 pub const FORGE_UPGRADED_PATH: &str = "/forge/lifecycle/upgraded";
 pub const FORGE_UNINSTALLED_PATH: &str = "/forge/lifecycle/uninstalled";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(FORGE_INSTALLED_PATH, post(installed))
-        .route(FORGE_UPGRADED_PATH, post(upgraded))
-        .route(FORGE_UNINSTALLED_PATH, post(uninstalled))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(installed)).routes(routes!(upgraded)).routes(routes!(uninstalled))
 }
 
+/// `avi:forge:installed:app`: answers `{"outcome"}`.
+#[utoipa::path(post, path = FORGE_INSTALLED_PATH, tag = "forge", request_body = Value, responses((status = 200, body = Value)))]
 async fn installed(state: State<AppState>, headers: HeaderMap, body: RawBody) -> Result<Json<Value>> {
     event(state, headers, body, ForgeEvent::Installed).await
 }
 
+/// `avi:forge:upgraded:app`: answers `{"outcome"}`.
+#[utoipa::path(post, path = FORGE_UPGRADED_PATH, tag = "forge", request_body = Value, responses((status = 200, body = Value)))]
 async fn upgraded(state: State<AppState>, headers: HeaderMap, body: RawBody) -> Result<Json<Value>> {
     event(state, headers, body, ForgeEvent::Upgraded).await
 }
 
+/// The app's uninstall event: answers `{"outcome"}`.
+#[utoipa::path(post, path = FORGE_UNINSTALLED_PATH, tag = "forge", request_body = Value, responses((status = 200, body = Value)))]
 async fn uninstalled(state: State<AppState>, headers: HeaderMap, body: RawBody) -> Result<Json<Value>> {
     event(state, headers, body, ForgeEvent::Uninstalled).await
 }

@@ -2,10 +2,8 @@
 //! here, Forge in `forge.rs`), and the tenant's own view of its install.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, Method, StatusCode};
-use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -17,21 +15,25 @@ use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::tenant_key::TenantKey;
 use crate::tenants::{self, InstallPayload, TenantSummary};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub const DESCRIPTOR_PATH: &str = "/atlassian-connect.json";
 pub const TENANT_PATH: &str = "/api/tenant";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(DESCRIPTOR_PATH, get(descriptor))
-        .route(INSTALLED_PATH, post(installed))
-        .route(UNINSTALLED_PATH, post(uninstalled))
-        .route(ENABLED_PATH, post(enabled))
-        .route(DISABLED_PATH, post(disabled))
-        .route(TENANT_PATH, get(tenant_summary))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(descriptor))
+        .routes(routes!(installed))
+        .routes(routes!(uninstalled))
+        .routes(routes!(enabled))
+        .routes(routes!(disabled))
+        .routes(routes!(tenant_summary))
         .merge(super::forge::routes())
 }
 
+/// The Connect app descriptor.
+#[utoipa::path(get, path = DESCRIPTOR_PATH, tag = "lifecycle", responses((status = 200, body = Value)))]
 async fn descriptor(State(state): State<AppState>) -> Json<Value> {
     Json(descriptor::descriptor(&state.config))
 }
@@ -67,6 +69,8 @@ async fn authenticate_then_parse<T: serde::de::DeserializeOwned>(
     Ok((key, payload, claims))
 }
 
+/// Atlassian installs the app (or updates the install: new secret, new baseUrl).
+#[utoipa::path(post, path = INSTALLED_PATH, tag = "lifecycle", request_body = Value, responses((status = 204)))]
 async fn installed(
     State(state): State<AppState>,
     method: Method,
@@ -84,6 +88,8 @@ async fn installed(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Atlassian uninstalls the app: the tenant's purge is scheduled.
+#[utoipa::path(post, path = UNINSTALLED_PATH, tag = "lifecycle", request_body = Value, responses((status = 204)))]
 async fn uninstalled(
     State(state): State<AppState>,
     method: Method,
@@ -99,6 +105,8 @@ async fn uninstalled(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The app is enabled for the tenant.
+#[utoipa::path(post, path = ENABLED_PATH, tag = "lifecycle", request_body = Value, responses((status = 204)))]
 async fn enabled(
     state: State<AppState>,
     method: Method,
@@ -109,6 +117,8 @@ async fn enabled(
     enable_or_disable(state, method, uri, headers, body, true).await
 }
 
+/// The app is disabled: the tenant's API calls answer 403.
+#[utoipa::path(post, path = DISABLED_PATH, tag = "lifecycle", request_body = Value, responses((status = 204)))]
 async fn disabled(
     state: State<AppState>,
     method: Method,
@@ -144,6 +154,8 @@ async fn enable_or_disable(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The caller's tenant: clientKey, product, baseUrl, state, region, install time.
+#[utoipa::path(get, path = TENANT_PATH, tag = "lifecycle", responses((status = 200, body = Value)))]
 async fn tenant_summary(State(state): State<AppState>, auth: AuthContext) -> Result<Json<TenantSummary>> {
     let (tenant, _) = tenants::load(&state, &auth.tenant).await?.ok_or_else(tenants::unknown_tenant)?;
     Ok(Json(TenantSummary::from(&tenant)))

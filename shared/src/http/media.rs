@@ -1,29 +1,32 @@
 //! The media function's routes: upload tickets, completion, reading (with a short-lived
 //! download URL), listing by purpose, and deletion.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::AuthContext;
 use super::body::JsonBody;
 use super::extract::{Admin, IfMatch, PageView};
+use super::openapi::{IfMatchHeader, ItemParam, PageSchema};
 use crate::content::records::{DEFAULT_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
 use crate::error::{Error, Result};
 use crate::media::{self, Purpose, UploadRequest};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/media", get(list))
-        .route("/api/media/uploads", post(create_upload))
-        .route("/api/media/{id}", get(read).delete(delete))
-        .route("/api/media/{id}/complete", post(complete))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(create_upload))
+        .routes(routes!(read, delete))
+        .routes(routes!(complete))
 }
 
+/// An upload ticket: a pending media item and a presigned `PUT` (site admins).
+#[utoipa::path(post, path = "/api/media/uploads", tag = "media", request_body = UploadRequest, responses((status = 201, body = Value)))]
 async fn create_upload(
     State(state): State<AppState>,
     Admin(editor): Admin,
@@ -33,16 +36,21 @@ async fn create_upload(
     Ok((StatusCode::CREATED, axum::Json(ticket)).into_response())
 }
 
+/// Checks the uploaded object (size, type, first bytes) and makes the item ready (site admins).
+#[utoipa::path(post, path = "/api/media/{id}/complete", tag = "media", params(ItemParam), responses((status = 200, body = Value)))]
 async fn complete(State(state): State<AppState>, Admin(editor): Admin, Path(id): Path<String>) -> Result<Response> {
     Ok(axum::Json(media::complete(&state, &editor, &id).await?).into_response())
 }
 
+/// One media item with a short-lived download URL.
+#[utoipa::path(get, path = "/api/media/{id}", tag = "media", params(ItemParam), responses((status = 200, body = Value)))]
 async fn read(State(state): State<AppState>, auth: AuthContext, Path(id): Path<String>) -> Result<Response> {
     Ok(axum::Json(media::read(&state, &auth.tenant, &id).await?).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     purpose: Option<Purpose>,
     limit: Option<u32>,
@@ -53,6 +61,8 @@ fn query<T>(query: std::result::Result<Query<T>, axum::extract::rejection::Query
     query.map(|Query(q)| q).map_err(|e| Error::bad_request("bad_query", format!("Bad query string: {e}")))
 }
 
+/// The tenant's media, by purpose.
+#[utoipa::path(get, path = "/api/media", tag = "media", params(ListQuery), responses((status = 200, body = PageSchema)))]
 async fn list(
     State(state): State<AppState>,
     auth: AuthContext,
@@ -70,13 +80,16 @@ async fn list(
     Ok(axum::Json(PageView::from(page)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct DeleteQuery {
     #[serde(default)]
     force: bool,
 }
 
+/// Deletes object and record (site admins); 409 `in_use` unless `?force=true`.
+#[utoipa::path(delete, path = "/api/media/{id}", tag = "media", params(ItemParam, IfMatchHeader, DeleteQuery), responses((status = 204)))]
 async fn delete(
     State(state): State<AppState>,
     Admin(editor): Admin,

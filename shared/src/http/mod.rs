@@ -11,12 +11,14 @@ pub mod forge;
 pub mod headers;
 pub mod lifecycle;
 pub mod media;
+pub mod openapi;
 pub mod ops;
 pub mod residency;
 pub mod span;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::Error;
 use crate::state::AppState;
@@ -25,13 +27,19 @@ use crate::state::AppState;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Wraps a function's routes with what every response needs: JSON 404/405 bodies, the body
-/// limit, and the security headers (errors included).
-pub fn finish(router: Router<AppState>, state: AppState) -> Router {
+/// limit, and the security headers (errors included). The routes' document is dropped here;
+/// hosts that serve it split it off first (`openapi`).
+pub fn finish(routes: OpenApiRouter<AppState>, state: AppState) -> Router {
+    finish_router(routes.split_for_parts().0, state)
+}
+
+/// `finish` for a router whose document was split off.
+pub fn finish_router(router: Router<AppState>, state: AppState) -> Router {
     router
         .fallback(|| async { Error::not_found("unknown_route", "No such route.") })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::map_response(headers::security_headers))
+        .layer(axum::middleware::map_response_with_state(headers::sends_hsts(&state.config), headers::security_headers))
         .layer(axum::middleware::from_fn(span::request_span))
         .with_state(state)
 }

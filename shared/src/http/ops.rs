@@ -6,15 +6,16 @@
 //! mounted without the authorizer by mistake answers 403, not data. The local server mounts them
 //! with [`OperatorAccess::Local`] (no identity to check on a developer's machine).
 
-use axum::Router;
 use axum::extract::{Path, Query, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use lambda_http::request::RequestContext;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::PageView;
+use super::openapi::PageSchema;
 use crate::content::records::{DEFAULT_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -29,11 +30,11 @@ pub enum OperatorAccess {
     Local,
 }
 
-pub fn routes(access: OperatorAccess) -> Router<AppState> {
-    Router::new()
-        .route("/ops/usage", get(list_days))
-        .route("/ops/usage/{date}", get(read_day))
-        .route("/ops/receipts", get(list_receipts))
+pub fn routes(access: OperatorAccess) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_days))
+        .routes(routes!(read_day))
+        .routes(routes!(list_receipts))
         .route_layer(middleware::from_fn(move |request: Request, next: Next| require_operator(access, request, next)))
 }
 
@@ -54,14 +55,16 @@ async fn require_operator(access: OperatorAccess, request: Request, next: Next) 
     next.run(request).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct DaysQuery {
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
 /// Day summaries (totals only), oldest first; `cursor` is the last date of the previous page.
+#[utoipa::path(get, path = "/ops/usage", tag = "ops", params(DaysQuery), responses((status = 200, body = PageSchema)))]
 async fn list_days(
     State(state): State<AppState>,
     query: std::result::Result<Query<DaysQuery>, axum::extract::rejection::QueryRejection>,
@@ -75,11 +78,14 @@ async fn list_days(
     Ok(axum::Json(PageView::from(page)).into_response())
 }
 
+/// One day's summary and per-tenant figures.
+#[utoipa::path(get, path = "/ops/usage/{date}", tag = "ops", params(("date" = String, Path, description = "yyyy-mm-dd")), responses((status = 200, body = Value)))]
 async fn read_day(State(state): State<AppState>, Path(date): Path<String>) -> Result<Response> {
     Ok(axum::Json(usage::day(&state, &date).await?).into_response())
 }
 
 /// Deletion receipts, oldest first: a hash of the clientKey, when, and what was deleted.
+#[utoipa::path(get, path = "/ops/receipts", tag = "ops", params(DaysQuery), responses((status = 200, body = PageSchema)))]
 async fn list_receipts(
     State(state): State<AppState>,
     query: std::result::Result<Query<DaysQuery>, axum::extract::rejection::QueryRejection>,

@@ -2,17 +2,16 @@
 //! back within 7 days (`residency`), and Atlassian's realm-migration hooks (`residency::dare`).
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
-use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{AuthContext, SignedRequest, verify_tenant_token};
 use super::body::{JsonBody, RawBody, parse_json};
 use super::extract::Admin;
-use crate::connect::descriptor::DARE_MIGRATION_PATH;
 use crate::error::{Error, Result};
 use crate::residency::{self, Kind, ResidencyView, dare};
 use crate::state::AppState;
@@ -22,25 +21,33 @@ pub const RESIDENCY_PATH: &str = "/api/residency";
 pub const MIGRATIONS_PATH: &str = "/api/residency/migrations";
 pub const ROLLBACK_PATH: &str = "/api/residency/rollback";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(RESIDENCY_PATH, get(show))
-        .route(MIGRATIONS_PATH, post(migrate))
-        .route(ROLLBACK_PATH, post(rollback))
-        .route(&format!("{DARE_MIGRATION_PATH}/status"), get(dare_status))
-        .route(&format!("{DARE_MIGRATION_PATH}/{{hook}}"), post(dare_hook))
+/// Atlassian's realm-migration hooks under the descriptor's `dare-migration` path.
+pub const DARE_STATUS_PATH: &str = "/lifecycle/dare-migration/status";
+pub const DARE_HOOK_PATH: &str = "/lifecycle/dare-migration/{hook}";
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(show))
+        .routes(routes!(migrate))
+        .routes(routes!(rollback))
+        .routes(routes!(dare_status))
+        .routes(routes!(dare_hook))
 }
 
+/// The tenant's region, the regions on offer, and the migration in flight.
+#[utoipa::path(get, path = RESIDENCY_PATH, tag = "residency", responses((status = 200, body = Value)))]
 async fn show(State(state): State<AppState>, auth: AuthContext) -> Result<Json<ResidencyView>> {
     Ok(Json(residency::view(&state, &auth.tenant).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MigrateBody {
     region: String,
 }
 
+/// Moves the tenant's data to another region (site admins).
+#[utoipa::path(post, path = MIGRATIONS_PATH, tag = "residency", request_body = MigrateBody, responses((status = 202, body = Value)))]
 async fn migrate(
     State(state): State<AppState>,
     Admin(editor): Admin,
@@ -51,6 +58,8 @@ async fn migrate(
     Ok((StatusCode::ACCEPTED, Json(json!({ "migration": migration }))))
 }
 
+/// Moves the tenant back, with every change since the move, within 7 days (site admins).
+#[utoipa::path(post, path = ROLLBACK_PATH, tag = "residency", responses((status = 202, body = Value)))]
 async fn rollback(State(state): State<AppState>, Admin(editor): Admin) -> Result<(StatusCode, Json<Value>)> {
     let migration = residency::request_rollback(&state, &editor.tenant).await?;
     residency::spawn_drive(&state, &editor.tenant);
@@ -70,6 +79,7 @@ async fn dare_tenant(
     Ok(key)
 }
 
+#[utoipa::path(get, path = DARE_STATUS_PATH, tag = "residency", responses((status = 200, body = Value)))]
 async fn dare_status(
     State(state): State<AppState>,
     method: Method,
@@ -80,6 +90,8 @@ async fn dare_status(
     Ok(Json(dare::status(&state, &tenant).await?))
 }
 
+/// `schedule` (body `{"location"}`), `start`, `commit`, `rollback`.
+#[utoipa::path(post, path = DARE_HOOK_PATH, tag = "residency", params(("hook" = String, Path, description = "schedule, start, commit or rollback")), request_body(content = Option<Value>, description = "`schedule` only"), responses((status = 200, body = Value)))]
 async fn dare_hook(
     State(state): State<AppState>,
     Path(hook): Path<String>,

@@ -41,7 +41,7 @@ pub const MAX_TENANT_MEDIA_ITEMS: u64 = 5_000;
 pub const MAX_PENDING_UPLOADS: u64 = 50;
 pub const MAX_FILE_NAME_CHARS: usize = 255;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Purpose {
     LayoutImage,
@@ -87,7 +87,7 @@ pub struct MediaRecord {
     pub completed_at: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UploadRequest {
     pub purpose: Purpose,

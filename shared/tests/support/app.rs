@@ -137,8 +137,16 @@ impl TestApp {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        let body =
-            if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("every body is JSON") };
+        // The API answers JSON (or nothing); only the console's static files are something else.
+        let json =
+            headers.get(axum::http::header::CONTENT_TYPE).is_none_or(|v| v.as_bytes().starts_with(b"application/json"));
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else if json {
+            serde_json::from_slice(&bytes).expect("every API body is JSON")
+        } else {
+            Value::String(String::from_utf8_lossy(&bytes).into_owned())
+        };
         (status, headers, body)
     }
 }
@@ -278,4 +286,38 @@ pub fn delete(path: &str, token: &str, if_match: Option<&str>) -> Request<Body> 
         builder = builder.header("if-match", etag);
     }
     builder.body(Body::empty()).expect("request")
+}
+
+impl TestApp {
+    /// Serves every product route (all functions' routers), operators as on AWS (IAM).
+    pub fn with_every_route(mut self) -> Self {
+        let routes = canopy_shared::http::openapi::product_routes(canopy_shared::http::ops::OperatorAccess::Iam);
+        self.router = canopy_shared::http::finish(routes, self.state.clone());
+        self
+    }
+
+    /// Installs `client` the way Atlassian does (RS256 signed install), recording `cloud_of(client)`.
+    pub async fn install(&self, client: &str, secret: &str) {
+        let token = sign_install(&install_claims(client, "/lifecycle/installed", self.now_secs()));
+        let mut payload = install_payload(client, secret);
+        payload["cloudId"] = json!(cloud_of(client));
+        let (status, _, body) = self.send(post("/lifecycle/installed", Some(&token), &payload)).await;
+        assert_eq!(status, 204, "install {client}: {body}");
+    }
+}
+
+/// Every operation of the product's OpenAPI document: (method, path template, who may call it).
+pub fn documented_operations() -> Vec<(axum::http::Method, String, canopy_shared::http::openapi::Caller)> {
+    use canopy_shared::http::openapi;
+    let routes = openapi::product_routes(canopy_shared::http::ops::OperatorAccess::Iam);
+    let document = serde_json::to_value(openapi::complete(routes.into_openapi())).expect("document serializes");
+    let mut found = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("path item").keys() {
+            let method = axum::http::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            found.push((method, path.clone(), openapi::caller_of(path)));
+        }
+    }
+    assert!(found.len() >= 70, "the document lists every operation ({} found)", found.len());
+    found
 }

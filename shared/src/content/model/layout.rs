@@ -34,7 +34,7 @@ pub const MAX_SPACE_LIST_KEYS: usize = 50;
 pub const MAX_LINKS: usize = 50;
 pub const MAX_PLACEHOLDER_CHARS: usize = 200;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Layout {
     pub title: String,
@@ -42,7 +42,7 @@ pub struct Layout {
     pub sections: Vec<Section>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Section {
     /// Chosen by the client, unique within the layout.
@@ -53,7 +53,7 @@ pub struct Section {
     pub columns: Vec<Column>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Background {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,7 +62,7 @@ pub struct Background {
     pub image_media_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Column {
     /// Grid units, 1..=12; a section's columns sum to at most 12.
@@ -71,11 +71,13 @@ pub struct Column {
     pub blocks: Vec<Block>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase", deny_unknown_fields)]
 pub enum Block {
     /// Limited markup (see `markup`).
+    #[schema(rename_all = "camelCase")]
     Text { markup: String },
+    #[schema(rename_all = "camelCase")]
     Image {
         media_id: String,
         /// Empty for a decorative image.
@@ -84,6 +86,7 @@ pub enum Block {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         link: Option<String>,
     },
+    #[schema(rename_all = "camelCase")]
     PageList {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         space_key: Option<String>,
@@ -93,22 +96,28 @@ pub enum Block {
         labels: Vec<String>,
         limit: u8,
     },
+    #[schema(rename_all = "camelCase")]
     SpaceList {
         #[serde(default)]
         space_keys: Vec<String>,
     },
+    #[schema(rename_all = "camelCase")]
     Links {
         #[serde(default)]
         items: Vec<Link>,
     },
+    #[schema(rename_all = "camelCase")]
     SearchBox {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         placeholder: Option<String>,
     },
     /// The site's active announcements.
+    #[schema(rename_all = "camelCase")]
     Announcements {},
+    #[schema(rename_all = "camelCase")]
     Container {
         #[serde(default)]
+        #[schema(no_recursion)]
         blocks: Vec<Block>,
     },
 }

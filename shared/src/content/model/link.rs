@@ -8,7 +8,7 @@ use super::bounds;
 
 pub const MAX_LINK_LABEL_CHARS: usize = 200;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Link {
     pub label: String,

@@ -15,14 +15,14 @@ pub const MAX_DEPTH: usize = 4;
 pub const MAX_ITEMS: usize = 300;
 pub const MAX_LABEL_CHARS: usize = 120;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Navigation {
     #[serde(default)]
     pub items: Vec<NavItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NavItem {
     /// Chosen by the client, unique within the whole tree.
@@ -30,22 +30,21 @@ pub struct NavItem {
     pub label: String,
     pub target: NavTarget,
     #[serde(default)]
+    #[schema(no_recursion)]
     pub children: Vec<NavItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase", deny_unknown_fields)]
 pub enum NavTarget {
-    Page {
-        page_id: String,
-    },
-    Space {
-        space_key: String,
-    },
-    Url {
-        url: String,
-    },
+    #[schema(rename_all = "camelCase")]
+    Page { page_id: String },
+    #[schema(rename_all = "camelCase")]
+    Space { space_key: String },
+    #[schema(rename_all = "camelCase")]
+    Url { url: String },
     /// A heading: a label that only groups its children.
+    #[schema(rename_all = "camelCase")]
     None {},
 }
 

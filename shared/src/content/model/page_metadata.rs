@@ -11,7 +11,7 @@ use super::{ContentModel, MAX_DOCUMENT_BYTES, check_size};
 /// Used as the page's meta description and card text: a paragraph.
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PageMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -15,7 +15,7 @@ pub const MAX_TARGETS: usize = 10;
 pub const MAX_TARGET_TITLE_CHARS: usize = 200;
 pub const MAX_TARGET_DESCRIPTION_CHARS: usize = 500;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PromotedSearch {
     /// Unique once trimmed and lowercased, which is how queries are matched.
@@ -29,7 +29,7 @@ pub struct PromotedSearch {
     pub ends_at: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SearchTarget {
     pub title: String,
@@ -38,11 +38,14 @@ pub struct SearchTarget {
     pub description: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase", deny_unknown_fields)]
 pub enum SearchDestination {
+    #[schema(rename_all = "camelCase")]
     Page { page_id: String },
+    #[schema(rename_all = "camelCase")]
     Space { space_key: String },
+    #[schema(rename_all = "camelCase")]
     Url { url: String },
 }
 

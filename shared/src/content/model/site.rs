@@ -19,7 +19,7 @@ pub const MAX_RESTRICTED_GROUPS: usize = 50;
 pub const MAX_GROUP_NAME_CHARS: usize = 255;
 
 /// Who may see a site.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
     /// Anyone, logged in or not.
@@ -30,7 +30,7 @@ pub enum Visibility {
     Restricted,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Site {
     pub name: String,

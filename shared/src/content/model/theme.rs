@@ -17,7 +17,7 @@ pub const MAX_FOOTER_TEXT_CHARS: usize = 2000;
 /// Custom CSS is inlined into every site page: enough for real overrides, small next to the page.
 pub const MAX_CUSTOM_CSS_BYTES: usize = 32 * 1024;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Theme {
     pub name: String,
@@ -36,7 +36,7 @@ pub struct Theme {
 }
 
 /// `#RRGGBB` or `#RRGGBBAA`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Colors {
     pub primary: String,
@@ -53,7 +53,7 @@ pub struct Colors {
 }
 
 /// CSS `font-family` values.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Fonts {
     pub body: String,
@@ -61,7 +61,7 @@ pub struct Fonts {
     pub heading: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Header {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,7 +78,7 @@ impl Default for Header {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Footer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
