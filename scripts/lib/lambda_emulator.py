@@ -42,7 +42,10 @@ def handler_for(invocation: Invocation):
             if invocation.delivered:
                 # One invocation only: the runtime waits here until it is killed.
                 invocation.done.wait(TIMEOUT_SECS)
-                self.send_error(410)
+                try:
+                    self.send_error(410)
+                except OSError:
+                    pass  # the runtime was killed while it waited
                 return
             invocation.delivered = True
             self.send_response(200)
