@@ -11,6 +11,7 @@ S3S_FS_VERSION=0.14.1 # 0.15+ needs rustc 1.96 (TOOLCHAIN.md)
 SAM_CLI_VERSION=1.170.0
 CFN_LINT_VERSION=1.58.0
 SCHEMATHESIS_VERSION=4.32.5
+CARGO_LAMBDA_VERSION=1.9.2 # bundles zig: release artifacts for provided.al2023 (sam build, scripts/lambda-invoke)
 
 TOOLS_DIR=${CANOPY_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/canopy-tools}
 
@@ -100,13 +101,14 @@ ensure_venv() {
   VENV_DIR=$link
 }
 
-# ensure_python_tools: sets PY_TOOLS_BIN (a venv's bin directory with sam and cfn-lint).
+# ensure_python_tools: sets PY_TOOLS_BIN (a venv's bin directory with sam, cfn-lint and
+# cargo-lambda).
 ensure_python_tools() {
-  ensure_venv "sam-$SAM_CLI_VERSION-cfn-lint-$CFN_LINT_VERSION" \
-    "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+  ensure_venv "sam-$SAM_CLI_VERSION-cfn-lint-$CFN_LINT_VERSION-cargo-lambda-$CARGO_LAMBDA_VERSION" \
+    "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION"
   PY_TOOLS_BIN="$VENV_DIR/bin"
-  [[ -x $PY_TOOLS_BIN/sam && -x $PY_TOOLS_BIN/cfn-lint ]] \
-    || die "sam or cfn-lint missing under $VENV_DIR: remove it and re-run"
+  [[ -x $PY_TOOLS_BIN/sam && -x $PY_TOOLS_BIN/cfn-lint && -x $PY_TOOLS_BIN/cargo-lambda ]] \
+    || die "sam, cfn-lint or cargo-lambda missing under $VENV_DIR: remove it and re-run"
 }
 
 # ensure_schemathesis: sets SCHEMATHESIS_BIN. A venv of its own: its dependencies (hypothesis,

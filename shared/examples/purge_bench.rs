@@ -91,6 +91,9 @@ async fn run(items: usize, objects: usize) {
         admins: Arc::new(LocalAdminDirectory::new(Vec::<String>::new())),
         media,
         forge: ForgeRemote::new(Arc::new(StaticForgeKeys::default()), clock),
+        secrets: canopy_shared::secrets::SecretSealer::new(Arc::new(
+            canopy_shared::secrets::local::LocalKeyring::in_memory(),
+        )),
     };
     let started = Instant::now();
     let report = retention::sweep(&state, &Budget::new(Duration::from_secs(3600)), &mut |_| {}).await.expect("sweep");

@@ -104,6 +104,9 @@ async fn run(items: usize, objects: usize) {
         admins: Arc::new(LocalAdminDirectory::new(Vec::<String>::new())),
         media: us_media,
         forge: ForgeRemote::new(Arc::new(StaticForgeKeys::default()), clock),
+        secrets: canopy_shared::secrets::SecretSealer::new(Arc::new(
+            canopy_shared::secrets::local::LocalKeyring::in_memory(),
+        )),
     };
     let started = Instant::now();
     residency::request(&state, &tenant, "eu", Kind::Migration, None).await.expect("request");

@@ -260,6 +260,7 @@ mod tests {
             base_url: "https://x.atlassian.net/wiki".into(),
             display_url: None,
             shared_secret: "s".into(),
+            sealed_secret: None,
             cloud_id: None,
             installation_id: None,
             state: TenantState::Enabled,

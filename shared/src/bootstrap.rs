@@ -17,16 +17,23 @@ use crate::media::local::LocalMediaStore;
 use crate::media::s3::S3MediaStore;
 use crate::regions::{Region, Regions};
 use crate::residency::fence::FencedStore;
+use crate::secrets::SecretSealer;
+use crate::secrets::kms::KmsMasterKey;
+use crate::secrets::local::{KEYRING_FILE, LocalKeyring};
 use crate::state::AppState;
 use crate::store::dynamo::DynamoItemStore;
 use crate::store::embedded::EmbeddedItemStore;
 
 /// Lambda: DynamoDB table `CANOPY_TABLE` and bucket `CANOPY_MEDIA_BUCKET` (endpoint overrides
-/// `CANOPY_DYNAMODB_ENDPOINT`, `CANOPY_S3_ENDPOINT` for local servers), install keys over HTTPS, config from the environment. Built once per cold start.
+/// `CANOPY_DYNAMODB_ENDPOINT`, `CANOPY_S3_ENDPOINT` for local servers), tenant secrets sealed with
+/// the KMS key `CANOPY_SECRETS_KEY_ARN`, install keys over HTTPS, config from the environment.
+/// Built once per cold start.
 pub async fn lambda_state() -> Result<AppState> {
     let config = AppConfig::from_env(None)?;
     let table = std::env::var("CANOPY_TABLE").map_err(|_| Error::internal("CANOPY_TABLE is not set"))?;
     let bucket = std::env::var("CANOPY_MEDIA_BUCKET").map_err(|_| Error::internal("CANOPY_MEDIA_BUCKET is not set"))?;
+    let secrets_key =
+        std::env::var("CANOPY_SECRETS_KEY_ARN").map_err(|_| Error::internal("CANOPY_SECRETS_KEY_ARN is not set"))?;
     let sdk = crate::aws::sdk_config().await;
     let dynamo_endpoint = std::env::var("CANOPY_DYNAMODB_ENDPOINT").ok();
     let s3_endpoint = std::env::var("CANOPY_S3_ENDPOINT").ok();
@@ -37,6 +44,10 @@ pub async fn lambda_state() -> Result<AppState> {
     let media: Arc<dyn crate::media::port::MediaStore> = Arc::new(S3MediaStore::new(s3, bucket.clone()));
     // Every other region: its table and bucket through clients of its own AWS region.
     let mut regions = Vec::new();
+    let mut kms = std::collections::HashMap::new();
+    if let Some(home) = sdk.region() {
+        kms.insert(home.to_string(), aws_sdk_kms::Client::new(&sdk));
+    }
     for spec in &config.regions {
         if spec.name == config.home_region {
             regions.push(Region { spec: spec.clone(), store: store.clone(), media: media.clone() });
@@ -47,7 +58,8 @@ pub async fn lambda_state() -> Result<AppState> {
         let table = spec.table.clone().ok_or_else(|| missing("TABLE"))?;
         let bucket = spec.bucket.clone().ok_or_else(|| missing("BUCKET"))?;
         let aws_region = spec.aws_region.clone().ok_or_else(|| missing("AWS"))?;
-        let regional = sdk.to_builder().region(aws_config::Region::new(aws_region)).build();
+        let regional = sdk.to_builder().region(aws_config::Region::new(aws_region.clone())).build();
+        kms.entry(aws_region).or_insert_with(|| aws_sdk_kms::Client::new(&regional));
         regions.push(Region {
             spec: spec.clone(),
             store: FencedStore::wrap(Arc::new(DynamoItemStore::new(
@@ -61,6 +73,7 @@ pub async fn lambda_state() -> Result<AppState> {
     // driven by the residency worker's schedule instead (functions/residency-worker).
     let on_lambda = crate::residency::Settings { auto_drive: false };
     let regions = Regions::new(&config.home_region, regions)?.with_settings(on_lambda);
+    let secrets = SecretSealer::new(Arc::new(KmsMasterKey::new(secrets_key, kms)?));
     let http = http_client()?;
     let install_keys = HttpInstallKeys::new(&config.connect_keys_url, http.clone());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -80,6 +93,7 @@ pub async fn lambda_state() -> Result<AppState> {
         clock,
         admins: Arc::new(admins),
         media,
+        secrets,
     })
 }
 
@@ -88,7 +102,7 @@ pub fn local_region_dir(data_dir: &Path, region: &str) -> std::path::PathBuf {
     data_dir.join(format!("region-{region}"))
 }
 
-/// Local server: the embedded store and media files under `data_dir`, install keys and Forge
+/// Local server: the embedded store, media files and the secret keyring under `data_dir`, install keys and Forge
 /// keys over HTTP from `config`, and a fixed set of admin accountIds (there is no product to ask). The local
 /// media store is also returned: the local server serves its signed URLs.
 pub fn local_state(
@@ -98,6 +112,7 @@ pub fn local_state(
 ) -> Result<(AppState, LocalMediaStore)> {
     std::fs::create_dir_all(data_dir).map_err(|e| Error::internal(format!("create {}: {e}", data_dir.display())))?;
     let store = FencedStore::wrap(Arc::new(EmbeddedItemStore::open(&data_dir.join("canopy.redb"))?));
+    let secrets = SecretSealer::new(Arc::new(LocalKeyring::open_or_create(&data_dir.join(KEYRING_FILE))?));
     let http = http_client()?;
     let install_keys = HttpInstallKeys::new(&config.connect_keys_url, http.clone());
     let media = LocalMediaStore::open(data_dir, &config.base_url)?;
@@ -129,6 +144,7 @@ pub fn local_state(
         clock,
         admins: Arc::new(LocalAdminDirectory::new(admins)),
         media: Arc::new(media.clone()),
+        secrets,
     };
     Ok((state, media))
 }

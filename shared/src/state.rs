@@ -9,6 +9,7 @@ use crate::connect::install_keys::InstallKeys;
 use crate::forge::ForgeRemote;
 use crate::media::port::MediaStore;
 use crate::regions::Regions;
+use crate::secrets::SecretSealer;
 use crate::store::ItemStore;
 
 #[derive(Clone)]
@@ -23,4 +24,6 @@ pub struct AppState {
     pub forge: ForgeRemote,
     /// Every region's store and media store (the home one is `store`/`media`), for residency.
     pub regions: Regions,
+    /// Seals tenant shared secrets before they reach the store (KMS on AWS, a keyring file locally).
+    pub secrets: SecretSealer,
 }

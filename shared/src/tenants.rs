@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::rfc3339;
 use crate::error::{Error, Result};
 use crate::keys;
+use crate::secrets::Envelope;
 use crate::state::AppState;
 use crate::store::{Condition, Due, Item, Write, retry_conflicts};
 use crate::tenant_key::TenantKey;
@@ -49,7 +50,14 @@ pub struct Tenant {
     pub base_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_url: Option<String>,
+    /// The Connect shared secret in the clear: filled by [`load`], never stored by [`save`]. Only
+    /// records written before secrets were sealed hold it (`sharedSecret`); their next write
+    /// seals it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub shared_secret: String,
+    /// The shared secret as stored: sealed for this tenant (`secrets`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_secret: Option<Envelope>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,7 +115,13 @@ impl Tenant {
     /// Whether a Connect install created or refreshed this tenant. Forge-only tenants
     /// (`forge:<cloudId>`) have no shared secret: Connect tokens and app tokens never apply to them.
     pub fn has_connect_install(&self) -> bool {
-        !self.shared_secret.is_empty()
+        !self.shared_secret.is_empty() || self.sealed_secret.is_some()
+    }
+
+    /// Replaces the shared secret; the next [`save`] seals it.
+    pub fn set_shared_secret(&mut self, secret: String) {
+        self.shared_secret = secret;
+        self.sealed_secret = None;
     }
 }
 
@@ -175,7 +189,18 @@ impl InstallPayload {
     }
 }
 
+/// The install record with its shared secret opened.
 pub async fn load(state: &AppState, tenant: &TenantKey) -> Result<Option<(Tenant, u64)>> {
+    let Some((mut record, version)) = load_sealed(state, tenant).await? else { return Ok(None) };
+    if let Some(envelope) = &record.sealed_secret {
+        record.shared_secret = state.secrets.open(tenant.as_str(), envelope).await?;
+    }
+    Ok(Some((record, version)))
+}
+
+/// The install record as stored, its secret left sealed: for readers that never use it (the
+/// usage job), which then need no access to the master key.
+pub async fn load_sealed(state: &AppState, tenant: &TenantKey) -> Result<Option<(Tenant, u64)>> {
     let now = state.clock.now_secs();
     let Some(item) = state.store.get(tenant, keys::TENANT_RECORD, now).await? else {
         return Ok(None);
@@ -185,6 +210,19 @@ pub async fn load(state: &AppState, tenant: &TenantKey) -> Result<Option<(Tenant
     Ok(Some((record, item.version)))
 }
 
+/// `record` as it may be stored: its secret sealed (now, if it is new or was stored in the clear
+/// before sealing existed) and the clear copy dropped.
+async fn sealed(state: &AppState, key: &TenantKey, record: &Tenant) -> Result<Tenant> {
+    let mut stored = record.clone();
+    if !stored.shared_secret.is_empty() {
+        if stored.sealed_secret.is_none() {
+            stored.sealed_secret = Some(state.secrets.seal(key.as_str(), &stored.shared_secret).await?);
+        }
+        stored.shared_secret.clear();
+    }
+    Ok(stored)
+}
+
 pub(crate) fn push_history(tenant: &mut Tenant, event: &str, at: &str) {
     tenant.history.push(Transition { event: event.into(), at: at.into() });
     let excess = tenant.history.len().saturating_sub(MAX_HISTORY);
@@ -192,7 +230,8 @@ pub(crate) fn push_history(tenant: &mut Tenant, event: &str, at: &str) {
 }
 
 /// The write of `record` over the version read; `due` puts it on the purge queue, and without
-/// one the record is on the registry.
+/// one the record is on the registry. The record is written as given: [`save`] seals its secret,
+/// other callers pass a record read as stored.
 pub(crate) fn record_write(
     state: &AppState,
     key: &TenantKey,
@@ -228,7 +267,8 @@ pub(crate) async fn save(
     due: Option<Due>,
     extra: Vec<Write>,
 ) -> Result<()> {
-    let mut writes = vec![record_write(state, key, record, condition, due)?];
+    let stored = sealed(state, key, record).await?;
+    let mut writes = vec![record_write(state, key, &stored, condition, due)?];
     writes.extend(extra);
     state.store.transact(writes, state.clock.now_secs()).await
 }
@@ -265,6 +305,7 @@ pub async fn install_in(state: &AppState, key: &TenantKey, payload: &InstallPayl
                     base_url: payload.base_url.clone(),
                     display_url: None,
                     shared_secret: secret.clone(),
+                    sealed_secret: None,
                     cloud_id: None,
                     installation_id: None,
                     state: TenantState::Installed,
@@ -284,7 +325,9 @@ pub async fn install_in(state: &AppState, key: &TenantKey, payload: &InstallPayl
         record.product_type = payload.product_type.clone();
         record.base_url = payload.base_url.clone();
         record.display_url = payload.display_url.clone();
-        record.shared_secret = secret.clone();
+        if record.shared_secret != secret {
+            record.set_shared_secret(secret.clone());
+        }
         if payload.cloud_id.is_some() {
             record.cloud_id = payload.cloud_id.clone();
         }

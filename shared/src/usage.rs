@@ -109,7 +109,7 @@ pub async fn current(state: &AppState) -> Result<Vec<TenantUsage>> {
         let page = state.store.due(tenants::REGISTRY_DUE_KIND, now, request).await?;
         for entry in page.items.iter().filter(|e| e.sk == keys::TENANT_RECORD) {
             // The index lags the table: trust the record.
-            let Some((tenant, _)) = tenants::load(state, &entry.tenant).await? else { continue };
+            let Some((tenant, _)) = tenants::load_sealed(state, &entry.tenant).await? else { continue };
             if tenant.state == TenantState::Uninstalled {
                 continue;
             }

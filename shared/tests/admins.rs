@@ -191,6 +191,7 @@ fn tenant(client_key: &str, product: Product, base_url: String, secret: &str) ->
         base_url,
         display_url: None,
         shared_secret: secret.into(),
+        sealed_secret: None,
         cloud_id: None,
         installation_id: None,
         state: TenantState::Enabled,

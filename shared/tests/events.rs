@@ -545,6 +545,9 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
         forge: canopy_shared::forge::ForgeRemote::new(Arc::new(forge_dev_keys()), Arc::new(SystemClock)),
         admins: Arc::new(canopy_shared::admins::LocalAdminDirectory::new([ADMIN.to_owned()])),
         media,
+        secrets: canopy_shared::secrets::SecretSealer::new(Arc::new(
+            canopy_shared::secrets::local::LocalKeyring::in_memory(),
+        )),
     };
     // Each function's own router, as its Lambda runs it, over one shared store.
     let lifecycle = canopy_shared::http::finish(canopy_shared::http::lifecycle::routes(), state.clone());

@@ -54,7 +54,10 @@ fn with_feedback(mut app: TestApp) -> TestApp {
 
 async fn world(store: Arc<dyn ItemStore>, dir: Option<tempfile::TempDir>) -> World {
     let app = with_feedback(TestApp::with_store(store.clone()));
-    let second = with_feedback(TestApp::with_store(store));
+    // Two instances of one deployment: one store, one master key for the tenants' secrets.
+    let mut second = TestApp::with_store(store);
+    second.state.secrets = app.state.secrets.clone();
+    let second = with_feedback(second);
     for (client, secret) in [(A, SECRET_A), (B, SECRET_B)] {
         let token = sign_install(&install_claims(client, "/lifecycle/installed", app.now_secs()));
         let mut payload = install_payload(client, secret);

@@ -233,6 +233,9 @@ async fn world(
     eu.state.media = eu_bucket.clone();
     eu.state.regions = regions("eu");
     eu.state.clock = us.clock.clone();
+    // Either region opens the other's sealed secrets (KMS: Decrypt on the other region's key;
+    // locally: one keyring for every region).
+    eu.state.secrets = us.state.secrets.clone();
     eu.clock = us.clock.clone();
     eu.router = router_of(&eu.state);
 

@@ -190,6 +190,7 @@ fn forge_only_record(state: &AppState, key: &TenantKey, product: &str, invocatio
         base_url,
         display_url: None,
         shared_secret: String::new(),
+        sealed_secret: None,
         cloud_id: Some(invocation.cloud_id.clone()),
         installation_id: invocation.installation_id.clone(),
         state: TenantState::Installed,

@@ -519,18 +519,19 @@ fn digest(items: &BTreeMap<String, Item>) -> Verified {
 }
 
 #[derive(Debug, Default)]
-struct Synced {
+pub(crate) struct Synced {
     /// The source as this pass read it.
-    source: BTreeMap<String, Item>,
-    total: u64,
-    put: u64,
-    deleted: u64,
-    objects: u64,
+    pub(crate) source: BTreeMap<String, Item>,
+    pub(crate) total: u64,
+    pub(crate) put: u64,
+    pub(crate) deleted: u64,
+    pub(crate) objects: u64,
 }
 
 /// Makes the target partition equal to the source (the engine's own items aside) and copies the
-/// objects of media records it put; deletes objects of media records the source lost.
-async fn sync(from: &Region, to: &Region, tenant: &TenantKey, now: i64) -> Result<Synced> {
+/// objects of media records it put; deletes objects of media records the source lost. Also the
+/// single-tenant restore (`restore`).
+pub(crate) async fn sync(from: &Region, to: &Region, tenant: &TenantKey, now: i64) -> Result<Synced> {
     let (source, target) = tokio::try_join!(snapshot(from, tenant, now), snapshot(to, tenant, now))?;
     let puts: Vec<Item> =
         source.iter().filter(|(sk, item)| target.get(*sk) != Some(*item)).map(|(_, item)| item.clone()).collect();

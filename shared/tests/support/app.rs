@@ -17,6 +17,8 @@ use canopy_shared::forge::fit::{self, Invocation};
 use canopy_shared::forge::jwks::{ForgeKeys, StaticForgeKeys};
 use canopy_shared::media::local::LocalMediaStore;
 use canopy_shared::media::port::MediaStore;
+use canopy_shared::secrets::SecretSealer;
+use canopy_shared::secrets::local::{KEYRING_FILE, LocalKeyring};
 use canopy_shared::state::AppState;
 use canopy_shared::store::ItemStore;
 use canopy_shared::store::embedded::EmbeddedItemStore;
@@ -113,6 +115,9 @@ impl TestApp {
             clock: clock.clone(),
             admins: Arc::new(LocalAdminDirectory::new([ADMIN_ACCOUNT.to_owned()])),
             media,
+            secrets: SecretSealer::new(Arc::new(
+                LocalKeyring::open_or_create(&dir.path().join(KEYRING_FILE)).expect("keyring"),
+            )),
         };
         let routes = canopy_shared::http::lifecycle::routes().merge(canopy_shared::http::content::routes());
         let router = canopy_shared::http::finish(routes, state.clone());
