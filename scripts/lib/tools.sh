@@ -12,6 +12,7 @@ SAM_CLI_VERSION=1.170.0
 CFN_LINT_VERSION=1.58.0
 SCHEMATHESIS_VERSION=4.32.5
 CARGO_LAMBDA_VERSION=1.9.2 # bundles zig: release artifacts for provided.al2023 (sam build, scripts/lambda-invoke)
+CARGO_FUZZ_VERSION=0.13.1
 
 TOOLS_DIR=${CANOPY_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/canopy-tools}
 
@@ -119,18 +120,33 @@ ensure_schemathesis() {
   [[ -x $SCHEMATHESIS_BIN ]] || die "schemathesis missing under $VENV_DIR: remove it and re-run"
 }
 
-# ensure_s3s_fs: sets S3S_FS_BIN. s3s-fs is the local S3 server that verifies SigV4 (presigned
-# URLs included); it is built from crates.io once per machine (~2-6 min on 2 cores).
-ensure_s3s_fs() {
-  local dir="$TOOLS_DIR/s3s-fs-$S3S_FS_VERSION"
-  if [[ ! -x $dir/bin/s3s-fs ]]; then
-    log "building s3s-fs $S3S_FS_VERSION into $dir (once per machine)"
-    new_staging_dir ".tmp-s3s-fs-$S3S_FS_VERSION"
-    CARGO_TARGET_DIR="$TOOLS_DIR/.s3s-fs-build" cargo install --locked --quiet "s3s-fs@$S3S_FS_VERSION" \
-      --features binary --root "$STAGING" >&2
-    rm -rf -- "$dir"
-    mv -T "$STAGING" "$dir" 2>/dev/null || [[ -x $dir/bin/s3s-fs ]] || die "could not publish $dir"
-    rm -rf -- "$TOOLS_DIR/.s3s-fs-build"
+# cargo_install_cached CRATE VERSION BIN [CARGO_INSTALL_ARGS...]: builds CRATE@VERSION from
+# crates.io into $TOOLS_DIR/CRATE-VERSION once per machine; sets INSTALLED_BIN to its BIN.
+cargo_install_cached() {
+  local crate=$1 version=$2 bin=$3 dir="$TOOLS_DIR/$1-$2"
+  shift 3
+  if [[ ! -x $dir/bin/$bin ]]; then
+    log "building $crate $version into $dir (once per machine)"
+    new_staging_dir ".tmp-$crate-$version"
+    CARGO_TARGET_DIR="$STAGING/build" cargo install --locked --quiet "$crate@$version" --root "$STAGING" "$@" >&2
+    rm -rf -- "$STAGING/build" "$dir" # "$dir": a broken entry without its binary
+    # -T: fails instead of moving into an entry that a concurrent run published first.
+    mv -T "$STAGING" "$dir" 2>/dev/null || [[ -x $dir/bin/$bin ]] || die "could not publish $dir"
   fi
-  S3S_FS_BIN="$dir/bin/s3s-fs"
+  INSTALLED_BIN="$dir/bin/$bin"
+}
+
+# ensure_s3s_fs: sets S3S_FS_BIN. s3s-fs is the local S3 server that verifies SigV4 (presigned
+# URLs included); ~2-6 min on 2 cores.
+ensure_s3s_fs() {
+  cargo_install_cached s3s-fs "$S3S_FS_VERSION" s3s-fs --features binary
+  S3S_FS_BIN=$INSTALLED_BIN
+}
+
+# ensure_cargo_fuzz: sets CARGO_FUZZ_BIN. cargo-fuzz drives libFuzzer (fuzz/); ~3 min on 2 cores.
+# It passes nightly flags: stable rustc accepts them under RUSTC_BOOTSTRAP=1 (scripts/fuzz sets it
+# for the fuzz build only).
+ensure_cargo_fuzz() {
+  cargo_install_cached cargo-fuzz "$CARGO_FUZZ_VERSION" cargo-fuzz
+  CARGO_FUZZ_BIN=$INSTALLED_BIN
 }
