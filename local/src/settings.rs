@@ -1,20 +1,36 @@
 //! Local server settings: `CANOPY_LISTEN`, `CANOPY_DATA_DIR`, `CANOPY_BASE_URL`,
-//! `CANOPY_CONNECT_KEYS_URL`, each mirrored by a flag (`--listen`, `--data-dir`, `--base-url`,
-//! `--connect-keys-url`); a flag wins over the variable.
+//! `CANOPY_CONNECT_KEYS_URL`, `CANOPY_STORE`, `CANOPY_DYNAMODB_ENDPOINT`, `CANOPY_TABLE`, each
+//! mirrored by a flag (`--listen`, `--data-dir`, `--base-url`, `--connect-keys-url`, `--store`,
+//! `--dynamodb-endpoint`, `--table`); a flag wins over the variable.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use canopy_shared::bootstrap;
 use canopy_shared::config::AppConfig;
+use canopy_shared::media::local::LocalMediaStore;
+use canopy_shared::state::AppState;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = ".canopy-data";
+/// The table the local server uses on DynamoDB unless `CANOPY_TABLE` names another.
+pub const DEFAULT_TABLE: &str = "canopy-local";
+
+/// Where the local server keeps its items; media always stay under the data dir.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// The embedded store file `<data dir>/canopy.redb` (the default: nothing to run beside it).
+    Embedded,
+    /// A DynamoDB table (created if missing), e.g. on DynamoDB Local through `endpoint`.
+    Dynamo { endpoint: Option<String>, table: String },
+}
 
 pub struct Settings {
     pub listen: String,
     pub data_dir: PathBuf,
     base_url: Option<String>,
     connect_keys_url: Option<String>,
+    pub store: StoreChoice,
 }
 
 impl Settings {
@@ -25,7 +41,11 @@ impl Settings {
             data_dir: var("CANOPY_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.into()).into(),
             base_url: var("CANOPY_BASE_URL"),
             connect_keys_url: var("CANOPY_CONNECT_KEYS_URL"),
+            store: StoreChoice::Embedded,
         };
+        let mut store = var("CANOPY_STORE").unwrap_or_else(|| "embedded".into());
+        let mut endpoint = var("CANOPY_DYNAMODB_ENDPOINT");
+        let mut table = var("CANOPY_TABLE").unwrap_or_else(|| DEFAULT_TABLE.into());
         let mut args = args;
         while let Some(flag) = args.next() {
             let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
@@ -34,14 +54,40 @@ impl Settings {
                 "--data-dir" => settings.data_dir = value()?.into(),
                 "--base-url" => settings.base_url = Some(value()?),
                 "--connect-keys-url" => settings.connect_keys_url = Some(value()?),
+                "--store" => store = value()?,
+                "--dynamodb-endpoint" => endpoint = Some(value()?),
+                "--table" => table = value()?,
                 "--help" | "-h" => {
-                    println!("canopy-local [--listen ADDR] [--data-dir DIR] [--base-url URL] [--connect-keys-url URL]");
+                    println!(
+                        "canopy-local [--listen ADDR] [--data-dir DIR] [--base-url URL] [--connect-keys-url URL] \
+                         [--store embedded|dynamodb] [--dynamodb-endpoint URL] [--table NAME]"
+                    );
                     std::process::exit(0);
                 }
                 other => bail!("unknown argument {other}; see --help"),
             }
         }
+        settings.store = match store.as_str() {
+            "embedded" => StoreChoice::Embedded,
+            "dynamodb" if table.trim().is_empty() => bail!("the DynamoDB table name (CANOPY_TABLE, --table) is empty"),
+            "dynamodb" => StoreChoice::Dynamo { endpoint, table },
+            other => bail!("unknown store {other:?} (CANOPY_STORE, --store): embedded or dynamodb"),
+        };
         Ok(settings)
+    }
+
+    /// The local composition over the chosen store (the server and the one-shot jobs alike).
+    pub async fn open_state(
+        &self,
+        admins: impl IntoIterator<Item = String>,
+    ) -> anyhow::Result<(AppState, LocalMediaStore)> {
+        Ok(match &self.store {
+            StoreChoice::Embedded => bootstrap::local_state(self.app_config()?, &self.data_dir, admins)?,
+            StoreChoice::Dynamo { endpoint, table } => {
+                let store = bootstrap::local_dynamo_store(endpoint.as_deref(), table).await?;
+                bootstrap::local_state_over(self.app_config()?, &self.data_dir, admins, store)?
+            }
+        })
     }
 
     /// The base URL defaults to the listen address; install keys default to the server's own
