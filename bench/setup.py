@@ -3,13 +3,15 @@
 
     setup.py canopy  --base URL --tenants N --state FILE [--workers W]
     setup.py ace     --base URL --tenants N --state FILE --keys-port PORT [--openssl CMD]
-    setup.py tokens  --state FILE --pairs FILE --valid-for SECONDS
+    setup.py tokens  --state FILE --pairs FILE --valid-for SECONDS [--workload read|write]
 
 `canopy` and `ace` install N tenants on a running server, give each one site-config document,
 check that every tenant reads back its own document (and not another tenant's), and write a
 state file (JSON: the tenants, their document ids, secrets where the client holds them).
-`tokens` mints one load token per tenant, valid for at least --valid-for seconds, and writes the
-wrk pairs file: one `<path> <token>` line per tenant, which bench/tokens.lua round-robins over.
+`tokens` mints load tokens per tenant, valid for at least --valid-for seconds, and writes the
+pairs file: for reads one `<path> <token>` line per tenant, which bench/tokens.lua (wrk)
+round-robins over; for writes `<path> <write token> <read token>` lines for the write_load
+client (shared/examples/write_load.rs).
 
 Canopy: tenants are installed with the local server's `POST /dev/install` (a real signed install
 over HTTP + enable), their content is created through the public API with the admin token, and
@@ -143,12 +145,8 @@ def canopy_tenant(base, i):
         "themeId": theme["id"],
     })
     site_id = site["id"]
-    request(base, "PUT", f"/api/sites/{site_id}/navigation", admin, expect=(200, 201), body={"items": [
-        {"id": "n1", "label": "Home", "target": {"type": "space", "spaceKey": "DOC"}, "children": []},
-        {"id": "n2", "label": "Handbook", "target": {"type": "space", "spaceKey": "HB"}, "children": [
-            {"id": "n3", "label": "IT support", "target": {"type": "space", "spaceKey": "IT"}, "children": []},
-        ]},
-    ]})
+    request(base, "PUT", f"/api/sites/{site_id}/navigation", admin, expect=(200, 201),
+            body=canopy_navigation(client_key))
     request(base, "POST", f"/api/sites/{site_id}/announcements", admin, expect=(201,), body={
         "title": "Scheduled maintenance",
         "body": "Saturday 02:00-03:00 UTC.",
@@ -156,7 +154,8 @@ def canopy_tenant(base, i):
         "audience": "everyone",
         "dismissible": True,
     })
-    tenant = {"clientKey": client_key, "path": f"/api/sites/{site_id}/config", "siteId": site_id}
+    tenant = {"clientKey": client_key, "path": f"/api/sites/{site_id}/config", "siteId": site_id,
+              "writePath": f"/api/sites/{site_id}/navigation"}
     token = canopy_token(base, tenant)
     _, doc, raw = request(base, "GET", tenant["path"], token)
     if not isinstance(doc, dict) or doc.get("site", {}).get("id") != site_id:
@@ -167,8 +166,29 @@ def canopy_tenant(base, i):
     return tenant, token
 
 
-def canopy_token(base, tenant):
-    _, minted, _ = request(base, "POST", "/dev/token", body={"clientKey": tenant["clientKey"], "admin": False})
+def canopy_navigation(client_key):
+    """The site's menu; as a write body (`{"items"}`) about as large as the peer's whole document
+    (~0.9 KB), since the write workload PUTs one in place of the other."""
+    site = f"https://{client_key}.atlassian.test/wiki"
+
+    def page(item_id, label, space, page_id):
+        return {"id": item_id, "label": label, "target": {"type": "url", "url": f"{site}/spaces/{space}/pages/{page_id}"},
+                "children": []}
+
+    return {"items": [
+        {"id": "n1", "label": "Home", "target": {"type": "space", "spaceKey": "DOC"}, "children": []},
+        {"id": "n2", "label": "Handbook", "target": {"type": "space", "spaceKey": "HB"}, "children": [
+            page("n3", "Onboarding", "HB", 1001),
+            page("n4", "Travel and expenses", "HB", 1002),
+        ]},
+        {"id": "n5", "label": "IT support", "target": {"type": "space", "spaceKey": "IT"}, "children": [
+            page("n6", "Request a laptop", "IT", 2001),
+        ]},
+    ]}
+
+
+def canopy_token(base, tenant, admin=False):
+    _, minted, _ = request(base, "POST", "/dev/token", body={"clientKey": tenant["clientKey"], "admin": admin})
     return minted["contextJwt"]
 
 
@@ -290,7 +310,7 @@ def setup_ace(args):
                 n = f"{i + 1:03d}"
                 site_base = f"https://bench-tenant-{n}.atlassian.test/wiki"
                 tenant = {"clientKey": str(uuid.uuid4()), "sharedSecret": b64url(secrets.token_bytes(32)),
-                          "accountId": f"712020:{uuid.uuid4()}", "path": ACE_ROUTE}
+                          "accountId": f"712020:{uuid.uuid4()}", "path": ACE_ROUTE, "writePath": ACE_ROUTE}
                 now = int(time.time())
                 install_jwt = signer.sign({
                     "iss": tenant["clientKey"], "sub": f"connect:{tenant['clientKey']}", "aud": [app_base],
@@ -333,24 +353,31 @@ def setup_ace(args):
 # Load tokens
 
 def mint_tokens(args):
+    """Read workload: `<path> <token>` per tenant (non-admin context JWT / GET product JWT).
+    Write workload: `<path> <write token> <read token>` (Canopy: the admin's context JWT twice, it
+    reads and writes the navigation; the peer: product JWTs for PUT and for GET /site-config)."""
     with open(args.state) as f:
         state = json.load(f)
     need_until = int(time.time()) + args.valid_for
     tenants = state["tenants"]
+    write = args.workload == "write"
     if state["target"] == "canopy":
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            tokens = list(pool.map(lambda t: canopy_token(state["base"], t), tenants))
+            tokens = list(pool.map(lambda t: canopy_token(state["base"], t, admin=write), tenants))
+        lines = [f"{t['writePath']} {token} {token}" if write else f"{t['path']} {token}"
+                 for t, token in zip(tenants, tokens)]
     else:
         lifetime = max(PRODUCT_TOKEN_SECS, args.valid_for + 60)
-        tokens = [ace_product_token(t, "GET", t["path"], lifetime) for t in tenants]
+        tokens = [ace_product_token(t, "PUT" if write else "GET", t["path"], lifetime) for t in tenants]
+        lines = [f"{t['path']} {token} {ace_product_token(t, 'GET', t['path'], lifetime)}" if write
+                 else f"{t['path']} {token}" for t, token in zip(tenants, tokens)]
     short = min(jwt_exp(t) for t in tokens)
     if short < need_until:
         raise SetupError(f"a {state['target']} token expires {need_until - short} s before the run ends: "
                          "shorten --warmup/--duration")
     tmp = args.pairs + ".tmp"
     with open(tmp, "w") as f:
-        for tenant, token in zip(tenants, tokens):
-            f.write(f"{tenant['path']} {token}\n")
+        f.write("".join(line + "\n" for line in lines))
     os.replace(tmp, args.pairs)
     return {"tokens": len(tokens), "validForSeconds": short - int(time.time())}
 
@@ -372,6 +399,7 @@ def main():
     p.add_argument("--state", required=True)
     p.add_argument("--pairs", required=True)
     p.add_argument("--valid-for", type=int, required=True, help="seconds every token must stay valid")
+    p.add_argument("--workload", choices=("read", "write"), default="read")
     args = parser.parse_args()
     try:
         if args.command == "tokens":

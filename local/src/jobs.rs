@@ -17,7 +17,7 @@ use canopy_shared::clock::{Clock, SystemClock};
 use canopy_shared::connect::install_keys::http_client;
 use canopy_shared::privacy::{self, PrivacyJob};
 use canopy_shared::state::AppState;
-use canopy_shared::{bootstrap, usage};
+use canopy_shared::usage;
 
 use crate::settings::Settings;
 
@@ -35,16 +35,16 @@ pub async fn run_from_args() -> Option<anyhow::Result<()>> {
     }
 }
 
-fn open_state(args: Vec<String>) -> anyhow::Result<AppState> {
+async fn open_state(args: Vec<String>) -> anyhow::Result<AppState> {
     let settings = Settings::from_env_and_args(args.into_iter())?;
-    let (state, _) = bootstrap::local_state(settings.app_config()?, &settings.data_dir, []).with_context(|| {
+    let (state, _) = settings.open_state([]).await.with_context(|| {
         format!("opening {} (is the local server running on it? stop it first)", settings.data_dir.display())
     })?;
     Ok(state)
 }
 
 async fn privacy_report(args: Vec<String>) -> anyhow::Result<()> {
-    let state = open_state(args)?;
+    let state = open_state(args).await?;
     let job = PrivacyJob::new(state, http_client()?);
     let r = privacy::run(&job).await?;
     println!(
@@ -80,7 +80,7 @@ async fn usage_snapshot(args: Vec<String>) -> anyhow::Result<()> {
             rest.push(arg);
         }
     }
-    let state = open_state(rest)?;
+    let state = open_state(rest).await?;
     let date = match date {
         Some(date) => date,
         None => usage::day_of(SystemClock.now_secs())?,

@@ -1,5 +1,6 @@
 //! Canopy's local server: every function's router in one process on 127.0.0.1, over the
-//! embedded store under a data dir, with dev routes that play Atlassian for a dev tenant.
+//! embedded store under a data dir (or a DynamoDB table, `CANOPY_STORE=dynamodb`), with dev
+//! routes that play Atlassian for a dev tenant.
 
 mod dev;
 mod document;
@@ -8,7 +9,7 @@ mod residency;
 mod retention;
 mod settings;
 
-use canopy_shared::{bootstrap, http, telemetry};
+use canopy_shared::{http, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -21,8 +22,7 @@ async fn main() -> anyhow::Result<()> {
         return outcome;
     }
     let settings = settings::Settings::from_env_and_args(std::env::args().skip(1))?;
-    let (state, local_media) =
-        bootstrap::local_state(settings.app_config()?, &settings.data_dir, [dev::DEV_ADMIN_ACCOUNT_ID.to_owned()])?;
+    let (state, local_media) = settings.open_state([dev::DEV_ADMIN_ACCOUNT_ID.to_owned()]).await?;
     let listener = tokio::net::TcpListener::bind(&settings.listen).await?;
     let address = listener.local_addr()?;
     let mut servers = tokio::task::JoinSet::new();
@@ -31,6 +31,9 @@ async fn main() -> anyhow::Result<()> {
     println!("Canopy local server listening on http://{address}");
     println!("  base URL        {}", state.config.base_url);
     println!("  data dir        {}", settings.data_dir.display());
+    if let settings::StoreChoice::Dynamo { endpoint, table } = &settings.store {
+        println!("  store           DynamoDB table {table} at {}", endpoint.as_deref().unwrap_or("AWS"));
+    }
     println!("  install keys    {}", state.config.connect_keys_url);
     println!("  descriptor      http://{address}/atlassian-connect.json");
     println!("  API document    http://{address}{}", http::openapi::DOCUMENT_PATH);
@@ -48,7 +51,7 @@ async fn main() -> anyhow::Result<()> {
         let mut config = (*regional.config).clone();
         config.base_url = spec.base_url.clone();
         regional.config = std::sync::Arc::new(config);
-        let dir = bootstrap::local_region_dir(&settings.data_dir, &spec.name);
+        let dir = canopy_shared::bootstrap::local_region_dir(&settings.data_dir, &spec.name);
         let media = canopy_shared::media::local::LocalMediaStore::open(&dir, &spec.base_url)?;
         let listener = tokio::net::TcpListener::bind(listen).await?;
         println!(

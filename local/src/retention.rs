@@ -6,7 +6,6 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use canopy_shared::bootstrap;
 use canopy_shared::connect::install_keys::http_client;
 use canopy_shared::retention::{self, Budget, SweepReport, liveness};
 
@@ -25,7 +24,9 @@ pub async fn run(args: Vec<String>) -> anyhow::Result<()> {
         }
     }
     let settings = Settings::from_env_and_args(rest.into_iter())?;
-    let (state, _) = bootstrap::local_state(settings.app_config()?, &settings.data_dir, [])
+    let (state, _) = settings
+        .open_state([])
+        .await
         .with_context(|| format!("opening {} (stop the local server on it first)", settings.data_dir.display()))?;
     let budget = Budget::new(Duration::from_secs(budget_secs));
     let probe = liveness::ConnectSiteProbe { client: http_client()?, app_key: state.config.app_key.clone() };

@@ -1,16 +1,31 @@
 //! Local server settings: `CANOPY_LISTEN`, `CANOPY_DATA_DIR`, `CANOPY_BASE_URL`,
-//! `CANOPY_CONNECT_KEYS_URL`, each mirrored by a flag (`--listen`, `--data-dir`, `--base-url`,
-//! `--connect-keys-url`); a flag wins over the variable. `--two-regions` (or
+//! `CANOPY_CONNECT_KEYS_URL`, `CANOPY_STORE`, `CANOPY_DYNAMODB_ENDPOINT`, `CANOPY_TABLE`, each
+//! mirrored by a flag (`--listen`, `--data-dir`, `--base-url`, `--connect-keys-url`, `--store`,
+//! `--dynamodb-endpoint`, `--table`); a flag wins over the variable. `--two-regions` (or
 //! `CANOPY_TWO_REGIONS=1`) runs regions `us` (at the listen address) and `eu` (the next port) in
 //! one process, unless `CANOPY_REGIONS` lists the regions itself.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use canopy_shared::bootstrap;
 use canopy_shared::config::AppConfig;
+use canopy_shared::media::local::LocalMediaStore;
+use canopy_shared::state::AppState;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = ".canopy-data";
+/// The table the local server uses on DynamoDB unless `CANOPY_TABLE` names another.
+pub const DEFAULT_TABLE: &str = "canopy-local";
+
+/// Where the local server keeps its items; media always stay under the data dir.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// The embedded store file `<data dir>/canopy.redb` (the default: nothing to run beside it).
+    Embedded,
+    /// A DynamoDB table (created if missing), e.g. on DynamoDB Local through `endpoint`.
+    Dynamo { endpoint: Option<String>, table: String },
+}
 
 pub struct Settings {
     pub listen: String,
@@ -18,6 +33,7 @@ pub struct Settings {
     base_url: Option<String>,
     connect_keys_url: Option<String>,
     two_regions: bool,
+    pub store: StoreChoice,
 }
 
 impl Settings {
@@ -29,7 +45,11 @@ impl Settings {
             base_url: var("CANOPY_BASE_URL"),
             connect_keys_url: var("CANOPY_CONNECT_KEYS_URL"),
             two_regions: var("CANOPY_TWO_REGIONS").is_some_and(|v| v == "1" || v == "true"),
+            store: StoreChoice::Embedded,
         };
+        let mut store = var("CANOPY_STORE").unwrap_or_else(|| "embedded".into());
+        let mut endpoint = var("CANOPY_DYNAMODB_ENDPOINT");
+        let mut table = var("CANOPY_TABLE").unwrap_or_else(|| DEFAULT_TABLE.into());
         let mut args = args;
         while let Some(flag) = args.next() {
             let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
@@ -39,16 +59,40 @@ impl Settings {
                 "--base-url" => settings.base_url = Some(value()?),
                 "--connect-keys-url" => settings.connect_keys_url = Some(value()?),
                 "--two-regions" => settings.two_regions = true,
+                "--store" => store = value()?,
+                "--dynamodb-endpoint" => endpoint = Some(value()?),
+                "--table" => table = value()?,
                 "--help" | "-h" => {
                     println!(
-                        "canopy-local [--listen ADDR] [--data-dir DIR] [--base-url URL] [--connect-keys-url URL] [--two-regions]"
+                        "canopy-local [--listen ADDR] [--data-dir DIR] [--base-url URL] [--connect-keys-url URL] \
+                         [--two-regions] [--store embedded|dynamodb] [--dynamodb-endpoint URL] [--table NAME]"
                     );
                     std::process::exit(0);
                 }
                 other => bail!("unknown argument {other}; see --help"),
             }
         }
+        settings.store = match store.as_str() {
+            "embedded" => StoreChoice::Embedded,
+            "dynamodb" if table.trim().is_empty() => bail!("the DynamoDB table name (CANOPY_TABLE, --table) is empty"),
+            "dynamodb" => StoreChoice::Dynamo { endpoint, table },
+            other => bail!("unknown store {other:?} (CANOPY_STORE, --store): embedded or dynamodb"),
+        };
         Ok(settings)
+    }
+
+    /// The local composition over the chosen store (the server and the one-shot jobs alike).
+    pub async fn open_state(
+        &self,
+        admins: impl IntoIterator<Item = String>,
+    ) -> anyhow::Result<(AppState, LocalMediaStore)> {
+        Ok(match &self.store {
+            StoreChoice::Embedded => bootstrap::local_state(self.app_config()?, &self.data_dir, admins)?,
+            StoreChoice::Dynamo { endpoint, table } => {
+                let store = bootstrap::local_dynamo_store(endpoint.as_deref(), table).await?;
+                bootstrap::local_state_over(self.app_config()?, &self.data_dir, admins, store)?
+            }
+        })
     }
 
     /// The base URL defaults to the listen address; install keys default to the server's own

@@ -111,7 +111,20 @@ pub fn local_state(
     admins: impl IntoIterator<Item = String>,
 ) -> Result<(AppState, LocalMediaStore)> {
     std::fs::create_dir_all(data_dir).map_err(|e| Error::internal(format!("create {}: {e}", data_dir.display())))?;
-    let store = FencedStore::wrap(Arc::new(EmbeddedItemStore::open(&data_dir.join("canopy.redb"))?));
+    let store = Arc::new(EmbeddedItemStore::open(&data_dir.join("canopy.redb"))?);
+    local_state_over(config, data_dir, admins, store)
+}
+
+/// The local server over a given home store (`local_dynamo_store`, or the embedded one); media
+/// and other regions stay under `data_dir` as in `local_state`.
+pub fn local_state_over(
+    config: AppConfig,
+    data_dir: &Path,
+    admins: impl IntoIterator<Item = String>,
+    store: Arc<dyn crate::store::ItemStore>,
+) -> Result<(AppState, LocalMediaStore)> {
+    std::fs::create_dir_all(data_dir).map_err(|e| Error::internal(format!("create {}: {e}", data_dir.display())))?;
+    let store = FencedStore::wrap(store);
     let secrets = SecretSealer::new(Arc::new(LocalKeyring::open_or_create(&data_dir.join(KEYRING_FILE))?));
     let http = http_client()?;
     let install_keys = HttpInstallKeys::new(&config.connect_keys_url, http.clone());
@@ -147,4 +160,26 @@ pub fn local_state(
         secrets,
     };
     Ok((state, media))
+}
+
+/// The local server's home store on DynamoDB (`CANOPY_STORE=dynamodb`): the table is created if
+/// missing, as template.yaml declares it. Credentials and region come from the environment; with
+/// an endpoint override (DynamoDB Local), missing ones default to a fixed dummy key (DynamoDB
+/// Local keeps one database per access key, so a restart finds the same tables) and `us-east-1`.
+pub async fn local_dynamo_store(endpoint: Option<&str>, table: &str) -> Result<Arc<dyn crate::store::ItemStore>> {
+    let mut loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(crate::aws::https_client());
+    let unset = |name: &str| std::env::var_os(name).is_none();
+    if endpoint.is_some() && unset("AWS_ACCESS_KEY_ID") {
+        let dummy =
+            aws_sdk_dynamodb::config::Credentials::new("canopylocal", "canopylocal", None, None, "canopy-local");
+        loader = loader.credentials_provider(dummy);
+    }
+    if endpoint.is_some() && unset("AWS_REGION") && unset("AWS_DEFAULT_REGION") {
+        loader = loader.region(aws_config::Region::new("us-east-1"));
+    }
+    let sdk = loader.load().await;
+    let store = DynamoItemStore::new(DynamoItemStore::client(&sdk, endpoint), table);
+    store.create_table().await?;
+    Ok(Arc::new(store))
 }

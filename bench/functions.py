@@ -1,0 +1,408 @@
+#!/usr/bin/env python3
+"""Start-to-first-response, RSS and size of each Lambda function binary, and of the local server
+(stdlib only; run by scripts/bench-functions, which builds the binaries and starts DynamoDB Local).
+
+    functions.py --bin-dir target/release --local-bin target/server/canopy-local
+                 --dynamodb-endpoint URL [--runs 3] [--out FILE]
+
+Each function binary is started as the Lambda service starts it: a fresh process with
+`AWS_LAMBDA_RUNTIME_API` pointing at a Runtime API emulator (a loopback HTTP server here) that
+serves `/2018-06-01/runtime/invocation/next` with one event and records what the function posts
+to `/invocation/<id>/response` (or `/error`). Measured per start, median over --runs:
+
+- init: process start (just before the spawn) to the first `next` request (the runtime is up);
+- first response: process start to the response posted (init + one real invocation: the
+  function's state is built, the event goes through its real handler to DynamoDB Local);
+- RSS right after the response and at rest (1 s later, blocked in its next `next`), from
+  /proc/<pid>/status (VmRSS; VmHWM is the peak).
+
+The functions run in one DynamoDB Local namespace per round (its table made first by canopy-local's
+own `--store dynamodb`, as CloudFormation makes it on AWS), in an order that lets each do real work with
+no outbound call: jobs first on an empty table, then the sample tenant's signed install (the
+emulator also serves the committed dev install key, as Atlassian's key service would), then the
+HTTP functions' samples from events/ (their tokens are signed for https://canopy.example.com and
+valid until 2100). Each answer is checked against the status the plan expects.
+
+The local server (`canopy-local`, embedded store in a fresh data dir): process start to the first
+HTTP answer on its port (polled every millisecond), and its RSS at rest 1 s later.
+
+Sizes: each binary's file size (release profile: `strip = true`; whether a symbol table is left is
+read from the ELF section headers). Targets: < 50 ms to first response, < 10 MB stripped, < 40 MB
+RSS at rest. Exit status 1 if a function failed or answered another status than planned (a missed
+target is reported, not an error).
+"""
+
+import argparse
+import http.client
+import http.server
+import json
+import os
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EVENTS = os.path.join(ROOT, "events")
+DEV_KID = "canopy-dev-install-key"
+DEV_PUBLIC_KEY = os.path.join(ROOT, "dev", "install-key.pub.pem")
+APP_BASE_URL = "https://canopy.example.com"
+
+TARGET_START_MS = 50
+TARGET_SIZE_MB = 10
+TARGET_RSS_MB = 40
+MB = 1_000_000
+
+# (function, event file under events/, rawPath override, expected HTTP status or "ok" for a job)
+PLAN = [
+    ("retention", "usage/scheduled.json", None, "ok"),
+    ("residency-worker", "usage/scheduled.json", None, "ok"),
+    ("privacy", "privacy/scheduled.json", None, "ok"),
+    ("lifecycle", "lifecycle/installed.json", None, 204),
+    ("content", "content/site-config.json", None, 404),
+    ("feedback", "feedback/me.json", None, 200),
+    ("media", "media/list.json", None, 200),
+    ("residency", "lifecycle/tenant.json", "/api/residency", 200),
+    ("usage", "usage/scheduled.json", None, "ok"),
+    ("ops", "ops/usage.json", None, 200),
+]
+
+
+class RuntimeApi:
+    """One invocation's Lambda Runtime API: the first `next` gets the event, later ones wait (as
+    an idle execution environment does) until the emulator closes."""
+
+    def __init__(self, event):
+        self.event = event
+        self.request_id = str(uuid.uuid4())
+        self.first_next = None
+        self.answered = None
+        self.outcome = None  # ("response" | "error" | "init-error", body)
+        self.done = threading.Event()
+        self.closing = threading.Event()
+        outer = self
+        with open(DEV_PUBLIC_KEY, "rb") as f:
+            key = f.read()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def reply(self, status, body=b"", headers=()):
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                if self.path == "/2018-06-01/runtime/invocation/next":
+                    if outer.first_next is not None:
+                        outer.closing.wait()
+                        self.close_connection = True
+                        return
+                    outer.first_next = time.perf_counter()
+                    deadline = int(time.time() * 1000) + 10_000
+                    self.reply(200, outer.event, [
+                        ("Content-Type", "application/json"),
+                        ("Lambda-Runtime-Aws-Request-Id", outer.request_id),
+                        ("Lambda-Runtime-Deadline-Ms", str(deadline)),
+                        ("Lambda-Runtime-Invoked-Function-Arn",
+                         "arn:aws:lambda:us-east-1:123456789012:function:canopy-bench"),
+                        ("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000;Sampled=0"),
+                    ])
+                elif self.path == f"/keys/{DEV_KID}":
+                    self.reply(200, key, [("Content-Type", "application/x-pem-file")])
+                else:
+                    self.reply(404)
+
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                kinds = {f"/2018-06-01/runtime/invocation/{outer.request_id}/response": "response",
+                         f"/2018-06-01/runtime/invocation/{outer.request_id}/error": "error",
+                         "/2018-06-01/runtime/init/error": "init-error"}
+                kind = kinds.get(self.path)
+                if kind is None:
+                    self.reply(404)
+                    return
+                outer.answered = time.perf_counter()
+                outer.outcome = (kind, body)
+                self.reply(202, b'{"status":"OK"}', [("Content-Type", "application/json")])
+                outer.done.set()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.closing.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def status_kib(pid, field):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def function_env(args, api_port, function):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CANOPY_"))}
+    env.update({
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api_port}",
+        "AWS_LAMBDA_FUNCTION_NAME": f"canopy-bench-{function}",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/canopy-bench-{function}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": args.access_key,
+        "AWS_SECRET_ACCESS_KEY": "canopybench",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "RUST_LOG": "warn",
+        "CANOPY_TABLE": "canopy-bench",
+        "CANOPY_MEDIA_BUCKET": "canopy-bench-media",
+        "CANOPY_DYNAMODB_ENDPOINT": args.dynamodb_endpoint,
+        # No call reaches S3 in these samples (media lists its records only); a closed port.
+        "CANOPY_S3_ENDPOINT": "http://127.0.0.1:9",
+        "CANOPY_BASE_URL": APP_BASE_URL,
+        "CANOPY_CONNECT_KEYS_URL": f"http://127.0.0.1:{api_port}/keys",
+    })
+    return env
+
+
+def load_event(path, raw_path):
+    with open(os.path.join(EVENTS, path), "rb") as f:
+        event = f.read()
+    if raw_path:
+        doc = json.loads(event)
+        doc["rawPath"] = doc["requestContext"]["http"]["path"] = raw_path
+        doc["routeKey"] = doc["requestContext"]["routeKey"] = f"{doc['requestContext']['http']['method']} {raw_path}"
+        event = json.dumps(doc).encode()
+    return event
+
+
+def start_function(args, function, event_file, raw_path, log):
+    api = RuntimeApi(load_event(event_file, raw_path))
+    binary = os.path.join(args.bin_dir, function)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([binary], env=function_env(args, api.port, function), stdin=subprocess.DEVNULL,
+                            stdout=log, stderr=log)
+    try:
+        if not api.done.wait(30):
+            raise RuntimeError(f"{function}: no response within 30 s (exit status {proc.poll()})")
+        rss_after = status_kib(proc.pid, "VmRSS")
+        time.sleep(1)
+        alive = proc.poll() is None
+        rss_rest, peak = status_kib(proc.pid, "VmRSS"), status_kib(proc.pid, "VmHWM")
+    finally:
+        stop(proc)
+        api.close()
+    kind, body = api.outcome
+    status = answer_status(kind, body)
+    return {
+        "status": status,
+        "initMs": round((api.first_next - t0) * 1000, 1) if api.first_next else None,
+        "firstResponseMs": round((api.answered - t0) * 1000, 1),
+        "rssMiBAfterResponse": round(rss_after / 1024, 1) if rss_after else None,
+        "rssMiBAtRest": round(rss_rest / 1024, 1) if rss_rest else None,
+        "rssMiBPeak": round(peak / 1024, 1) if peak else None,
+        "aliveAtRest": alive,
+        "outcome": kind,
+        "body": body[:400].decode(errors="replace"),
+    }
+
+
+def answer_status(kind, body):
+    """The HTTP status of an API Gateway answer, "ok" for a job's report, else the failure."""
+    if kind != "response":
+        return f"{kind}: {body[:200].decode(errors='replace')}"
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return "ok"
+    if isinstance(doc, dict) and "statusCode" in doc:
+        return doc["statusCode"]
+    return "ok"
+
+
+def has_symbol_table(path):
+    """Whether an ELF64 little-endian file still carries a .symtab section (i.e. is not stripped)."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+        if head[:4] != b"\x7fELF" or head[4] != 2:
+            return None
+        shoff, = struct.unpack_from("<Q", head, 0x28)
+        shentsize, shnum, shstrndx = struct.unpack_from("<HHH", head, 0x3A)
+        f.seek(shoff)
+        table = f.read(shentsize * shnum)
+        sections = [struct.unpack_from("<IIQQQQ", table, i * shentsize) for i in range(shnum)]
+        names_offset, names_size = sections[shstrndx][4], sections[shstrndx][5]
+        f.seek(names_offset)
+        names = f.read(names_size)
+    return any(names[s[0]:names.index(b"\0", s[0])] == b".symtab" for s in sections)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def create_table(args, log):
+    """The table as template.yaml declares it, made by canopy-local's own DynamoDB option (CloudFormation
+    makes it on AWS; the functions expect it to exist): the server is started on DynamoDB Local with
+    the round's access key and stopped once it listens."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CANOPY_"))}
+    env.update({"CANOPY_LISTEN": f"127.0.0.1:{port}", "CANOPY_STORE": "dynamodb", "CANOPY_TABLE": "canopy-bench",
+                "CANOPY_DYNAMODB_ENDPOINT": args.dynamodb_endpoint, "AWS_ACCESS_KEY_ID": args.access_key,
+                "AWS_SECRET_ACCESS_KEY": "canopybench", "AWS_REGION": "us-east-1", "RUST_LOG": "warn"})
+    with tempfile.TemporaryDirectory() as data:
+        env["CANOPY_DATA_DIR"] = data
+        proc = subprocess.Popen([args.local_bin], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    return
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("canopy-local --store dynamodb could not create the table (see --log)")
+                    time.sleep(0.05)
+        finally:
+            stop(proc)
+
+
+def local_server(args, log):
+    with tempfile.TemporaryDirectory() as data:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CANOPY_"))}
+        env.update({"CANOPY_LISTEN": f"127.0.0.1:{port}", "CANOPY_DATA_DIR": data, "RUST_LOG": "warn"})
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([args.local_bin], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        try:
+            answered = None
+            while time.perf_counter() - t0 < 30 and proc.poll() is None:
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                    conn.request("GET", "/atlassian-connect.json")
+                    status = conn.getresponse().status
+                    answered = time.perf_counter()
+                    conn.close()
+                    break
+                except OSError:
+                    time.sleep(0.001)
+            if answered is None:
+                raise RuntimeError(f"canopy-local gave no answer within 30 s (exit status {proc.poll()})")
+            time.sleep(1)
+            rss, peak = status_kib(proc.pid, "VmRSS"), status_kib(proc.pid, "VmHWM")
+        finally:
+            stop(proc)
+    return {"firstResponseMs": round((answered - t0) * 1000, 1), "status": status,
+            "rssMiBAtRest": round(rss / 1024, 1), "rssMiBPeak": round(peak / 1024, 1)}
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin-dir", required=True, help="the release binaries of the functions")
+    parser.add_argument("--local-bin", required=True, help="the canopy-local binary")
+    parser.add_argument("--dynamodb-endpoint", required=True)
+    parser.add_argument("--runs", type=int, default=3, help="starts per binary (the table shows medians)")
+    parser.add_argument("--out", help="JSON of every start")
+    parser.add_argument("--log", default=os.devnull, help="the binaries' stdout/stderr")
+    args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    failures, rows, results = [], [], {"functions": {}, "local": []}
+    with open(args.log, "ab") as log:
+        for run in range(args.runs):
+            # A fresh DynamoDB Local namespace per round: every round replays the same plan.
+            args.access_key = f"canopybench{os.getpid()}r{run}"
+            create_table(args, log)
+            for function, event, raw_path, expected in PLAN:
+                result = start_function(args, function, event, raw_path, log)
+                results["functions"].setdefault(function, []).append(result)
+                if result["status"] != expected or not result["aliveAtRest"]:
+                    failures.append(f"{function} (run {run + 1}): answered {result['status']}, expected {expected}"
+                                    + ("" if result["aliveAtRest"] else ", then exited") + f"; {result['body'][:200]}")
+            results["local"].append(local_server(args, log))
+
+    print(f"{'binary':<18}{'size MB':>9}{'stripped':>10}{'init ms':>9}{'1st resp ms':>13}{'RSS rest MiB':>14}"
+          f"{'RSS peak MiB':>14}  event (answer)")
+    for function, event, raw_path, expected in PLAN:
+        runs = results["functions"][function]
+        path = os.path.join(args.bin_dir, function)
+        size = os.path.getsize(path) / MB
+        symtab = has_symbol_table(path)
+        row = {"binary": function, "sizeMB": round(size, 2), "stripped": symtab is False,
+               "initMs": median(r["initMs"] for r in runs), "firstResponseMs": median(r["firstResponseMs"] for r in runs),
+               "rssMiBAtRest": median(r["rssMiBAtRest"] for r in runs), "rssMiBPeak": median(r["rssMiBPeak"] for r in runs)}
+        rows.append(row)
+        what = (raw_path and f"{event} at {raw_path}") or event
+        print(f"{function:<18}{row['sizeMB']:>9.2f}{'yes' if row['stripped'] else 'NO':>10}{row['initMs']:>9.1f}"
+              f"{row['firstResponseMs']:>13.1f}{row['rssMiBAtRest']:>14.1f}{row['rssMiBPeak']:>14.1f}  {what} ({runs[-1]['status']})")
+    local = results["local"]
+    local_row = {"firstResponseMs": median(r["firstResponseMs"] for r in local),
+                 "rssMiBAtRest": median(r["rssMiBAtRest"] for r in local), "rssMiBPeak": median(r["rssMiBPeak"] for r in local),
+                 "sizeMB": round(os.path.getsize(args.local_bin) / MB, 2)}
+    print(f"{'canopy-local':<18}{local_row['sizeMB']:>9.2f}{'':>10}{'':>9}{local_row['firstResponseMs']:>13.1f}"
+          f"{local_row['rssMiBAtRest']:>14.1f}{local_row['rssMiBPeak']:>14.1f}  GET /atlassian-connect.json "
+          f"({local[-1]['status']}), embedded store")
+    print()
+    slowest = max(rows, key=lambda r: r["firstResponseMs"])
+    largest = max(rows, key=lambda r: r["sizeMB"])
+    fattest = max(rows, key=lambda r: r["rssMiBAtRest"])
+
+    def verdict(ok):
+        return "met" if ok else "MISSED"
+
+    print(f"start to first response: slowest function {slowest['binary']} {slowest['firstResponseMs']:.1f} ms, "
+          f"canopy-local {local_row['firstResponseMs']:.1f} ms (target < {TARGET_START_MS} ms: "
+          f"{verdict(max(slowest['firstResponseMs'], local_row['firstResponseMs']) < TARGET_START_MS)})")
+    print(f"stripped size: largest {largest['binary']} {largest['sizeMB']:.2f} MB (target < {TARGET_SIZE_MB} MB each: "
+          f"{verdict(largest['sizeMB'] < TARGET_SIZE_MB and all(r['stripped'] for r in rows))})")
+    print(f"RSS at rest: largest {fattest['binary']} {fattest['rssMiBAtRest']:.1f} MiB, canopy-local "
+          f"{local_row['rssMiBAtRest']:.1f} MiB (target < {TARGET_RSS_MB} MB: "
+          f"{verdict(max(fattest['rssMiBAtRest'], local_row['rssMiBAtRest']) * 1.048576 < TARGET_RSS_MB)})")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"rows": rows, "local": local_row, "runs": results}, f, indent=2)
+    if failures:
+        print()
+        print("FAILED: " + "; ".join(failures))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
