@@ -120,7 +120,11 @@ async fn the_server_on_dynamodb_local_serves_a_site_config_that_outlives_its_dat
     };
     assert!(!first_dir.path().join("canopy.redb").exists(), "on DynamoDB the server must not open the embedded store");
 
+    // The tenant secrets in the table are sealed with the keyring under the data dir: the keyring
+    // goes with the table, the rest of the data dir does not.
     let second_dir = tempfile::tempdir().expect("temp dir");
+    let keyring = canopy_shared::secrets::local::KEYRING_FILE;
+    std::fs::copy(first_dir.path().join(keyring), second_dir.path().join(keyring)).expect("keyring");
     let server = start(second_dir.path(), &access_key);
     let user = user_token(&client, &server.base, "dynamo-dev").await;
     let (etag_again, config_again) = read_config(&client, &format!("{}{config_path}", server.base), &user).await;

@@ -29,7 +29,7 @@ run_api_tests() {
   port=$(free_port)
   base="http://127.0.0.1:$port"
   CANOPY_LISTEN=127.0.0.1:$port CANOPY_DATA_DIR=$dir/data RUST_LOG=warn \
-    setpriv --pdeathsig TERM target/debug/canopy-local </dev/null >"$log" 2>&1 &
+    setpriv --pdeathsig TERM "${CARGO_TARGET_DIR:-target}/debug/canopy-local" </dev/null >"$log" 2>&1 &
   API_PID=$!
   wait_for_http canopy-local "$base/openapi.json" "$API_PID" "$log" 60
   token=$(curl --silent --fail --request POST "$base/dev/install" \

@@ -46,7 +46,7 @@ browser_tests() {
   [[ -f Cargo.lock ]] && locked=(--locked)
   "$CONSOLE_NODE_MODULES/.bin/tsc" -p console/tsconfig.json || return 1
   cargo build -p canopy-local "${locked[@]}" --quiet || return 1
-  CANOPY_LOCAL_BIN="$ROOT/target/debug/canopy-local" CANOPY_CHROMIUM="$CHROMIUM_BIN" \
+  CANOPY_LOCAL_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/canopy-local" CANOPY_CHROMIUM="$CHROMIUM_BIN" \
     CANOPY_CONSOLE_NODE_MODULES="$CONSOLE_NODE_MODULES" \
     CANOPY_CONSOLE_ARTIFACTS="$ROOT/target/console-screenshots" \
     node --test --test-concurrency=1 console/tests/ || return 1

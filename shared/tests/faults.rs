@@ -60,6 +60,9 @@ async fn store_on(process: &Process) -> Arc<dyn ItemStore> {
 struct Outcomes {
     acked: std::sync::Mutex<Vec<String>>,
     unavailable: AtomicUsize,
+    /// 409 `write_conflict`: the writers all bump the tenant's counters (and pass the residency
+    /// fence's check), so under contention a create can run out of retries; nothing is written.
+    conflicts: AtomicUsize,
     unexpected: std::sync::Mutex<Vec<String>>,
 }
 
@@ -113,7 +116,11 @@ fn start_writers(
                         }
                         status => {
                             let text = response.text().await.unwrap_or_default();
-                            outcomes.unexpected.lock().expect("lock").push(format!("{status}: {text}"));
+                            if status == 409 && text.contains("\"write_conflict\"") {
+                                outcomes.conflicts.fetch_add(1, Ordering::SeqCst);
+                            } else {
+                                outcomes.unexpected.lock().expect("lock").push(format!("{status}: {text}"));
+                            }
                         }
                     }
                 }
@@ -182,14 +189,15 @@ async fn dynamodb_killed_mid_run_loses_no_acknowledged_write() {
     }
 
     let unexpected = outcomes.unexpected.lock().expect("lock").clone();
-    assert!(unexpected.is_empty(), "answers other than 201 and 503: {unexpected:?}");
+    assert!(unexpected.is_empty(), "answers other than 201, 503 and 409 write_conflict: {unexpected:?}");
     let acked = outcomes.acked.lock().expect("lock").clone();
     let stored = assert_consistent(app.state.store.as_ref(), &acked).await;
     eprintln!(
-        "faults: {} kills of DynamoDB Local; {} writes acknowledged, {} answered 503, {stored} sites stored",
+        "faults: {} kills of DynamoDB Local; {} writes acknowledged, {} answered 503, {} 409, {stored} sites stored",
         dynamo.kills,
         acked.len(),
-        outcomes.unavailable.load(Ordering::SeqCst)
+        outcomes.unavailable.load(Ordering::SeqCst),
+        outcomes.conflicts.load(Ordering::SeqCst)
     );
 }
 
@@ -248,7 +256,7 @@ async fn throttled_store_answers_503_with_retry_after_and_writes_nothing_partial
     }
     throttle.set(0, 1);
     let unexpected = outcomes.unexpected.lock().expect("lock").clone();
-    assert!(unexpected.is_empty(), "answers other than 201 and 503: {unexpected:?}");
+    assert!(unexpected.is_empty(), "answers other than 201, 503 and 409 write_conflict: {unexpected:?}");
     let mut acked = outcomes.acked.lock().expect("lock").clone();
     acked.push(site_id);
     let stored = assert_consistent(store.as_ref(), &acked).await;

@@ -133,7 +133,8 @@ fn needed() -> Vec<(&'static str, Vec<&'static str>)> {
     vec![
         ("LifecycleFunction", with(&[ITEMS_RW, &[CHECK, OPEN_SECRET, SEAL_SECRET]])),
         ("ContentFunction", with(&[ITEMS_RW, &[CHECK, OPEN_SECRET]])),
-        ("MediaFunction", with(&[ITEMS_RW, OBJECTS_RW, &[OPEN_SECRET]])),
+        // CHECK: the residency write fence's condition on every tenant write.
+        ("MediaFunction", with(&[ITEMS_RW, OBJECTS_RW, &[CHECK, OPEN_SECRET]])),
         ("FeedbackFunction", with(&[ITEMS_RW, &[CHECK, OPEN_SECRET]])),
         ("OpsFunction", vec!["dynamodb:GetItem", "dynamodb:Query"]),
         ("UsageFunction", vec!["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"]),
