@@ -21,6 +21,8 @@ use canopy_shared::media::local::LocalMediaStore;
 use canopy_shared::media::port::MediaStore;
 use canopy_shared::regions::Regions;
 use canopy_shared::state::AppState;
+use canopy_shared::secrets::SecretSealer;
+use canopy_shared::secrets::local::{KEYRING_FILE, LocalKeyring};
 use canopy_shared::store::embedded::EmbeddedItemStore;
 use canopy_shared::store::{ItemStore, PageRequest};
 use http::HeaderMap;
@@ -53,6 +55,9 @@ fn world() -> &'static World {
             clock,
             admins: Arc::new(LocalAdminDirectory::new(["557058:admin".to_owned()])),
             media,
+            secrets: SecretSealer::new(Arc::new(
+                LocalKeyring::open_or_create(&dir.path().join(KEYRING_FILE)).expect("keyring"),
+            )),
         };
         let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
         World { state, runtime, _dir: dir }
