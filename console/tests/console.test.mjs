@@ -373,7 +373,7 @@ describe('admin console in chromium', () => {
     // The read-only phase lasts milliseconds since the residency write fence replaced the 1 s
     // drain wait, too short for a 50 ms poll to see reliably; the phases before and after it are.
     const phases = [...seen].map((s) => s.split('|')[1]);
-    assert.ok(phases.includes('copying') && phases.includes('switched'), `phases seen: ${[...seen]}`);
+    assert.ok(phases.includes('copying') && phases.some((p) => p?.startsWith('switched')), `phases seen: ${[...seen]}`);
     const values = [...seen].map((s) => Number(s.split('|')[0]));
     assert.ok(values.some((v) => v > 0 && v < 100), `progress values seen: ${values}`);
     await screenshot('residency');
