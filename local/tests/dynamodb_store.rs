@@ -2,11 +2,14 @@
 //! it creates its table, serves a site config from it, and a restart over an empty data dir
 //! still finds everything (the items live in DynamoDB, not under the data dir).
 
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
+use support::Server;
 
 fn dynamodb_endpoint() -> String {
     std::env::var("CANOPY_TEST_DYNAMODB_ENDPOINT")
@@ -19,22 +22,9 @@ fn fresh_access_key() -> String {
     format!("localstore{nanos:x}{}", std::process::id())
 }
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn command(data_dir: &Path, access_key: &str, endpoint: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_canopy-local"));
+    let mut command = support::command(data_dir);
     command
-        .env("CANOPY_DATA_DIR", data_dir)
         .env("CANOPY_STORE", "dynamodb")
         .env("CANOPY_DYNAMODB_ENDPOINT", endpoint)
         .env("CANOPY_TABLE", "canopy-local-test")
@@ -42,32 +32,12 @@ fn command(data_dir: &Path, access_key: &str, endpoint: &str) -> Command {
         .env("AWS_SECRET_ACCESS_KEY", "canopytest")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("RUST_LOG", "warn")
-        .env_remove("CANOPY_BASE_URL")
-        .env_remove("CANOPY_CONNECT_KEYS_URL");
+        .env("RUST_LOG", "warn");
     command
 }
 
 fn start(data_dir: &Path, access_key: &str) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let child = command(data_dir, access_key, &dynamodb_endpoint())
-        .env("CANOPY_LISTEN", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start canopy-local");
-    let mut server = Server { child, base: format!("http://127.0.0.1:{port}") };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return server;
-        }
-        if let Some(status) = server.child.try_wait().expect("wait") {
-            panic!("canopy-local on DynamoDB Local exited with {status} before listening");
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("canopy-local on DynamoDB Local did not listen on {port} within 30 s");
+    support::start(command(data_dir, access_key, &dynamodb_endpoint()))
 }
 
 async fn post(client: &reqwest::Client, url: &str, token: Option<&str>, body: &Value) -> (u16, Value) {

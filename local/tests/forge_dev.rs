@@ -2,47 +2,17 @@
 //! Connect is reachable with a dev FIT by its cloudId, the server verifies FITs against the key
 //! set it serves itself, and a Forge lifecycle event creates a Forge-only tenant.
 
-use std::net::TcpListener;
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::Server;
 
 fn start(data_dir: &Path) -> Server {
-    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let child = Command::new(env!("CARGO_BIN_EXE_canopy-local"))
-        .env("CANOPY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CANOPY_DATA_DIR", data_dir)
-        .env_remove("CANOPY_BASE_URL")
-        .env_remove("CANOPY_CONNECT_KEYS_URL")
-        .env_remove("CANOPY_FORGE_APP_ID")
-        .env_remove("CANOPY_FORGE_JWKS_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start canopy-local");
-    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return server;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("canopy-local did not listen on {port} within 20 s");
+    let mut command = support::command(data_dir);
+    command.env_remove("CANOPY_FORGE_APP_ID").env_remove("CANOPY_FORGE_JWKS_URL");
+    support::start(command)
 }
 
 async fn json_of(response: reqwest::Response) -> (u16, Value) {

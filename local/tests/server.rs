@@ -1,60 +1,29 @@
 //! Black-box tests of the real `canopy-local` binary over real sockets: the dev install, signed
 //! installs against an install-keys server on loopback, persistence across restarts, bad input.
 
-use std::net::TcpListener;
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::routing::get;
 use canopy_shared::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
 use canopy_shared::connect::qsh::query_string_hash;
 use serde_json::{Value, json};
+use support::{Server, free_port};
 
 const DEV_KID: &str = "canopy-dev-install-key";
 const DEV_PRIVATE_KEY: &[u8] = include_bytes!("../../dev/install-key.pem");
 const DEV_PUBLIC_KEY: &str = include_str!("../../dev/install-key.pub.pem");
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(data_dir: &Path, keys_url: Option<&str>) -> Server {
-    let port = free_port();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_canopy-local"));
-    command
-        .env("CANOPY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CANOPY_DATA_DIR", data_dir)
-        .env_remove("CANOPY_BASE_URL")
-        .env_remove("CANOPY_CONNECT_KEYS_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut command = support::command(data_dir);
     if let Some(url) = keys_url {
         command.env("CANOPY_CONNECT_KEYS_URL", url);
     }
-    let child = command.spawn().expect("start canopy-local");
-    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return server;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("canopy-local did not listen on {port} within 20 s");
+    support::start(command)
 }
 
 /// A stand-in for Atlassian's install-keys service on loopback, serving the dev public key.

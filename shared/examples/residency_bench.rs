@@ -5,7 +5,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use canopy_shared::TenantKey;
 use canopy_shared::admins::LocalAdminDirectory;
@@ -14,12 +14,12 @@ use canopy_shared::config::AppConfig;
 use canopy_shared::connect::install_keys::StaticInstallKeys;
 use canopy_shared::forge::ForgeRemote;
 use canopy_shared::forge::jwks::StaticForgeKeys;
-use canopy_shared::media::port::{MediaStore, ObjectKey};
+use canopy_shared::media::port::MediaStore;
 use canopy_shared::regions::{self, RegionSpec, Regions};
 use canopy_shared::residency::fence::FencedStore;
 use canopy_shared::residency::{self, Kind, Settings};
 use canopy_shared::state::AppState;
-use canopy_shared::store::{Condition, Due, Item, ItemStore, Write};
+use canopy_shared::store::{Condition, Due, ItemStore, Write};
 use common::{dynamo, s3, unique};
 use serde_json::json;
 
@@ -29,51 +29,27 @@ fn now() -> i64 {
 
 async fn seed(store: Arc<dyn ItemStore>, media: &dyn MediaStore, tenant: &TenantKey, items: usize, objects: usize) {
     let body = json!({"name": "x".repeat(200), "spaces": ["DOC"], "visibility": "public"});
-    let item = |sk: String| Item {
-        tenant: tenant.clone(),
-        sk,
-        version: 1,
-        updated_at: 0,
-        updated_by: None,
-        due: None,
-        expires_at: None,
-        body: body.clone(),
-    };
-    let mut tenant_record = item("TENANT".into());
-    tenant_record.body = json!({
-        "clientKey": tenant.as_str(), "productType": "confluence", "baseUrl": "https://x.atlassian.net/wiki", "sharedSecret": "s",
-        "state": "installed", "region": "us", "firstInstalledAt": "", "installedAt": "", "history": []
-    });
+    let mut tenant_record = common::item(
+        tenant,
+        "TENANT".into(),
+        json!({
+            "clientKey": tenant.as_str(), "productType": "confluence", "baseUrl": "https://x.atlassian.net/wiki", "sharedSecret": "s",
+            "state": "installed", "region": "us", "firstInstalledAt": "", "installedAt": "", "history": []
+        }),
+    );
     tenant_record.due = Some(Due { kind: "registry".into(), at: 0 });
     store.transact(vec![Write::Put { item: tenant_record, condition: Condition::None }], now()).await.expect("tenant");
-    let keys: Vec<String> = (0..items.saturating_sub(1))
-        .map(|i| if i < objects { format!("MEDIA#obj{i:05}") } else { format!("ITEM#{i:08}") })
+    let items = (0..items.saturating_sub(1))
+        .map(|i| {
+            common::item(
+                tenant,
+                if i < objects { format!("MEDIA#obj{i:05}") } else { format!("ITEM#{i:08}") },
+                body.clone(),
+            )
+        })
         .collect();
-    let chunks: Vec<Vec<String>> =
-        keys.chunks(canopy_shared::residency::fence::MAX_FENCED_WRITES).map(<[String]>::to_vec).collect();
-    let mut tasks = tokio::task::JoinSet::new();
-    for chunk in chunks {
-        let writes: Vec<Write> =
-            chunk.into_iter().map(|sk| Write::Put { item: item(sk), condition: Condition::None }).collect();
-        let store = store.clone();
-        tasks.spawn(async move { store.transact(writes, now()).await.expect("seed") });
-        while tasks.len() >= 8 {
-            tasks.join_next().await;
-        }
-    }
-    while tasks.join_next().await.is_some() {}
-    let client = reqwest::Client::new();
-    for i in 0..objects {
-        let key = ObjectKey::media(tenant, &format!("obj{i:05}"));
-        let upload = media.presign_upload(&key, "image/png", 64, Duration::from_secs(300)).await.expect("presign");
-        let mut request = client.put(&upload.url).body(vec![0u8; 64]);
-        for (name, value) in &upload.headers {
-            if !name.eq_ignore_ascii_case("content-length") {
-                request = request.header(name, value);
-            }
-        }
-        assert!(request.send().await.expect("put").status().is_success());
-    }
+    common::put_all(&store, items, canopy_shared::residency::fence::MAX_FENCED_WRITES, now()).await;
+    common::upload_objects(media, tenant, objects).await;
 }
 
 async fn run(items: usize, objects: usize) {

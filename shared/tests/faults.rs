@@ -1,5 +1,6 @@
 //! Failing dependencies lose nothing. DynamoDB Local and s3s-fs run as private processes that
-//! these tests kill (SIGKILL) and restart mid-run; a proxy answers DynamoDB throttling errors.
+//! these tests stop mid-run (DynamoDB Local with SIGTERM while writes go on, and SIGKILL inside a
+//! purge; s3s-fs with SIGKILL) and restart; a proxy answers DynamoDB throttling errors.
 //! While a dependency is down or throttling, writes answer 503 with `Retry-After` and a JSON
 //! error; afterwards every write that was acknowledged is there, multi-item transactions are
 //! whole (the counters equal what they count, every site has its listing entry) and a job cut
@@ -178,7 +179,7 @@ async fn dynamodb_killed_mid_run_loses_no_acknowledged_write() {
     let writers = start_writers(&base, &admin_token(&app), &stop, &outcomes);
 
     wait_until("writes are acknowledged", || outcomes.acked() >= ACKS_BETWEEN_FAULTS).await;
-    dynamo.kill();
+    dynamo.stop();
     wait_until("writes answer 503", || outcomes.unavailable.load(Ordering::SeqCst) >= WRITERS).await;
     dynamo.start().await;
     let acked = outcomes.acked();
@@ -193,7 +194,7 @@ async fn dynamodb_killed_mid_run_loses_no_acknowledged_write() {
     let acked = outcomes.acked.lock().expect("lock").clone();
     let stored = assert_consistent(app.state.store.as_ref(), &acked).await;
     eprintln!(
-        "faults: {} kills of DynamoDB Local; {} writes acknowledged, {} answered 503, {} 409, {stored} sites stored",
+        "faults: {} stops of DynamoDB Local; {} writes acknowledged, {} answered 503, {} 409, {stored} sites stored",
         dynamo.kills,
         acked.len(),
         outcomes.unavailable.load(Ordering::SeqCst),

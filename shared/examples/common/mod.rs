@@ -2,12 +2,14 @@
 //! endpoints their scripts (`scripts/bench-purge`, `scripts/bench-residency`) start.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use canopy_shared::media::port::MediaStore;
+use canopy_shared::TenantKey;
+use canopy_shared::media::port::{MediaStore, ObjectKey};
 use canopy_shared::media::s3::S3MediaStore;
-use canopy_shared::store::ItemStore;
 use canopy_shared::store::dynamo::DynamoItemStore;
+use canopy_shared::store::{Condition, Item, ItemStore, Write};
 
 pub fn env(name: &str) -> String {
     std::env::var(name)
@@ -50,4 +52,40 @@ pub async fn s3() -> Arc<dyn MediaStore> {
     let bucket = unique("bench-");
     client.create_bucket().bucket(&bucket).send().await.expect("bucket");
     Arc::new(S3MediaStore::new(client, bucket))
+}
+
+/// A version-1 item of `tenant` with `body`, as the seeds write them.
+pub fn item(tenant: &TenantKey, sk: String, body: serde_json::Value) -> Item {
+    Item { tenant: tenant.clone(), sk, version: 1, updated_at: 0, updated_by: None, due: None, expires_at: None, body }
+}
+
+/// Writes `items` in transactions of `per_transaction`, eight at a time.
+pub async fn put_all(store: &Arc<dyn ItemStore>, items: Vec<Item>, per_transaction: usize, now: i64) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for chunk in items.chunks(per_transaction) {
+        let writes: Vec<Write> =
+            chunk.iter().map(|item| Write::Put { item: item.clone(), condition: Condition::None }).collect();
+        let store = store.clone();
+        tasks.spawn(async move { store.transact(writes, now).await.expect("seed") });
+        while tasks.len() >= 8 {
+            tasks.join_next().await;
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// `count` 64-byte objects `obj00000…` of `tenant`, uploaded through presigned PUTs as browsers do.
+pub async fn upload_objects(media: &dyn MediaStore, tenant: &TenantKey, count: usize) {
+    let client = reqwest::Client::new();
+    for i in 0..count {
+        let key = ObjectKey::media(tenant, &format!("obj{i:05}"));
+        let upload = media.presign_upload(&key, "image/png", 64, Duration::from_secs(300)).await.expect("presign");
+        let mut request = client.put(&upload.url).body(vec![0u8; 64]);
+        for (name, value) in &upload.headers {
+            if !name.eq_ignore_ascii_case("content-length") {
+                request = request.header(name, value);
+            }
+        }
+        assert!(request.send().await.expect("put").status().is_success());
+    }
 }

@@ -25,11 +25,11 @@ use async_trait::async_trait;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::store::{Condition, DueEntry, Item, ItemStore, MAX_TRANSACTION_WRITES, Page, PageRequest, Write};
+use crate::tenant_key::TenantKey;
 
 /// Writes a transaction on one tenant may carry: the fence takes one of DynamoDB's 100 for its
 /// check (more is refused as a bug, never sent unfenced).
 pub const MAX_FENCED_WRITES: usize = MAX_TRANSACTION_WRITES - 1;
-use crate::tenant_key::TenantKey;
 
 /// An [`ItemStore`] whose tenant writes fail while the tenant is frozen (see the module docs).
 pub struct FencedStore {

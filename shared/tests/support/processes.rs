@@ -48,6 +48,18 @@ impl Process {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// SIGTERM: the server goes away mid-run but closes its files. DynamoDB Local needs this to
+    /// keep what it acknowledged (after a SIGKILL it was seen to lose an acknowledged write:
+    /// its durability, not Canopy's, which real DynamoDB guarantees on acknowledgement).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill -TERM");
+            assert!(status.success(), "kill -TERM {} failed", child.id());
+            child.wait().expect("reap");
+            self.kills += 1;
+        }
+    }
+
     /// SIGKILL, as a crash: no shutdown hook runs.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -1,0 +1,58 @@
+//! What the black-box tests of the real `canopy-local` binary share: the binary on a free
+//! loopback port over a data dir, stopped when dropped.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to listen: DynamoDB Local's first table can be slow on a busy
+/// machine.
+const LISTEN_WITHIN: Duration = Duration::from_secs(30);
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// The binary over `data_dir`, without the caller's Canopy settings (base URL, install keys)
+/// leaking in; the test adds its own and calls [`start`].
+pub fn command(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_canopy-local"));
+    command.env("CANOPY_DATA_DIR", data_dir).env_remove("CANOPY_BASE_URL").env_remove("CANOPY_CONNECT_KEYS_URL");
+    command
+}
+
+/// Starts `command` listening on a free port; answers once it accepts connections.
+pub fn start(mut command: Command) -> Server {
+    let port = free_port();
+    let child = command
+        .env("CANOPY_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start canopy-local");
+    let mut server = Server { child, base: format!("http://127.0.0.1:{port}") };
+    let deadline = Instant::now() + LISTEN_WITHIN;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return server;
+        }
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            panic!("canopy-local exited with {status} before listening");
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("canopy-local did not listen on {port} within {LISTEN_WITHIN:?}");
+}
