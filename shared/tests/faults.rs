@@ -61,8 +61,10 @@ async fn store_on(process: &Process) -> Arc<dyn ItemStore> {
 struct Outcomes {
     acked: std::sync::Mutex<Vec<String>>,
     unavailable: AtomicUsize,
-    /// 409 `write_conflict`: the writers all bump the tenant's counters (and pass the residency
-    /// fence's check), so under contention a create can run out of retries; nothing is written.
+    /// 409 `write_conflict`: every create bumps the tenant's counters item under a version
+    /// condition, so concurrent creates genuinely race on it and one can lose all of the content
+    /// layer's `WRITE_ATTEMPTS`; nothing is written. (Not the residency fence: this store is not
+    /// fenced, and the adapter sends again writes refused only for a transaction in flight.)
     conflicts: AtomicUsize,
     unexpected: std::sync::Mutex<Vec<String>>,
 }

@@ -29,9 +29,12 @@
 //!
 //! - DynamoDB deletes expired items late (DynamoDB Local never does): every read filters items
 //!   whose `ttl <= now`, and write conditions treat them as absent.
-//! - A failed condition, or a concurrent write to the same item that DynamoDB refuses
-//!   (`TransactionConflict`), is [`write_conflict`]; throttling, 5xx answers, timeouts and
+//! - A failed condition is [`write_conflict`] at once; throttling, 5xx answers, timeouts and
 //!   connection failures are [`Error::unavailable`]; anything else is [`Error::internal`].
+//! - A write refused only because another transaction is in flight on one of its items
+//!   (`TransactionConflict`, e.g. two writes of one tenant meeting on the residency fence's
+//!   marker) wrote nothing: the adapter sends it again, at most [`IN_FLIGHT_ATTEMPTS`] times in
+//!   all with jittered backoff, and answers [`write_conflict`] only if the contention outlasts that.
 //! - `transact` sends one write as PutItem/DeleteItem and several as TransactWriteItems (whose
 //!   idempotency token the SDK fills in, so its own retries cannot apply a transaction twice).
 //! - Page cursors are sort keys (`sk` for [`ItemStore::query`], `dueSk` for [`ItemStore::due`]),
@@ -43,6 +46,8 @@
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -66,6 +71,10 @@ use super::{
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::tenant_key::TenantKey;
+pub use in_flight::ATTEMPTS as IN_FLIGHT_ATTEMPTS;
+use in_flight::{Cancellation, Refusal};
+
+mod in_flight;
 
 /// Name of the sparse global secondary index of due entries.
 pub const DUE_INDEX: &str = "due";
@@ -89,11 +98,18 @@ type AttributeMap = HashMap<String, AttributeValue>;
 pub struct DynamoItemStore {
     client: Client,
     table: String,
+    conflict_retries: Arc<AtomicU64>,
 }
 
 impl DynamoItemStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), conflict_retries: Arc::default() }
+    }
+
+    /// Sends repeated because a transaction in flight refused a write (see the module docs),
+    /// counted over this store and its clones.
+    pub fn conflict_retries(&self) -> u64 {
+        self.conflict_retries.load(Ordering::Relaxed)
     }
 
     pub fn table(&self) -> &str {
@@ -204,46 +220,48 @@ impl DynamoItemStore {
 
     async fn put_one(&self, item: &Item, condition: Condition, now: i64) -> Result<()> {
         let expression = ConditionExpr::new(condition, now);
-        self.client
+        let request = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(encode(item)?))
             .set_condition_expression(expression.expression)
             .set_expression_attribute_names(expression.names)
-            .set_expression_attribute_values(expression.values)
-            .send()
-            .await
-            .map_err(|err| match err.as_service_error() {
+            .set_expression_attribute_values(expression.values);
+        in_flight::send_with_retries(&self.conflict_retries, || async {
+            request.clone().send().await.map(drop).map_err(|err| match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(_)) => Refusal::Final(write_conflict()),
+                // Another request was changing the item (in this region or another); nothing written.
                 Some(
-                    PutItemError::ConditionalCheckFailedException(_)
-                    | PutItemError::TransactionConflictException(_)
-                    | PutItemError::ReplicatedWriteConflictException(_),
-                ) => write_conflict(),
-                _ => sdk_error("PutItem", err),
-            })?;
-        Ok(())
+                    PutItemError::TransactionConflictException(_) | PutItemError::ReplicatedWriteConflictException(_),
+                ) => Refusal::InFlight,
+                _ => Refusal::Final(sdk_error("PutItem", err)),
+            })
+        })
+        .await
     }
 
     async fn delete_one(&self, tenant: &TenantKey, sk: &str, condition: Condition, now: i64) -> Result<()> {
         let expression = ConditionExpr::new(condition, now);
-        self.client
+        let request = self
+            .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(item_key(tenant, sk)))
             .set_condition_expression(expression.expression)
             .set_expression_attribute_names(expression.names)
-            .set_expression_attribute_values(expression.values)
-            .send()
-            .await
-            .map_err(|err| match err.as_service_error() {
+            .set_expression_attribute_values(expression.values);
+        in_flight::send_with_retries(&self.conflict_retries, || async {
+            request.clone().send().await.map(drop).map_err(|err| match err.as_service_error() {
+                Some(DeleteItemError::ConditionalCheckFailedException(_)) => Refusal::Final(write_conflict()),
                 Some(
-                    DeleteItemError::ConditionalCheckFailedException(_)
-                    | DeleteItemError::TransactionConflictException(_)
+                    DeleteItemError::TransactionConflictException(_)
                     | DeleteItemError::ReplicatedWriteConflictException(_),
-                ) => write_conflict(),
-                _ => sdk_error("DeleteItem", err),
-            })?;
-        Ok(())
+                ) => Refusal::InFlight,
+                _ => Refusal::Final(sdk_error("DeleteItem", err)),
+            })
+        })
+        .await
     }
 
     async fn transact_many(&self, writes: &[Write], now: i64) -> Result<()> {
@@ -289,8 +307,12 @@ impl DynamoItemStore {
             };
             items.push(transact_item);
         }
-        self.client.transact_write_items().set_transact_items(Some(items)).send().await.map_err(transact_error)?;
-        Ok(())
+        // Each send is a new call, so the SDK gives it a new idempotency token.
+        let request = self.client.transact_write_items().set_transact_items(Some(items));
+        in_flight::send_with_retries(&self.conflict_retries, || async {
+            request.clone().send().await.map(drop).map_err(transact_error)
+        })
+        .await
     }
 }
 
@@ -648,17 +670,20 @@ where
     if transient { Error::unavailable("dynamodb", cause) } else { Error::internal(cause) }
 }
 
-fn transact_error(err: SdkError<TransactWriteItemsError, HttpResponse>) -> Error {
+fn transact_error(err: SdkError<TransactWriteItemsError, HttpResponse>) -> Refusal {
     if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
         let codes: Vec<&str> = cancelled.cancellation_reasons().iter().filter_map(|reason| reason.code()).collect();
-        // A concurrent writer on one of the items (`TransactionConflict`) is the same race a
-        // version condition guards against: the caller re-reads and retries.
-        if codes.iter().any(|code| matches!(*code, "ConditionalCheckFailed" | "TransactionConflict")) {
-            return write_conflict();
-        }
-        if codes.iter().any(|code| matches!(*code, "ThrottlingError" | "ProvisionedThroughputExceeded")) {
-            return Error::unavailable("dynamodb", format!("TransactWriteItems cancelled: {codes:?}"));
+        match in_flight::classify(&codes) {
+            Cancellation::ConditionFailed => return Refusal::Final(write_conflict()),
+            Cancellation::InFlight => return Refusal::InFlight,
+            Cancellation::Throttled => {
+                return Refusal::Final(Error::unavailable(
+                    "dynamodb",
+                    format!("TransactWriteItems cancelled: {codes:?}"),
+                ));
+            }
+            Cancellation::Other => {}
         }
     }
-    sdk_error("TransactWriteItems", err)
+    Refusal::Final(sdk_error("TransactWriteItems", err))
 }

@@ -15,6 +15,7 @@ macro_rules! scenarios_for {
 }
 
 pub mod app;
+pub mod contention;
 pub mod counting;
 pub mod dynamo;
 pub mod media;

@@ -63,7 +63,8 @@ pub async fn proxy(upstream: String) -> (Arc<Throttle>, String) {
     (throttle, endpoint)
 }
 
-async fn forward(
+/// Sends a request on to `upstream` and answers what it answered.
+pub async fn forward(
     client: &reqwest::Client,
     upstream: &str,
     method: Method,
