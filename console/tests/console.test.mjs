@@ -1,6 +1,6 @@
 // Browser tests of the admin console: Debian's chromium driven by playwright-core against a real
-// canopy-local (started here on a free port with a fresh data dir), through every flow of the
-// console, with screenshots as artifacts. Run by `scripts/test` (step `browser`), which sets:
+// canopy-local (started here as the README starts it, no flags but a free port and a fresh data
+// dir: two regions, `us` on that port and `eu` on the next), through every flow of the console, with screenshots as artifacts. Run by `scripts/test` (step `browser`), which sets:
 //   CANOPY_LOCAL_BIN             the canopy-local binary
 //   CANOPY_CHROMIUM              the browser (/usr/bin/chromium)
 //   CANOPY_CONSOLE_NODE_MODULES  playwright-core and axe-core (console/package-lock.json)
@@ -45,11 +45,20 @@ const CHROMIUM_ARGS = [
 /** How long one step may wait for the page (a cold debug server on a busy machine is slow). */
 const STEP_MS = 20_000;
 
-function freePort() {
+/** A free port whose next port is free too: the server's second region listens there. */
+async function freePortPair() {
+  for (let i = 0; i < 50; i += 1) {
+    const port = await freePort();
+    if (port < 65535 && (await freePort(port + 1).then(() => true, () => false))) return port;
+  }
+  throw new Error('no two free loopback ports in a row');
+}
+
+function freePort(wanted = 0) {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(wanted, '127.0.0.1', () => {
       const { port } = server.address();
       server.close(() => resolvePort(port));
     });
@@ -85,6 +94,7 @@ describe('admin console in chromium', () => {
   let serverLog = '';
   let dataDir;
   let base;
+  let euBase;
   let browser;
   let page;
   const configAnswers = [];
@@ -101,12 +111,14 @@ describe('admin console in chromium', () => {
     rmSync(artifacts, { recursive: true, force: true });
     mkdirSync(artifacts, { recursive: true });
     dataDir = mkdtempSync(join(tmpdir(), 'canopy-console-'));
-    const [port, euPort] = [await freePort(), await freePort()];
+    const port = await freePortPair();
     base = `http://127.0.0.1:${port}`;
-    // A second region, so a migration can run: it lives under the data dir (nothing serves its
-    // base URL here; after the switch this server answers 421 naming it).
+    euBase = `http://127.0.0.1:${port + 1}`;
+    // No Canopy settings from the caller's environment (regions, base URL): the defaults are
+    // what is under test.
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CANOPY_')));
     server = spawn(binary, ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
-      env: { ...process.env, CANOPY_REGIONS: `eu=http://127.0.0.1:${euPort}`, RUST_LOG: 'warn' },
+      env: { ...inherited, RUST_LOG: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     server.stdout.on('data', (d) => (serverLog += d));
@@ -153,6 +165,19 @@ describe('admin console in chromium', () => {
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
     const again = await fetch(`${base}/console/app.js`, { headers: { 'if-none-match': (await fetch(`${base}/console/app.js`)).headers.get('etag') } });
     assert.equal(again.status, 304);
+  });
+
+  test('serves two regions from the plain start command, both named in the banner', async () => {
+    // The banner's region lines come once the home region already answers.
+    for (const deadline = Date.now() + 5_000; !/\n\s+region eu /.test(serverLog) && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const regions = serverLog
+      .split('\n')
+      .filter((line) => /^\s+region /.test(line))
+      .map((line) => line.trim().split(/\s+/).slice(1, 3).join(' '));
+    assert.deepEqual(regions, [`us ${base}`, `eu ${euBase}`]);
+    assert.equal((await fetch(`${euBase}/atlassian-connect.json`)).status, 200);
   });
 
   test('opens with the dev tenant installed on first use and lists sites', async () => {
@@ -351,7 +376,7 @@ describe('admin console in chromium', () => {
     await screenshot('accessibility');
   });
 
-  // Last: after the switch this server answers 421 for the tenant.
+  // Last: after the switch this server answers 421 for the tenant, and the eu region serves it.
   test('starts a residency migration and shows its progress to the switch', async () => {
     await page.locator('#residency-where').filter({ hasText: 'region us' }).waitFor();
     assert.deepEqual(await page.locator('#residency-region option').allTextContents(), ['eu']);
@@ -377,6 +402,14 @@ describe('admin console in chromium', () => {
     const values = [...seen].map((s) => Number(s.split('|')[0]));
     assert.ok(values.some((v) => v > 0 && v < 100), `progress values seen: ${values}`);
     await screenshot('residency');
+    const euToken = await fetch(`${euBase}/dev/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ clientKey: 'canopy-dev-tenant' }),
+    }).then((r) => r.json());
+    const residency = await fetch(`${euBase}/api/residency`, { headers: { authorization: `JWT ${euToken.contextJwt}` } });
+    assert.equal(residency.status, 200);
+    assert.equal((await residency.json()).region, 'eu');
     assert.deepEqual(consoleErrors.filter((e) => !/status of 40[349]|status of 421/.test(e)), []);
   });
 });

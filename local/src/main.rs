@@ -27,9 +27,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(outcome) = jobs::run_from_args().await {
         return outcome;
     }
-    let settings = settings::Settings::from_env_and_args(std::env::args().skip(1))?;
+    let mut settings = settings::Settings::from_env_and_args(std::env::args().skip(1))?;
+    let (listener, mut other_listener) = settings.bind().await?;
     let (state, local_media) = settings.open_state([dev::DEV_ADMIN_ACCOUNT_ID.to_owned()]).await?;
-    let listener = tokio::net::TcpListener::bind(&settings.listen).await?;
     let address = listener.local_addr()?;
     let mut servers = tokio::task::JoinSet::new();
     servers.spawn(serve(state.clone(), listener, local_media));
@@ -47,9 +47,11 @@ async fn main() -> anyhow::Result<()> {
     println!("  admin console   http://{address}{}", http::console::CONSOLE_PATH);
     println!("  forge keys      {}  (dev FITs: POST http://{address}/dev/forge-token)", state.config.forge_jwks_url);
     println!("  usage (ops)     http://{address}/ops/usage   jobs: canopy-local privacy-report | usage-snapshot");
+    println!("  region {:<8} {} (home region)", state.config.home_region, state.config.base_url);
 
-    // Every other region with a loopback base URL (`--two-regions`) gets a listener of its own
-    // over its own store and media, as its stack would have: a migration runs on one machine.
+    // Every other region with a loopback base URL (the second local region, or those
+    // `CANOPY_REGIONS` lists) gets a listener of its own over its own store and media, as its
+    // stack would have: a migration runs on one machine.
     let mut states = vec![state.clone()];
     for spec in state.config.regions.iter().filter(|s| s.name != state.config.home_region) {
         let Some(listen) = loopback_address(&spec.base_url) else { continue };
@@ -59,16 +61,16 @@ async fn main() -> anyhow::Result<()> {
         regional.config = std::sync::Arc::new(config);
         let dir = canopy_shared::bootstrap::local_region_dir(&settings.data_dir, &spec.name);
         let media = canopy_shared::media::local::LocalMediaStore::open(&dir, &spec.base_url)?;
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        println!(
-            "  region {:<8} {} (home region: {}; data under {})",
-            spec.name,
-            spec.base_url,
-            state.config.home_region,
-            dir.display()
-        );
+        let listener = match other_listener.take_if(|bound| bound.local_addr().is_ok_and(|a| a == listen)) {
+            Some(bound) => bound,
+            None => tokio::net::TcpListener::bind(listen).await?,
+        };
+        println!("  region {:<8} {} (data under {})", spec.name, spec.base_url, dir.display());
         servers.spawn(serve(regional.clone(), listener, media));
         states.push(regional);
+    }
+    if state.config.regions.len() == 1 {
+        println!("  (one region: no residency migration; without --one-region it serves two)");
     }
     // Migrations a previous run left in flight finish now (each step is idempotent).
     for state in states {

@@ -1,10 +1,15 @@
 //! Local server settings: `CANOPY_LISTEN`, `CANOPY_DATA_DIR`, `CANOPY_BASE_URL`,
 //! `CANOPY_CONNECT_KEYS_URL`, `CANOPY_STORE`, `CANOPY_DYNAMODB_ENDPOINT`, `CANOPY_TABLE`, each
 //! mirrored by a flag (`--listen`, `--data-dir`, `--base-url`, `--connect-keys-url`, `--store`,
-//! `--dynamodb-endpoint`, `--table`); a flag wins over the variable. `--two-regions` (or
-//! `CANOPY_TWO_REGIONS=1`) runs regions `us` (at the listen address) and `eu` (the next port) in
-//! one process, unless `CANOPY_REGIONS` lists the regions itself.
+//! `--dynamodb-endpoint`, `--table`); a flag wins over the variable.
+//!
+//! Two regions by default: `us` at the listen address and `eu` on the next port, in one process,
+//! so a residency migration runs from the plain start command (listen port 0: each region gets a
+//! port of the system's choosing). `--one-region` (or `CANOPY_TWO_REGIONS=0`) serves the home
+//! region alone; `--two-regions` (`CANOPY_TWO_REGIONS=1`) is the default, still accepted.
+//! `CANOPY_REGIONS`, when set, lists the regions itself and wins over both.
 
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -12,6 +17,7 @@ use canopy_shared::bootstrap;
 use canopy_shared::config::AppConfig;
 use canopy_shared::media::local::LocalMediaStore;
 use canopy_shared::state::AppState;
+use tokio::net::TcpListener;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = ".canopy-data";
@@ -32,7 +38,12 @@ pub struct Settings {
     pub data_dir: PathBuf,
     base_url: Option<String>,
     connect_keys_url: Option<String>,
+    /// A second region beside the home one (unless `CANOPY_REGIONS` lists the regions itself).
     two_regions: bool,
+    /// `CANOPY_REGIONS` is set: its list is the regions, as on a deployed stack.
+    regions_listed: bool,
+    /// Where the second region listens, once [`Settings::bind`] has bound it.
+    other_region: Option<SocketAddr>,
     pub store: StoreChoice,
 }
 
@@ -44,7 +55,13 @@ impl Settings {
             data_dir: var("CANOPY_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.into()).into(),
             base_url: var("CANOPY_BASE_URL"),
             connect_keys_url: var("CANOPY_CONNECT_KEYS_URL"),
-            two_regions: var("CANOPY_TWO_REGIONS").is_some_and(|v| v == "1" || v == "true"),
+            two_regions: match var("CANOPY_TWO_REGIONS").as_deref() {
+                None | Some("1" | "true") => true,
+                Some("0" | "false") => false,
+                Some(other) => bail!("CANOPY_TWO_REGIONS={other:?}: 1 (the default) or 0"),
+            },
+            regions_listed: var("CANOPY_REGIONS").is_some(),
+            other_region: None,
             store: StoreChoice::Embedded,
         };
         let mut store = var("CANOPY_STORE").unwrap_or_else(|| "embedded".into());
@@ -59,13 +76,14 @@ impl Settings {
                 "--base-url" => settings.base_url = Some(value()?),
                 "--connect-keys-url" => settings.connect_keys_url = Some(value()?),
                 "--two-regions" => settings.two_regions = true,
+                "--one-region" => settings.two_regions = false,
                 "--store" => store = value()?,
                 "--dynamodb-endpoint" => endpoint = Some(value()?),
                 "--table" => table = value()?,
                 "--help" | "-h" => {
                     println!(
                         "canopy-local [--listen ADDR] [--data-dir DIR] [--base-url URL] [--connect-keys-url URL] \
-                         [--two-regions] [--store embedded|dynamodb] [--dynamodb-endpoint URL] [--table NAME]"
+                         [--one-region | --two-regions] [--store embedded|dynamodb] [--dynamodb-endpoint URL] [--table NAME]"
                     );
                     std::process::exit(0);
                 }
@@ -79,6 +97,48 @@ impl Settings {
             other => bail!("unknown store {other:?} (CANOPY_STORE, --store): embedded or dynamodb"),
         };
         Ok(settings)
+    }
+
+    /// Binds the home region's listener and, with two regions, the other region's on the next
+    /// port (listen port 0: a free port for each). Both are bound before anything serves, so a
+    /// taken port stops the start with a clear message instead of half a server. With port 0,
+    /// `listen` becomes the bound address, so base URLs and dev key URLs name a real port.
+    pub async fn bind(&mut self) -> anyhow::Result<(TcpListener, Option<TcpListener>)> {
+        let home = TcpListener::bind(&self.listen).await.with_context(|| format!("listening on {}", self.listen))?;
+        let home_address = home.local_addr()?;
+        let any_port = self.listen.rsplit_once(':').is_some_and(|(_, port)| port == "0");
+        let mut other = None;
+        if self.serves_two_regions() {
+            let port = if any_port { Some(0) } else { home_address.port().checked_add(1) };
+            let port = port.with_context(|| format!("no port after {home_address} for the second region"))?;
+            let address = SocketAddr::new(home_address.ip(), port);
+            let listener = TcpListener::bind(address).await.with_context(|| {
+                format!("listening on {address} for the second local region (the port after the listen port; --one-region serves one region)")
+            })?;
+            self.other_region = Some(listener.local_addr()?);
+            other = Some(listener);
+        }
+        if any_port {
+            self.listen = home_address.to_string();
+        }
+        Ok((home, other))
+    }
+
+    fn serves_two_regions(&self) -> bool {
+        self.two_regions && !self.regions_listed
+    }
+
+    /// The second region's address: bound by [`Settings::bind`] (the server), else the port after
+    /// the listen address, where a running server has it (the one-shot jobs over its data dir).
+    fn other_region_address(&self) -> Option<SocketAddr> {
+        if !self.serves_two_regions() {
+            return None;
+        }
+        self.other_region.or_else(|| {
+            let address = self.listen.to_socket_addrs().ok()?.next()?;
+            let port = address.port().checked_add(1).filter(|_| address.port() != 0)?;
+            Some(SocketAddr::new(address.ip(), port))
+        })
     }
 
     /// The local composition over the chosen store (the server and the one-shot jobs alike).
@@ -108,8 +168,8 @@ impl Settings {
             Some(url) => url.clone(),
             None => format!("http://{}/dev/install-keys", self.listen),
         };
-        if self.two_regions && config.regions.len() == 1 {
-            config.regions = two_regions(&self.listen, &config.home_region, &config.base_url)?;
+        if let Some(other) = self.other_region_address() {
+            config.regions = two_regions(other, &config.home_region, &config.base_url)?;
         }
         if config.forge_app_ari.is_none() {
             config.forge_app_ari = Some(crate::dev::DEV_FORGE_APP_ARI.into());
@@ -122,12 +182,13 @@ impl Settings {
     }
 }
 
-/// The home region at the listen address and the other of `us`/`eu` on the next port.
-fn two_regions(listen: &str, home: &str, base_url: &str) -> anyhow::Result<Vec<canopy_shared::regions::RegionSpec>> {
-    let address: std::net::SocketAddr =
-        listen.parse().with_context(|| format!("--two-regions: {listen} is not host:port"))?;
-    let other = if home == "eu" { "us" } else { "eu" };
-    let other_address = std::net::SocketAddr::new(address.ip(), address.port() + 1);
-    let list = format!("{home}={base_url},{other}=http://{other_address}");
+/// The home region at its base URL and the other of `us`/`eu` at `other`.
+fn two_regions(
+    other: SocketAddr,
+    home: &str,
+    base_url: &str,
+) -> anyhow::Result<Vec<canopy_shared::regions::RegionSpec>> {
+    let name = if home == "eu" { "us" } else { "eu" };
+    let list = format!("{home}={base_url},{name}=http://{other}");
     Ok(canopy_shared::regions::specs_from(home, base_url, Some(&list), None, None, None)?)
 }

@@ -1,32 +1,13 @@
-//! Black-box test of the local two-region mode: the real `canopy-local` binary serving `us` and
-//! `eu` on two loopback ports, a migration driven through real sockets, the old region answering
+//! Black-box tests of the local server's two regions, started as the README starts it (no flag):
+//! the real `canopy-local` binary serving `us` and `eu` on two loopback ports, a migration driven through real sockets, the old region answering
 //! 421 with the new base URL, and `canopy-local residency-status` following the tenant there.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Two free ports in a row: `--two-regions` serves the other region on the next port.
-fn free_port_pair() -> u16 {
-    for _ in 0..50 {
-        let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no two free loopback ports in a row");
-}
 
 fn wait_for(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -67,19 +48,10 @@ async fn dev_token(base: &str) -> String {
 #[tokio::test]
 async fn a_migration_between_two_local_regions_by_hand() {
     let dir = tempfile::tempdir().expect("dir");
-    let port = free_port_pair();
-    let (us, eu) = (format!("http://127.0.0.1:{port}"), format!("http://127.0.0.1:{}", port + 1));
-    let child = Command::new(env!("CARGO_BIN_EXE_canopy-local"))
-        .args(["--two-regions", "--listen", &format!("127.0.0.1:{port}")])
-        .env("CANOPY_DATA_DIR", dir.path())
-        .env_remove("CANOPY_BASE_URL")
-        .env_remove("CANOPY_REGIONS")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start canopy-local");
-    let _server = Server(child);
-    wait_for(port);
+    let server = support::start(support::command(dir.path()));
+    let us = server.base.clone();
+    let port: u16 = us.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).expect("port");
+    let eu = format!("http://127.0.0.1:{}", port + 1);
     wait_for(port + 1);
 
     let (status, body) = call(reqwest::Method::POST, &format!("{us}/dev/install"), None, None).await;
@@ -120,4 +92,74 @@ async fn a_migration_between_two_local_regions_by_hand() {
     let (status, body) = call(reqwest::Method::GET, &format!("{eu}/api/residency"), Some(&eu_token), None).await;
     assert_eq!((status, body["migration"]["phase"].as_str()), (200, Some("switched")), "{body}");
     assert!(body["rollbackUntil"].is_string(), "{body}");
+}
+
+/// The server on `--listen 127.0.0.1:0` with `args`, and the banner lines it printed up to its
+/// region lines (every region it serves, then the one-region note if it serves one).
+fn start_on_any_port(dir: &std::path::Path, args: &[&str]) -> (support::Server, Vec<String>) {
+    use std::io::BufRead;
+    let mut child = support::command(dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start canopy-local");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut server = support::Server { child, base: String::new() };
+    // Read on a thread that keeps draining: the server logs to stdout after its banner.
+    let (lines, banner_lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut banner = Vec::new();
+    while let Ok(line) = banner_lines.recv_timeout(Duration::from_secs(30)) {
+        let done = line.contains("region eu") || line.contains("one region");
+        banner.push(line);
+        if done {
+            break;
+        }
+    }
+    let first = banner.first().expect("a banner");
+    server.base = first.rsplit_once(' ').expect("listening on URL").1.to_owned();
+    (server, banner)
+}
+
+/// The URL a banner line `  region NAME URL (...)` names.
+fn region_url(banner: &[String], name: &str) -> Option<String> {
+    let line = banner.iter().find(|l| l.trim_start().starts_with(&format!("region {name} ")))?;
+    line.split_whitespace().nth(2).map(str::to_owned)
+}
+
+#[tokio::test]
+async fn listen_port_zero_serves_both_regions_on_ports_of_its_choosing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (server, banner) = start_on_any_port(dir.path(), &[]);
+    let us = region_url(&banner, "us").expect("us in the banner");
+    let eu = region_url(&banner, "eu").expect("eu in the banner");
+    assert_eq!(us, server.base, "{banner:?}");
+    assert!(!us.ends_with(":0") && !eu.ends_with(":0") && us != eu, "{banner:?}");
+
+    let (status, body) = call(reqwest::Method::POST, &format!("{us}/dev/install"), None, None).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["contextJwt"].as_str().expect("token").to_owned();
+    let (status, body) = call(reqwest::Method::GET, &format!("{us}/api/residency"), Some(&token), None).await;
+    assert_eq!((status, &body["regions"]), (200, &json!(["eu", "us"])), "{body}");
+    let (status, body) = call(reqwest::Method::GET, &format!("{eu}/atlassian-connect.json"), None, None).await;
+    assert_eq!((status, body["baseUrl"].as_str()), (200, Some(eu.as_str())), "{body}");
+}
+
+#[tokio::test]
+async fn one_region_on_request() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (server, banner) = start_on_any_port(dir.path(), &["--one-region"]);
+    assert_eq!(region_url(&banner, "eu"), None, "{banner:?}");
+    let us = server.base.clone();
+    let (status, body) = call(reqwest::Method::POST, &format!("{us}/dev/install"), None, None).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["contextJwt"].as_str().expect("token").to_owned();
+    let (status, body) = call(reqwest::Method::GET, &format!("{us}/api/residency"), Some(&token), None).await;
+    assert_eq!((status, &body["regions"]), (200, &json!(["us"])), "{body}");
 }

@@ -1,5 +1,6 @@
 //! What the black-box tests of the real `canopy-local` binary share: the binary on a free
-//! loopback port over a data dir, stopped when dropped.
+//! loopback port over a data dir, stopped when dropped. It starts the way the README starts it:
+//! two regions, `us` on that port and `eu` on the next one.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -26,17 +27,32 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
-/// The binary over `data_dir`, without the caller's Canopy settings (base URL, install keys)
-/// leaking in; the test adds its own and calls [`start`].
+/// Two free ports in a row: the server's second region listens on the port after its own.
+pub fn free_port_pair() -> u16 {
+    for _ in 0..50 {
+        let port = free_port();
+        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no two free loopback ports in a row");
+}
+
+/// The binary over `data_dir`, without the caller's Canopy settings (base URL, install keys,
+/// regions) leaking in; the test adds its own and calls [`start`].
 pub fn command(data_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_canopy-local"));
-    command.env("CANOPY_DATA_DIR", data_dir).env_remove("CANOPY_BASE_URL").env_remove("CANOPY_CONNECT_KEYS_URL");
+    command.env("CANOPY_DATA_DIR", data_dir);
+    for name in ["CANOPY_BASE_URL", "CANOPY_CONNECT_KEYS_URL", "CANOPY_REGIONS", "CANOPY_TWO_REGIONS"] {
+        command.env_remove(name);
+    }
     command
 }
 
-/// Starts `command` listening on a free port; answers once it accepts connections.
+/// Starts `command` listening on a free port (and the next, for the second region); answers once
+/// it accepts connections, by when both regions' listeners are bound.
 pub fn start(mut command: Command) -> Server {
-    let port = free_port();
+    let port = free_port_pair();
     let child = command
         .env("CANOPY_LISTEN", format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
