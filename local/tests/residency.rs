@@ -114,8 +114,13 @@ fn start_on_any_port(dir: &std::path::Path, args: &[&str]) -> (support::Server, 
             let _ = lines.send(line);
         }
     });
+    // Log lines (the keyring created on a first start) may come before the banner.
+    const BANNER_START: &str = "Canopy local server listening on ";
     let mut banner = Vec::new();
     while let Ok(line) = banner_lines.recv_timeout(Duration::from_secs(30)) {
+        if banner.is_empty() && !line.starts_with(BANNER_START) {
+            continue;
+        }
         let done = line.contains("region eu") || line.contains("one region");
         banner.push(line);
         if done {
@@ -123,7 +128,7 @@ fn start_on_any_port(dir: &std::path::Path, args: &[&str]) -> (support::Server, 
         }
     }
     let first = banner.first().expect("a banner");
-    server.base = first.rsplit_once(' ').expect("listening on URL").1.to_owned();
+    server.base = first.strip_prefix(BANNER_START).expect("listening on URL").to_owned();
     (server, banner)
 }
 
