@@ -219,6 +219,8 @@ class KeyServer:
         self.hits = 0
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # headers and body in two writes: no delayed-ACK wait
+
             def do_GET(self):  # noqa: N802 (http.server's naming)
                 if self.path == f"/{kid}":
                     outer.hits += 1
