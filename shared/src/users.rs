@@ -104,32 +104,40 @@ async fn creation_writes(
 /// that wrote first is as good as ours.
 pub async fn record_visit(state: &AppState, tenant: &TenantKey, account_id: Option<&str>) -> Result<()> {
     let Some(account_id) = storable(account_id) else { return Ok(()) };
+    visit(state, tenant, account_id).await.map(drop)
+}
+
+/// [`record_visit`] for a storable accountId, answering the record as this visit left it, or
+/// `None` when a concurrent write or a region move's read-only seconds took the visit's place
+/// (the record is then whatever that write made it).
+async fn visit(state: &AppState, tenant: &TenantKey, account_id: &str) -> Result<Option<UserRecord>> {
     let now = state.clock.now_millis();
     let written = retry_conflicts(|| async {
         let stored = state.store.get(tenant, &keys::user(account_id), state.clock.now_secs()).await?;
-        let writes = match stored {
+        let (writes, record) = match stored {
             None => {
                 let record = UserRecord { first_seen: now, last_seen: now, dismissed_announcements: Vec::new() };
-                creation_writes(state, tenant, account_id, &record, now).await?
+                (creation_writes(state, tenant, account_id, &record, now).await?, record)
             }
             Some(stored) => {
                 let mut record = decode(&stored)?;
                 if now - record.last_seen < LAST_SEEN_RESOLUTION_MILLIS {
-                    return Ok(());
+                    return Ok(record);
                 }
                 record.last_seen = now;
                 let updated = item(tenant, account_id, stored.version + 1, &record, now)?;
-                vec![Write::Put { item: updated, condition: Condition::Version(stored.version) }]
+                (vec![Write::Put { item: updated, condition: Condition::Version(stored.version) }], record)
             }
         };
-        state.store.transact(writes, state.clock.now_secs()).await
+        state.store.transact(writes, state.clock.now_secs()).await?;
+        Ok(record)
     })
     .await;
     match written {
         // A visit is recorded at most hourly anyway: one lost to a concurrent write or to a
         // region move's read-only seconds (`residency::fence`) is not worth failing a read.
-        Err(Error::Conflict { code: "write_conflict", .. } | Error::ReadOnly { .. }) => Ok(()),
-        other => other,
+        Err(Error::Conflict { code: "write_conflict", .. } | Error::ReadOnly { .. }) => Ok(None),
+        other => other.map(Some),
     }
 }
 
@@ -137,16 +145,22 @@ fn anonymous() -> Error {
     Error::forbidden("anonymous_user", "Only a signed-in user has a record in Canopy.")
 }
 
-/// The caller's record (recording this visit first).
+/// The caller's record (recording this visit first). The visit answers the record it read or
+/// wrote, so only a visit that lost to another write costs a second read.
 pub async fn me(state: &AppState, tenant: &TenantKey, account_id: Option<&str>) -> Result<MeView> {
     let account_id = storable(account_id).ok_or_else(anonymous)?;
-    record_visit(state, tenant, Some(account_id)).await?;
-    let stored = state
-        .store
-        .get(tenant, &keys::user(account_id), state.clock.now_secs())
-        .await?
-        .ok_or_else(|| Error::unavailable("store", "the user record just written is not readable"))?;
-    Ok(MeView::new(account_id, decode(&stored)?))
+    let record = match visit(state, tenant, account_id).await? {
+        Some(record) => record,
+        None => {
+            let stored = state
+                .store
+                .get(tenant, &keys::user(account_id), state.clock.now_secs())
+                .await?
+                .ok_or_else(|| Error::unavailable("store", "the user record just written is not readable"))?;
+            decode(&stored)?
+        }
+    };
+    Ok(MeView::new(account_id, record))
 }
 
 /// Adds an announcement to the caller's dismissed list (idempotent; the oldest entries go past

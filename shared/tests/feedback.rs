@@ -20,6 +20,7 @@ use canopy_shared::store::{Condition, Item, ItemStore, PageRequest, Write};
 use canopy_shared::users::MAX_DISMISSED_ANNOUNCEMENTS;
 use serde_json::{Value, json};
 use support::app::*;
+use support::counting::{Calls, CountingStore};
 use tower::ServiceExt;
 
 const A: &str = "tenant-a";
@@ -40,6 +41,8 @@ enum Scheme {
 struct World {
     app: TestApp,
     second: TestApp,
+    /// The store calls of the first instance.
+    calls: Arc<Calls>,
     scheme: Scheme,
     _dir: Option<tempfile::TempDir>,
 }
@@ -53,7 +56,9 @@ fn with_feedback(mut app: TestApp) -> TestApp {
 }
 
 async fn world(store: Arc<dyn ItemStore>, dir: Option<tempfile::TempDir>) -> World {
-    let app = with_feedback(TestApp::with_store(store.clone()));
+    let calls = Arc::new(Calls::default());
+    let counting: Arc<dyn ItemStore> = Arc::new(CountingStore { inner: store.clone(), calls: calls.clone() });
+    let app = with_feedback(TestApp::with_store(counting));
     // Two instances of one deployment: one store, one master key for the tenants' secrets.
     let mut second = TestApp::with_store(store);
     second.state.secrets = app.state.secrets.clone();
@@ -65,7 +70,7 @@ async fn world(store: Arc<dyn ItemStore>, dir: Option<tempfile::TempDir>) -> Wor
         let (status, _, body) = app.send(post("/lifecycle/installed", Some(&token), &payload)).await;
         assert_eq!(status, 204, "{body}");
     }
-    World { app, second, scheme: Scheme::Connect, _dir: dir }
+    World { app, second, calls, scheme: Scheme::Connect, _dir: dir }
 }
 
 async fn embedded() -> World {
@@ -579,3 +584,28 @@ scenarios_for_every_adapter!(
     me_records_visits_hourly_and_keeps_dismissals_bounded,
     filtered_listing_scans_a_bounded_page,
 );
+
+/// `/api/me` answers the record its visit read or wrote: a first visit costs the tenant record,
+/// the user record and the reporting enrolment (three reads) and one transaction; a visit within
+/// the hour costs the two reads alone. Connect tokens only: a Forge token adds its site lookup.
+async fn me_reads_the_user_record_once(w: World) {
+    w.calls.reset();
+    let (status, me) = w.get("/api/me", &w.user()).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(w.calls.snapshot(), (3, 0, 1), "first visit: (gets, queries, transactions)");
+    w.calls.reset();
+    let (status, again) = w.get("/api/me", &w.user()).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again, me);
+    assert_eq!(w.calls.snapshot(), (2, 0, 0), "visit within the hour: (gets, queries, transactions)");
+}
+
+#[tokio::test]
+async fn me_reads_the_user_record_once_on_embedded() {
+    me_reads_the_user_record_once(embedded().await).await;
+}
+
+#[tokio::test]
+async fn me_reads_the_user_record_once_on_dynamo() {
+    me_reads_the_user_record_once(dynamo().await).await;
+}
