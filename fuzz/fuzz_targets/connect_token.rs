@@ -8,8 +8,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use canopy_shared::connect::jwt::{self, LEEWAY_SECS, QshRule, TokenKind};
-use canopy_shared::connect::qsh::CONTEXT_QSH;
+use canopy_shared::domain::connect::jwt::{self, LEEWAY_SECS, QshRule, TokenKind};
+use canopy_shared::domain::connect::qsh::CONTEXT_QSH;
 use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
 

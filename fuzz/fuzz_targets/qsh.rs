@@ -4,7 +4,7 @@
 //! parameters does not matter.
 #![no_main]
 
-use canopy_shared::connect::qsh::{canonical_request, query_string_hash};
+use canopy_shared::domain::connect::qsh::{canonical_request, query_string_hash};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

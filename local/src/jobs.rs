@@ -13,11 +13,11 @@
 //! stop the server on that data dir first.
 
 use anyhow::{Context, bail};
-use canopy_shared::clock::{Clock, SystemClock};
-use canopy_shared::connect::install_keys::http_client;
-use canopy_shared::privacy::{self, PrivacyJob};
+use canopy_shared::adapters::install_keys::http_client;
+use canopy_shared::domain::privacy::{self, PrivacyJob};
+use canopy_shared::domain::usage;
+use canopy_shared::kernel::clock::{Clock, SystemClock};
 use canopy_shared::state::AppState;
-use canopy_shared::usage;
 
 use crate::settings::Settings;
 

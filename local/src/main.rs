@@ -9,7 +9,8 @@ mod residency;
 mod retention;
 mod settings;
 
-use canopy_shared::{http, telemetry};
+use canopy_shared::http;
+use canopy_shared::kernel::telemetry;
 
 // A long-running server on many threads: mimalloc took about a fifth less CPU per site-config
 // read than glibc's malloc (bench/README.md, "Allocator"). The Lambda functions keep the system
@@ -55,12 +56,12 @@ async fn main() -> anyhow::Result<()> {
     let mut states = vec![state.clone()];
     for spec in state.config.regions.iter().filter(|s| s.name != state.config.home_region) {
         let Some(listen) = loopback_address(&spec.base_url) else { continue };
-        let mut regional = canopy_shared::residency::acting_in(&state, &spec.name)?;
+        let mut regional = canopy_shared::domain::residency::acting_in(&state, &spec.name)?;
         let mut config = (*regional.config).clone();
         config.base_url = spec.base_url.clone();
         regional.config = std::sync::Arc::new(config);
         let dir = canopy_shared::bootstrap::local_region_dir(&settings.data_dir, &spec.name);
-        let media = canopy_shared::media::local::LocalMediaStore::open(&dir, &spec.base_url)?;
+        let media = canopy_shared::adapters::media::local::LocalMediaStore::open(&dir, &spec.base_url)?;
         let listener = match other_listener.take_if(|bound| bound.local_addr().is_ok_and(|a| a == listen)) {
             Some(bound) => bound,
             None => tokio::net::TcpListener::bind(listen).await?,
@@ -75,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
     // Migrations a previous run left in flight finish now (each step is idempotent).
     for state in states {
         tokio::spawn(async move {
-            if let Err(error) = canopy_shared::residency::resume_all(&state).await {
+            if let Err(error) = canopy_shared::domain::residency::resume_all(&state).await {
                 tracing::error!(%error, "resuming residency migrations");
             }
         });
@@ -96,11 +97,11 @@ fn loopback_address(base_url: &str) -> Option<std::net::SocketAddr> {
 async fn serve(
     state: canopy_shared::state::AppState,
     listener: tokio::net::TcpListener,
-    local_media: canopy_shared::media::local::LocalMediaStore,
+    local_media: canopy_shared::adapters::media::local::LocalMediaStore,
 ) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     let (routes, _) = document::routes_and_document(address);
-    let app = http::finish_router(routes, state).merge(canopy_shared::media::local::routes(local_media));
+    let app = http::finish_router(routes, state).merge(canopy_shared::adapters::media::local::routes(local_media));
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     Ok(())
 }

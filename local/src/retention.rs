@@ -6,8 +6,8 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use canopy_shared::connect::install_keys::http_client;
-use canopy_shared::retention::{self, Budget, SweepReport, liveness};
+use canopy_shared::adapters::install_keys::http_client;
+use canopy_shared::domain::retention::{self, Budget, SweepReport, liveness};
 
 use crate::settings::Settings;
 

@@ -13,9 +13,9 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use canopy_shared::adapters::media::local::LocalMediaStore;
 use canopy_shared::bootstrap;
-use canopy_shared::config::AppConfig;
-use canopy_shared::media::local::LocalMediaStore;
+use canopy_shared::kernel::config::AppConfig;
 use canopy_shared::state::AppState;
 use tokio::net::TcpListener;
 
@@ -187,8 +187,8 @@ fn two_regions(
     other: SocketAddr,
     home: &str,
     base_url: &str,
-) -> anyhow::Result<Vec<canopy_shared::regions::RegionSpec>> {
+) -> anyhow::Result<Vec<canopy_shared::domain::regions::RegionSpec>> {
     let name = if home == "eu" { "us" } else { "eu" };
     let list = format!("{home}={base_url},{name}=http://{other}");
-    Ok(canopy_shared::regions::specs_from(home, base_url, Some(&list), None, None, None)?)
+    Ok(canopy_shared::domain::regions::specs_from(home, base_url, Some(&list), None, None, None)?)
 }

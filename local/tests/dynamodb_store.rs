@@ -93,7 +93,7 @@ async fn the_server_on_dynamodb_local_serves_a_site_config_that_outlives_its_dat
     // The tenant secrets in the table are sealed with the keyring under the data dir: the keyring
     // goes with the table, the rest of the data dir does not.
     let second_dir = tempfile::tempdir().expect("temp dir");
-    let keyring = canopy_shared::secrets::local::KEYRING_FILE;
+    let keyring = canopy_shared::adapters::secrets::local::KEYRING_FILE;
     std::fs::copy(first_dir.path().join(keyring), second_dir.path().join(keyring)).expect("keyring");
     let server = start(second_dir.path(), &access_key);
     let user = user_token(&client, &server.base, "dynamo-dev").await;

@@ -9,8 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::routing::get;
-use canopy_shared::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
-use canopy_shared::connect::qsh::query_string_hash;
+use canopy_shared::domain::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
+use canopy_shared::domain::connect::qsh::query_string_hash;
 use serde_json::{Value, json};
 use support::{Server, free_port};
 
@@ -329,7 +329,7 @@ async fn report_accounts_server(
     closed: &'static str,
 ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<usize>>>) {
     use axum::http::{HeaderMap, Method, Uri};
-    use canopy_shared::connect::jwt::{QshRule, verify_hs256};
+    use canopy_shared::domain::connect::jwt::{QshRule, verify_hs256};
     let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = calls.clone();
     let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: axum::body::Bytes| {

@@ -11,16 +11,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use canopy_shared::TenantKey;
-use canopy_shared::admins::LocalAdminDirectory;
-use canopy_shared::clock::ManualClock;
-use canopy_shared::config::AppConfig;
-use canopy_shared::connect::install_keys::StaticInstallKeys;
-use canopy_shared::forge::ForgeRemote;
-use canopy_shared::forge::jwks::StaticForgeKeys;
-use canopy_shared::media::port::MediaStore;
-use canopy_shared::retention::{self, Budget};
+use canopy_shared::adapters::admins::LocalAdminDirectory;
+use canopy_shared::adapters::forge_keys::StaticForgeKeys;
+use canopy_shared::adapters::install_keys::StaticInstallKeys;
+use canopy_shared::domain::forge::ForgeRemote;
+use canopy_shared::domain::retention::{self, Budget};
+use canopy_shared::kernel::clock::ManualClock;
+use canopy_shared::kernel::config::AppConfig;
+use canopy_shared::ports::media::MediaStore;
+use canopy_shared::ports::store::{Condition, Due, ItemStore, Write};
 use canopy_shared::state::AppState;
-use canopy_shared::store::{Condition, Due, ItemStore, Write};
 use common::{dynamo, s3, unique};
 use serde_json::json;
 
@@ -52,10 +52,10 @@ async fn run(items: usize, objects: usize) {
     seed(store.clone(), media.as_ref(), &tenant, items, objects).await;
     let seeded = seed_started.elapsed();
 
-    let clock: Arc<dyn canopy_shared::clock::Clock> = Arc::new(ManualClock::at_millis(NOW * 1000));
+    let clock: Arc<dyn canopy_shared::kernel::clock::Clock> = Arc::new(ManualClock::at_millis(NOW * 1000));
     let config = AppConfig::new("http://127.0.0.1");
     let state = AppState {
-        regions: canopy_shared::regions::Regions::home_only(&config, store.clone(), media.clone()),
+        regions: canopy_shared::domain::regions::Regions::home_only(&config, store.clone(), media.clone()),
         config: Arc::new(config),
         store,
         install_keys: Arc::new(StaticInstallKeys::default()),
@@ -63,8 +63,8 @@ async fn run(items: usize, objects: usize) {
         admins: Arc::new(LocalAdminDirectory::new(Vec::<String>::new())),
         media,
         forge: ForgeRemote::new(Arc::new(StaticForgeKeys::default()), clock),
-        secrets: canopy_shared::secrets::SecretSealer::new(Arc::new(
-            canopy_shared::secrets::local::LocalKeyring::in_memory(),
+        secrets: canopy_shared::ports::secrets::SecretSealer::new(Arc::new(
+            canopy_shared::adapters::secrets::local::LocalKeyring::in_memory(),
         )),
     };
     let started = Instant::now();

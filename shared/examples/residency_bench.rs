@@ -8,18 +8,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use canopy_shared::TenantKey;
-use canopy_shared::admins::LocalAdminDirectory;
-use canopy_shared::clock::SystemClock;
-use canopy_shared::config::AppConfig;
-use canopy_shared::connect::install_keys::StaticInstallKeys;
-use canopy_shared::forge::ForgeRemote;
-use canopy_shared::forge::jwks::StaticForgeKeys;
-use canopy_shared::media::port::MediaStore;
-use canopy_shared::regions::{self, RegionSpec, Regions};
-use canopy_shared::residency::fence::FencedStore;
-use canopy_shared::residency::{self, Kind, Settings};
+use canopy_shared::adapters::admins::LocalAdminDirectory;
+use canopy_shared::adapters::forge_keys::StaticForgeKeys;
+use canopy_shared::adapters::install_keys::StaticInstallKeys;
+use canopy_shared::domain::forge::ForgeRemote;
+use canopy_shared::domain::regions::{self, RegionSpec, Regions};
+use canopy_shared::domain::residency::fence::FencedStore;
+use canopy_shared::domain::residency::{self, Kind, Settings};
+use canopy_shared::kernel::clock::SystemClock;
+use canopy_shared::kernel::config::AppConfig;
+use canopy_shared::ports::media::MediaStore;
+use canopy_shared::ports::store::{Condition, Due, ItemStore, Write};
 use canopy_shared::state::AppState;
-use canopy_shared::store::{Condition, Due, ItemStore, Write};
 use common::{dynamo, s3, unique};
 use serde_json::json;
 
@@ -48,7 +48,7 @@ async fn seed(store: Arc<dyn ItemStore>, media: &dyn MediaStore, tenant: &Tenant
             )
         })
         .collect();
-    common::put_all(&store, items, canopy_shared::residency::fence::MAX_FENCED_WRITES, now()).await;
+    common::put_all(&store, items, canopy_shared::domain::residency::fence::MAX_FENCED_WRITES, now()).await;
     common::upload_objects(media, tenant, objects).await;
 }
 
@@ -59,7 +59,7 @@ async fn run(items: usize, objects: usize) {
     let tenant = TenantKey::from_verified(&unique("tenant")).expect("key");
     seed(us_store.clone(), us_media.as_ref(), &tenant, items, objects).await;
 
-    let clock: Arc<dyn canopy_shared::clock::Clock> = Arc::new(SystemClock);
+    let clock: Arc<dyn canopy_shared::kernel::clock::Clock> = Arc::new(SystemClock);
     let mut config = AppConfig::new("http://127.0.0.1");
     config.regions = vec![RegionSpec::new("us", "http://127.0.0.1"), RegionSpec::new("eu", "http://127.0.0.2")];
     let all = Regions::new(
@@ -80,8 +80,8 @@ async fn run(items: usize, objects: usize) {
         admins: Arc::new(LocalAdminDirectory::new(Vec::<String>::new())),
         media: us_media,
         forge: ForgeRemote::new(Arc::new(StaticForgeKeys::default()), clock),
-        secrets: canopy_shared::secrets::SecretSealer::new(Arc::new(
-            canopy_shared::secrets::local::LocalKeyring::in_memory(),
+        secrets: canopy_shared::ports::secrets::SecretSealer::new(Arc::new(
+            canopy_shared::adapters::secrets::local::LocalKeyring::in_memory(),
         )),
     };
     let started = Instant::now();

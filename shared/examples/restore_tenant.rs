@@ -10,11 +10,12 @@
 
 use std::sync::Arc;
 
-use canopy_shared::media::s3::S3MediaStore;
-use canopy_shared::regions::{Region, RegionSpec};
-use canopy_shared::restore::restore_tenant;
-use canopy_shared::store::dynamo::DynamoItemStore;
-use canopy_shared::{TenantKey, aws};
+use canopy_shared::TenantKey;
+use canopy_shared::adapters::aws;
+use canopy_shared::adapters::media::s3::S3MediaStore;
+use canopy_shared::adapters::store::dynamo::DynamoItemStore;
+use canopy_shared::domain::regions::{Region, RegionSpec};
+use canopy_shared::domain::residency::restore::restore_tenant;
 
 fn arg(name: &str) -> String {
     let args: Vec<String> = std::env::args().collect();

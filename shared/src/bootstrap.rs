@@ -4,25 +4,25 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::admins::{CachedAdminDirectory, ConnectAdminDirectory, LocalAdminDirectory};
-use crate::clock::{Clock, SystemClock};
-use crate::config::AppConfig;
-use crate::connect::install_keys::{HttpInstallKeys, http_client};
-use crate::connect::product::ProductClient;
-use crate::error::{Error, Result};
-use crate::forge::ForgeRemote;
-use crate::forge::jwks::HttpForgeKeys;
-use crate::forge::product::ForgeProductClient;
-use crate::media::local::LocalMediaStore;
-use crate::media::s3::S3MediaStore;
-use crate::regions::{Region, Regions};
-use crate::residency::fence::FencedStore;
-use crate::secrets::SecretSealer;
-use crate::secrets::kms::KmsMasterKey;
-use crate::secrets::local::{KEYRING_FILE, LocalKeyring};
+use crate::adapters::admins::{CachedAdminDirectory, ConnectAdminDirectory, LocalAdminDirectory};
+use crate::adapters::forge_keys::HttpForgeKeys;
+use crate::adapters::install_keys::{HttpInstallKeys, http_client};
+use crate::adapters::media::local::LocalMediaStore;
+use crate::adapters::media::s3::S3MediaStore;
+use crate::adapters::product::connect::ProductClient;
+use crate::adapters::product::forge::ForgeProductClient;
+use crate::adapters::secrets::kms::KmsMasterKey;
+use crate::adapters::secrets::local::{KEYRING_FILE, LocalKeyring};
+use crate::adapters::store::dynamo::DynamoItemStore;
+use crate::adapters::store::embedded::EmbeddedItemStore;
+use crate::domain::forge::ForgeRemote;
+use crate::domain::regions::{Region, Regions};
+use crate::domain::residency::fence::FencedStore;
+use crate::kernel::clock::{Clock, SystemClock};
+use crate::kernel::config::AppConfig;
+use crate::kernel::error::{Error, Result};
+use crate::ports::secrets::SecretSealer;
 use crate::state::AppState;
-use crate::store::dynamo::DynamoItemStore;
-use crate::store::embedded::EmbeddedItemStore;
 
 /// Lambda: DynamoDB table `CANOPY_TABLE` and bucket `CANOPY_MEDIA_BUCKET` (endpoint overrides
 /// `CANOPY_DYNAMODB_ENDPOINT`, `CANOPY_S3_ENDPOINT` for local servers), tenant secrets sealed with
@@ -34,14 +34,14 @@ pub async fn lambda_state() -> Result<AppState> {
     let bucket = std::env::var("CANOPY_MEDIA_BUCKET").map_err(|_| Error::internal("CANOPY_MEDIA_BUCKET is not set"))?;
     let secrets_key =
         std::env::var("CANOPY_SECRETS_KEY_ARN").map_err(|_| Error::internal("CANOPY_SECRETS_KEY_ARN is not set"))?;
-    let sdk = crate::aws::sdk_config().await;
+    let sdk = crate::adapters::aws::sdk_config().await;
     let dynamo_endpoint = std::env::var("CANOPY_DYNAMODB_ENDPOINT").ok();
     let s3_endpoint = std::env::var("CANOPY_S3_ENDPOINT").ok();
     let client = DynamoItemStore::client(&sdk, dynamo_endpoint.as_deref());
     let s3 = S3MediaStore::client(&sdk, s3_endpoint.as_deref());
     // Every region's store is behind the residency write fence (`residency::fence`).
     let store = FencedStore::wrap(Arc::new(DynamoItemStore::new(client, table.clone())));
-    let media: Arc<dyn crate::media::port::MediaStore> = Arc::new(S3MediaStore::new(s3, bucket.clone()));
+    let media: Arc<dyn crate::ports::media::MediaStore> = Arc::new(S3MediaStore::new(s3, bucket.clone()));
     // Every other region: its table and bucket through clients of its own AWS region.
     let mut regions = Vec::new();
     let mut kms = std::collections::HashMap::new();
@@ -71,7 +71,7 @@ pub async fn lambda_state() -> Result<AppState> {
     }
     // On Lambda a task spawned by a request is frozen once the response is sent: migrations are
     // driven by the residency worker's schedule instead (functions/residency-worker).
-    let on_lambda = crate::residency::Settings { auto_drive: false };
+    let on_lambda = crate::domain::residency::Settings { auto_drive: false };
     let regions = Regions::new(&config.home_region, regions)?.with_settings(on_lambda);
     let secrets = SecretSealer::new(Arc::new(KmsMasterKey::new(secrets_key, kms)?));
     let http = http_client()?;
@@ -121,7 +121,7 @@ pub fn local_state_over(
     config: AppConfig,
     data_dir: &Path,
     admins: impl IntoIterator<Item = String>,
-    store: Arc<dyn crate::store::ItemStore>,
+    store: Arc<dyn crate::ports::store::ItemStore>,
 ) -> Result<(AppState, LocalMediaStore)> {
     std::fs::create_dir_all(data_dir).map_err(|e| Error::internal(format!("create {}: {e}", data_dir.display())))?;
     let store = FencedStore::wrap(store);
@@ -166,9 +166,12 @@ pub fn local_state_over(
 /// missing, as template.yaml declares it. Credentials and region come from the environment; with
 /// an endpoint override (DynamoDB Local), missing ones default to a fixed dummy key (DynamoDB
 /// Local keeps one database per access key, so a restart finds the same tables) and `us-east-1`.
-pub async fn local_dynamo_store(endpoint: Option<&str>, table: &str) -> Result<Arc<dyn crate::store::ItemStore>> {
+pub async fn local_dynamo_store(
+    endpoint: Option<&str>,
+    table: &str,
+) -> Result<Arc<dyn crate::ports::store::ItemStore>> {
     let mut loader =
-        aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(crate::aws::https_client());
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(crate::adapters::aws::https_client());
     let unset = |name: &str| std::env::var_os(name).is_none();
     if endpoint.is_some() && unset("AWS_ACCESS_KEY_ID") {
         let dummy =

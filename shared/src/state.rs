@@ -2,15 +2,15 @@
 
 use std::sync::Arc;
 
-use crate::admins::AdminDirectory;
-use crate::clock::Clock;
-use crate::config::AppConfig;
-use crate::connect::install_keys::InstallKeys;
-use crate::forge::ForgeRemote;
-use crate::media::port::MediaStore;
-use crate::regions::Regions;
-use crate::secrets::SecretSealer;
-use crate::store::ItemStore;
+use crate::adapters::admins::AdminDirectory;
+use crate::adapters::install_keys::InstallKeys;
+use crate::domain::forge::ForgeRemote;
+use crate::domain::regions::Regions;
+use crate::kernel::clock::Clock;
+use crate::kernel::config::AppConfig;
+use crate::ports::media::MediaStore;
+use crate::ports::secrets::SecretSealer;
+use crate::ports::store::ItemStore;
 
 #[derive(Clone)]
 pub struct AppState {

@@ -14,15 +14,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use canopy_shared::Error;
-use canopy_shared::admins::{
+use canopy_shared::adapters::admins::{
     AdminDirectory, CachedAdminDirectory, ConnectAdminDirectory, DEFAULT_ADMIN_CACHE_TTL_SECS, LocalAdminDirectory,
 };
-use canopy_shared::clock::{Clock, ManualClock, SystemClock};
-use canopy_shared::connect::install_keys::http_client;
-use canopy_shared::connect::jwt::{QshRule, unverified_issuer, verify_hs256};
-use canopy_shared::connect::product::ProductClient;
-use canopy_shared::connect::qsh::query_string_hash;
-use canopy_shared::tenants::{Tenant, TenantState};
+use canopy_shared::adapters::install_keys::http_client;
+use canopy_shared::adapters::product::connect::ProductClient;
+use canopy_shared::domain::connect::jwt::{QshRule, unverified_issuer, verify_hs256};
+use canopy_shared::domain::connect::qsh::query_string_hash;
+use canopy_shared::domain::tenants::{Tenant, TenantState};
+use canopy_shared::kernel::clock::{Clock, ManualClock, SystemClock};
 use serde_json::{Value, json};
 
 const APP_KEY: &str = "canopy";
@@ -353,7 +353,7 @@ async fn the_local_directory_answers_from_its_set_for_any_tenant() {
 
 #[tokio::test]
 async fn the_fake_product_refuses_tokens_not_bound_to_the_request_it_received() {
-    use canopy_shared::connect::product::app_token;
+    use canopy_shared::adapters::product::connect::app_token;
     let (fake, t) = site("conf-9", Product::Confluence, &[ADMIN], &[]).await;
     let now = SystemClock.now_secs();
     let sent = "/rest/api/user?accountId=557058%3A7f3a1c2e-admin&expand=operations";

@@ -7,9 +7,9 @@ mod support;
 
 use std::sync::Arc;
 
-use canopy_shared::feedback::USER_WINDOWS;
-use canopy_shared::store::ItemStore;
-use canopy_shared::store::embedded::EmbeddedItemStore;
+use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
+use canopy_shared::domain::feedback::USER_WINDOWS;
+use canopy_shared::ports::store::ItemStore;
 use serde_json::{Value, json};
 use support::app::*;
 

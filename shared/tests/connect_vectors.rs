@@ -1,8 +1,8 @@
 //! Atlassian's JWT interoperability vectors (`../shared/fixtures/connect-jwt-signed-urls.json`,
 //! Apache-2.0, Atlassian): canonical request, qsh and HS256 signature for every case.
 
-use canopy_shared::connect::jwt::{QshRule, TokenKind, verify_hs256};
-use canopy_shared::connect::qsh::{canonical_request, query_string_hash};
+use canopy_shared::domain::connect::jwt::{QshRule, TokenKind, verify_hs256};
+use canopy_shared::domain::connect::qsh::{canonical_request, query_string_hash};
 use serde::Deserialize;
 
 #[derive(Deserialize)]

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, Response, header};
-use canopy_shared::config::AppConfig;
+use canopy_shared::domain::regions::RegionSpec;
 use canopy_shared::http::{console, finish};
-use canopy_shared::regions::RegionSpec;
+use canopy_shared::kernel::config::AppConfig;
 use http_body_util::BodyExt;
 use support::app::TestApp;
 use tower::ServiceExt;
@@ -135,8 +135,8 @@ fn console_const(file: &str, name: &str) -> u64 {
 
 #[test]
 fn the_console_checks_canopys_own_bounds() {
-    use canopy_shared::content::model::navigation;
-    use canopy_shared::media::Purpose;
+    use canopy_shared::domain::content::model::navigation;
+    use canopy_shared::domain::media::Purpose;
     assert_eq!(console_const("navigation.js", "MAX_DEPTH"), navigation::MAX_DEPTH as u64);
     assert_eq!(console_const("navigation.js", "MAX_ITEMS"), navigation::MAX_ITEMS as u64);
     let (types, largest) = Purpose::Logo.rules();

@@ -8,9 +8,9 @@ mod support;
 use std::sync::Arc;
 
 use canopy_shared::TenantKey;
-use canopy_shared::keys;
-use canopy_shared::store::embedded::EmbeddedItemStore;
-use canopy_shared::store::{Condition, Item, ItemStore, Write};
+use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
+use canopy_shared::kernel::keys;
+use canopy_shared::ports::store::{Condition, Item, ItemStore, Write};
 use serde_json::{Value, json};
 use support::app::*;
 use support::counting::{Calls, CountingStore};

@@ -12,7 +12,7 @@ mod support;
 
 use axum::body::Body;
 use axum::http::{Method, Request};
-use canopy_shared::store::embedded::EmbeddedItemStore;
+use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
 use serde_json::{Value, json};
 use support::app::*;
 

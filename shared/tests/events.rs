@@ -11,13 +11,13 @@ mod support;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use canopy_shared::clock::SystemClock;
-use canopy_shared::config::AppConfig;
-use canopy_shared::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
-use canopy_shared::connect::qsh::{CONTEXT_QSH, query_string_hash};
-use canopy_shared::forge::fit::{self, Invocation};
+use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
+use canopy_shared::domain::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
+use canopy_shared::domain::connect::qsh::{CONTEXT_QSH, query_string_hash};
+use canopy_shared::domain::forge::fit::{self, Invocation};
+use canopy_shared::kernel::clock::SystemClock;
+use canopy_shared::kernel::config::AppConfig;
 use canopy_shared::state::AppState;
-use canopy_shared::store::embedded::EmbeddedItemStore;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use support::app::{BASE_URL, DEV_KID, DEV_PRIVATE_KEY, FORGE_KID, FORGE_PRIVATE_KEY, dev_keys, forge_dev_keys};
@@ -532,21 +532,21 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
     // FITs of the dev Forge app, verified against the committed dev key set.
     let mut config = AppConfig::new(BASE_URL);
     config.forge_app_ari = Some(FORGE_APP_ARI.into());
-    let store: Arc<dyn canopy_shared::store::ItemStore> =
+    let store: Arc<dyn canopy_shared::ports::store::ItemStore> =
         Arc::new(EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store"));
-    let media: Arc<dyn canopy_shared::media::port::MediaStore> =
-        Arc::new(canopy_shared::media::local::LocalMediaStore::open(dir.path(), BASE_URL).expect("media"));
+    let media: Arc<dyn canopy_shared::ports::media::MediaStore> =
+        Arc::new(canopy_shared::adapters::media::local::LocalMediaStore::open(dir.path(), BASE_URL).expect("media"));
     let state = AppState {
-        regions: canopy_shared::regions::Regions::home_only(&config, store.clone(), media.clone()),
+        regions: canopy_shared::domain::regions::Regions::home_only(&config, store.clone(), media.clone()),
         config: Arc::new(config),
         store,
         install_keys: Arc::new(dev_keys()),
         clock: Arc::new(SystemClock),
-        forge: canopy_shared::forge::ForgeRemote::new(Arc::new(forge_dev_keys()), Arc::new(SystemClock)),
-        admins: Arc::new(canopy_shared::admins::LocalAdminDirectory::new([ADMIN.to_owned()])),
+        forge: canopy_shared::domain::forge::ForgeRemote::new(Arc::new(forge_dev_keys()), Arc::new(SystemClock)),
+        admins: Arc::new(canopy_shared::adapters::admins::LocalAdminDirectory::new([ADMIN.to_owned()])),
         media,
-        secrets: canopy_shared::secrets::SecretSealer::new(Arc::new(
-            canopy_shared::secrets::local::LocalKeyring::in_memory(),
+        secrets: canopy_shared::ports::secrets::SecretSealer::new(Arc::new(
+            canopy_shared::adapters::secrets::local::LocalKeyring::in_memory(),
         )),
     };
     // Each function's own router, as its Lambda runs it, over one shared store.
@@ -566,26 +566,28 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
         .proxy(reqwest::Proxy::all(format!("http://{nowhere}")).expect("proxy"))
         .build()
         .expect("client");
-    let privacy_job = canopy_shared::privacy::PrivacyJob::new(state.clone(), outbound);
+    let privacy_job = canopy_shared::domain::privacy::PrivacyJob::new(state.clone(), outbound);
     let mut job_runs = std::collections::HashMap::new();
     let mut forge_runs = std::collections::HashMap::new();
     for (step, (name, expected)) in SCRIPT.iter().enumerate() {
         let text = std::fs::read_to_string(events_dir().join(format!("{name}.json"))).expect("event file");
         if name.starts_with("residency-worker/") {
-            let event: canopy_shared::schedule::ScheduledEvent =
+            let event: canopy_shared::jobs::schedule::ScheduledEvent =
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: not a scheduled event: {e}"));
-            let driven = canopy_shared::residency::on_schedule(&state, event).await.expect("run");
+            let driven = canopy_shared::domain::residency::on_schedule(&state, event).await.expect("run");
             assert_eq!((driven, *expected), (0, 200), "no migration in flight: the worker drives none");
             continue;
         }
         if name.starts_with("privacy/") || name.starts_with("usage/") {
             // Scheduled events go through the job handler the Lambda runs.
-            let event: canopy_shared::schedule::ScheduledEvent =
+            let event: canopy_shared::jobs::schedule::ScheduledEvent =
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: not a scheduled event: {e}"));
             let report = if name.starts_with("privacy/") {
-                serde_json::to_value(canopy_shared::privacy::on_schedule(&privacy_job, event).await.expect("run"))
+                serde_json::to_value(
+                    canopy_shared::domain::privacy::on_schedule(&privacy_job, event).await.expect("run"),
+                )
             } else {
-                serde_json::to_value(canopy_shared::usage::on_schedule(&state, event).await.expect("run"))
+                serde_json::to_value(canopy_shared::domain::usage::on_schedule(&state, event).await.expect("run"))
             }
             .expect("report");
             let occurrence = job_runs.entry(*name).and_modify(|n| *n += 1).or_insert(0usize);

@@ -16,10 +16,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use canopy_shared::content::sites::MAX_SITES_PER_TENANT;
-use canopy_shared::retention;
-use canopy_shared::store::{DueEntry, Item, ItemStore, Page, PageRequest, Write};
-use canopy_shared::{Result, TenantKey, keys};
+use canopy_shared::domain::content::sites::MAX_SITES_PER_TENANT;
+use canopy_shared::domain::retention;
+use canopy_shared::kernel::keys;
+use canopy_shared::ports::store::{DueEntry, Item, ItemStore, Page, PageRequest, Write};
+use canopy_shared::{Result, TenantKey};
 use serde_json::{Value, json};
 use support::app::*;
 use support::processes::{self, Process};
@@ -276,7 +277,7 @@ async fn throttled_store_answers_503_with_retry_after_and_writes_nothing_partial
 }
 
 /// The media store over the private s3s-fs `process`, with a bucket of its own.
-async fn s3_on(process: &Process) -> Arc<dyn canopy_shared::media::port::MediaStore> {
+async fn s3_on(process: &Process) -> Arc<dyn canopy_shared::ports::media::MediaStore> {
     use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
     let credentials = Credentials::new(processes::S3_ACCESS_KEY, processes::S3_SECRET_KEY, None, None, "faults");
     let config = aws_sdk_s3::Config::builder()
@@ -285,11 +286,11 @@ async fn s3_on(process: &Process) -> Arc<dyn canopy_shared::media::port::MediaSt
         .credentials_provider(credentials)
         .endpoint_url(process.endpoint())
         .force_path_style(true)
-        .http_client(canopy_shared::aws::https_client())
+        .http_client(canopy_shared::adapters::aws::https_client())
         .build();
     let client = aws_sdk_s3::Client::from_conf(config);
     client.create_bucket().bucket("faults").send().await.expect("create bucket");
-    Arc::new(canopy_shared::media::s3::S3MediaStore::new(client, "faults".to_owned()))
+    Arc::new(canopy_shared::adapters::media::s3::S3MediaStore::new(client, "faults".to_owned()))
 }
 
 async fn media_state(app: &TestApp, token: &str, id: &str) -> Value {

@@ -10,14 +10,14 @@ mod support;
 use std::sync::Arc;
 
 use canopy_shared::TenantKey;
-use canopy_shared::clock::Clock;
-use canopy_shared::feedback::model::MAX_TEXT_CHARS;
-use canopy_shared::feedback::{ANONYMOUS_WINDOWS, MAX_SCANNED_PER_PAGE, USER_WINDOWS};
+use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
+use canopy_shared::domain::feedback::model::MAX_TEXT_CHARS;
+use canopy_shared::domain::feedback::{ANONYMOUS_WINDOWS, MAX_SCANNED_PER_PAGE, USER_WINDOWS};
+use canopy_shared::domain::users::MAX_DISMISSED_ANNOUNCEMENTS;
 use canopy_shared::http::feedback::MAX_FEEDBACK_BODY_BYTES;
-use canopy_shared::keys;
-use canopy_shared::store::embedded::EmbeddedItemStore;
-use canopy_shared::store::{Condition, Item, ItemStore, PageRequest, Write};
-use canopy_shared::users::MAX_DISMISSED_ANNOUNCEMENTS;
+use canopy_shared::kernel::clock::Clock;
+use canopy_shared::kernel::keys;
+use canopy_shared::ports::store::{Condition, Item, ItemStore, PageRequest, Write};
 use serde_json::{Value, json};
 use support::app::*;
 use support::counting::{Calls, CountingStore};
@@ -533,7 +533,7 @@ mod scenarios {
         let items: Vec<Write> = (0..MAX_SCANNED_PER_PAGE)
             .map(|i| {
                 let millis = start + i as i64;
-                let id = canopy_shared::ids::new_ulid(millis).expect("ulid");
+                let id = canopy_shared::kernel::ids::new_ulid(millis).expect("ulid");
                 Write::Put {
                     item: Item {
                         tenant: tenant.clone(),

@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use support::contention::Contention;
 
-use canopy_shared::residency::fence::FencedStore;
-use canopy_shared::store::dynamo::{DynamoItemStore, IN_FLIGHT_ATTEMPTS as ATTEMPTS};
-use canopy_shared::store::{Condition, Item, ItemStore, Write};
+use canopy_shared::adapters::store::dynamo::{DynamoItemStore, IN_FLIGHT_ATTEMPTS as ATTEMPTS};
+use canopy_shared::domain::residency::fence::FencedStore;
+use canopy_shared::ports::store::{Condition, Item, ItemStore, Write};
 use canopy_shared::{Error, TenantKey};
 use serde_json::json;
 use tokio::sync::Barrier;

@@ -16,19 +16,22 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get as get_route, post as post_route};
-use canopy_shared::admins::ConnectAdminDirectory;
-use canopy_shared::connect::install_keys::http_client;
-use canopy_shared::connect::jwt::{ConnectClaims, sign_hs256};
-use canopy_shared::connect::product::ProductClient;
-use canopy_shared::connect::qsh::CONTEXT_QSH;
-use canopy_shared::forge::cloud_index;
-use canopy_shared::forge::fit::{self, Invocation};
-use canopy_shared::forge::jwks::{HttpForgeKeys, MAX_JWKS_BYTES, MAX_KEY_SET_AGE_SECS, MIN_REFRESH_INTERVAL_SECS};
-use canopy_shared::forge::product::ForgeProductClient;
+use canopy_shared::TenantKey;
+use canopy_shared::adapters::admins::ConnectAdminDirectory;
+use canopy_shared::adapters::forge_keys::{
+    HttpForgeKeys, MAX_JWKS_BYTES, MAX_KEY_SET_AGE_SECS, MIN_REFRESH_INTERVAL_SECS,
+};
+use canopy_shared::adapters::install_keys::http_client;
+use canopy_shared::adapters::product::connect::ProductClient;
+use canopy_shared::adapters::product::forge::ForgeProductClient;
+use canopy_shared::domain::connect::jwt::{ConnectClaims, sign_hs256};
+use canopy_shared::domain::connect::qsh::CONTEXT_QSH;
+use canopy_shared::domain::forge::fit::{self, Invocation};
+use canopy_shared::domain::tenants::cloud_index;
+use canopy_shared::domain::tenants::{self, PURGE_DUE_KIND, Tenant, TenantState};
+use canopy_shared::kernel::keys;
+use canopy_shared::ports::store::PageRequest;
 use canopy_shared::state::AppState;
-use canopy_shared::store::PageRequest;
-use canopy_shared::tenants::{self, PURGE_DUE_KIND, Tenant, TenantState};
-use canopy_shared::{TenantKey, keys};
 use serde_json::{Value, json};
 use support::app::*;
 
@@ -269,7 +272,9 @@ async fn app_with_fake_jwks() -> (TestApp, Arc<FakeJwks>) {
         app.clock.clone(),
     );
     (
-        rebuilt(app, |state| state.forge = canopy_shared::forge::ForgeRemote::new(Arc::new(keys), state.clock.clone())),
+        rebuilt(app, |state| {
+            state.forge = canopy_shared::domain::forge::ForgeRemote::new(Arc::new(keys), state.clock.clone())
+        }),
         fake,
     )
 }
@@ -629,7 +634,7 @@ async fn confluence_user(State(fake): State<Arc<FakeAtlassian>>, uri: Uri, heade
         return StatusCode::UNAUTHORIZED.into_response();
     }
     let query = uri.query().unwrap_or_default();
-    let admin = query.contains(&canopy_shared::connect::product::encode_query_value(ADMIN_ACCOUNT));
+    let admin = query.contains(&canopy_shared::adapters::product::connect::encode_query_value(ADMIN_ACCOUNT));
     let operations = if admin { json!([{"operation": "administer", "targetType": "application"}]) } else { json!([]) };
     axum::Json(json!({"accountId": "x", "operations": operations})).into_response()
 }

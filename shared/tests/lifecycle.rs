@@ -10,11 +10,12 @@ use axum::body::Body;
 use axum::http::Request;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use canopy_shared::connect::install_keys::{HttpInstallKeys, http_client};
-use canopy_shared::connect::jwt::{Audience, sign_hs256, sign_rs256};
-use canopy_shared::keys;
-use canopy_shared::store::PageRequest;
-use canopy_shared::{TenantKey, tenants};
+use canopy_shared::TenantKey;
+use canopy_shared::adapters::install_keys::{HttpInstallKeys, http_client};
+use canopy_shared::domain::connect::jwt::{Audience, sign_hs256, sign_rs256};
+use canopy_shared::domain::tenants;
+use canopy_shared::kernel::keys;
+use canopy_shared::ports::store::PageRequest;
 use serde_json::{Value, json};
 use support::app::*;
 

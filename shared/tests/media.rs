@@ -213,7 +213,7 @@ mod scenarios {
     }
 
     pub async fn quotas_are_enforced(w: World) {
-        use canopy_shared::store::{Condition, Item, Write};
+        use canopy_shared::ports::store::{Condition, Item, Write};
         let tenant = TenantKey::from_verified(T).expect("key");
         let usage = |body: Value| Item {
             tenant: tenant.clone(),
@@ -225,8 +225,9 @@ mod scenarios {
             expires_at: None,
             body,
         };
-        let nearly_full =
-            usage(json!({"bytes": canopy_shared::media::MAX_TENANT_MEDIA_BYTES - 100, "items": 3, "pending": 0}));
+        let nearly_full = usage(
+            json!({"bytes": canopy_shared::domain::media::MAX_TENANT_MEDIA_BYTES - 100, "items": 3, "pending": 0}),
+        );
         w.app
             .state
             .store
@@ -239,12 +240,13 @@ mod scenarios {
             body["error"]["message"]
                 .as_str()
                 .expect("message")
-                .contains(&canopy_shared::media::MAX_TENANT_MEDIA_BYTES.to_string())
+                .contains(&canopy_shared::domain::media::MAX_TENANT_MEDIA_BYTES.to_string())
         );
         let (status, _) = w.ticket(&json!({"purpose": "logo", "contentType": "image/png", "size": 100})).await;
         assert_eq!(status, 201, "exactly up to the quota");
 
-        let pending = usage(json!({"bytes": 0, "items": 0, "pending": canopy_shared::media::MAX_PENDING_UPLOADS}));
+        let pending =
+            usage(json!({"bytes": 0, "items": 0, "pending": canopy_shared::domain::media::MAX_PENDING_UPLOADS}));
         w.app
             .state
             .store

@@ -8,8 +8,8 @@ mod support;
 use std::time::Duration;
 
 use canopy_shared::TenantKey;
-use canopy_shared::keys;
-use canopy_shared::media::port::{DownloadHeaders, ObjectKey};
+use canopy_shared::kernel::keys;
+use canopy_shared::ports::media::{DownloadHeaders, ObjectKey};
 use serde_json::json;
 use support::media::{PNG, Served, local_served, put, s3_served};
 
@@ -23,7 +23,7 @@ fn key(name: &str) -> ObjectKey {
     ObjectKey::media(&tenant("t1"), name)
 }
 
-fn ticket(upload: &canopy_shared::media::port::PresignedUpload) -> serde_json::Value {
+fn ticket(upload: &canopy_shared::ports::media::PresignedUpload) -> serde_json::Value {
     serde_json::to_value(upload).expect("json")
 }
 

@@ -125,7 +125,7 @@ fn every_operation_names_its_callers_and_error_shape() {
         }
         assert!(operation["tags"].is_array(), "{method} {path}: tagged");
     }
-    let dare = canopy_shared::connect::descriptor::DARE_MIGRATION_PATH;
+    let dare = canopy_shared::domain::connect::descriptor::DARE_MIGRATION_PATH;
     assert!(value["paths"][format!("{dare}/status")].is_object(), "the descriptor's dare-migration path is served");
     assert!(value["paths"][format!("{dare}/{{hook}}")].is_object());
 }

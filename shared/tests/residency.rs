@@ -15,15 +15,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use canopy_shared::TenantKey;
-use canopy_shared::keys;
-use canopy_shared::media::port::{DownloadHeaders, MediaStore, ObjectInfo, ObjectKey, PresignedUpload};
-use canopy_shared::regions::{Region, RegionSpec, Regions};
-use canopy_shared::residency::fence::FencedStore;
-use canopy_shared::residency::{self, Phase, Settings};
-use canopy_shared::retention::{self, Budget};
+use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
+use canopy_shared::domain::regions::{Region, RegionSpec, Regions};
+use canopy_shared::domain::residency::fence::FencedStore;
+use canopy_shared::domain::residency::{self, Phase, Settings};
+use canopy_shared::domain::retention::{self, Budget};
+use canopy_shared::kernel::keys;
+use canopy_shared::ports::media::{DownloadHeaders, MediaStore, ObjectInfo, ObjectKey, PresignedUpload};
+use canopy_shared::ports::store::{Condition, DueEntry, Item, ItemStore, Page, PageRequest, Write};
 use canopy_shared::state::AppState;
-use canopy_shared::store::embedded::EmbeddedItemStore;
-use canopy_shared::store::{Condition, DueEntry, Item, ItemStore, Page, PageRequest, Write};
 use serde_json::{Value, json};
 use support::app::*;
 use support::media::{PNG, put as put_upload};
@@ -489,7 +489,7 @@ impl World {
         assert!(!before.objects.is_empty());
         let (source, target) = (self.record(from).await, self.record(to).await);
         assert_eq!(source.due.map(|d| d.kind).as_deref(), Some(retention::MIGRATED_SOURCE_DUE_KIND));
-        assert_eq!(target.due.map(|d| d.kind).as_deref(), Some(canopy_shared::tenants::REGISTRY_DUE_KIND));
+        assert_eq!(target.due.map(|d| d.kind).as_deref(), Some(canopy_shared::domain::tenants::REGISTRY_DUE_KIND));
         let (status, _, body) = from.get(&format!("/api/sites/{site_id}")).await;
         assert_eq!(status, 421, "{body}");
         assert_eq!(to.get(&format!("/api/sites/{site_id}")).await.0, 200);
@@ -665,7 +665,7 @@ mod scenarios {
             async move {
                 let item = state.store.get(&tenant(A), keys::TENANT_RECORD, 0).await.expect("get").expect("record");
                 let (record, _) =
-                    canopy_shared::tenants::load(&state, &tenant(A)).await.expect("load").expect("record");
+                    canopy_shared::domain::tenants::load(&state, &tenant(A)).await.expect("load").expect("record");
                 (Some(record.shared_secret), item.body["state"].clone())
             }
         };
@@ -903,7 +903,7 @@ async fn new_tenants_are_homed_where_atlassian_installed_them() {
     assert_eq!(body["region"], "us");
     // An install through the EU base URL reaches the EU stack and is homed there.
     let mut claims = install_claims("tenant-eu", "/lifecycle/installed", w.now());
-    claims.aud = Some(canopy_shared::connect::jwt::Audience::Many(vec![EU_BASE_URL.into()]));
+    claims.aud = Some(canopy_shared::domain::connect::jwt::Audience::Many(vec![EU_BASE_URL.into()]));
     let (status, _, body) =
         w.eu.app
             .send(post("/lifecycle/installed", Some(&sign_install(&claims)), &install_payload("tenant-eu", "s-eu")))

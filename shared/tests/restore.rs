@@ -9,12 +9,12 @@ mod support;
 use std::sync::Arc;
 
 use canopy_shared::TenantKey;
-use canopy_shared::media::local::LocalMediaStore;
-use canopy_shared::media::port::MediaStore;
-use canopy_shared::regions::{Region, RegionSpec};
-use canopy_shared::restore::{Restored, restore_tenant};
-use canopy_shared::store::embedded::EmbeddedItemStore;
-use canopy_shared::store::{Condition, Item, ItemStore, MAX_PAGE_SIZE, PageRequest, Write};
+use canopy_shared::adapters::media::local::LocalMediaStore;
+use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
+use canopy_shared::domain::regions::{Region, RegionSpec};
+use canopy_shared::domain::residency::restore::{Restored, restore_tenant};
+use canopy_shared::ports::media::MediaStore;
+use canopy_shared::ports::store::{Condition, Item, ItemStore, MAX_PAGE_SIZE, PageRequest, Write};
 use serde_json::{Value, json};
 
 const NOW: i64 = 1_768_435_200;

@@ -9,11 +9,11 @@ mod support;
 use std::sync::Arc;
 
 use canopy_shared::TenantKey;
-use canopy_shared::keys;
-use canopy_shared::retention::purge::{self, PURGE_MARKER};
-use canopy_shared::retention::{self, Budget, SweepReport};
-use canopy_shared::store::embedded::EmbeddedItemStore;
-use canopy_shared::store::{Condition, Due, Item, ItemStore, PageRequest, Write};
+use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
+use canopy_shared::domain::retention::purge::{self, PURGE_MARKER};
+use canopy_shared::domain::retention::{self, Budget, SweepReport};
+use canopy_shared::kernel::keys;
+use canopy_shared::ports::store::{Condition, Due, Item, ItemStore, PageRequest, Write};
 use serde_json::json;
 use support::app::*;
 use support::media::{PNG, put as put_object};
@@ -119,7 +119,7 @@ impl World {
     }
 
     async fn object_exists(&self, client: &str, media_id: &str) -> bool {
-        let key = canopy_shared::media::port::ObjectKey::media(&tenant(client), media_id);
+        let key = canopy_shared::ports::media::ObjectKey::media(&tenant(client), media_id);
         self.app.state.media.head(&key).await.expect("head").is_some()
     }
 
@@ -177,8 +177,13 @@ impl World {
         retention::liveness::check_sites(&self.app.state, &probe, 14, &budget).await.expect("liveness")
     }
 
-    async fn state_of(&self, client: &str) -> canopy_shared::tenants::TenantState {
-        canopy_shared::tenants::load(&self.app.state, &tenant(client)).await.expect("load").expect("tenant").0.state
+    async fn state_of(&self, client: &str) -> canopy_shared::domain::tenants::TenantState {
+        canopy_shared::domain::tenants::load(&self.app.state, &tenant(client))
+            .await
+            .expect("load")
+            .expect("tenant")
+            .0
+            .state
     }
 }
 
@@ -201,8 +206,12 @@ mod scenarios {
         assert_eq!((report.denied, report.uninstalled), (1, 0), "13 days of denial: not yet");
         w.app.clock.advance_secs(DAY);
         assert_eq!(w.liveness().await.uninstalled, 1, "14 days: treated as uninstalled");
-        assert_eq!(w.state_of(A).await, canopy_shared::tenants::TenantState::Uninstalled);
-        assert_ne!(w.state_of(B).await, canopy_shared::tenants::TenantState::Uninstalled, "an outage proves nothing");
+        assert_eq!(w.state_of(A).await, canopy_shared::domain::tenants::TenantState::Uninstalled);
+        assert_ne!(
+            w.state_of(B).await,
+            canopy_shared::domain::tenants::TenantState::Uninstalled,
+            "an outage proves nothing"
+        );
 
         w.app.clock.advance_secs(30 * DAY);
         assert_eq!(w.sweep().await.tenants_purged, 1, "then purged 30 days later like any uninstall");

@@ -9,13 +9,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use canopy_shared::clock::Clock;
-use canopy_shared::keys;
-use canopy_shared::secrets::local::{KEYRING_FILE, LocalKeyring, MAX_KEYRING_KEYS};
-use canopy_shared::secrets::{MAX_CACHED_DATA_KEYS, SecretSealer};
-use canopy_shared::store::embedded::EmbeddedItemStore;
-use canopy_shared::store::{Condition, Item, Write};
-use canopy_shared::{TenantKey, tenants};
+use canopy_shared::TenantKey;
+use canopy_shared::adapters::secrets::local::{KEYRING_FILE, LocalKeyring, MAX_KEYRING_KEYS};
+use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
+use canopy_shared::domain::tenants;
+use canopy_shared::kernel::clock::Clock;
+use canopy_shared::kernel::keys;
+use canopy_shared::ports::secrets::{MAX_CACHED_DATA_KEYS, SecretSealer};
+use canopy_shared::ports::store::{Condition, Item, Write};
 use serde_json::{Value, json};
 use support::app::*;
 
@@ -101,7 +102,7 @@ async fn the_embedded_store_file_never_holds_the_secret_and_tokens_still_verify(
 #[tokio::test]
 async fn a_dynamodb_item_never_holds_the_secret_and_tokens_still_verify() {
     let client = support::dynamo::isolated_client();
-    let store = canopy_shared::store::dynamo::DynamoItemStore::new(client.clone(), "canopy-test");
+    let store = canopy_shared::adapters::store::dynamo::DynamoItemStore::new(client.clone(), "canopy-test");
     store.create_table().await.expect("table");
     let app = TestApp::with_store(Arc::new(store));
     install(&app, CLIENT, SECRET).await;

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request};
 use base64::Engine;
-use canopy_shared::config::AppConfig;
-use canopy_shared::connect::jwt::{ConnectClaims, sign_rs256};
-use canopy_shared::connect::qsh::CONTEXT_QSH;
-use canopy_shared::forge::fit;
+use canopy_shared::domain::connect::jwt::{ConnectClaims, sign_rs256};
+use canopy_shared::domain::connect::qsh::CONTEXT_QSH;
+use canopy_shared::domain::forge::fit;
 use canopy_shared::http::headers::HSTS;
 use canopy_shared::http::openapi::Caller;
+use canopy_shared::kernel::config::AppConfig;
 use serde_json::{Value, json};
 use support::app::*;
 

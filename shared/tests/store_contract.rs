@@ -7,8 +7,8 @@ mod support;
 use std::any::Any;
 use std::sync::Arc;
 
-use canopy_shared::store::embedded::EmbeddedItemStore;
-use canopy_shared::store::{
+use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
+use canopy_shared::ports::store::{
     Condition, Due, DueEntry, Item, ItemStore, MAX_BODY_BYTES, MAX_TRANSACTION_WRITES, PageRequest, Write,
 };
 use canopy_shared::{Error, TenantKey};
@@ -265,7 +265,7 @@ mod cases {
         ));
         assert!(h.store.due("purge", NOW, page(10, Some("garbage".into()))).await.is_err());
         let t2 = tenant("t2");
-        let future_cursor = canopy_shared::keys::due_sort_key(NOW + 1000, &t2, "TENANT");
+        let future_cursor = canopy_shared::kernel::keys::due_sort_key(NOW + 1000, &t2, "TENANT");
         let beyond = h.store.due("purge", NOW, page(10, Some(future_cursor))).await.expect("cursor past now");
         assert!(beyond.items.is_empty() && beyond.next.is_none());
     }

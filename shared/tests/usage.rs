@@ -9,14 +9,15 @@ mod support;
 
 use std::sync::Arc;
 
-use canopy_shared::clock::Clock;
+use canopy_shared::TenantKey;
+use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
+use canopy_shared::domain::tenants;
+use canopy_shared::domain::usage::day_of;
+use canopy_shared::domain::usage::{self, TENANTS_PER_CHUNK};
 use canopy_shared::http::ops::{self, OperatorAccess};
-use canopy_shared::keys;
-use canopy_shared::store::embedded::EmbeddedItemStore;
-use canopy_shared::store::{Condition, Due, Item, ItemStore, PageRequest, Write};
-use canopy_shared::tenants;
-use canopy_shared::usage::{self, TENANTS_PER_CHUNK};
-use canopy_shared::{TenantKey, usage::day_of};
+use canopy_shared::kernel::clock::Clock;
+use canopy_shared::kernel::keys;
+use canopy_shared::ports::store::{Condition, Due, Item, ItemStore, PageRequest, Write};
 use serde_json::{Value, json};
 use support::app::*;
 use tower::ServiceExt;

@@ -2,7 +2,8 @@
 //! layouts, reports, page metadata, the trash, the one-query site config, and the admin console's
 //! static files (`/console/`).
 
-use canopy_shared::{bootstrap, http, telemetry};
+use canopy_shared::kernel::telemetry;
+use canopy_shared::{bootstrap, http};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,6 +1,7 @@
 //! Lifecycle Lambda: the app descriptor, Atlassian's lifecycle callbacks, `GET /api/tenant`.
 
-use canopy_shared::{bootstrap, http, telemetry};
+use canopy_shared::kernel::telemetry;
+use canopy_shared::{bootstrap, http};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

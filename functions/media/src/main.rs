@@ -1,6 +1,7 @@
 //! Media Lambda: presigned uploads to the region's bucket, completion checks, downloads, deletion.
 
-use canopy_shared::{bootstrap, http, telemetry};
+use canopy_shared::kernel::telemetry;
+use canopy_shared::{bootstrap, http};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

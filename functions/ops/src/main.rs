@@ -1,7 +1,8 @@
 //! Operator Lambda: IAM-authorised routes for Canopy's operators (usage figures per customer).
 
 use canopy_shared::http::ops::{self, OperatorAccess};
-use canopy_shared::{bootstrap, http, telemetry};
+use canopy_shared::kernel::telemetry;
+use canopy_shared::{bootstrap, http};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,10 +1,11 @@
 //! Personal-data reporting Lambda (hourly EventBridge schedule): reports the accountIds Canopy
-//! stores to each due tenant and erases closed accounts (`canopy_shared::privacy`).
+//! stores to each due tenant and erases closed accounts (`canopy_shared::domain::privacy`).
 
-use canopy_shared::connect::install_keys::http_client;
-use canopy_shared::privacy::{self, PrivacyJob};
-use canopy_shared::schedule::ScheduledEvent;
-use canopy_shared::{bootstrap, telemetry};
+use canopy_shared::adapters::install_keys::http_client;
+use canopy_shared::bootstrap;
+use canopy_shared::domain::privacy::{self, PrivacyJob};
+use canopy_shared::jobs::schedule::ScheduledEvent;
+use canopy_shared::kernel::telemetry;
 use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]

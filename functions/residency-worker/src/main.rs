@@ -1,10 +1,11 @@
 //! Residency worker Lambda (EventBridge rule, every minute, reserved concurrency 1): drives every
-//! migration and rollback in flight (`canopy_shared::residency::resume_all`), since the HTTP
+//! migration and rollback in flight (`canopy_shared::domain::residency::resume_all`), since the HTTP
 //! function that starts one is frozen once it has answered.
 
-use canopy_shared::residency;
-use canopy_shared::schedule::ScheduledEvent;
-use canopy_shared::{bootstrap, telemetry};
+use canopy_shared::bootstrap;
+use canopy_shared::domain::residency;
+use canopy_shared::jobs::schedule::ScheduledEvent;
+use canopy_shared::kernel::telemetry;
 use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]

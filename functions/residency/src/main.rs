@@ -1,7 +1,8 @@
 //! Residency Lambda: a tenant's data moves to another region and back within 7 days
 //! (`/api/residency…`), and Atlassian's realm-migration hooks (`/lifecycle/dare-migration/…`).
 
-use canopy_shared::{bootstrap, http, telemetry};
+use canopy_shared::kernel::telemetry;
+use canopy_shared::{bootstrap, http};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,12 +1,13 @@
 //! Retention Lambda (EventBridge schedule): purges what fell due — tenants 30 days after
 //! uninstall, migrated sources after 7 days, trash after 30 days, uploads never completed —
-//! within the invocation's time; the rest stays due for the next run (`canopy_shared::retention`).
+//! within the invocation's time; the rest stays due for the next run (`canopy_shared::domain::retention`).
 
-use canopy_shared::connect::install_keys::http_client;
-use canopy_shared::retention;
-use canopy_shared::retention::liveness::ConnectSiteProbe;
-use canopy_shared::schedule::ScheduledEvent;
-use canopy_shared::{bootstrap, telemetry};
+use canopy_shared::adapters::install_keys::http_client;
+use canopy_shared::bootstrap;
+use canopy_shared::domain::retention;
+use canopy_shared::domain::retention::liveness::ConnectSiteProbe;
+use canopy_shared::jobs::schedule::ScheduledEvent;
+use canopy_shared::kernel::telemetry;
 use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]

@@ -1,8 +1,10 @@
 //! Usage snapshot Lambda (daily EventBridge schedule): per-customer figures and totals for the
-//! scheduled day, kept in the operator partition (`canopy_shared::usage`).
+//! scheduled day, kept in the operator partition (`canopy_shared::domain::usage`).
 
-use canopy_shared::schedule::ScheduledEvent;
-use canopy_shared::{bootstrap, telemetry, usage};
+use canopy_shared::bootstrap;
+use canopy_shared::domain::usage;
+use canopy_shared::jobs::schedule::ScheduledEvent;
+use canopy_shared::kernel::telemetry;
 use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use canopy_shared::TenantKey;
-use canopy_shared::media::port::{MediaStore, ObjectKey};
-use canopy_shared::media::s3::S3MediaStore;
-use canopy_shared::store::dynamo::DynamoItemStore;
-use canopy_shared::store::{Condition, Item, ItemStore, Write};
+use canopy_shared::adapters::media::s3::S3MediaStore;
+use canopy_shared::adapters::store::dynamo::DynamoItemStore;
+use canopy_shared::ports::media::{MediaStore, ObjectKey};
+use canopy_shared::ports::store::{Condition, Item, ItemStore, Write};
 
 pub fn env(name: &str) -> String {
     std::env::var(name)
@@ -29,7 +29,7 @@ pub async fn dynamo() -> Arc<dyn ItemStore> {
         .region(Region::new("us-east-1"))
         .credentials_provider(credentials)
         .endpoint_url(env("CANOPY_TEST_DYNAMODB_ENDPOINT"))
-        .http_client(canopy_shared::aws::https_client())
+        .http_client(canopy_shared::adapters::aws::https_client())
         .build();
     let store = DynamoItemStore::new(aws_sdk_dynamodb::Client::from_conf(config), "canopy-bench");
     store.create_table().await.expect("create table");
@@ -46,7 +46,7 @@ pub async fn s3() -> Arc<dyn MediaStore> {
         .credentials_provider(credentials)
         .endpoint_url(env("CANOPY_TEST_S3_ENDPOINT"))
         .force_path_style(true)
-        .http_client(canopy_shared::aws::https_client())
+        .http_client(canopy_shared::adapters::aws::https_client())
         .build();
     let client = aws_sdk_s3::Client::from_conf(config);
     let bucket = unique("bench-");

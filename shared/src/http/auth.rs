@@ -10,16 +10,17 @@ use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 use axum::http::{Method, Uri, header};
 
-use crate::admins::ProductAccess;
-use crate::connect::jwt::{self, ConnectClaims, QshRule, TokenKind};
-use crate::connect::qsh::query_string_hash;
-use crate::error::{Error, Result};
-use crate::forge::fit::{self, FitExpectation, Invocation};
-use crate::forge::product::ForgeAccess;
-use crate::forge::{SYSTEM_TOKEN_HEADER, SystemToken, cloud_index};
+use crate::adapters::admins::ProductAccess;
+use crate::adapters::product::forge::ForgeAccess;
+use crate::domain::connect::jwt::{self, ConnectClaims, QshRule, TokenKind};
+use crate::domain::connect::qsh::query_string_hash;
+use crate::domain::forge::fit::{self, FitExpectation, Invocation};
+use crate::domain::forge::{SYSTEM_TOKEN_HEADER, SystemToken};
+use crate::domain::tenants::cloud_index;
+use crate::domain::tenants::{self, Tenant, TenantState};
+use crate::kernel::error::{Error, Result};
+use crate::kernel::tenant_key::TenantKey;
 use crate::state::AppState;
-use crate::tenant_key::TenantKey;
-use crate::tenants::{self, Tenant, TenantState};
 
 /// A verified caller: the tenant, the acting user (if any) and how the token was bound.
 #[derive(Debug, Clone)]
@@ -206,7 +207,7 @@ impl FromRequestParts<AppState> for AuthContext {
             return Err(state.regions.wrong_region(&context.install.region));
         }
         if context.install.read_only && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-            return Err(crate::residency::read_only_error());
+            return Err(crate::domain::residency::read_only_error());
         }
         if context.install.state == TenantState::Disabled {
             return Err(Error::forbidden("tenant_disabled", "The app is disabled for this site."));

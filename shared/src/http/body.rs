@@ -3,7 +3,7 @@
 use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 
-use crate::error::{Error, Result};
+use crate::kernel::error::{Error, Result};
 
 /// Parses a JSON body read as bytes (the lifecycle routes need the bytes and the headers
 /// together with the token). 415 without `application/json`, 400 for broken JSON, 422 for

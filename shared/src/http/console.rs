@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{Error, Result};
+use crate::kernel::error::{Error, Result};
 use crate::state::AppState;
 
 /// Where the console lives; `/console` redirects here.

@@ -13,14 +13,14 @@ use super::auth::AuthContext;
 use super::body::JsonBody;
 use super::extract::{Admin, IfMatch, PageView, Paging, item_response};
 use super::openapi::{IfMatchHeader, Item, ItemPage, ItemParam, PageSchema, PagingParams, SiteParam};
-use crate::content::library::{LAYOUTS, Library, REPORTS, THEMES};
-use crate::content::model::ContentModel;
-use crate::content::model::navigation::Navigation;
-use crate::content::model::page_metadata::PageMetadata;
-use crate::content::model::site::Site;
-use crate::content::site_items::{ANNOUNCEMENTS, PROMOTED_SEARCHES, SiteCollection};
-use crate::content::{pages, portability, site_config, site_items, sites, trash};
-use crate::error::Result;
+use crate::domain::content::library::{LAYOUTS, Library, REPORTS, THEMES};
+use crate::domain::content::model::ContentModel;
+use crate::domain::content::model::navigation::Navigation;
+use crate::domain::content::model::page_metadata::PageMetadata;
+use crate::domain::content::model::site::Site;
+use crate::domain::content::site_items::{ANNOUNCEMENTS, PROMOTED_SEARCHES, SiteCollection};
+use crate::domain::content::{pages, portability, site_config, site_items, sites, trash};
+use crate::kernel::error::Result;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -52,7 +52,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// Content bodies: the largest document (256 KiB) with room for JSON escaping.
 pub const MAX_CONTENT_BODY_BYTES: usize = 512 * 1024;
 
-fn page<T: serde::Serialize>(page: crate::store::Page<T>) -> Response {
+fn page<T: serde::Serialize>(page: crate::ports::store::Page<T>) -> Response {
     axum::Json(PageView::from(page)).into_response()
 }
 
@@ -224,7 +224,7 @@ macro_rules! site_collection_handlers {
 
 site_collection_handlers!(
     ANNOUNCEMENTS,
-    crate::content::model::announcement::Announcement,
+    crate::domain::content::model::announcement::Announcement,
     "/api/sites/{site_id}/announcements",
     "/api/sites/{site_id}/announcements/{id}",
     list_announcements,
@@ -235,7 +235,7 @@ site_collection_handlers!(
 );
 site_collection_handlers!(
     PROMOTED_SEARCHES,
-    crate::content::model::promoted_search::PromotedSearch,
+    crate::domain::content::model::promoted_search::PromotedSearch,
     "/api/sites/{site_id}/promoted-searches",
     "/api/sites/{site_id}/promoted-searches/{id}",
     list_searches,
@@ -316,7 +316,7 @@ macro_rules! library_handlers {
 
 library_handlers!(
     THEMES,
-    crate::content::model::theme::Theme,
+    crate::domain::content::model::theme::Theme,
     "/api/themes",
     "/api/themes/{id}",
     list_themes,
@@ -327,7 +327,7 @@ library_handlers!(
 );
 library_handlers!(
     LAYOUTS,
-    crate::content::model::layout::Layout,
+    crate::domain::content::model::layout::Layout,
     "/api/layouts",
     "/api/layouts/{id}",
     list_layouts,
@@ -338,7 +338,7 @@ library_handlers!(
 );
 library_handlers!(
     REPORTS,
-    crate::content::model::report::ReportConfig,
+    crate::domain::content::model::report::ReportConfig,
     "/api/reports",
     "/api/reports/{id}",
     list_reports,

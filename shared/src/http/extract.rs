@@ -8,10 +8,10 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::auth::AuthContext;
-use crate::content::records::{DEFAULT_PAGE_SIZE, Editor, MAX_LIST_PAGE_SIZE, Stored};
-use crate::error::{Error, Result};
+use crate::domain::records::{DEFAULT_PAGE_SIZE, Editor, MAX_LIST_PAGE_SIZE, Stored};
+use crate::kernel::error::{Error, Result};
+use crate::ports::store::Page;
 use crate::state::AppState;
-use crate::store::Page;
 
 /// A verified caller who administers the tenant's site; everyone else gets 403.
 pub struct Admin(pub Editor);

@@ -14,13 +14,13 @@ use super::auth::AuthContext;
 use super::body::JsonBody;
 use super::extract::{Admin, IfMatch, PageView};
 use super::openapi::{IfMatchHeader, ItemParam, PageSchema};
-use crate::content::records::{DEFAULT_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
-use crate::error::{Error, Result};
-use crate::feedback::{self, Filter, Submission};
-use crate::ids;
+use crate::domain::feedback::{self, Filter, Submission};
+use crate::domain::records::{DEFAULT_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
+use crate::domain::users;
+use crate::kernel::error::{Error, Result};
+use crate::kernel::ids;
+use crate::kernel::tenant_key::TenantKey;
 use crate::state::AppState;
-use crate::tenant_key::TenantKey;
-use crate::users;
 
 /// Feedback and dismissal bodies: a text at its bound, fully `\u`-escaped, is ~12 KiB.
 pub const MAX_FEEDBACK_BODY_BYTES: usize = 16 * 1024;
@@ -94,7 +94,7 @@ async fn list(
     if query.site_id.as_deref().is_some_and(|s| !ids::is_ulid(s)) {
         return Err(bad_query("siteId must be a site id."));
     }
-    if query.page_id.as_deref().is_some_and(|p| !crate::content::model::bounds::is_page_id(p)) {
+    if query.page_id.as_deref().is_some_and(|p| !crate::domain::content::model::bounds::is_page_id(p)) {
         return Err(bad_query("pageId must be a Confluence page id."));
     }
     let filter = Filter { site_id: query.site_id, page_id: query.page_id };

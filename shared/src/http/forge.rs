@@ -10,9 +10,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::body::{RawBody, parse_json};
-use crate::error::{Error, Result};
-use crate::forge::fit::{self, FitExpectation};
-use crate::forge::installs::{self, EventPayload, ForgeEvent};
+use crate::domain::forge::fit::{self, FitExpectation};
+use crate::domain::forge::installs::{self, EventPayload, ForgeEvent};
+use crate::kernel::error::{Error, Result};
 use crate::state::AppState;
 
 pub const FORGE_INSTALLED_PATH: &str = "/forge/lifecycle/installed";

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 
-use crate::config::AppConfig;
+use crate::kernel::config::AppConfig;
 
 /// A year, subdomains included: the app is only ever served over HTTPS once deployed.
 pub const HSTS: &str = "max-age=31536000; includeSubDomains";

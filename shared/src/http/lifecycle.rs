@@ -9,12 +9,12 @@ use serde_json::Value;
 
 use super::auth::{AuthContext, SignedRequest, verify_tenant_token};
 use super::body::{RawBody, parse_json};
-use crate::connect::descriptor::{self, DISABLED_PATH, ENABLED_PATH, INSTALLED_PATH, UNINSTALLED_PATH};
-use crate::connect::jwt::{self, InstallExpectation};
-use crate::error::{Error, Result};
+use crate::domain::connect::descriptor::{self, DISABLED_PATH, ENABLED_PATH, INSTALLED_PATH, UNINSTALLED_PATH};
+use crate::domain::connect::jwt::{self, InstallExpectation};
+use crate::domain::tenants::{self, InstallPayload, TenantSummary};
+use crate::kernel::error::{Error, Result};
+use crate::kernel::tenant_key::TenantKey;
 use crate::state::AppState;
-use crate::tenant_key::TenantKey;
-use crate::tenants::{self, InstallPayload, TenantSummary};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -81,8 +81,8 @@ async fn installed(
     let request = SignedRequest { method: &method, uri: &uri, headers: &headers };
     let (key, payload, claims) =
         authenticate_then_parse(&state, &request, &body, |p: &InstallPayload| &p.client_key).await?;
-    let region = crate::residency::region_of_install(&state, &claims);
-    let state = crate::residency::home_state(&state, &key).await?;
+    let region = crate::domain::residency::region_of_install(&state, &claims);
+    let state = crate::domain::residency::home_state(&state, &key).await?;
     tenants::install_in(&state, &key, &payload, &region).await?;
     tracing::info!(tenant = %key, "installed");
     Ok(StatusCode::NO_CONTENT)
@@ -99,7 +99,7 @@ async fn uninstalled(
 ) -> Result<StatusCode> {
     let request = SignedRequest { method: &method, uri: &uri, headers: &headers };
     let (key, _, _) = authenticate_then_parse(&state, &request, &body, |p: &LifecyclePayload| &p.client_key).await?;
-    let state = crate::residency::home_state(&state, &key).await?;
+    let state = crate::domain::residency::home_state(&state, &key).await?;
     let tenant = tenants::uninstall(&state, &key).await?;
     tracing::info!(tenant = %key, purge_after = ?tenant.purge_after, "uninstalled");
     Ok(StatusCode::NO_CONTENT)
@@ -141,7 +141,7 @@ async fn enable_or_disable(
     let request = SignedRequest { method: &method, uri: &uri, headers: &headers };
     // A tenant that moved region is verified and changed against its new home's record.
     let state = match TenantKey::from_verified(&jwt::unverified_issuer(&request.token()?)?) {
-        Some(key) => crate::residency::home_state(&state, &key).await?,
+        Some(key) => crate::domain::residency::home_state(&state, &key).await?,
         None => state,
     };
     let (key, _, _, _) = verify_tenant_token(&state, &request, false).await?;

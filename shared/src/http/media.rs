@@ -12,9 +12,9 @@ use super::auth::AuthContext;
 use super::body::JsonBody;
 use super::extract::{Admin, IfMatch, PageView};
 use super::openapi::{IfMatchHeader, ItemParam, PageSchema};
-use crate::content::records::{DEFAULT_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
-use crate::error::{Error, Result};
-use crate::media::{self, Purpose, UploadRequest};
+use crate::domain::media::{self, Purpose, UploadRequest};
+use crate::domain::records::{DEFAULT_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
+use crate::kernel::error::{Error, Result};
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -73,7 +73,7 @@ async fn list(
     if !(1..=MAX_LIST_PAGE_SIZE).contains(&limit) {
         return Err(Error::bad_request("bad_page_size", format!("limit must be 1 to {MAX_LIST_PAGE_SIZE}.")));
     }
-    if params.cursor.as_deref().is_some_and(|c| !crate::ids::is_ulid(c)) {
+    if params.cursor.as_deref().is_some_and(|c| !crate::kernel::ids::is_ulid(c)) {
         return Err(Error::bad_request("bad_cursor", "Unknown cursor."));
     }
     let page = media::list(&state, &auth.tenant, params.purpose, limit, params.cursor.as_deref()).await?;

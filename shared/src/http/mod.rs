@@ -20,7 +20,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::error::Error;
+use crate::kernel::error::Error;
 use crate::state::AppState;
 
 /// Largest request body any route accepts unless it sets its own; lifecycle payloads are ~1 KB.

@@ -149,7 +149,7 @@ pub enum Caller {
 
 /// Who may call `path`.
 pub fn caller_of(path: &str) -> Caller {
-    use crate::connect::descriptor::{DARE_MIGRATION_PATH, INSTALLED_PATH, UNINSTALLED_PATH};
+    use crate::domain::connect::descriptor::{DARE_MIGRATION_PATH, INSTALLED_PATH, UNINSTALLED_PATH};
     if path == INSTALLED_PATH || path == UNINSTALLED_PATH {
         Caller::SignedInstall
     } else if path.starts_with("/lifecycle/") || path.starts_with(DARE_MIGRATION_PATH) {

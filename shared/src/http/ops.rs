@@ -16,10 +16,10 @@ use utoipa_axum::routes;
 
 use super::extract::PageView;
 use super::openapi::PageSchema;
-use crate::content::records::{DEFAULT_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
-use crate::error::{Error, Result};
+use crate::domain::records::{DEFAULT_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
+use crate::domain::usage;
+use crate::kernel::error::{Error, Result};
 use crate::state::AppState;
-use crate::usage;
 
 /// How operators are authenticated; each host chooses explicitly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,9 +95,9 @@ async fn list_receipts(
     if !(1..=MAX_LIST_PAGE_SIZE).contains(&limit) {
         return Err(Error::bad_request("bad_page_size", format!("limit must be 1 to {MAX_LIST_PAGE_SIZE}.")));
     }
-    if query.cursor.as_deref().is_some_and(|c| !c.starts_with(crate::keys::RECEIPT_PREFIX) || c.len() > 128) {
+    if query.cursor.as_deref().is_some_and(|c| !c.starts_with(crate::kernel::keys::RECEIPT_PREFIX) || c.len() > 128) {
         return Err(Error::bad_request("bad_cursor", "Unknown cursor."));
     }
-    let page = crate::retention::purge::receipts(&state, limit, query.cursor).await?;
+    let page = crate::domain::retention::purge::receipts(&state, limit, query.cursor).await?;
     Ok(axum::Json(PageView::from(page)).into_response())
 }

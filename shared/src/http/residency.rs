@@ -12,10 +12,10 @@ use utoipa_axum::routes;
 use super::auth::{AuthContext, SignedRequest, verify_tenant_token};
 use super::body::{JsonBody, RawBody, parse_json};
 use super::extract::Admin;
-use crate::error::{Error, Result};
-use crate::residency::{self, Kind, ResidencyView, dare};
+use crate::domain::residency::{self, Kind, ResidencyView, dare};
+use crate::kernel::error::{Error, Result};
+use crate::kernel::tenant_key::TenantKey;
 use crate::state::AppState;
-use crate::tenant_key::TenantKey;
 
 pub const RESIDENCY_PATH: &str = "/api/residency";
 pub const MIGRATIONS_PATH: &str = "/api/residency/migrations";

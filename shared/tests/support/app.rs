@@ -6,22 +6,22 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, Response};
-use canopy_shared::admins::LocalAdminDirectory;
-use canopy_shared::clock::{Clock, ManualClock};
-use canopy_shared::config::AppConfig;
-use canopy_shared::connect::install_keys::{InstallKeys, StaticInstallKeys};
-use canopy_shared::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
-use canopy_shared::connect::qsh::{CONTEXT_QSH, query_string_hash};
-use canopy_shared::forge::ForgeRemote;
-use canopy_shared::forge::fit::{self, Invocation};
-use canopy_shared::forge::jwks::{ForgeKeys, StaticForgeKeys};
-use canopy_shared::media::local::LocalMediaStore;
-use canopy_shared::media::port::MediaStore;
-use canopy_shared::secrets::SecretSealer;
-use canopy_shared::secrets::local::{KEYRING_FILE, LocalKeyring};
+use canopy_shared::adapters::admins::LocalAdminDirectory;
+use canopy_shared::adapters::forge_keys::{ForgeKeys, StaticForgeKeys};
+use canopy_shared::adapters::install_keys::{InstallKeys, StaticInstallKeys};
+use canopy_shared::adapters::media::local::LocalMediaStore;
+use canopy_shared::adapters::secrets::local::{KEYRING_FILE, LocalKeyring};
+use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
+use canopy_shared::domain::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
+use canopy_shared::domain::connect::qsh::{CONTEXT_QSH, query_string_hash};
+use canopy_shared::domain::forge::ForgeRemote;
+use canopy_shared::domain::forge::fit::{self, Invocation};
+use canopy_shared::kernel::clock::{Clock, ManualClock};
+use canopy_shared::kernel::config::AppConfig;
+use canopy_shared::ports::media::MediaStore;
+use canopy_shared::ports::secrets::SecretSealer;
+use canopy_shared::ports::store::ItemStore;
 use canopy_shared::state::AppState;
-use canopy_shared::store::ItemStore;
-use canopy_shared::store::embedded::EmbeddedItemStore;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -104,8 +104,8 @@ impl TestApp {
         let mut config = AppConfig::new(BASE_URL);
         config.forge_app_ari = Some(FORGE_APP_ARI.into());
         let media: Arc<dyn MediaStore> = Arc::new(LocalMediaStore::open(dir.path(), BASE_URL).expect("local media"));
-        let regions = canopy_shared::regions::Regions::home_only(&config, store.clone(), media.clone())
-            .with_settings(canopy_shared::residency::Settings { auto_drive: false });
+        let regions = canopy_shared::domain::regions::Regions::home_only(&config, store.clone(), media.clone())
+            .with_settings(canopy_shared::domain::residency::Settings { auto_drive: false });
         let state = AppState {
             regions,
             config: Arc::new(config),

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use canopy_shared::Result;
 use canopy_shared::TenantKey;
-use canopy_shared::store::{DueEntry, Item, ItemStore, Page, PageRequest, Write};
+use canopy_shared::ports::store::{DueEntry, Item, ItemStore, Page, PageRequest, Write};
 
 #[derive(Default)]
 pub struct Calls {

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use canopy_shared::store::ItemStore;
-use canopy_shared::store::dynamo::DynamoItemStore;
+use canopy_shared::adapters::store::dynamo::DynamoItemStore;
+use canopy_shared::ports::store::ItemStore;
 
 pub const ENDPOINT_VAR: &str = "CANOPY_TEST_DYNAMODB_ENDPOINT";
 const TABLE: &str = "canopy-test";

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-use canopy_shared::media::local::{self, LocalMediaStore};
-use canopy_shared::media::port::MediaStore;
-use canopy_shared::media::s3::S3MediaStore;
+use canopy_shared::adapters::media::local::{self, LocalMediaStore};
+use canopy_shared::adapters::media::s3::S3MediaStore;
+use canopy_shared::ports::media::MediaStore;
 
 pub struct Served {
     pub store: Arc<dyn MediaStore>,
@@ -42,7 +42,7 @@ pub async fn s3_served() -> Served {
         .credentials_provider(credentials)
         .endpoint_url(env("CANOPY_TEST_S3_ENDPOINT"))
         .force_path_style(true)
-        .http_client(canopy_shared::aws::https_client())
+        .http_client(canopy_shared::adapters::aws::https_client())
         .build();
     let client = aws_sdk_s3::Client::from_conf(config);
     static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);

@@ -1,0 +1,10 @@
+//! Adapters: the implementations of the ports (DynamoDB, redb, S3, local files, KMS, Atlassian products).
+
+pub mod admins;
+pub mod aws;
+pub mod forge_keys;
+pub mod install_keys;
+pub mod media;
+pub mod product;
+pub mod secrets;
+pub mod store;

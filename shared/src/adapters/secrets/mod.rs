@@ -1,0 +1,4 @@
+//! Secret sealer adapters: AWS KMS and the local keyring.
+
+pub mod kms;
+pub mod local;

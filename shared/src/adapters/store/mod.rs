@@ -1,0 +1,4 @@
+//! Item store adapters: DynamoDB and the embedded redb store.
+
+pub mod dynamo;
+pub mod embedded;

@@ -1,8 +1,0 @@
-//! Atlassian Connect authentication: the qsh algorithm, HS256 request and context tokens, the
-//! RS256 signed install, the install-keys port, and the app descriptor.
-
-pub mod descriptor;
-pub mod install_keys;
-pub mod jwt;
-pub mod product;
-pub mod qsh;

@@ -1,0 +1,6 @@
+//! Atlassian Connect authentication: the qsh algorithm, HS256 request and context tokens, the
+//! RS256 signed install, the install-keys port, and the app descriptor.
+
+pub mod descriptor;
+pub mod jwt;
+pub mod qsh;

@@ -1,0 +1,129 @@
+//! Fixed-window rate limits with their counters in the item store, so that a limit holds across
+//! every Lambda instance and server process sharing the table.
+//!
+//! Rule: for each window of a [`Limit`] (e.g. a minute and a UTC day) one counter item per caller
+//! and window start, `RATE#<action>#<caller>#<secs>#<start>`, expiring when the window ends. A hit
+//! is allowed while every window's count is below its maximum; it is charged by versioned puts of
+//! every counter, returned as writes for the caller to commit in the same transaction as the work
+//! it limits (so a refused or failed request is not counted and a counted one is never lost). Two
+//! concurrent hits conflict on the counters' versions and the loser re-reads: the counts are exact.
+//!
+//! Fixed windows allow up to twice a window's maximum across a window boundary; that is the
+//! accepted price of one item per window instead of a log of hits.
+
+use serde::{Deserialize, Serialize};
+
+use crate::kernel::error::{Error, Result};
+use crate::kernel::keys;
+use crate::kernel::tenant_key::TenantKey;
+use crate::ports::store::{Condition, Item, Write};
+use crate::state::AppState;
+
+/// At most `max` hits per `secs`-second window aligned on the unix epoch (a day window is a UTC day).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub secs: i64,
+    pub max: u64,
+}
+
+/// The windows of one limited action.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    /// Names the counters (`feedback`); part of the key.
+    pub action: &'static str,
+    pub windows: &'static [Window],
+}
+
+/// Who a hit is counted against: one user, or every anonymous caller of the tenant together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller<'a> {
+    User(&'a str),
+    Anonymous,
+}
+
+impl Caller<'_> {
+    fn key_part(&self) -> String {
+        match self {
+            Self::User(account_id) => format!("user#{account_id}"),
+            Self::Anonymous => "anonymous".into(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Counter {
+    count: u64,
+}
+
+/// The writes that charge one hit to every window of `limit`, or [`Error::RateLimited`] with the
+/// seconds until the first full window ends. Commit the writes in the transaction of the work;
+/// run the whole read-charge-commit in `retry_conflicts` (see [`exhausted_on_conflict`]).
+pub async fn charge(
+    state: &AppState,
+    tenant: &TenantKey,
+    limit: &Limit,
+    caller: Caller<'_>,
+    now_millis: i64,
+) -> Result<Vec<Write>> {
+    let now = now_millis.div_euclid(1000);
+    let caller_key = caller.key_part();
+    let mut writes = Vec::with_capacity(limit.windows.len());
+    for window in limit.windows {
+        let start = now - now.rem_euclid(window.secs);
+        let end = start + window.secs;
+        let sk = keys::rate_window(limit.action, &caller_key, window.secs, start);
+        let stored = state.store.get(tenant, &sk, now).await?;
+        let (count, condition) = match &stored {
+            None => (0, Condition::Absent),
+            Some(item) => {
+                let counter: Counter = serde_json::from_value(item.body.clone())
+                    .map_err(|e| Error::internal(format!("rate counter {sk}: {e}")))?;
+                (counter.count, Condition::Version(item.version))
+            }
+        };
+        if count >= window.max {
+            return Err(Error::RateLimited { retry_after_secs: (end - now).max(1) as u64 });
+        }
+        let item = Item {
+            tenant: tenant.clone(),
+            sk,
+            version: stored.map_or(1, |item| item.version + 1),
+            updated_at: now_millis,
+            updated_by: None,
+            due: None,
+            expires_at: Some(end),
+            body: serde_json::to_value(Counter { count: count + 1 }).map_err(Error::internal)?,
+        };
+        writes.push(Write::Put { item, condition });
+    }
+    Ok(writes)
+}
+
+/// A hit that still conflicts after every retry lost to a flood of concurrent hits on the same
+/// counters: answer it as rate limited rather than as a version conflict the caller cannot fix.
+pub fn exhausted_on_conflict(error: Error) -> Error {
+    match error {
+        Error::Conflict { code: "write_conflict", .. } => Error::RateLimited { retry_after_secs: 1 },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_and_anonymous_callers_never_share_counters() {
+        assert_eq!(Caller::User("557058:a").key_part(), "user#557058:a");
+        assert_eq!(Caller::Anonymous.key_part(), "anonymous");
+        assert_ne!(Caller::User("anonymous").key_part(), Caller::Anonymous.key_part());
+    }
+
+    #[test]
+    fn only_exhausted_write_conflicts_become_rate_limits() {
+        let conflict = Error::conflict("write_conflict", "x");
+        assert!(matches!(exhausted_on_conflict(conflict), Error::RateLimited { retry_after_secs: 1 }));
+        let other = Error::conflict("in_use", "x");
+        assert!(matches!(exhausted_on_conflict(other), Error::Conflict { code: "in_use", .. }));
+    }
+}

@@ -1,0 +1,166 @@
+//! Sites deleted without an uninstall: Atlassian sends no event then (CONNECT.md §7), so the
+//! sweep asks each installed tenant's site, at most once a day, whether the app still has
+//! access. After `CANOPY_LIVENESS_GRACE_DAYS` of answers that deny it (401, 403, 404, 410), the
+//! tenant is uninstalled like an uninstall event would, and purged 30 days later. Outages (5xx,
+//! timeouts) prove nothing either way and are not counted.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::Budget;
+use crate::adapters::product::connect::app_token;
+use crate::domain::tenants::{self, REGISTRY_DUE_KIND, Tenant, TenantState};
+use crate::kernel::error::{Error, Result};
+use crate::kernel::tenant_key::TenantKey;
+use crate::ports::store::{Condition, Item, PageRequest, Write};
+use crate::state::AppState;
+
+/// Days of denied access before a tenant is treated as uninstalled.
+pub const DEFAULT_GRACE_DAYS: i64 = 14;
+/// A site is asked at most this often.
+pub const CHECK_INTERVAL_SECS: i64 = 86_400;
+const LIVENESS_SK: &str = "LIVENESS";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Granted,
+    Denied,
+}
+
+/// Asks a tenant's site whether the app can still reach it.
+#[async_trait]
+pub trait SiteProbe: Send + Sync {
+    /// `Err` when the answer proves nothing (outage, timeout).
+    async fn probe(&self, tenant: &Tenant) -> Result<Access>;
+}
+
+/// Connect: a cheap read with the app's JWT (`READ` scope). An uninstalled app's token is
+/// refused (401), a deleted site answers 404/410.
+pub struct ConnectSiteProbe {
+    pub client: reqwest::Client,
+    pub app_key: String,
+}
+
+#[async_trait]
+impl SiteProbe for ConnectSiteProbe {
+    async fn probe(&self, tenant: &Tenant) -> Result<Access> {
+        let path = if tenant.product_type == "jira" { "/rest/api/3/serverInfo" } else { "/rest/api/space?limit=1" };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let token = app_token(&self.app_key, &tenant.shared_secret, "GET", &tenant.base_url, path, now)?;
+        let response = self
+            .client
+            .get(format!("{}{path}", tenant.base_url.trim_end_matches('/')))
+            .header("authorization", format!("JWT {token}"))
+            .send()
+            .await
+            .map_err(|e| Error::unavailable("product", e.without_url()))?;
+        match response.status().as_u16() {
+            200..=299 => Ok(Access::Granted),
+            401 | 403 | 404 | 410 => Ok(Access::Denied),
+            status => Err(Error::unavailable("product", format!("liveness probe answered {status}"))),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Liveness {
+    checked_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    denied_since: Option<i64>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LivenessReport {
+    pub checked: u64,
+    pub denied: u64,
+    pub uninstalled: u64,
+    pub more: bool,
+}
+
+/// Probes every installed tenant not checked in the last day.
+pub async fn check_sites(
+    state: &AppState,
+    probe: &dyn SiteProbe,
+    grace_days: i64,
+    budget: &Budget,
+) -> Result<LivenessReport> {
+    let mut report = LivenessReport::default();
+    let now = state.clock.now_secs();
+    let mut after = None;
+    loop {
+        let page = state.store.due(REGISTRY_DUE_KIND, now, PageRequest { limit: 1000, after }).await?;
+        for entry in &page.items {
+            if budget.exhausted() {
+                report.more = true;
+                return Ok(report);
+            }
+            check_one(state, probe, &entry.tenant, grace_days, &mut report).await?;
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(report),
+        }
+    }
+}
+
+async fn check_one(
+    state: &AppState,
+    probe: &dyn SiteProbe,
+    key: &TenantKey,
+    grace_days: i64,
+    report: &mut LivenessReport,
+) -> Result<()> {
+    let now = state.clock.now_secs();
+    let stored = state.store.get(key, LIVENESS_SK, now).await?;
+    let (mut liveness, version) = match &stored {
+        Some(item) => {
+            (serde_json::from_value::<Liveness>(item.body.clone()).map_err(Error::internal)?, Some(item.version))
+        }
+        None => (Liveness::default(), None),
+    };
+    if stored.is_some() && now - liveness.checked_at < CHECK_INTERVAL_SECS {
+        return Ok(());
+    }
+    let Some((tenant, _)) = tenants::load(state, key).await? else { return Ok(()) };
+    if tenant.state == TenantState::Uninstalled || !tenant.has_connect_install() {
+        return Ok(());
+    }
+    let access = match probe.probe(&tenant).await {
+        Ok(access) => access,
+        Err(error) => {
+            tracing::warn!(tenant = %key, %error, "liveness probe inconclusive");
+            return Ok(());
+        }
+    };
+    report.checked += 1;
+    liveness.checked_at = now;
+    match access {
+        Access::Granted => liveness.denied_since = None,
+        Access::Denied => {
+            report.denied += 1;
+            let since = *liveness.denied_since.get_or_insert(now);
+            if now - since >= grace_days * 86_400 {
+                tenants::uninstall(state, key).await?;
+                tracing::info!(tenant = %key, days = grace_days, "site unreachable: scheduled for purge like an uninstall");
+                report.uninstalled += 1;
+            }
+        }
+    }
+    let item = Item {
+        tenant: key.clone(),
+        sk: LIVENESS_SK.into(),
+        version: version.map_or(1, |v| v + 1),
+        updated_at: state.clock.now_millis(),
+        updated_by: None,
+        due: None,
+        expires_at: None,
+        body: serde_json::to_value(&liveness).map_err(Error::internal)?,
+    };
+    let condition = version.map_or(Condition::Absent, Condition::Version);
+    match state.store.transact(vec![Write::Put { item, condition }], now).await {
+        Ok(()) | Err(Error::Conflict { code: "write_conflict", .. }) => Ok(()),
+        Err(other) => Err(other),
+    }
+}

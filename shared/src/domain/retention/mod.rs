@@ -1,0 +1,185 @@
+//! The retention sweep: one scheduled, resumable job that keeps every data-lifecycle promise.
+//!
+//! - tenants 30 days after uninstall (or after their site stopped answering): every item and
+//!   every media object, then a personal-data-free receipt (`purge.rs`);
+//! - source copies of migrated tenants after the 7-day rollback window (same purge, another
+//!   due kind, for the residency function to schedule);
+//! - trash entries after 30 days, uploads never completed after a day;
+//! - expired records (rate-limit windows) on stores without TTL.
+//!
+//! The due index is the cursor: work leaves it only when done, so a run that stops at its time
+//! budget (Lambda's limit) is continued by the next. Every deletion is idempotent or
+//! conditional, so two sweeps at once delete nothing twice and never fail on what is gone.
+
+pub mod liveness;
+pub mod purge;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::domain::media;
+use crate::domain::records::TRASH_DUE_KIND;
+use crate::domain::tenants::PURGE_DUE_KIND;
+use crate::kernel::error::Result;
+use crate::ports::store::{Condition, DueEntry, PageRequest, Write};
+use crate::state::AppState;
+
+/// Due-index kind the residency function gives a migrated tenant's source copy.
+pub const MIGRATED_SOURCE_DUE_KIND: &str = "migrated-source";
+/// Due entries read per page.
+const DUE_PAGE: u32 = 1000;
+
+/// What a run did, and whether work is left for the next one.
+#[derive(Debug, Default, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepReport {
+    pub tenants_purged: u64,
+    pub sources_purged: u64,
+    pub items_deleted: u64,
+    pub objects_deleted: u64,
+    pub trash_purged: u64,
+    pub pending_uploads_removed: u64,
+    pub expired_records_removed: u64,
+    /// True when the time budget ran out with due work left.
+    pub more: bool,
+}
+
+/// The wall-clock budget of one run (Lambda's timeout less a margin).
+#[derive(Debug, Clone)]
+pub struct Budget {
+    deadline: Instant,
+    /// Tests stop a run after a number of steps, to show it resumes.
+    steps_left: Option<Arc<AtomicU64>>,
+}
+
+impl Budget {
+    pub fn new(limit: Duration) -> Self {
+        Self { deadline: Instant::now() + limit, steps_left: None }
+    }
+
+    /// A budget that runs out after `steps` checks (each batch or item is one).
+    pub fn steps(steps: u64) -> Self {
+        Self { deadline: Instant::now() + Duration::from_secs(3600), steps_left: Some(Arc::new(AtomicU64::new(steps))) }
+    }
+
+    pub fn exhausted(&self) -> bool {
+        if Instant::now() >= self.deadline {
+            return true;
+        }
+        self.steps_left
+            .as_ref()
+            .is_some_and(|left| left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_err())
+    }
+}
+
+/// Runs every kind of due work until done or out of budget; `progress` sees the running totals.
+pub async fn sweep(state: &AppState, budget: &Budget, progress: &mut dyn FnMut(&SweepReport)) -> Result<SweepReport> {
+    let mut report = SweepReport::default();
+    let now = state.clock.now_secs();
+    for (kind, reason) in
+        [(PURGE_DUE_KIND, purge::Reason::Uninstalled), (MIGRATED_SOURCE_DUE_KIND, purge::Reason::MigratedAway)]
+    {
+        for entry in due_entries(state, kind, now).await? {
+            if budget.exhausted() {
+                report.more = true;
+                return Ok(report);
+            }
+            match purge::purge_tenant(state, &entry, reason, budget, &mut report).await? {
+                purge::Outcome::Purged if reason == purge::Reason::MigratedAway => report.sources_purged += 1,
+                purge::Outcome::Purged => report.tenants_purged += 1,
+                purge::Outcome::OutOfTime => {
+                    report.more = true;
+                    return Ok(report);
+                }
+                purge::Outcome::Skipped => {}
+            }
+            progress(&report);
+        }
+    }
+    for entry in due_entries(state, TRASH_DUE_KIND, now).await? {
+        if budget.exhausted() {
+            report.more = true;
+            return Ok(report);
+        }
+        report.trash_purged += u64::from(purge_trash_entry(state, &entry).await?);
+        progress(&report);
+    }
+    for entry in due_entries(state, media::PENDING_DUE_KIND, now).await? {
+        if budget.exhausted() {
+            report.more = true;
+            return Ok(report);
+        }
+        report.pending_uploads_removed += u64::from(media::expire_pending(state, &entry.tenant, &entry.sk).await?);
+        progress(&report);
+    }
+    report.expired_records_removed += state.store.purge_expired(now).await?;
+    progress(&report);
+    Ok(report)
+}
+
+/// Everything of `kind` due now (entries are small; what a run leaves stays due for the next).
+async fn due_entries(state: &AppState, kind: &str, now: i64) -> Result<Vec<DueEntry>> {
+    let mut entries = Vec::new();
+    let mut after = None;
+    loop {
+        let page = state.store.due(kind, now, PageRequest { limit: DUE_PAGE, after }).await?;
+        entries.extend(page.items);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(entries),
+        }
+    }
+}
+
+/// Deletes a trash entry whose 30 days are over; a restore that got there first wins.
+async fn purge_trash_entry(state: &AppState, entry: &DueEntry) -> Result<bool> {
+    let Some(item) = state.store.get(&entry.tenant, &entry.sk, state.clock.now_secs()).await? else { return Ok(false) };
+    let delete = Write::Delete {
+        tenant: entry.tenant.clone(),
+        sk: entry.sk.clone(),
+        condition: Condition::Version(item.version),
+    };
+    match state.store.transact(vec![delete], state.clock.now_secs()).await {
+        Ok(()) => Ok(true),
+        Err(crate::Error::Conflict { code: "write_conflict", .. }) => Ok(false),
+        Err(other) => Err(other),
+    }
+}
+
+/// Time kept back from Lambda's deadline to record progress and answer.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(15);
+
+/// The scheduled Lambda's handler: sweeps until the invocation's deadline, less a margin; what is
+/// left is due again for the next run.
+pub async fn on_schedule(
+    state: &AppState,
+    probe: &dyn liveness::SiteProbe,
+    event: lambda_runtime::LambdaEvent<crate::jobs::schedule::ScheduledEvent>,
+) -> Result<SweepReport> {
+    let remaining = event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
+    let budget = Budget::new(remaining.saturating_sub(DEADLINE_MARGIN));
+    let checked = liveness::check_sites(state, probe, state.config.liveness_grace_days, &budget).await?;
+    tracing::info!(
+        checked = checked.checked,
+        denied = checked.denied,
+        uninstalled = checked.uninstalled,
+        "site liveness"
+    );
+    let report = sweep(state, &budget, &mut |_| {}).await?;
+    tracing::info!(
+        scheduled_for = %event.payload.time,
+        tenants = report.tenants_purged,
+        sources = report.sources_purged,
+        items = report.items_deleted,
+        objects = report.objects_deleted,
+        trash = report.trash_purged,
+        pending_uploads = report.pending_uploads_removed,
+        expired = report.expired_records_removed,
+        more = report.more,
+        "retention sweep"
+    );
+    Ok(report)
+}

@@ -1,0 +1,413 @@
+//! Tenants: the install record of each Connect client and its lifecycle transitions
+//! (installed, uninstalled, enabled, disabled), all idempotent because Atlassian retries.
+
+pub mod cloud_index;
+
+use serde::{Deserialize, Serialize};
+
+use crate::kernel::clock::rfc3339;
+use crate::kernel::error::{Error, Result};
+use crate::kernel::keys;
+use crate::kernel::tenant_key::TenantKey;
+use crate::ports::secrets::Envelope;
+use crate::ports::store::{Condition, Due, Item, Write, retry_conflicts};
+use crate::state::AppState;
+
+/// Due-index kind of tenants waiting to be purged after uninstall.
+pub const PURGE_DUE_KIND: &str = "purge";
+/// Due-index kind of the tenant registry: every record not waiting for its purge sits here at
+/// time 0 (always due), so `store.due(REGISTRY_DUE_KIND, now, …)` lists the installed tenants
+/// (the usage snapshot reads it). An item has one due entry: uninstalling moves the record from
+/// the registry to the purge queue, re-installing moves it back.
+pub const REGISTRY_DUE_KIND: &str = "registry";
+/// Lifecycle events kept on the record, newest last.
+pub const MAX_HISTORY: usize = 50;
+/// Bounds on the install payload's free-form strings.
+const MAX_URL_LEN: usize = 512;
+const MAX_SECRET_LEN: usize = 256;
+const MAX_ID_LEN: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantState {
+    Installed,
+    Enabled,
+    Disabled,
+    Uninstalled,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Transition {
+    pub event: String,
+    pub at: String,
+}
+
+/// The stored install record (`sk = TENANT`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Tenant {
+    pub client_key: String,
+    pub product_type: String,
+    pub base_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_url: Option<String>,
+    /// The Connect shared secret in the clear: filled by [`load`], never stored by [`save`]. Only
+    /// records written before secrets were sealed hold it (`sharedSecret`); their next write
+    /// seals it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub shared_secret: String,
+    /// The shared secret as stored: sealed for this tenant (`secrets`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_secret: Option<Envelope>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation_id: Option<String>,
+    pub state: TenantState,
+    pub region: String,
+    pub first_installed_at: String,
+    pub installed_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uninstalled_at: Option<String>,
+    /// When the retention sweep may delete everything of this tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purge_after: Option<String>,
+    #[serde(default)]
+    pub history: Vec<Transition>,
+    /// Set during a residency switch's short read-only phase: writes answer 503 + `Retry-After`,
+    /// reads keep working (enforced once, in the auth extractor).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+}
+
+/// The `installed` payload fields Canopy keeps (CONNECT.md §2); others are ignored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallPayload {
+    pub client_key: String,
+    #[serde(default)]
+    pub shared_secret: Option<String>,
+    pub base_url: String,
+    #[serde(default)]
+    pub display_url: Option<String>,
+    pub product_type: String,
+    #[serde(default)]
+    pub cloud_id: Option<String>,
+    #[serde(default)]
+    pub installation_id: Option<String>,
+    #[serde(default)]
+    pub event_type: Option<String>,
+}
+
+/// What a tenant's API callers may know about the install (no secret).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantSummary {
+    pub client_key: String,
+    pub product_type: String,
+    pub base_url: String,
+    pub display_url: Option<String>,
+    pub state: TenantState,
+    pub region: String,
+    pub installed_at: String,
+}
+
+impl Tenant {
+    /// Whether a Connect install created or refreshed this tenant. Forge-only tenants
+    /// (`forge:<cloudId>`) have no shared secret: Connect tokens and app tokens never apply to them.
+    pub fn has_connect_install(&self) -> bool {
+        !self.shared_secret.is_empty() || self.sealed_secret.is_some()
+    }
+
+    /// Replaces the shared secret; the next [`save`] seals it.
+    pub fn set_shared_secret(&mut self, secret: String) {
+        self.shared_secret = secret;
+        self.sealed_secret = None;
+    }
+}
+
+impl From<&Tenant> for TenantSummary {
+    fn from(t: &Tenant) -> Self {
+        Self {
+            client_key: t.client_key.clone(),
+            product_type: t.product_type.clone(),
+            base_url: t.base_url.clone(),
+            display_url: t.display_url.clone(),
+            state: t.state,
+            region: t.region.clone(),
+            installed_at: t.installed_at.clone(),
+        }
+    }
+}
+
+impl InstallPayload {
+    /// Checks the payload for an `installed` event; answers the secret it carries.
+    pub fn validate_for_install(&self) -> Result<&str> {
+        let secret = self
+            .shared_secret
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::invalid("missing_field", "The install payload has no sharedSecret."))?;
+        if secret.len() > MAX_SECRET_LEN {
+            return Err(Error::invalid("invalid_field", "sharedSecret is longer than 256 characters."));
+        }
+        if let Some(event) = &self.event_type
+            && event != "installed"
+        {
+            return Err(Error::invalid("invalid_field", "eventType is not installed."));
+        }
+        // `_…` partitions belong to Canopy (the cloudId index, the operator's figures) and
+        // `forge:…` to Forge-only tenants: a Connect install must never own either.
+        if keys::is_reserved_tenant(&self.client_key) || self.client_key.starts_with(keys::FORGE_ONLY_PREFIX) {
+            return Err(Error::invalid("reserved_client_key", "This clientKey is reserved."));
+        }
+        self.validate_common()?;
+        Ok(secret)
+    }
+
+    pub fn validate_common(&self) -> Result<()> {
+        let is_http_url = |u: &str| (u.starts_with("https://") || u.starts_with("http://")) && u.len() <= MAX_URL_LEN;
+        if !is_http_url(&self.base_url) {
+            return Err(Error::invalid("invalid_field", "baseUrl must be an http(s) URL of at most 512 characters."));
+        }
+        if self.display_url.as_deref().is_some_and(|u| !is_http_url(u)) {
+            return Err(Error::invalid(
+                "invalid_field",
+                "displayUrl must be an http(s) URL of at most 512 characters.",
+            ));
+        }
+        if !matches!(self.product_type.as_str(), "confluence" | "jira") {
+            return Err(Error::invalid("invalid_field", "productType must be confluence or jira."));
+        }
+        let ids = [&self.cloud_id, &self.installation_id];
+        if ids.iter().any(|id| id.as_deref().is_some_and(|v| v.len() > MAX_ID_LEN)) {
+            return Err(Error::invalid("invalid_field", "cloudId and installationId are at most 256 characters."));
+        }
+        if self.cloud_id.as_deref().is_some_and(|c| !crate::domain::forge::is_plausible_cloud_id(c)) {
+            return Err(Error::invalid("invalid_field", "cloudId must be a cloud id ([A-Za-z0-9-], at most 64)."));
+        }
+        Ok(())
+    }
+}
+
+/// The install record with its shared secret opened.
+pub async fn load(state: &AppState, tenant: &TenantKey) -> Result<Option<(Tenant, u64)>> {
+    let Some((mut record, version)) = load_sealed(state, tenant).await? else { return Ok(None) };
+    if let Some(envelope) = &record.sealed_secret {
+        record.shared_secret = state.secrets.open(tenant.as_str(), envelope).await?;
+    }
+    Ok(Some((record, version)))
+}
+
+/// The install record as stored, its secret left sealed: for readers that never use it (the
+/// usage job), which then need no access to the master key.
+pub async fn load_sealed(state: &AppState, tenant: &TenantKey) -> Result<Option<(Tenant, u64)>> {
+    let now = state.clock.now_secs();
+    let Some(item) = state.store.get(tenant, keys::TENANT_RECORD, now).await? else {
+        return Ok(None);
+    };
+    let record: Tenant =
+        serde_json::from_value(item.body).map_err(|e| Error::internal(format!("tenant record: {e}")))?;
+    Ok(Some((record, item.version)))
+}
+
+/// `record` as it may be stored: its secret sealed (now, if it is new or was stored in the clear
+/// before sealing existed) and the clear copy dropped.
+async fn sealed(state: &AppState, key: &TenantKey, record: &Tenant) -> Result<Tenant> {
+    let mut stored = record.clone();
+    if !stored.shared_secret.is_empty() {
+        if stored.sealed_secret.is_none() {
+            stored.sealed_secret = Some(state.secrets.seal(key.as_str(), &stored.shared_secret).await?);
+        }
+        stored.shared_secret.clear();
+    }
+    Ok(stored)
+}
+
+pub(crate) fn push_history(tenant: &mut Tenant, event: &str, at: &str) {
+    tenant.history.push(Transition { event: event.into(), at: at.into() });
+    let excess = tenant.history.len().saturating_sub(MAX_HISTORY);
+    tenant.history.drain(..excess);
+}
+
+/// The write of `record` over the version read; `due` puts it on the purge queue, and without
+/// one the record is on the registry. The record is written as given: [`save`] seals its secret,
+/// other callers pass a record read as stored.
+pub(crate) fn record_write(
+    state: &AppState,
+    key: &TenantKey,
+    record: &Tenant,
+    condition: Condition,
+    due: Option<Due>,
+) -> Result<Write> {
+    let version = match condition {
+        Condition::Version(v) => v + 1,
+        _ => 1,
+    };
+    let body = serde_json::to_value(record).map_err(Error::internal)?;
+    let item = Item {
+        tenant: key.clone(),
+        sk: keys::TENANT_RECORD.into(),
+        version,
+        updated_at: state.clock.now_millis(),
+        updated_by: None,
+        due: due.or_else(|| Some(Due { kind: REGISTRY_DUE_KIND.into(), at: 0 })),
+        expires_at: None,
+        body,
+    };
+    Ok(Write::Put { item, condition })
+}
+
+/// Writes `record` over the version read, with `extra` writes (the cloudId index) in the same
+/// transaction.
+pub(crate) async fn save(
+    state: &AppState,
+    key: &TenantKey,
+    record: &Tenant,
+    condition: Condition,
+    due: Option<Due>,
+    extra: Vec<Write>,
+) -> Result<()> {
+    let stored = sealed(state, key, record).await?;
+    let mut writes = vec![record_write(state, key, &stored, condition, due)?];
+    writes.extend(extra);
+    state.store.transact(writes, state.clock.now_secs()).await
+}
+
+/// Marks `record` uninstalled now and answers its purge entry for the due index.
+pub(crate) fn mark_uninstalled(state: &AppState, record: &mut Tenant) -> Due {
+    let purge_at = state.clock.now_secs() + i64::from(state.config.purge_after_days) * 86_400;
+    let now = rfc3339(state.clock.now_millis());
+    record.state = TenantState::Uninstalled;
+    record.uninstalled_at = Some(now.clone());
+    record.purge_after = Some(rfc3339(purge_at * 1000));
+    push_history(record, "uninstalled", &now);
+    Due { kind: PURGE_DUE_KIND.into(), at: purge_at }
+}
+
+/// `installed` after a verified signed install: creates the tenant, or updates it (new secret,
+/// new baseUrl), and cancels a pending purge when it comes back within the purge window.
+pub async fn install(state: &AppState, key: &TenantKey, payload: &InstallPayload) -> Result<Tenant> {
+    install_in(state, key, payload, &state.config.home_region).await
+}
+
+/// [`install`] of a tenant that, if new, is homed in `region` (`regions::install_region`: which
+/// regional base URL Atlassian installed it through). An existing tenant keeps its region.
+pub async fn install_in(state: &AppState, key: &TenantKey, payload: &InstallPayload, region: &str) -> Result<Tenant> {
+    let secret = payload.validate_for_install()?.to_owned();
+    retry_conflicts(|| async {
+        let now = rfc3339(state.clock.now_millis());
+        let existing = load(state, key).await?;
+        let (mut record, condition) = match existing {
+            None => {
+                let record = Tenant {
+                    client_key: key.to_string(),
+                    product_type: payload.product_type.clone(),
+                    base_url: payload.base_url.clone(),
+                    display_url: None,
+                    shared_secret: secret.clone(),
+                    sealed_secret: None,
+                    cloud_id: None,
+                    installation_id: None,
+                    state: TenantState::Installed,
+                    region: region.to_owned(),
+                    first_installed_at: now.clone(),
+                    installed_at: now.clone(),
+                    uninstalled_at: None,
+                    purge_after: None,
+                    history: Vec::new(),
+                    read_only: false,
+                };
+                (record, Condition::Absent)
+            }
+            Some((record, version)) => (record, Condition::Version(version)),
+        };
+        let was_uninstalled = record.state == TenantState::Uninstalled;
+        record.product_type = payload.product_type.clone();
+        record.base_url = payload.base_url.clone();
+        record.display_url = payload.display_url.clone();
+        if record.shared_secret != secret {
+            record.set_shared_secret(secret.clone());
+        }
+        if payload.cloud_id.is_some() {
+            record.cloud_id = payload.cloud_id.clone();
+        }
+        if payload.installation_id.is_some() {
+            record.installation_id = payload.installation_id.clone();
+        }
+        record.installed_at = now.clone();
+        if was_uninstalled {
+            record.state = TenantState::Installed;
+            record.uninstalled_at = None;
+            record.purge_after = None;
+        }
+        push_history(&mut record, if was_uninstalled { "reinstalled" } else { "installed" }, &now);
+        // The newest install of a site answers for its cloudId (forge::cloud_index).
+        let mut claim = match &record.cloud_id {
+            Some(cloud_id) => crate::domain::tenants::cloud_index::claim_writes(state, key, cloud_id).await?,
+            None => Vec::new(),
+        };
+        if was_uninstalled {
+            // A purge under way (retention::purge) finishes first: Atlassian retries the install
+            // after it, onto a fresh tenant. The check makes this write fail if one starts now.
+            let marker = crate::domain::retention::purge::PURGE_MARKER;
+            if state.store.get(key, marker, state.clock.now_secs()).await?.is_some() {
+                return Err(Error::Unavailable {
+                    dependency: "purge",
+                    cause: "the tenant's data is being deleted".into(),
+                    retry_after_secs: 30,
+                });
+            }
+            claim.push(Write::Check { tenant: key.clone(), sk: marker.into(), condition: Condition::Absent });
+        }
+        save(state, key, &record, condition, None, claim).await?;
+        if was_uninstalled {
+            tracing::info!(tenant = %key, "re-install cancelled the pending purge");
+        }
+        Ok(record)
+    })
+    .await
+}
+
+/// `uninstalled` after a verified signed install token: schedules the purge. A repeated
+/// uninstall keeps the first purge date, so retries never postpone deletion.
+pub async fn uninstall(state: &AppState, key: &TenantKey) -> Result<Tenant> {
+    retry_conflicts(|| async {
+        let (mut record, version) = load(state, key).await?.ok_or_else(unknown_tenant)?;
+        if record.state == TenantState::Uninstalled {
+            return Ok(record);
+        }
+        let due = mark_uninstalled(state, &mut record);
+        save(state, key, &record, Condition::Version(version), Some(due), Vec::new()).await?;
+        Ok(record)
+    })
+    .await
+}
+
+/// `enabled` / `disabled` (HS256 with the stored secret). An uninstalled tenant must be
+/// installed again first.
+pub async fn set_enabled(state: &AppState, key: &TenantKey, enabled: bool) -> Result<Tenant> {
+    let (target, event) = if enabled { (TenantState::Enabled, "enabled") } else { (TenantState::Disabled, "disabled") };
+    retry_conflicts(|| async {
+        let (mut record, version) = load(state, key).await?.ok_or_else(unknown_tenant)?;
+        if record.state == TenantState::Uninstalled {
+            return Err(Error::conflict(
+                "tenant_uninstalled",
+                "The app is uninstalled for this site; install it again first.",
+            ));
+        }
+        if record.state == target {
+            return Ok(record);
+        }
+        record.state = target;
+        push_history(&mut record, event, &rfc3339(state.clock.now_millis()));
+        save(state, key, &record, Condition::Version(version), None, Vec::new()).await?;
+        Ok(record)
+    })
+    .await
+}
+
+pub fn unknown_tenant() -> Error {
+    Error::not_found("unknown_tenant", "No installation is known for this clientKey.")
+}

@@ -1,0 +1,232 @@
+//! Usage statistics, per customer only: for every installed tenant the exact counters the content
+//! writes keep (`content::counters`: sites, themes, custom domains, Confluence spaces), plus
+//! totals. No per-user figure of any kind goes in.
+//!
+//! A daily snapshot is kept in the operator partition (`keys::operator_tenant`): the summary
+//! `USAGE#<yyyy-mm-dd>` and the per-tenant figures in chunks of [`TENANTS_PER_CHUNK`]. The
+//! summary is written last and only if absent, so a day has one result however often the job
+//! runs: a second run answers the first run's summary. Tenants are listed through the tenant
+//! registry (`tenants::REGISTRY_DUE_KIND` on the due index): installed tenants only, since an
+//! uninstalled one leaves the registry for the purge queue.
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+use time::macros::format_description;
+
+use crate::domain::content::counters::{self, Counters};
+use crate::domain::tenants::{self, TenantState};
+use crate::jobs::schedule::ScheduledEvent;
+use crate::kernel::clock::rfc3339;
+use crate::kernel::error::{Error, Result};
+use crate::kernel::keys;
+use crate::ports::store::{Condition, Item, Page, PageRequest, Write};
+use crate::state::AppState;
+
+/// Tenants per chunk item: ~150 bytes each keeps a chunk far under the store's item bound.
+pub const TENANTS_PER_CHUNK: usize = 1000;
+/// Registry entries read per index query.
+const REGISTRY_PAGE: u32 = 1000;
+
+/// One tenant's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantUsage {
+    pub client_key: String,
+    pub product_type: String,
+    pub state: TenantState,
+    #[serde(flatten)]
+    pub counters: Counters,
+}
+
+/// A day's totals (`USAGE#<date>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DaySummary {
+    pub date: String,
+    pub taken_at: String,
+    pub tenants: u64,
+    pub totals: Counters,
+    /// How many `USAGE_TENANTS` chunks belong to this snapshot.
+    pub chunks: usize,
+}
+
+/// A day's snapshot with every tenant's figures.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DayUsage {
+    #[serde(flatten)]
+    pub summary: DaySummary,
+    pub per_tenant: Vec<TenantUsage>,
+}
+
+/// What a snapshot run did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotReport {
+    #[serde(flatten)]
+    pub summary: DaySummary,
+    /// `false`: the day was already taken and this run changed nothing.
+    pub written: bool,
+}
+
+/// `yyyy-mm-dd`, the only date form the keys and routes use.
+pub fn format_date(date: Date) -> String {
+    date.format(format_description!("[year]-[month]-[day]")).unwrap_or_default()
+}
+
+pub fn parse_date(text: &str) -> Result<Date> {
+    Date::parse(text, format_description!("[year]-[month]-[day]"))
+        .map_err(|_| Error::not_found("unknown_day", "No usage snapshot for that day (dates are yyyy-mm-dd)."))
+}
+
+/// The UTC day of a unix time.
+pub fn day_of(unix_secs: i64) -> Result<Date> {
+    time::OffsetDateTime::from_unix_timestamp(unix_secs).map(|t| t.date()).map_err(Error::internal)
+}
+
+/// The Lambda entry point: the snapshot of the day the schedule fired for (its `time`, UTC), so a
+/// retried or late invocation still files under the right day.
+pub async fn on_schedule(state: &AppState, event: ScheduledEvent) -> Result<SnapshotReport> {
+    tracing::info!(event_id = event.id.as_deref().unwrap_or(""), scheduled = %event.time, "usage snapshot run");
+    let report = snapshot(state, day_of(event.time.timestamp())?).await?;
+    tracing::info!(?report, "usage snapshot done");
+    Ok(report)
+}
+
+async fn read_summary(state: &AppState, date: &str) -> Result<Option<DaySummary>> {
+    let item = state.store.get(&keys::operator_tenant(), &keys::usage_day(date), state.clock.now_secs()).await?;
+    item.map(|item| serde_json::from_value(item.body).map_err(|e| Error::internal(format!("usage summary: {e}"))))
+        .transpose()
+}
+
+/// Every installed tenant's figures now, in clientKey order.
+pub async fn current(state: &AppState) -> Result<Vec<TenantUsage>> {
+    let now = state.clock.now_secs();
+    let mut usage = Vec::new();
+    let mut after = None;
+    loop {
+        let request = PageRequest { limit: REGISTRY_PAGE, after };
+        let page = state.store.due(tenants::REGISTRY_DUE_KIND, now, request).await?;
+        for entry in page.items.iter().filter(|e| e.sk == keys::TENANT_RECORD) {
+            // The index lags the table: trust the record.
+            let Some((tenant, _)) = tenants::load_sealed(state, &entry.tenant).await? else { continue };
+            if tenant.state == TenantState::Uninstalled {
+                continue;
+            }
+            let (counters, _) = counters::read(state, &entry.tenant).await?;
+            usage.push(TenantUsage {
+                client_key: tenant.client_key,
+                product_type: tenant.product_type,
+                state: tenant.state,
+                counters,
+            });
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    usage.sort_by(|a, b| a.client_key.cmp(&b.client_key));
+    Ok(usage)
+}
+
+fn operator_item(sk: String, body: serde_json::Value, now_millis: i64) -> Item {
+    Item {
+        tenant: keys::operator_tenant(),
+        sk,
+        version: 1,
+        updated_at: now_millis,
+        updated_by: None,
+        due: None,
+        expires_at: None,
+        body,
+    }
+}
+
+/// Takes the snapshot of `date` unless it exists (then answers it, `written: false`).
+pub async fn snapshot(state: &AppState, date: Date) -> Result<SnapshotReport> {
+    let date = format_date(date);
+    if let Some(summary) = read_summary(state, &date).await? {
+        return Ok(SnapshotReport { summary, written: false });
+    }
+    let usage = current(state).await?;
+    let totals = usage.iter().fold(Counters::default(), |sum, tenant| sum.plus(tenant.counters));
+    let now = state.clock.now_millis();
+    let chunks: Vec<&[TenantUsage]> = usage.chunks(TENANTS_PER_CHUNK).collect();
+    // Chunks first, the summary last: a summary always finds its chunks.
+    for (index, chunk) in chunks.iter().enumerate() {
+        let body = serde_json::to_value(chunk).map_err(Error::internal)?;
+        let item = operator_item(keys::usage_tenants(&date, index), body, now);
+        state.store.transact(vec![Write::Put { item, condition: Condition::None }], state.clock.now_secs()).await?;
+    }
+    let summary = DaySummary {
+        date: date.clone(),
+        taken_at: rfc3339(now),
+        tenants: usage.len() as u64,
+        totals,
+        chunks: chunks.len(),
+    };
+    let item = operator_item(keys::usage_day(&date), serde_json::to_value(&summary).map_err(Error::internal)?, now);
+    match state.store.transact(vec![Write::Put { item, condition: Condition::Absent }], state.clock.now_secs()).await {
+        Ok(()) => Ok(SnapshotReport { summary, written: true }),
+        // A concurrent run filed the day first: its result is the day's.
+        Err(Error::Conflict { code: "write_conflict", .. }) => {
+            let summary = read_summary(state, &date).await?.ok_or_else(|| Error::internal("usage summary vanished"))?;
+            Ok(SnapshotReport { summary, written: false })
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// The day summaries in date order; the cursor is the last date of the previous page.
+pub async fn list_days(state: &AppState, limit: u32, cursor: Option<&str>) -> Result<Page<DaySummary>> {
+    let after = match cursor {
+        Some(date) => {
+            let date = parse_date(date).map_err(|_| Error::bad_request("bad_cursor", "Unknown cursor."))?;
+            Some(keys::usage_day(&format_date(date)))
+        }
+        None => None,
+    };
+    let op = keys::operator_tenant();
+    let page =
+        state.store.query(&op, keys::USAGE_DAY_PREFIX, PageRequest { limit, after }, state.clock.now_secs()).await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|item| serde_json::from_value(item.body).map_err(|e| Error::internal(format!("usage summary: {e}"))))
+        .collect::<Result<Vec<DaySummary>>>()?;
+    let next = page.next.map(|sk| sk[keys::USAGE_DAY_PREFIX.len()..].to_owned());
+    Ok(Page { items, next })
+}
+
+/// One day's snapshot with every tenant's figures.
+pub async fn day(state: &AppState, date: &str) -> Result<DayUsage> {
+    let date = format_date(parse_date(date)?);
+    let unknown = || Error::not_found("unknown_day", "No usage snapshot for that day.");
+    let summary = read_summary(state, &date).await?.ok_or_else(unknown)?;
+    let op = keys::operator_tenant();
+    let mut per_tenant = Vec::with_capacity(summary.tenants as usize);
+    for index in 0..summary.chunks {
+        let item = state.store.get(&op, &keys::usage_tenants(&date, index), state.clock.now_secs()).await?;
+        let item = item.ok_or_else(|| Error::internal(format!("usage chunk {index} of {date} is missing")))?;
+        let chunk: Vec<TenantUsage> =
+            serde_json::from_value(item.body).map_err(|e| Error::internal(format!("usage chunk: {e}")))?;
+        per_tenant.extend(chunk);
+    }
+    Ok(DayUsage { summary, per_tenant })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_yyyy_mm_dd_in_utc() {
+        let day = day_of(1_768_435_200 + 86_399).unwrap();
+        assert_eq!(format_date(day), "2026-01-15");
+        assert_eq!(parse_date("2026-01-15").unwrap(), day);
+        for bad in ["2026-1-15", "2026-02-30", "15.01.2026", "", "2026-01-15T00:00:00Z"] {
+            assert_eq!(parse_date(bad).unwrap_err().code(), "unknown_day", "{bad}");
+        }
+    }
+}

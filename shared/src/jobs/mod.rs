@@ -1,0 +1,3 @@
+//! Scheduled entry points: what EventBridge invokes and every `lambda_runtime` type.
+
+pub mod schedule;

@@ -1,0 +1,9 @@
+//! The leaf kernel: errors, time, ids, keys, the tenant key, configuration, telemetry. Imports nothing else of the crate.
+
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod keys;
+pub mod telemetry;
+pub mod tenant_key;

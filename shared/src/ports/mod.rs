@@ -1,0 +1,5 @@
+//! Ports: the small traits the domain calls (item store, media store, secret sealer, admin directory, key sources).
+
+pub mod media;
+pub mod secrets;
+pub mod store;
