@@ -4,7 +4,9 @@
 //! parses and validates again to the same document (what the store keeps is what was checked).
 #![no_main]
 
-use canopy_shared::domain::content::model::{Announcement, ContentModel, Layout, Navigation, PageMetadata, PromotedSearch, ReportConfig, Site, Theme};
+use canopy_shared::domain::content::model::{
+    Announcement, ContentModel, Layout, Navigation, PageMetadata, PromotedSearch, ReportConfig, Site, Theme,
+};
 use canopy_shared::http::body::parse_json;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;

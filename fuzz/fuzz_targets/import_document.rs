@@ -9,22 +9,22 @@ use std::sync::{Arc, OnceLock};
 
 use canopy_shared::TenantKey;
 use canopy_shared::adapters::admins::LocalAdminDirectory;
+use canopy_shared::adapters::forge_keys::StaticForgeKeys;
+use canopy_shared::adapters::install_keys::StaticInstallKeys;
+use canopy_shared::adapters::media::local::LocalMediaStore;
+use canopy_shared::adapters::secrets::local::{KEYRING_FILE, LocalKeyring};
+use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
+use canopy_shared::domain::content::portability::{ExportDocument, import};
+use canopy_shared::domain::forge::ForgeRemote;
+use canopy_shared::domain::records::Editor;
+use canopy_shared::domain::regions::Regions;
+use canopy_shared::http::body::parse_json;
 use canopy_shared::kernel::clock::ManualClock;
 use canopy_shared::kernel::config::AppConfig;
-use canopy_shared::adapters::install_keys::StaticInstallKeys;
-use canopy_shared::domain::content::portability::{ExportDocument, import};
-use canopy_shared::domain::records::Editor;
-use canopy_shared::domain::forge::ForgeRemote;
-use canopy_shared::adapters::forge_keys::StaticForgeKeys;
-use canopy_shared::http::body::parse_json;
-use canopy_shared::adapters::media::local::LocalMediaStore;
 use canopy_shared::ports::media::MediaStore;
-use canopy_shared::domain::regions::Regions;
 use canopy_shared::ports::secrets::SecretSealer;
-use canopy_shared::adapters::secrets::local::{KEYRING_FILE, LocalKeyring};
-use canopy_shared::state::AppState;
-use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
 use canopy_shared::ports::store::{ItemStore, PageRequest};
+use canopy_shared::state::AppState;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
 
@@ -46,18 +46,23 @@ fn world() -> &'static World {
         let media: Arc<dyn MediaStore> = Arc::new(LocalMediaStore::open(dir.path(), BASE_URL).expect("local media"));
         let clock = Arc::new(ManualClock::at_millis(START_MILLIS));
         let config = AppConfig::new(BASE_URL);
+        let regions = Regions::home_only(&config, store.clone(), media.clone());
         let state = AppState {
-            regions: Regions::home_only(&config, store.clone(), media.clone()),
-            config: Arc::new(config),
-            forge: ForgeRemote::new(Arc::new(StaticForgeKeys::default()), clock.clone()),
-            store,
             install_keys: Arc::new(StaticInstallKeys::default()),
-            clock,
+            forge: ForgeRemote::new(Arc::new(StaticForgeKeys::default()), clock.clone()),
             admins: Arc::new(LocalAdminDirectory::new(["557058:admin".to_owned()])),
-            media,
-            secrets: SecretSealer::new(Arc::new(
-                LocalKeyring::open_or_create(&dir.path().join(KEYRING_FILE)).expect("keyring"),
-            )),
+            stack: canopy_shared::domain::data::Stack {
+                data: canopy_shared::domain::data::Data {
+                    store: store,
+                    clock: clock,
+                    secrets: SecretSealer::new(Arc::new(
+                        LocalKeyring::open_or_create(&dir.path().join(KEYRING_FILE)).expect("keyring"),
+                    )),
+                },
+                config: Arc::new(config),
+                media,
+                regions,
+            },
         };
         let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
         World { state, runtime, _dir: dir }

@@ -56,10 +56,10 @@ async fn main() -> anyhow::Result<()> {
     let mut states = vec![state.clone()];
     for spec in state.config.regions.iter().filter(|s| s.name != state.config.home_region) {
         let Some(listen) = loopback_address(&spec.base_url) else { continue };
-        let mut regional = canopy_shared::domain::residency::acting_in(&state, &spec.name)?;
+        let mut regional = state.with_stack(canopy_shared::domain::residency::acting_in(&state, &spec.name)?);
         let mut config = (*regional.config).clone();
         config.base_url = spec.base_url.clone();
-        regional.config = std::sync::Arc::new(config);
+        regional.stack.config = std::sync::Arc::new(config);
         let dir = canopy_shared::bootstrap::local_region_dir(&settings.data_dir, &spec.name);
         let media = canopy_shared::adapters::media::local::LocalMediaStore::open(&dir, &spec.base_url)?;
         let listener = match other_listener.take_if(|bound| bound.local_addr().is_ok_and(|a| a == listen)) {

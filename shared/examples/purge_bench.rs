@@ -54,18 +54,23 @@ async fn run(items: usize, objects: usize) {
 
     let clock: Arc<dyn canopy_shared::kernel::clock::Clock> = Arc::new(ManualClock::at_millis(NOW * 1000));
     let config = AppConfig::new("http://127.0.0.1");
+    let regions = canopy_shared::domain::regions::Regions::home_only(&config, store.clone(), media.clone());
     let state = AppState {
-        regions: canopy_shared::domain::regions::Regions::home_only(&config, store.clone(), media.clone()),
-        config: Arc::new(config),
-        store,
         install_keys: Arc::new(StaticInstallKeys::default()),
-        clock: clock.clone(),
-        admins: Arc::new(LocalAdminDirectory::new(Vec::<String>::new())),
-        media,
         forge: ForgeRemote::new(Arc::new(StaticForgeKeys::default()), clock),
-        secrets: canopy_shared::ports::secrets::SecretSealer::new(Arc::new(
-            canopy_shared::adapters::secrets::local::LocalKeyring::in_memory(),
-        )),
+        admins: Arc::new(LocalAdminDirectory::new(Vec::<String>::new())),
+        stack: canopy_shared::domain::data::Stack {
+            data: canopy_shared::domain::data::Data {
+                store: store,
+                clock: clock.clone(),
+                secrets: canopy_shared::ports::secrets::SecretSealer::new(Arc::new(
+                    canopy_shared::adapters::secrets::local::LocalKeyring::in_memory(),
+                )),
+            },
+            config: Arc::new(config),
+            media: media,
+            regions,
+        },
     };
     let started = Instant::now();
     let report = retention::sweep(&state, &Budget::new(Duration::from_secs(3600)), &mut |_| {}).await.expect("sweep");

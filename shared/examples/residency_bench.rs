@@ -72,17 +72,21 @@ async fn run(items: usize, objects: usize) {
     .expect("regions")
     .with_settings(Settings { auto_drive: false });
     let state = AppState {
-        regions: all,
-        config: Arc::new(config),
-        store: us_store,
         install_keys: Arc::new(StaticInstallKeys::default()),
-        clock: clock.clone(),
-        admins: Arc::new(LocalAdminDirectory::new(Vec::<String>::new())),
-        media: us_media,
         forge: ForgeRemote::new(Arc::new(StaticForgeKeys::default()), clock),
-        secrets: canopy_shared::ports::secrets::SecretSealer::new(Arc::new(
-            canopy_shared::adapters::secrets::local::LocalKeyring::in_memory(),
-        )),
+        admins: Arc::new(LocalAdminDirectory::new(Vec::<String>::new())),
+        stack: canopy_shared::domain::data::Stack {
+            data: canopy_shared::domain::data::Data {
+                store: us_store,
+                clock: clock.clone(),
+                secrets: canopy_shared::ports::secrets::SecretSealer::new(Arc::new(
+                    canopy_shared::adapters::secrets::local::LocalKeyring::in_memory(),
+                )),
+            },
+            config: Arc::new(config),
+            media: us_media,
+            regions: all,
+        },
     };
     let started = Instant::now();
     residency::request(&state, &tenant, "eu", Kind::Migration, None).await.expect("request");

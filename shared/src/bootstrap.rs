@@ -15,6 +15,7 @@ use crate::adapters::secrets::kms::KmsMasterKey;
 use crate::adapters::secrets::local::{KEYRING_FILE, LocalKeyring};
 use crate::adapters::store::dynamo::DynamoItemStore;
 use crate::adapters::store::embedded::EmbeddedItemStore;
+use crate::domain::data::{Data, Stack};
 use crate::domain::forge::ForgeRemote;
 use crate::domain::regions::{Region, Regions};
 use crate::domain::residency::fence::FencedStore;
@@ -85,15 +86,10 @@ pub async fn lambda_state() -> Result<AppState> {
         config.admin_cache_secs,
     );
     Ok(AppState {
-        regions,
-        config: Arc::new(config),
-        store,
         install_keys: Arc::new(install_keys),
         forge: ForgeRemote::new(Arc::new(forge_keys), clock.clone()),
-        clock,
         admins: Arc::new(admins),
-        media,
-        secrets,
+        stack: Stack { data: Data { store, clock, secrets }, config: Arc::new(config), media, regions },
     })
 }
 
@@ -149,15 +145,15 @@ pub fn local_state_over(
     }
     let regions = Regions::new(&config.home_region, regions)?;
     let state = AppState {
-        regions,
-        config: Arc::new(config),
-        store,
         install_keys: Arc::new(install_keys),
         forge: ForgeRemote::new(Arc::new(forge_keys), clock.clone()),
-        clock,
         admins: Arc::new(LocalAdminDirectory::new(admins)),
-        media: Arc::new(media.clone()),
-        secrets,
+        stack: Stack {
+            data: Data { store, clock, secrets },
+            config: Arc::new(config),
+            media: Arc::new(media.clone()),
+            regions,
+        },
     };
     Ok((state, media))
 }

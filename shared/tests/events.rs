@@ -536,18 +536,23 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
         Arc::new(EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store"));
     let media: Arc<dyn canopy_shared::ports::media::MediaStore> =
         Arc::new(canopy_shared::adapters::media::local::LocalMediaStore::open(dir.path(), BASE_URL).expect("media"));
+    let regions = canopy_shared::domain::regions::Regions::home_only(&config, store.clone(), media.clone());
     let state = AppState {
-        regions: canopy_shared::domain::regions::Regions::home_only(&config, store.clone(), media.clone()),
-        config: Arc::new(config),
-        store,
         install_keys: Arc::new(dev_keys()),
-        clock: Arc::new(SystemClock),
         forge: canopy_shared::domain::forge::ForgeRemote::new(Arc::new(forge_dev_keys()), Arc::new(SystemClock)),
         admins: Arc::new(canopy_shared::adapters::admins::LocalAdminDirectory::new([ADMIN.to_owned()])),
-        media,
-        secrets: canopy_shared::ports::secrets::SecretSealer::new(Arc::new(
-            canopy_shared::adapters::secrets::local::LocalKeyring::in_memory(),
-        )),
+        stack: canopy_shared::domain::data::Stack {
+            data: canopy_shared::domain::data::Data {
+                store: store,
+                clock: Arc::new(SystemClock),
+                secrets: canopy_shared::ports::secrets::SecretSealer::new(Arc::new(
+                    canopy_shared::adapters::secrets::local::LocalKeyring::in_memory(),
+                )),
+            },
+            config: Arc::new(config),
+            media: media,
+            regions,
+        },
     };
     // Each function's own router, as its Lambda runs it, over one shared store.
     let lifecycle = canopy_shared::http::finish(canopy_shared::http::lifecycle::routes(), state.clone());

@@ -65,7 +65,7 @@ async fn overwrite_record(app: &TestApp, client: &str, body: Value) {
 }
 
 fn swap_sealer(app: &mut TestApp, sealer: SecretSealer) {
-    app.state.secrets = sealer;
+    app.state.stack.data.secrets = sealer;
     let routes = canopy_shared::http::lifecycle::routes().merge(canopy_shared::http::content::routes());
     app.router = canopy_shared::http::finish(routes, app.state.clone());
 }

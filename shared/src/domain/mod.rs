@@ -2,6 +2,7 @@
 
 pub mod connect;
 pub mod content;
+pub mod data;
 pub mod feedback;
 pub mod forge;
 pub mod media;

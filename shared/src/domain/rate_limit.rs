@@ -13,11 +13,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::data::Data;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, Item, Write};
-use crate::state::AppState;
 
 /// At most `max` hits per `secs`-second window aligned on the unix epoch (a day window is a UTC day).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +59,7 @@ struct Counter {
 /// seconds until the first full window ends. Commit the writes in the transaction of the work;
 /// run the whole read-charge-commit in `retry_conflicts` (see [`exhausted_on_conflict`]).
 pub async fn charge(
-    state: &AppState,
+    ctx: &Data,
     tenant: &TenantKey,
     limit: &Limit,
     caller: Caller<'_>,
@@ -72,7 +72,7 @@ pub async fn charge(
         let start = now - now.rem_euclid(window.secs);
         let end = start + window.secs;
         let sk = keys::rate_window(limit.action, &caller_key, window.secs, start);
-        let stored = state.store.get(tenant, &sk, now).await?;
+        let stored = ctx.store.get(tenant, &sk, now).await?;
         let (count, condition) = match &stored {
             None => (0, Condition::Absent),
             Some(item) => {

@@ -6,12 +6,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::domain::content::model::ContentModel;
+use crate::domain::data::Data;
 use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, Due, Item, Page, PageRequest, Write};
-use crate::state::AppState;
 
 /// Deleted items stay restorable this long; then the retention sweep purges them.
 pub const TRASH_DAYS: i64 = 30;
@@ -86,18 +86,18 @@ pub fn not_found(kind: &str) -> Error {
 }
 
 /// One item by sort key; a foreign or missing id is the same 404.
-pub async fn read<M: ContentModel>(state: &AppState, tenant: &TenantKey, sk: &str, id: &str) -> Result<Stored<M>> {
-    let item = state.store.get(tenant, sk, state.clock.now_secs()).await?.ok_or_else(|| not_found(M::KIND))?;
+pub async fn read<M: ContentModel>(ctx: &Data, tenant: &TenantKey, sk: &str, id: &str) -> Result<Stored<M>> {
+    let item = ctx.store.get(tenant, sk, ctx.clock.now_secs()).await?.ok_or_else(|| not_found(M::KIND))?;
     decode(item, id)
 }
 
 pub async fn read_optional<M: ContentModel>(
-    state: &AppState,
+    ctx: &Data,
     tenant: &TenantKey,
     sk: &str,
     id: &str,
 ) -> Result<Option<Stored<M>>> {
-    match state.store.get(tenant, sk, state.clock.now_secs()).await? {
+    match ctx.store.get(tenant, sk, ctx.clock.now_secs()).await? {
         Some(item) => decode(item, id).map(Some),
         None => Ok(None),
     }
@@ -106,14 +106,14 @@ pub async fn read_optional<M: ContentModel>(
 /// A page of items under `prefix`; ids are the sort keys without the prefix. The cursor is the
 /// last id, so it cannot point outside this tenant's listing.
 pub async fn list<M: ContentModel>(
-    state: &AppState,
+    ctx: &Data,
     tenant: &TenantKey,
     prefix: &str,
     limit: u32,
     cursor: Option<&str>,
 ) -> Result<Page<Stored<M>>> {
     let after = cursor.map(|c| format!("{prefix}{c}"));
-    let page = state.store.query(tenant, prefix, PageRequest { limit, after }, state.clock.now_secs()).await?;
+    let page = ctx.store.query(tenant, prefix, PageRequest { limit, after }, ctx.clock.now_secs()).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for item in page.items {
         let id = item.sk[prefix.len()..].to_owned();
@@ -222,11 +222,11 @@ pub fn trash_writes(editor: &Editor, kind: &str, item: &Item, now_millis: i64) -
 
 /// Every media id a document references must be a completed upload of this tenant; another
 /// tenant's id, or an upload still pending, is indistinguishable from a missing one.
-pub async fn check_media_exist(state: &AppState, tenant: &TenantKey, media_ids: &[&str]) -> Result<()> {
-    let now = state.clock.now_secs();
+pub async fn check_media_exist(ctx: &Data, tenant: &TenantKey, media_ids: &[&str]) -> Result<()> {
+    let now = ctx.clock.now_secs();
     let mut seen = std::collections::HashSet::new();
     for id in media_ids.iter().filter(|id| seen.insert(**id)) {
-        let item = state.store.get(tenant, &format!("{}{id}", keys::MEDIA_PREFIX), now).await?;
+        let item = ctx.store.get(tenant, &format!("{}{id}", keys::MEDIA_PREFIX), now).await?;
         if !item.is_some_and(|i| i.body["state"] == "ready") {
             return Err(Error::invalid("unknown_media", format!("Media {id} does not exist.")));
         }

@@ -14,13 +14,13 @@ use time::Date;
 use time::macros::format_description;
 
 use crate::domain::content::counters::{self, Counters};
+use crate::domain::data::Data;
 use crate::domain::tenants::{self, TenantState};
 use crate::jobs::schedule::ScheduledEvent;
 use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::ports::store::{Condition, Item, Page, PageRequest, Write};
-use crate::state::AppState;
 
 /// Tenants per chunk item: ~150 bytes each keeps a chunk far under the store's item bound.
 pub const TENANTS_PER_CHUNK: usize = 1000;
@@ -86,34 +86,34 @@ pub fn day_of(unix_secs: i64) -> Result<Date> {
 
 /// The Lambda entry point: the snapshot of the day the schedule fired for (its `time`, UTC), so a
 /// retried or late invocation still files under the right day.
-pub async fn on_schedule(state: &AppState, event: ScheduledEvent) -> Result<SnapshotReport> {
+pub async fn on_schedule(ctx: &Data, event: ScheduledEvent) -> Result<SnapshotReport> {
     tracing::info!(event_id = event.id.as_deref().unwrap_or(""), scheduled = %event.time, "usage snapshot run");
-    let report = snapshot(state, day_of(event.time.timestamp())?).await?;
+    let report = snapshot(ctx, day_of(event.time.timestamp())?).await?;
     tracing::info!(?report, "usage snapshot done");
     Ok(report)
 }
 
-async fn read_summary(state: &AppState, date: &str) -> Result<Option<DaySummary>> {
-    let item = state.store.get(&keys::operator_tenant(), &keys::usage_day(date), state.clock.now_secs()).await?;
+async fn read_summary(ctx: &Data, date: &str) -> Result<Option<DaySummary>> {
+    let item = ctx.store.get(&keys::operator_tenant(), &keys::usage_day(date), ctx.clock.now_secs()).await?;
     item.map(|item| serde_json::from_value(item.body).map_err(|e| Error::internal(format!("usage summary: {e}"))))
         .transpose()
 }
 
 /// Every installed tenant's figures now, in clientKey order.
-pub async fn current(state: &AppState) -> Result<Vec<TenantUsage>> {
-    let now = state.clock.now_secs();
+pub async fn current(ctx: &Data) -> Result<Vec<TenantUsage>> {
+    let now = ctx.clock.now_secs();
     let mut usage = Vec::new();
     let mut after = None;
     loop {
         let request = PageRequest { limit: REGISTRY_PAGE, after };
-        let page = state.store.due(tenants::REGISTRY_DUE_KIND, now, request).await?;
+        let page = ctx.store.due(tenants::REGISTRY_DUE_KIND, now, request).await?;
         for entry in page.items.iter().filter(|e| e.sk == keys::TENANT_RECORD) {
             // The index lags the table: trust the record.
-            let Some((tenant, _)) = tenants::load_sealed(state, &entry.tenant).await? else { continue };
+            let Some((tenant, _)) = tenants::load_sealed(ctx, &entry.tenant).await? else { continue };
             if tenant.state == TenantState::Uninstalled {
                 continue;
             }
-            let (counters, _) = counters::read(state, &entry.tenant).await?;
+            let (counters, _) = counters::read(ctx, &entry.tenant).await?;
             usage.push(TenantUsage {
                 client_key: tenant.client_key,
                 product_type: tenant.product_type,
@@ -144,20 +144,20 @@ fn operator_item(sk: String, body: serde_json::Value, now_millis: i64) -> Item {
 }
 
 /// Takes the snapshot of `date` unless it exists (then answers it, `written: false`).
-pub async fn snapshot(state: &AppState, date: Date) -> Result<SnapshotReport> {
+pub async fn snapshot(ctx: &Data, date: Date) -> Result<SnapshotReport> {
     let date = format_date(date);
-    if let Some(summary) = read_summary(state, &date).await? {
+    if let Some(summary) = read_summary(ctx, &date).await? {
         return Ok(SnapshotReport { summary, written: false });
     }
-    let usage = current(state).await?;
+    let usage = current(ctx).await?;
     let totals = usage.iter().fold(Counters::default(), |sum, tenant| sum.plus(tenant.counters));
-    let now = state.clock.now_millis();
+    let now = ctx.clock.now_millis();
     let chunks: Vec<&[TenantUsage]> = usage.chunks(TENANTS_PER_CHUNK).collect();
     // Chunks first, the summary last: a summary always finds its chunks.
     for (index, chunk) in chunks.iter().enumerate() {
         let body = serde_json::to_value(chunk).map_err(Error::internal)?;
         let item = operator_item(keys::usage_tenants(&date, index), body, now);
-        state.store.transact(vec![Write::Put { item, condition: Condition::None }], state.clock.now_secs()).await?;
+        ctx.store.transact(vec![Write::Put { item, condition: Condition::None }], ctx.clock.now_secs()).await?;
     }
     let summary = DaySummary {
         date: date.clone(),
@@ -167,11 +167,11 @@ pub async fn snapshot(state: &AppState, date: Date) -> Result<SnapshotReport> {
         chunks: chunks.len(),
     };
     let item = operator_item(keys::usage_day(&date), serde_json::to_value(&summary).map_err(Error::internal)?, now);
-    match state.store.transact(vec![Write::Put { item, condition: Condition::Absent }], state.clock.now_secs()).await {
+    match ctx.store.transact(vec![Write::Put { item, condition: Condition::Absent }], ctx.clock.now_secs()).await {
         Ok(()) => Ok(SnapshotReport { summary, written: true }),
         // A concurrent run filed the day first: its result is the day's.
         Err(Error::Conflict { code: "write_conflict", .. }) => {
-            let summary = read_summary(state, &date).await?.ok_or_else(|| Error::internal("usage summary vanished"))?;
+            let summary = read_summary(ctx, &date).await?.ok_or_else(|| Error::internal("usage summary vanished"))?;
             Ok(SnapshotReport { summary, written: false })
         }
         Err(other) => Err(other),
@@ -179,7 +179,7 @@ pub async fn snapshot(state: &AppState, date: Date) -> Result<SnapshotReport> {
 }
 
 /// The day summaries in date order; the cursor is the last date of the previous page.
-pub async fn list_days(state: &AppState, limit: u32, cursor: Option<&str>) -> Result<Page<DaySummary>> {
+pub async fn list_days(ctx: &Data, limit: u32, cursor: Option<&str>) -> Result<Page<DaySummary>> {
     let after = match cursor {
         Some(date) => {
             let date = parse_date(date).map_err(|_| Error::bad_request("bad_cursor", "Unknown cursor."))?;
@@ -188,8 +188,7 @@ pub async fn list_days(state: &AppState, limit: u32, cursor: Option<&str>) -> Re
         None => None,
     };
     let op = keys::operator_tenant();
-    let page =
-        state.store.query(&op, keys::USAGE_DAY_PREFIX, PageRequest { limit, after }, state.clock.now_secs()).await?;
+    let page = ctx.store.query(&op, keys::USAGE_DAY_PREFIX, PageRequest { limit, after }, ctx.clock.now_secs()).await?;
     let items = page
         .items
         .into_iter()
@@ -200,14 +199,14 @@ pub async fn list_days(state: &AppState, limit: u32, cursor: Option<&str>) -> Re
 }
 
 /// One day's snapshot with every tenant's figures.
-pub async fn day(state: &AppState, date: &str) -> Result<DayUsage> {
+pub async fn day(ctx: &Data, date: &str) -> Result<DayUsage> {
     let date = format_date(parse_date(date)?);
     let unknown = || Error::not_found("unknown_day", "No usage snapshot for that day.");
-    let summary = read_summary(state, &date).await?.ok_or_else(unknown)?;
+    let summary = read_summary(ctx, &date).await?.ok_or_else(unknown)?;
     let op = keys::operator_tenant();
     let mut per_tenant = Vec::with_capacity(summary.tenants as usize);
     for index in 0..summary.chunks {
-        let item = state.store.get(&op, &keys::usage_tenants(&date, index), state.clock.now_secs()).await?;
+        let item = ctx.store.get(&op, &keys::usage_tenants(&date, index), ctx.clock.now_secs()).await?;
         let item = item.ok_or_else(|| Error::internal(format!("usage chunk {index} of {date} is missing")))?;
         let chunk: Vec<TenantUsage> =
             serde_json::from_value(item.body).map_err(|e| Error::internal(format!("usage chunk: {e}")))?;

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::data::Data;
 use crate::domain::privacy;
 use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
@@ -14,7 +15,6 @@ use crate::kernel::ids;
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, Item, Write, retry_conflicts};
-use crate::state::AppState;
 
 /// `lastSeen` moves at most once an hour: a visit costs one read, and a write only hourly.
 pub const LAST_SEEN_RESOLUTION_MILLIS: i64 = 3_600_000;
@@ -87,7 +87,7 @@ fn item(tenant: &TenantKey, account_id: &str, version: u64, record: &UserRecord,
 
 /// The writes that create a user's record (and enrol the tenant in reporting if it is not yet).
 async fn creation_writes(
-    state: &AppState,
+    ctx: &Data,
     tenant: &TenantKey,
     account_id: &str,
     record: &UserRecord,
@@ -95,29 +95,29 @@ async fn creation_writes(
 ) -> Result<Vec<Write>> {
     let mut writes =
         vec![Write::Put { item: item(tenant, account_id, 1, record, now_millis)?, condition: Condition::Absent }];
-    writes.extend(privacy::state::enrolment(state, tenant, now_millis).await?);
+    writes.extend(privacy::state::enrolment(ctx, tenant, now_millis).await?);
     Ok(writes)
 }
 
 /// Records that `account_id` used Canopy now: creates the record on the first visit, moves
 /// `lastSeen` when it is an hour old, and does nothing for anonymous callers. A concurrent visit
 /// that wrote first is as good as ours.
-pub async fn record_visit(state: &AppState, tenant: &TenantKey, account_id: Option<&str>) -> Result<()> {
+pub async fn record_visit(ctx: &Data, tenant: &TenantKey, account_id: Option<&str>) -> Result<()> {
     let Some(account_id) = storable(account_id) else { return Ok(()) };
-    visit(state, tenant, account_id).await.map(drop)
+    visit(ctx, tenant, account_id).await.map(drop)
 }
 
 /// [`record_visit`] for a storable accountId, answering the record as this visit left it, or
 /// `None` when a concurrent write or a region move's read-only seconds took the visit's place
 /// (the record is then whatever that write made it).
-async fn visit(state: &AppState, tenant: &TenantKey, account_id: &str) -> Result<Option<UserRecord>> {
-    let now = state.clock.now_millis();
+async fn visit(ctx: &Data, tenant: &TenantKey, account_id: &str) -> Result<Option<UserRecord>> {
+    let now = ctx.clock.now_millis();
     let written = retry_conflicts(|| async {
-        let stored = state.store.get(tenant, &keys::user(account_id), state.clock.now_secs()).await?;
+        let stored = ctx.store.get(tenant, &keys::user(account_id), ctx.clock.now_secs()).await?;
         let (writes, record) = match stored {
             None => {
                 let record = UserRecord { first_seen: now, last_seen: now, dismissed_announcements: Vec::new() };
-                (creation_writes(state, tenant, account_id, &record, now).await?, record)
+                (creation_writes(ctx, tenant, account_id, &record, now).await?, record)
             }
             Some(stored) => {
                 let mut record = decode(&stored)?;
@@ -129,7 +129,7 @@ async fn visit(state: &AppState, tenant: &TenantKey, account_id: &str) -> Result
                 (vec![Write::Put { item: updated, condition: Condition::Version(stored.version) }], record)
             }
         };
-        state.store.transact(writes, state.clock.now_secs()).await?;
+        ctx.store.transact(writes, ctx.clock.now_secs()).await?;
         Ok(record)
     })
     .await;
@@ -147,14 +147,14 @@ fn anonymous() -> Error {
 
 /// The caller's record (recording this visit first). The visit answers the record it read or
 /// wrote, so only a visit that lost to another write costs a second read.
-pub async fn me(state: &AppState, tenant: &TenantKey, account_id: Option<&str>) -> Result<MeView> {
+pub async fn me(ctx: &Data, tenant: &TenantKey, account_id: Option<&str>) -> Result<MeView> {
     let account_id = storable(account_id).ok_or_else(anonymous)?;
-    let record = match visit(state, tenant, account_id).await? {
+    let record = match visit(ctx, tenant, account_id).await? {
         Some(record) => record,
         None => {
-            let stored = state
+            let stored = ctx
                 .store
-                .get(tenant, &keys::user(account_id), state.clock.now_secs())
+                .get(tenant, &keys::user(account_id), ctx.clock.now_secs())
                 .await?
                 .ok_or_else(|| Error::unavailable("store", "the user record just written is not readable"))?;
             decode(&stored)?
@@ -167,7 +167,7 @@ pub async fn me(state: &AppState, tenant: &TenantKey, account_id: Option<&str>) 
 /// [`MAX_DISMISSED_ANNOUNCEMENTS`]). Announcement ids are ULIDs; whether the announcement exists
 /// is not checked, since a dismissal of a deleted one is harmless and the list is bounded.
 pub async fn dismiss_announcement(
-    state: &AppState,
+    ctx: &Data,
     tenant: &TenantKey,
     account_id: Option<&str>,
     announcement_id: &str,
@@ -177,8 +177,8 @@ pub async fn dismiss_announcement(
         return Err(Error::invalid("invalid_field", "announcementId must be an announcement's id."));
     }
     retry_conflicts(|| async {
-        let now = state.clock.now_millis();
-        let stored = state.store.get(tenant, &keys::user(account_id), state.clock.now_secs()).await?;
+        let now = ctx.clock.now_millis();
+        let stored = ctx.store.get(tenant, &keys::user(account_id), ctx.clock.now_secs()).await?;
         let (mut record, version) = match &stored {
             Some(stored) => (decode(stored)?, Some(stored.version)),
             None => (UserRecord { first_seen: now, last_seen: now, dismissed_announcements: Vec::new() }, None),
@@ -188,7 +188,7 @@ pub async fn dismiss_announcement(
             let excess = record.dismissed_announcements.len().saturating_sub(MAX_DISMISSED_ANNOUNCEMENTS);
             record.dismissed_announcements.drain(..excess);
             let writes = match version {
-                None => creation_writes(state, tenant, account_id, &record, now).await?,
+                None => creation_writes(ctx, tenant, account_id, &record, now).await?,
                 Some(v) => {
                     record.last_seen = now;
                     vec![Write::Put {
@@ -197,7 +197,7 @@ pub async fn dismiss_announcement(
                     }]
                 }
             };
-            state.store.transact(writes, state.clock.now_secs()).await?;
+            ctx.store.transact(writes, ctx.clock.now_secs()).await?;
         }
         Ok(MeView::new(account_id, record))
     })
@@ -205,12 +205,12 @@ pub async fn dismiss_announcement(
 }
 
 /// Deletes the user record (the erasure of a closed account); `true` if there was one.
-pub async fn delete(state: &AppState, tenant: &TenantKey, account_id: &str) -> Result<bool> {
+pub async fn delete(ctx: &Data, tenant: &TenantKey, account_id: &str) -> Result<bool> {
     retry_conflicts(|| async {
         let sk = keys::user(account_id);
-        let Some(stored) = state.store.get(tenant, &sk, state.clock.now_secs()).await? else { return Ok(false) };
+        let Some(stored) = ctx.store.get(tenant, &sk, ctx.clock.now_secs()).await? else { return Ok(false) };
         let delete = Write::Delete { tenant: tenant.clone(), sk, condition: Condition::Version(stored.version) };
-        state.store.transact(vec![delete], state.clock.now_secs()).await?;
+        ctx.store.transact(vec![delete], ctx.clock.now_secs()).await?;
         Ok(true)
     })
     .await

@@ -141,7 +141,7 @@ async fn enable_or_disable(
     let request = SignedRequest { method: &method, uri: &uri, headers: &headers };
     // A tenant that moved region is verified and changed against its new home's record.
     let state = match TenantKey::from_verified(&jwt::unverified_issuer(&request.token()?)?) {
-        Some(key) => crate::domain::residency::home_state(&state, &key).await?,
+        Some(key) => state.with_stack(crate::domain::residency::home_state(&state, &key).await?),
         None => state,
     };
     let (key, _, _, _) = verify_tenant_token(&state, &request, false).await?;

@@ -77,7 +77,7 @@ impl TestApp {
     /// The app over a given media store (the local adapter served on loopback, or S3).
     pub fn with_media(media: Arc<dyn MediaStore>) -> Self {
         let mut app = Self::build(Arc::new(dev_keys()), None);
-        app.state.media = media;
+        app.state.stack.media = media;
         let routes = canopy_shared::http::lifecycle::routes()
             .merge(canopy_shared::http::content::routes())
             .merge(canopy_shared::http::media::routes());
@@ -107,17 +107,21 @@ impl TestApp {
         let regions = canopy_shared::domain::regions::Regions::home_only(&config, store.clone(), media.clone())
             .with_settings(canopy_shared::domain::residency::Settings { auto_drive: false });
         let state = AppState {
-            regions,
-            config: Arc::new(config),
+            install_keys: install_keys,
             forge: ForgeRemote::new(Arc::new(forge_dev_keys()), clock.clone()),
-            store,
-            install_keys,
-            clock: clock.clone(),
             admins: Arc::new(LocalAdminDirectory::new([ADMIN_ACCOUNT.to_owned()])),
-            media,
-            secrets: SecretSealer::new(Arc::new(
-                LocalKeyring::open_or_create(&dir.path().join(KEYRING_FILE)).expect("keyring"),
-            )),
+            stack: canopy_shared::domain::data::Stack {
+                data: canopy_shared::domain::data::Data {
+                    store: store,
+                    clock: clock.clone(),
+                    secrets: SecretSealer::new(Arc::new(
+                        LocalKeyring::open_or_create(&dir.path().join(KEYRING_FILE)).expect("keyring"),
+                    )),
+                },
+                config: Arc::new(config),
+                media: media,
+                regions: regions,
+            },
         };
         let routes = canopy_shared::http::lifecycle::routes().merge(canopy_shared::http::content::routes());
         let router = canopy_shared::http::finish(routes, state.clone());

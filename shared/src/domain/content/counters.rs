@@ -4,12 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::data::Data;
 use crate::domain::records::Editor;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, Item, Write};
-use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -45,8 +45,8 @@ impl Counters {
 }
 
 /// The counters and the version they were read at (`None`: never written).
-pub async fn read(state: &AppState, tenant: &TenantKey) -> Result<(Counters, Option<u64>)> {
-    match state.store.get(tenant, keys::COUNTERS, state.clock.now_secs()).await? {
+pub async fn read(ctx: &Data, tenant: &TenantKey) -> Result<(Counters, Option<u64>)> {
+    match ctx.store.get(tenant, keys::COUNTERS, ctx.clock.now_secs()).await? {
         None => Ok((Counters::default(), None)),
         Some(item) => {
             let counters = serde_json::from_value(item.body).map_err(|e| Error::internal(format!("counters: {e}")))?;

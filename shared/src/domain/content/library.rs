@@ -10,13 +10,13 @@ use super::model::layout::Layout;
 use super::model::report::ReportConfig;
 use super::model::theme::Theme;
 use super::sites::{self, Uses};
+use crate::domain::data::Data;
 use crate::domain::records::{self, Editor, Stored, check_if_match, check_media_exist, item_for, not_found, written};
 use crate::kernel::error::{Error, Result};
 use crate::kernel::ids;
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, Page, Write, retry_conflicts};
-use crate::state::AppState;
 
 /// One library kind: where its items live, whether sites use it, whether it is counted.
 pub struct Library<M> {
@@ -51,40 +51,40 @@ impl<M: ContentModel> Library<M> {
         Counters { themes: i64::from(self.counts_as_theme), ..Counters::default() }
     }
 
-    pub async fn read(&self, state: &AppState, tenant: &TenantKey, id: &str) -> Result<Stored<M>> {
+    pub async fn read(&self, ctx: &Data, tenant: &TenantKey, id: &str) -> Result<Stored<M>> {
         check_id::<M>(id)?;
-        records::read(state, tenant, &self.sk(id), id).await
+        records::read(ctx, tenant, &self.sk(id), id).await
     }
 
     pub async fn list(
         &self,
-        state: &AppState,
+        ctx: &Data,
         tenant: &TenantKey,
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<Page<Stored<M>>> {
-        records::list(state, tenant, self.prefix, limit, cursor).await
+        records::list(ctx, tenant, self.prefix, limit, cursor).await
     }
 
-    async fn check(&self, state: &AppState, tenant: &TenantKey, data: &M) -> Result<()> {
+    async fn check(&self, ctx: &Data, tenant: &TenantKey, data: &M) -> Result<()> {
         data.validate()?;
-        check_media_exist(state, tenant, &data.media_ids()).await
+        check_media_exist(ctx, tenant, &data.media_ids()).await
     }
 
-    pub async fn create(&self, state: &AppState, editor: &Editor, data: M) -> Result<Stored<M>> {
-        self.check(state, &editor.tenant, &data).await?;
-        let id = ids::new_ulid(state.clock.now_millis())?;
+    pub async fn create(&self, ctx: &Data, editor: &Editor, data: M) -> Result<Stored<M>> {
+        self.check(ctx, &editor.tenant, &data).await?;
+        let id = ids::new_ulid(ctx.clock.now_millis())?;
         let sk = self.sk(&id);
         retry_conflicts(|| async {
-            let now = state.clock.now_millis();
+            let now = ctx.clock.now_millis();
             let mut writes =
                 vec![Write::Put { item: item_for(editor, &sk, 1, &data, now)?, condition: Condition::Absent }];
             if self.counts_as_theme {
-                let (current, version) = counters::read(state, &editor.tenant).await?;
+                let (current, version) = counters::read(ctx, &editor.tenant).await?;
                 writes.push(counters::apply(editor, current, version, self.counted(), now)?);
             }
             let answer = written(&writes, &sk, &id)?;
-            state.store.transact(writes, state.clock.now_secs()).await?;
+            ctx.store.transact(writes, ctx.clock.now_secs()).await?;
             Ok(answer)
         })
         .await
@@ -92,23 +92,23 @@ impl<M: ContentModel> Library<M> {
 
     pub async fn update(
         &self,
-        state: &AppState,
+        ctx: &Data,
         editor: &Editor,
         id: &str,
         if_match: Option<u64>,
         data: M,
     ) -> Result<Stored<M>> {
         check_id::<M>(id)?;
-        self.check(state, &editor.tenant, &data).await?;
+        self.check(ctx, &editor.tenant, &data).await?;
         let sk = self.sk(id);
         retry_conflicts(|| async {
-            let stored = self.read(state, &editor.tenant, id).await?;
+            let stored = self.read(ctx, &editor.tenant, id).await?;
             check_if_match(if_match, stored.version)?;
-            let now = state.clock.now_millis();
+            let now = ctx.clock.now_millis();
             let item = item_for(editor, &sk, stored.version + 1, &data, now)?;
             let mut writes = Vec::new();
             if let Some(uses) = self.used_as {
-                for site in sites_using(state, &editor.tenant, uses, id).await? {
+                for site in sites_using(ctx, &editor.tenant, uses, id).await? {
                     let listing = keys::site_listing(&site.id);
                     writes.push(Write::Check {
                         tenant: editor.tenant.clone(),
@@ -123,25 +123,22 @@ impl<M: ContentModel> Library<M> {
             }
             writes.push(Write::Put { item, condition: Condition::Version(stored.version) });
             let answer = written(&writes, &sk, id)?;
-            state.store.transact(writes, state.clock.now_secs()).await?;
+            ctx.store.transact(writes, ctx.clock.now_secs()).await?;
             Ok(answer)
         })
         .await
     }
 
-    pub async fn delete(&self, state: &AppState, editor: &Editor, id: &str, if_match: Option<u64>) -> Result<()> {
+    pub async fn delete(&self, ctx: &Data, editor: &Editor, id: &str, if_match: Option<u64>) -> Result<()> {
         check_id::<M>(id)?;
         let sk = self.sk(id);
         retry_conflicts(|| async {
-            let item = state
-                .store
-                .get(&editor.tenant, &sk, state.clock.now_secs())
-                .await?
-                .ok_or_else(|| not_found(M::KIND))?;
+            let item =
+                ctx.store.get(&editor.tenant, &sk, ctx.clock.now_secs()).await?.ok_or_else(|| not_found(M::KIND))?;
             check_if_match(if_match, item.version)?;
             let mut writes = Vec::new();
             if let Some(uses) = self.used_as {
-                let users = sites_using(state, &editor.tenant, uses, id).await?;
+                let users = sites_using(ctx, &editor.tenant, uses, id).await?;
                 if !users.is_empty() {
                     let names: Vec<&str> = users.iter().map(|s| s.data.name.as_str()).collect();
                     return Err(Error::conflict(
@@ -150,7 +147,7 @@ impl<M: ContentModel> Library<M> {
                     ));
                 }
                 // A site choosing this item between our read and the delete must make us fail.
-                for site in sites::all(state, &editor.tenant).await? {
+                for site in sites::all(ctx, &editor.tenant).await? {
                     let listing = keys::site_listing(&site.id);
                     writes.push(Write::Check {
                         tenant: editor.tenant.clone(),
@@ -159,13 +156,13 @@ impl<M: ContentModel> Library<M> {
                     });
                 }
             }
-            let now = state.clock.now_millis();
+            let now = ctx.clock.now_millis();
             writes.extend(records::trash_writes(editor, M::KIND, &item, now)?);
             if self.counts_as_theme {
-                let (current, version) = counters::read(state, &editor.tenant).await?;
+                let (current, version) = counters::read(ctx, &editor.tenant).await?;
                 writes.push(counters::apply(editor, current, version, Counters::default().minus(self.counted()), now)?);
             }
-            state.store.transact(writes, state.clock.now_secs()).await
+            ctx.store.transact(writes, ctx.clock.now_secs()).await
         })
         .await
     }
@@ -177,10 +174,10 @@ impl<M: ContentModel> Library<M> {
 }
 
 async fn sites_using(
-    state: &AppState,
+    ctx: &Data,
     tenant: &TenantKey,
     uses: Uses,
     id: &str,
 ) -> Result<Vec<Stored<super::model::site::Site>>> {
-    Ok(sites::all(state, tenant).await?.into_iter().filter(|s| uses.referenced_by(&s.data) == Some(id)).collect())
+    Ok(sites::all(ctx, tenant).await?.into_iter().filter(|s| uses.referenced_by(&s.data) == Some(id)).collect())
 }

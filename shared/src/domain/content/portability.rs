@@ -25,6 +25,7 @@ use super::model::site::Site;
 use super::model::theme::Theme;
 use super::site_items::{ANNOUNCEMENTS, PROMOTED_SEARCHES};
 use super::sites::{self, MAX_SITES_PER_TENANT, Uses};
+use crate::domain::data::Data;
 use crate::domain::records::{Editor, check_media_exist};
 use crate::domain::tenants;
 use crate::kernel::clock::rfc3339;
@@ -33,7 +34,6 @@ use crate::kernel::ids::is_ulid;
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, Item, MAX_PAGE_SIZE, PageRequest, Write};
-use crate::state::AppState;
 
 pub const FORMAT: &str = "canopy-export";
 /// Bumped when a section changes shape; imports of newer documents are refused.
@@ -108,12 +108,12 @@ fn raw(item: &Item) -> Value {
 }
 
 /// Every item of the tenant's partition, in sort-key order.
-async fn all_items(state: &AppState, tenant: &TenantKey) -> Result<Vec<Item>> {
+async fn all_items(ctx: &Data, tenant: &TenantKey) -> Result<Vec<Item>> {
     let mut items = Vec::new();
     let mut after = None;
     loop {
         let page =
-            state.store.query(tenant, "", PageRequest { limit: MAX_PAGE_SIZE, after }, state.clock.now_secs()).await?;
+            ctx.store.query(tenant, "", PageRequest { limit: MAX_PAGE_SIZE, after }, ctx.clock.now_secs()).await?;
         items.extend(page.items);
         match page.next {
             Some(next) => after = Some(next),
@@ -122,11 +122,11 @@ async fn all_items(state: &AppState, tenant: &TenantKey) -> Result<Vec<Item>> {
     }
 }
 
-pub async fn export(state: &AppState, tenant: &TenantKey) -> Result<ExportDocument> {
+pub async fn export(ctx: &Data, tenant: &TenantKey) -> Result<ExportDocument> {
     let mut doc = ExportDocument {
         format: FORMAT.into(),
         schema_version: SCHEMA_VERSION,
-        exported_at: Some(rfc3339(state.clock.now_millis())),
+        exported_at: Some(rfc3339(ctx.clock.now_millis())),
         tenant: None,
         counters: None,
         sites: Vec::new(),
@@ -141,7 +141,7 @@ pub async fn export(state: &AppState, tenant: &TenantKey) -> Result<ExportDocume
         trash: Vec::new(),
         other: Vec::new(),
     };
-    for item in all_items(state, tenant).await? {
+    for item in all_items(ctx, tenant).await? {
         let sk = item.sk.as_str();
         let strip = |prefix: &str| sk.strip_prefix(prefix).map(str::to_owned);
         if sk == keys::TENANT_RECORD {
@@ -234,7 +234,7 @@ fn check_ulid(section: &str, index: usize, id: &str) -> Result<()> {
 }
 
 /// Checks the whole document and lists what it would write. Nothing is written here.
-async fn plan(state: &AppState, tenant: &TenantKey, doc: &ExportDocument) -> Result<Vec<Planned>> {
+async fn plan(ctx: &Data, tenant: &TenantKey, doc: &ExportDocument) -> Result<Vec<Planned>> {
     if doc.format != FORMAT {
         return Err(Error::invalid("invalid_import", format!("format must be {FORMAT:?}.")));
     }
@@ -249,7 +249,7 @@ async fn plan(state: &AppState, tenant: &TenantKey, doc: &ExportDocument) -> Res
     let mut unique = |section: &str, index: usize, sk: &str| -> Result<()> {
         if seen.insert(sk.to_owned()) { Ok(()) } else { Err(invalid_entry(section, index, "appears twice")) }
     };
-    let existing_sites: HashSet<String> = sites::all(state, tenant).await?.into_iter().map(|s| s.id).collect();
+    let existing_sites: HashSet<String> = sites::all(ctx, tenant).await?.into_iter().map(|s| s.id).collect();
     let doc_sites: HashSet<&str> = doc.sites.iter().map(|s| s.id.as_str()).collect();
     let total_sites = existing_sites.iter().filter(|id| !doc_sites.contains(id.as_str())).count() + doc_sites.len();
     if total_sites as i64 > MAX_SITES_PER_TENANT {
@@ -260,14 +260,14 @@ async fn plan(state: &AppState, tenant: &TenantKey, doc: &ExportDocument) -> Res
     }
     let theme_ids: HashSet<&str> = doc.themes.iter().map(|t| t.id.as_str()).collect();
     let layout_ids: HashSet<&str> = doc.layouts.iter().map(|l| l.id.as_str()).collect();
-    let now = state.clock.now_secs();
+    let now = ctx.clock.now_secs();
     for (i, entry) in doc.sites.iter().enumerate() {
         check_ulid("sites", i, &entry.id)?;
         unique("sites", i, &entry.id)?;
         for (uses, ids) in [(Uses::Theme, &theme_ids), (Uses::HomeLayout, &layout_ids)] {
             if let Some(id) = uses.referenced_by(&entry.data)
                 && !ids.contains(id)
-                && state.store.get(tenant, &uses.source_sk(id), now).await?.is_none()
+                && ctx.store.get(tenant, &uses.source_sk(id), now).await?.is_none()
             {
                 return Err(invalid_entry(
                     "sites",
@@ -362,7 +362,7 @@ async fn plan(state: &AppState, tenant: &TenantKey, doc: &ExportDocument) -> Res
     }
     // Media cannot be imported (the objects live in the bucket): references must exist here.
     let media: Vec<String> = media_references(doc);
-    check_media_exist(state, tenant, &media.iter().map(String::as_str).collect::<Vec<_>>())
+    check_media_exist(ctx, tenant, &media.iter().map(String::as_str).collect::<Vec<_>>())
         .await
         .map_err(|e| Error::invalid("invalid_import", e.to_string()))?;
     Ok(plan)
@@ -379,14 +379,14 @@ fn media_references(doc: &ExportDocument) -> Vec<String> {
     ids
 }
 
-pub async fn import(state: &AppState, editor: &Editor, doc: &ExportDocument, dry_run: bool) -> Result<ImportReport> {
+pub async fn import(ctx: &Data, editor: &Editor, doc: &ExportDocument, dry_run: bool) -> Result<ImportReport> {
     let tenant = &editor.tenant;
-    let plan = plan(state, tenant, doc).await?;
+    let plan = plan(ctx, tenant, doc).await?;
     let mut report = ImportReport { dry_run, ..ImportReport::default() };
-    let now_secs = state.clock.now_secs();
+    let now_secs = ctx.clock.now_secs();
     let mut writes = Vec::new();
     for planned in plan {
-        let existing = state.store.get(tenant, &planned.sk, now_secs).await?;
+        let existing = ctx.store.get(tenant, &planned.sk, now_secs).await?;
         let (version, condition) = match &existing {
             None => {
                 *report.created.entry(planned.section).or_default() += 1;
@@ -405,7 +405,7 @@ pub async fn import(state: &AppState, editor: &Editor, doc: &ExportDocument, dry
             tenant: tenant.clone(),
             sk: planned.sk,
             version,
-            updated_at: state.clock.now_millis(),
+            updated_at: ctx.clock.now_millis(),
             updated_by: editor.account_id.clone(),
             due: None,
             expires_at: None,
@@ -426,26 +426,25 @@ pub async fn import(state: &AppState, editor: &Editor, doc: &ExportDocument, dry
     let mut batch = Vec::new();
     for group in writes {
         if batch.len() + group.len() > IMPORT_BATCH {
-            state
-                .store
-                .transact(std::mem::take(&mut batch), state.clock.now_secs())
+            ctx.store
+                .transact(std::mem::take(&mut batch), ctx.clock.now_secs())
                 .await
                 .map_err(crate::domain::records::stale_on_conflict)?;
         }
         batch.extend(group);
     }
     if !batch.is_empty() {
-        state.store.transact(batch, state.clock.now_secs()).await.map_err(crate::domain::records::stale_on_conflict)?;
+        ctx.store.transact(batch, ctx.clock.now_secs()).await.map_err(crate::domain::records::stale_on_conflict)?;
     }
-    rebuild_derived(state, editor).await?;
+    rebuild_derived(ctx, editor).await?;
     Ok(report)
 }
 
 /// Snapshots of every site's theme and home layout, and the counters, recomputed from what is
 /// stored now.
-async fn rebuild_derived(state: &AppState, editor: &Editor) -> Result<()> {
-    let all = sites::all(state, &editor.tenant).await?;
-    let now = state.clock.now_secs();
+async fn rebuild_derived(ctx: &Data, editor: &Editor) -> Result<()> {
+    let all = sites::all(ctx, &editor.tenant).await?;
+    let now = ctx.clock.now_secs();
     let mut totals = Counters::default();
     for site in &all {
         totals = totals.plus(sites::counted(&site.data));
@@ -454,27 +453,27 @@ async fn rebuild_derived(state: &AppState, editor: &Editor) -> Result<()> {
             let sk = uses.snapshot_sk(&site.id);
             match uses.referenced_by(&site.data) {
                 Some(id) => {
-                    let source = state
+                    let source = ctx
                         .store
                         .get(&editor.tenant, &uses.source_sk(id), now)
                         .await?
                         .ok_or_else(|| Error::internal("import lost a reference"))?;
                     writes.push(Write::Put {
-                        item: sites::snapshot_item(editor, &site.id, uses, id, &source, state.clock.now_millis())?,
+                        item: sites::snapshot_item(editor, &site.id, uses, id, &source, ctx.clock.now_millis())?,
                         condition: Condition::None,
                     });
                 }
                 None => writes.push(Write::Delete { tenant: editor.tenant.clone(), sk, condition: Condition::None }),
             }
         }
-        state.store.transact(writes, now).await?;
+        ctx.store.transact(writes, now).await?;
     }
-    let themes = super::library::THEMES.list(state, &editor.tenant, MAX_PAGE_SIZE, None).await?;
+    let themes = super::library::THEMES.list(ctx, &editor.tenant, MAX_PAGE_SIZE, None).await?;
     totals.themes = themes.items.len() as i64;
-    let (current, version) = counters::read(state, &editor.tenant).await?;
+    let (current, version) = counters::read(ctx, &editor.tenant).await?;
     if current != totals {
-        let write = counters::apply(editor, current, version, totals.minus(current), state.clock.now_millis())?;
-        state.store.transact(vec![write], now).await?;
+        let write = counters::apply(editor, current, version, totals.minus(current), ctx.clock.now_millis())?;
+        ctx.store.transact(vec![write], now).await?;
     }
     Ok(())
 }

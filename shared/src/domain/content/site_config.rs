@@ -10,12 +10,12 @@ use super::model::navigation::Navigation;
 use super::model::promoted_search::PromotedSearch;
 use super::model::site::Site;
 use super::sites::{Snapshot, check_site_id};
+use crate::domain::data::Data;
 use crate::domain::records::{Stored, decode, not_found};
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{MAX_PAGE_SIZE, PageRequest};
-use crate::state::AppState;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -45,11 +45,11 @@ pub struct RenderedConfig {
     pub etag: String,
 }
 
-pub async fn read(state: &AppState, tenant: &TenantKey, site_id: &str, logged_in: bool) -> Result<RenderedConfig> {
+pub async fn read(ctx: &Data, tenant: &TenantKey, site_id: &str, logged_in: bool) -> Result<RenderedConfig> {
     check_site_id(site_id)?;
-    let now = state.clock.now_secs();
+    let now = ctx.clock.now_secs();
     let site_sk = keys::site(site_id);
-    let page = state.store.query(tenant, &site_sk, PageRequest { limit: MAX_PAGE_SIZE, after: None }, now).await?;
+    let page = ctx.store.query(tenant, &site_sk, PageRequest { limit: MAX_PAGE_SIZE, after: None }, now).await?;
     if page.next.is_some() {
         // The per-site bounds keep a site far below a page; reaching this is a bug.
         return Err(Error::internal(format!("site {site_id} has more than {MAX_PAGE_SIZE} items")));

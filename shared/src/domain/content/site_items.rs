@@ -9,13 +9,13 @@ use super::model::announcement::Announcement;
 use super::model::navigation::Navigation;
 use super::model::promoted_search::PromotedSearch;
 use super::sites;
+use crate::domain::data::Data;
 use crate::domain::records::{self, Editor, Stored, check_if_match, check_media_exist, item_for, not_found, written};
 use crate::kernel::error::{Error, Result};
 use crate::kernel::ids;
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, Item, Page, PageRequest, Write, retry_conflicts};
-use crate::state::AppState;
 
 pub struct SiteCollection<M> {
     prefix: fn(&str) -> String,
@@ -38,35 +38,35 @@ impl<M: ContentModel> SiteCollection<M> {
         format!("{}{id}", (self.prefix)(site_id))
     }
 
-    pub async fn read(&self, state: &AppState, tenant: &TenantKey, site_id: &str, id: &str) -> Result<Stored<M>> {
-        sites::read_item(state, tenant, site_id).await?;
+    pub async fn read(&self, ctx: &Data, tenant: &TenantKey, site_id: &str, id: &str) -> Result<Stored<M>> {
+        sites::read_item(ctx, tenant, site_id).await?;
         if !ids::is_ulid(id) {
             return Err(not_found(M::KIND));
         }
-        records::read(state, tenant, &self.sk(site_id, id), id).await
+        records::read(ctx, tenant, &self.sk(site_id, id), id).await
     }
 
     pub async fn list(
         &self,
-        state: &AppState,
+        ctx: &Data,
         tenant: &TenantKey,
         site_id: &str,
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<Page<Stored<M>>> {
-        sites::read_item(state, tenant, site_id).await?;
-        records::list(state, tenant, &(self.prefix)(site_id), limit, cursor).await
+        sites::read_item(ctx, tenant, site_id).await?;
+        records::list(ctx, tenant, &(self.prefix)(site_id), limit, cursor).await
     }
 
-    pub async fn create(&self, state: &AppState, editor: &Editor, site_id: &str, data: M) -> Result<Stored<M>> {
+    pub async fn create(&self, ctx: &Data, editor: &Editor, site_id: &str, data: M) -> Result<Stored<M>> {
         data.validate()?;
-        check_media_exist(state, &editor.tenant, &data.media_ids()).await?;
-        let id = ids::new_ulid(state.clock.now_millis())?;
+        check_media_exist(ctx, &editor.tenant, &data.media_ids()).await?;
+        let id = ids::new_ulid(ctx.clock.now_millis())?;
         retry_conflicts(|| async {
-            let site = sites::read_item(state, &editor.tenant, site_id).await?;
+            let site = sites::read_item(ctx, &editor.tenant, site_id).await?;
             let request = PageRequest { limit: self.max_per_site, after: None };
             let existing =
-                state.store.query(&editor.tenant, &(self.prefix)(site_id), request, state.clock.now_secs()).await?;
+                ctx.store.query(&editor.tenant, &(self.prefix)(site_id), request, ctx.clock.now_secs()).await?;
             if existing.next.is_some() || existing.items.len() as u32 >= self.max_per_site {
                 return Err(Error::invalid(
                     "limit_reached",
@@ -77,10 +77,10 @@ impl<M: ContentModel> SiteCollection<M> {
             // count above could race; the per-site bound is a soft product limit, not a
             // storage invariant, so an overshoot by a concurrent create is acceptable.
             let sk = self.sk(site_id, &id);
-            let item = item_for(editor, &sk, 1, &data, state.clock.now_millis())?;
+            let item = item_for(editor, &sk, 1, &data, ctx.clock.now_millis())?;
             let writes = vec![site_check(&site), Write::Put { item, condition: Condition::Absent }];
             let answer = written(&writes, &sk, &id)?;
-            state.store.transact(writes, state.clock.now_secs()).await?;
+            ctx.store.transact(writes, ctx.clock.now_secs()).await?;
             Ok(answer)
         })
         .await
@@ -88,7 +88,7 @@ impl<M: ContentModel> SiteCollection<M> {
 
     pub async fn update(
         &self,
-        state: &AppState,
+        ctx: &Data,
         editor: &Editor,
         site_id: &str,
         id: &str,
@@ -96,16 +96,16 @@ impl<M: ContentModel> SiteCollection<M> {
         data: M,
     ) -> Result<Stored<M>> {
         data.validate()?;
-        check_media_exist(state, &editor.tenant, &data.media_ids()).await?;
+        check_media_exist(ctx, &editor.tenant, &data.media_ids()).await?;
         retry_conflicts(|| async {
-            let site = sites::read_item(state, &editor.tenant, site_id).await?;
-            let stored = self.read(state, &editor.tenant, site_id, id).await?;
+            let site = sites::read_item(ctx, &editor.tenant, site_id).await?;
+            let stored = self.read(ctx, &editor.tenant, site_id, id).await?;
             check_if_match(if_match, stored.version)?;
             let sk = self.sk(site_id, id);
-            let item = item_for(editor, &sk, stored.version + 1, &data, state.clock.now_millis())?;
+            let item = item_for(editor, &sk, stored.version + 1, &data, ctx.clock.now_millis())?;
             let writes = vec![site_check(&site), Write::Put { item, condition: Condition::Version(stored.version) }];
             let answer = written(&writes, &sk, id)?;
-            state.store.transact(writes, state.clock.now_secs()).await?;
+            ctx.store.transact(writes, ctx.clock.now_secs()).await?;
             Ok(answer)
         })
         .await
@@ -113,7 +113,7 @@ impl<M: ContentModel> SiteCollection<M> {
 
     pub async fn delete(
         &self,
-        state: &AppState,
+        ctx: &Data,
         editor: &Editor,
         site_id: &str,
         id: &str,
@@ -123,16 +123,16 @@ impl<M: ContentModel> SiteCollection<M> {
             return Err(not_found(M::KIND));
         }
         retry_conflicts(|| async {
-            let site = sites::read_item(state, &editor.tenant, site_id).await?;
-            let item = state
+            let site = sites::read_item(ctx, &editor.tenant, site_id).await?;
+            let item = ctx
                 .store
-                .get(&editor.tenant, &self.sk(site_id, id), state.clock.now_secs())
+                .get(&editor.tenant, &self.sk(site_id, id), ctx.clock.now_secs())
                 .await?
                 .ok_or_else(|| not_found(M::KIND))?;
             check_if_match(if_match, item.version)?;
             let mut writes = vec![site_check(&site)];
-            writes.extend(records::trash_writes(editor, M::KIND, &item, state.clock.now_millis())?);
-            state.store.transact(writes, state.clock.now_secs()).await
+            writes.extend(records::trash_writes(editor, M::KIND, &item, ctx.clock.now_millis())?);
+            ctx.store.transact(writes, ctx.clock.now_secs()).await
         })
         .await
     }
@@ -141,7 +141,7 @@ impl<M: ContentModel> SiteCollection<M> {
 /// A singleton document at a fixed key (a site's navigation, a page's metadata): PUT creates it
 /// when absent without `If-Match`, and needs `If-Match` once it exists.
 pub async fn put_singleton<M: ContentModel>(
-    state: &AppState,
+    ctx: &Data,
     editor: &Editor,
     sk: &str,
     id: &str,
@@ -150,9 +150,9 @@ pub async fn put_singleton<M: ContentModel>(
     guard: Option<&Item>,
 ) -> Result<Stored<M>> {
     data.validate()?;
-    check_media_exist(state, &editor.tenant, &data.media_ids()).await?;
+    check_media_exist(ctx, &editor.tenant, &data.media_ids()).await?;
     retry_conflicts(|| async {
-        let existing = state.store.get(&editor.tenant, sk, state.clock.now_secs()).await?;
+        let existing = ctx.store.get(&editor.tenant, sk, ctx.clock.now_secs()).await?;
         let (version, condition) = match (&existing, if_match) {
             (None, None) => (1, Condition::Absent),
             (None, Some(_)) => return Err(not_found(M::KIND)),
@@ -169,47 +169,46 @@ pub async fn put_singleton<M: ContentModel>(
             })
             .into_iter()
             .collect();
-        writes.push(Write::Put { item: item_for(editor, sk, version, data, state.clock.now_millis())?, condition });
+        writes.push(Write::Put { item: item_for(editor, sk, version, data, ctx.clock.now_millis())?, condition });
         let answer = written(&writes, sk, id)?;
-        state.store.transact(writes, state.clock.now_secs()).await?;
+        ctx.store.transact(writes, ctx.clock.now_secs()).await?;
         Ok(answer)
     })
     .await
 }
 
 pub async fn delete_singleton<M: ContentModel>(
-    state: &AppState,
+    ctx: &Data,
     editor: &Editor,
     sk: &str,
     if_match: Option<u64>,
 ) -> Result<()> {
     retry_conflicts(|| async {
-        let item =
-            state.store.get(&editor.tenant, sk, state.clock.now_secs()).await?.ok_or_else(|| not_found(M::KIND))?;
+        let item = ctx.store.get(&editor.tenant, sk, ctx.clock.now_secs()).await?.ok_or_else(|| not_found(M::KIND))?;
         check_if_match(if_match, item.version)?;
-        let writes = records::trash_writes(editor, M::KIND, &item, state.clock.now_millis())?;
-        state.store.transact(writes, state.clock.now_secs()).await
+        let writes = records::trash_writes(editor, M::KIND, &item, ctx.clock.now_millis())?;
+        ctx.store.transact(writes, ctx.clock.now_secs()).await
     })
     .await
 }
 
-pub async fn read_navigation(state: &AppState, tenant: &TenantKey, site_id: &str) -> Result<Stored<Navigation>> {
-    sites::read_item(state, tenant, site_id).await?;
-    records::read(state, tenant, &keys::site_navigation(site_id), site_id).await
+pub async fn read_navigation(ctx: &Data, tenant: &TenantKey, site_id: &str) -> Result<Stored<Navigation>> {
+    sites::read_item(ctx, tenant, site_id).await?;
+    records::read(ctx, tenant, &keys::site_navigation(site_id), site_id).await
 }
 
 pub async fn put_navigation(
-    state: &AppState,
+    ctx: &Data,
     editor: &Editor,
     site_id: &str,
     if_match: Option<u64>,
     nav: Navigation,
 ) -> Result<Stored<Navigation>> {
-    let site = sites::read_item(state, &editor.tenant, site_id).await?;
-    put_singleton(state, editor, &keys::site_navigation(site_id), site_id, if_match, &nav, Some(&site)).await
+    let site = sites::read_item(ctx, &editor.tenant, site_id).await?;
+    put_singleton(ctx, editor, &keys::site_navigation(site_id), site_id, if_match, &nav, Some(&site)).await
 }
 
-pub async fn delete_navigation(state: &AppState, editor: &Editor, site_id: &str, if_match: Option<u64>) -> Result<()> {
-    sites::read_item(state, &editor.tenant, site_id).await?;
-    delete_singleton::<Navigation>(state, editor, &keys::site_navigation(site_id), if_match).await
+pub async fn delete_navigation(ctx: &Data, editor: &Editor, site_id: &str, if_match: Option<u64>) -> Result<()> {
+    sites::read_item(ctx, &editor.tenant, site_id).await?;
+    delete_singleton::<Navigation>(ctx, editor, &keys::site_navigation(site_id), if_match).await
 }

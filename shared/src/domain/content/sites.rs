@@ -7,13 +7,13 @@ use serde_json::Value;
 use super::counters::{self, Counters};
 use super::model::ContentModel;
 use super::model::site::Site;
+use crate::domain::data::Data;
 use crate::domain::records::{self, Editor, Stored, check_if_match, item_for, not_found};
 use crate::kernel::error::{Error, Result};
 use crate::kernel::ids;
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, Item, Page, Write, retry_conflicts};
-use crate::state::AppState;
 
 /// Sites per tenant. A theme or layout update rewrites the snapshot of every site using it in
 /// one transaction (a put and a check per site): 40 sites keep that under DynamoDB's 100.
@@ -79,54 +79,43 @@ pub fn check_site_id(id: &str) -> Result<()> {
     if ids::is_ulid(id) { Ok(()) } else { Err(not_found(Site::KIND)) }
 }
 
-pub async fn read(state: &AppState, tenant: &TenantKey, id: &str) -> Result<Stored<Site>> {
+pub async fn read(ctx: &Data, tenant: &TenantKey, id: &str) -> Result<Stored<Site>> {
     check_site_id(id)?;
-    records::read(state, tenant, &keys::site(id), id).await
+    records::read(ctx, tenant, &keys::site(id), id).await
 }
 
 /// The live site item, for writers that must check it still exists at this version.
-pub async fn read_item(state: &AppState, tenant: &TenantKey, id: &str) -> Result<Item> {
+pub async fn read_item(ctx: &Data, tenant: &TenantKey, id: &str) -> Result<Item> {
     check_site_id(id)?;
-    state.store.get(tenant, &keys::site(id), state.clock.now_secs()).await?.ok_or_else(|| not_found(Site::KIND))
+    ctx.store.get(tenant, &keys::site(id), ctx.clock.now_secs()).await?.ok_or_else(|| not_found(Site::KIND))
 }
 
-pub async fn list(
-    state: &AppState,
-    tenant: &TenantKey,
-    limit: u32,
-    cursor: Option<&str>,
-) -> Result<Page<Stored<Site>>> {
-    records::list(state, tenant, keys::SITE_LISTING_PREFIX, limit, cursor).await
+pub async fn list(ctx: &Data, tenant: &TenantKey, limit: u32, cursor: Option<&str>) -> Result<Page<Stored<Site>>> {
+    records::list(ctx, tenant, keys::SITE_LISTING_PREFIX, limit, cursor).await
 }
 
 /// Every live site with its listing-copy version (sites are bounded, so one page holds all).
-pub async fn all(state: &AppState, tenant: &TenantKey) -> Result<Vec<Stored<Site>>> {
-    let page = list(state, tenant, crate::ports::store::MAX_PAGE_SIZE, None).await?;
+pub async fn all(ctx: &Data, tenant: &TenantKey) -> Result<Vec<Stored<Site>>> {
+    let page = list(ctx, tenant, crate::ports::store::MAX_PAGE_SIZE, None).await?;
     Ok(page.items)
 }
 
 /// The snapshot writes for one reference: a put of the referenced item's copy guarded by a
 /// check of its version, or the removal of the copy when the site references nothing.
-async fn snapshot_writes(
-    state: &AppState,
-    editor: &Editor,
-    site_id: &str,
-    uses: Uses,
-    site: &Site,
-) -> Result<Vec<Write>> {
+async fn snapshot_writes(ctx: &Data, editor: &Editor, site_id: &str, uses: Uses, site: &Site) -> Result<Vec<Write>> {
     let snapshot_sk = uses.snapshot_sk(site_id);
     let Some(source_id) = uses.referenced_by(site) else {
         return Ok(vec![Write::Delete { tenant: editor.tenant.clone(), sk: snapshot_sk, condition: Condition::None }]);
     };
     let source_sk = uses.source_sk(source_id);
     let source =
-        state.store.get(&editor.tenant, &source_sk, state.clock.now_secs()).await?.ok_or_else(|| {
+        ctx.store.get(&editor.tenant, &source_sk, ctx.clock.now_secs()).await?.ok_or_else(|| {
             Error::invalid("unknown_reference", format!("{}: no such item {source_id}.", uses.field()))
         })?;
     Ok(vec![
         Write::Check { tenant: editor.tenant.clone(), sk: source_sk, condition: Condition::Version(source.version) },
         Write::Put {
-            item: snapshot_item(editor, site_id, uses, source_id, &source, state.clock.now_millis())?,
+            item: snapshot_item(editor, site_id, uses, source_id, &source, ctx.clock.now_millis())?,
             condition: Condition::None,
         },
     ])
@@ -156,63 +145,57 @@ pub fn snapshot_item(
 
 /// Site item, listing copy and snapshots for a site being written at `version`.
 async fn site_writes(
-    state: &AppState,
+    ctx: &Data,
     editor: &Editor,
     id: &str,
     site: &Site,
     version: u64,
     condition: Condition,
 ) -> Result<Vec<Write>> {
-    let now = state.clock.now_millis();
+    let now = ctx.clock.now_millis();
     let site_item = item_for(editor, &keys::site(id), version, site, now)?;
     let listing_item = Item { sk: keys::site_listing(id), ..site_item.clone() };
     let mut writes =
         vec![Write::Put { item: site_item, condition }, Write::Put { item: listing_item, condition: Condition::None }];
-    writes.extend(snapshot_writes(state, editor, id, Uses::Theme, site).await?);
-    writes.extend(snapshot_writes(state, editor, id, Uses::HomeLayout, site).await?);
+    writes.extend(snapshot_writes(ctx, editor, id, Uses::Theme, site).await?);
+    writes.extend(snapshot_writes(ctx, editor, id, Uses::HomeLayout, site).await?);
     Ok(writes)
 }
 
-pub async fn create(state: &AppState, editor: &Editor, site: Site) -> Result<Stored<Site>> {
+pub async fn create(ctx: &Data, editor: &Editor, site: Site) -> Result<Stored<Site>> {
     site.validate()?;
-    let id = ids::new_ulid(state.clock.now_millis())?;
+    let id = ids::new_ulid(ctx.clock.now_millis())?;
     retry_conflicts(|| async {
-        let (current, counters_version) = counters::read(state, &editor.tenant).await?;
+        let (current, counters_version) = counters::read(ctx, &editor.tenant).await?;
         if current.sites >= MAX_SITES_PER_TENANT {
             return Err(Error::invalid(
                 "limit_reached",
                 format!("A tenant can have at most {MAX_SITES_PER_TENANT} sites."),
             ));
         }
-        let mut writes = site_writes(state, editor, &id, &site, 1, Condition::Absent).await?;
-        writes.push(counters::apply(editor, current, counters_version, counted(&site), state.clock.now_millis())?);
+        let mut writes = site_writes(ctx, editor, &id, &site, 1, Condition::Absent).await?;
+        writes.push(counters::apply(editor, current, counters_version, counted(&site), ctx.clock.now_millis())?);
         let answer = records::written(&writes, &keys::site(&id), &id)?;
-        state.store.transact(writes, state.clock.now_secs()).await?;
+        ctx.store.transact(writes, ctx.clock.now_secs()).await?;
         Ok(answer)
     })
     .await
 }
 
-pub async fn update(
-    state: &AppState,
-    editor: &Editor,
-    id: &str,
-    if_match: Option<u64>,
-    site: Site,
-) -> Result<Stored<Site>> {
+pub async fn update(ctx: &Data, editor: &Editor, id: &str, if_match: Option<u64>, site: Site) -> Result<Stored<Site>> {
     site.validate()?;
     retry_conflicts(|| async {
-        let stored: Stored<Site> = read(state, &editor.tenant, id).await?;
+        let stored: Stored<Site> = read(ctx, &editor.tenant, id).await?;
         check_if_match(if_match, stored.version)?;
-        let (current, counters_version) = counters::read(state, &editor.tenant).await?;
+        let (current, counters_version) = counters::read(ctx, &editor.tenant).await?;
         let mut writes =
-            site_writes(state, editor, id, &site, stored.version + 1, Condition::Version(stored.version)).await?;
+            site_writes(ctx, editor, id, &site, stored.version + 1, Condition::Version(stored.version)).await?;
         let delta = counted(&site).minus(counted(&stored.data));
         if !delta.is_zero() {
-            writes.push(counters::apply(editor, current, counters_version, delta, state.clock.now_millis())?);
+            writes.push(counters::apply(editor, current, counters_version, delta, ctx.clock.now_millis())?);
         }
         let answer = records::written(&writes, &keys::site(id), id)?;
-        state.store.transact(writes, state.clock.now_secs()).await?;
+        ctx.store.transact(writes, ctx.clock.now_secs()).await?;
         Ok(answer)
     })
     .await
@@ -220,13 +203,13 @@ pub async fn update(
 
 /// Moves the site to the trash. Its children and snapshots stay (unreachable while the site is
 /// gone) so that a restore brings the whole site back; the purge takes them with it.
-pub async fn delete(state: &AppState, editor: &Editor, id: &str, if_match: Option<u64>) -> Result<()> {
+pub async fn delete(ctx: &Data, editor: &Editor, id: &str, if_match: Option<u64>) -> Result<()> {
     retry_conflicts(|| async {
-        let item = read_item(state, &editor.tenant, id).await?;
+        let item = read_item(ctx, &editor.tenant, id).await?;
         check_if_match(if_match, item.version)?;
         let site: Site = serde_json::from_value(item.body.clone()).map_err(Error::internal)?;
-        let (current, counters_version) = counters::read(state, &editor.tenant).await?;
-        let now = state.clock.now_millis();
+        let (current, counters_version) = counters::read(ctx, &editor.tenant).await?;
+        let now = ctx.clock.now_millis();
         let mut writes = records::trash_writes(editor, Site::KIND, &item, now)?;
         writes.push(Write::Delete {
             tenant: editor.tenant.clone(),
@@ -240,24 +223,18 @@ pub async fn delete(state: &AppState, editor: &Editor, id: &str, if_match: Optio
             Counters::default().minus(counted(&site)),
             now,
         )?);
-        state.store.transact(writes, state.clock.now_secs()).await
+        ctx.store.transact(writes, ctx.clock.now_secs()).await
     })
     .await
 }
 
 /// Brings a trashed site back (see `trash::restore`): the site, its listing copy, the counters,
 /// and fresh snapshots; a theme or layout deleted meanwhile is dropped from the site.
-pub async fn restore_writes(
-    state: &AppState,
-    editor: &Editor,
-    id: &str,
-    mut site: Site,
-    version: u64,
-) -> Result<Vec<Write>> {
-    let now = state.clock.now_secs();
+pub async fn restore_writes(ctx: &Data, editor: &Editor, id: &str, mut site: Site, version: u64) -> Result<Vec<Write>> {
+    let now = ctx.clock.now_secs();
     for uses in [Uses::Theme, Uses::HomeLayout] {
         if let Some(source_id) = uses.referenced_by(&site)
-            && state.store.get(&editor.tenant, &uses.source_sk(source_id), now).await?.is_none()
+            && ctx.store.get(&editor.tenant, &uses.source_sk(source_id), now).await?.is_none()
         {
             match uses {
                 Uses::Theme => site.theme_id = None,
@@ -265,14 +242,14 @@ pub async fn restore_writes(
             }
         }
     }
-    let (current, counters_version) = counters::read(state, &editor.tenant).await?;
+    let (current, counters_version) = counters::read(ctx, &editor.tenant).await?;
     if current.sites >= MAX_SITES_PER_TENANT {
         return Err(Error::invalid(
             "limit_reached",
             format!("A tenant can have at most {MAX_SITES_PER_TENANT} sites."),
         ));
     }
-    let mut writes = site_writes(state, editor, id, &site, version, Condition::Absent).await?;
-    writes.push(counters::apply(editor, current, counters_version, counted(&site), state.clock.now_millis())?);
+    let mut writes = site_writes(ctx, editor, id, &site, version, Condition::Absent).await?;
+    writes.push(counters::apply(editor, current, counters_version, counted(&site), ctx.clock.now_millis())?);
     Ok(writes)
 }

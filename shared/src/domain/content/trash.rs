@@ -8,13 +8,13 @@ use serde::Serialize;
 use super::counters::{self, Counters};
 use super::model::site::Site;
 use super::sites;
+use crate::domain::data::Data;
 use crate::domain::records::{Editor, TRASH_DAYS, TrashEntry, not_found};
 use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, Item, Page, PageRequest, Write, retry_conflicts};
-use crate::state::AppState;
 
 /// A trash entry as listed: the id to restore it by, what it was, and when it goes for good.
 #[derive(Debug, Serialize)]
@@ -57,13 +57,12 @@ fn view(item: Item) -> Result<TrashView> {
     })
 }
 
-pub async fn list(state: &AppState, tenant: &TenantKey, limit: u32, cursor: Option<&str>) -> Result<Page<TrashView>> {
+pub async fn list(ctx: &Data, tenant: &TenantKey, limit: u32, cursor: Option<&str>) -> Result<Page<TrashView>> {
     let after = match cursor {
         Some(c) => Some(keys::trash(&original_sk(c).map_err(|_| Error::bad_request("bad_cursor", "Unknown cursor."))?)),
         None => None,
     };
-    let page =
-        state.store.query(tenant, keys::TRASH_PREFIX, PageRequest { limit, after }, state.clock.now_secs()).await?;
+    let page = ctx.store.query(tenant, keys::TRASH_PREFIX, PageRequest { limit, after }, ctx.clock.now_secs()).await?;
     let next = page.next.map(|sk| trash_id(&sk[keys::TRASH_PREFIX.len()..]));
     let items = page.items.into_iter().map(view).collect::<Result<Vec<_>>>()?;
     Ok(Page { items, next })
@@ -72,18 +71,18 @@ pub async fn list(state: &AppState, tenant: &TenantKey, limit: u32, cursor: Opti
 /// Puts a trashed item back under its original key with a new version (old ETags no longer
 /// match). A site child comes back only while its site exists; a key taken meanwhile (a new
 /// navigation, say) is a 409.
-pub async fn restore(state: &AppState, editor: &Editor, id: &str) -> Result<String> {
+pub async fn restore(ctx: &Data, editor: &Editor, id: &str) -> Result<String> {
     let original = original_sk(id)?;
     let trash_sk = keys::trash(&original);
     retry_conflicts(|| async {
-        let now_secs = state.clock.now_secs();
+        let now_secs = ctx.clock.now_secs();
         let trash =
-            state.store.get(&editor.tenant, &trash_sk, now_secs).await?.ok_or_else(|| not_found("trash entry"))?;
+            ctx.store.get(&editor.tenant, &trash_sk, now_secs).await?.ok_or_else(|| not_found("trash entry"))?;
         let entry: TrashEntry = serde_json::from_value(trash.body.clone()).map_err(Error::internal)?;
-        if state.store.get(&editor.tenant, &original, now_secs).await?.is_some() {
+        if ctx.store.get(&editor.tenant, &original, now_secs).await?.is_some() {
             return Err(Error::conflict("restore_conflict", "An item with this key exists again; delete it first."));
         }
-        let now = state.clock.now_millis();
+        let now = ctx.clock.now_millis();
         let mut writes = vec![Write::Delete {
             tenant: editor.tenant.clone(),
             sk: trash_sk.clone(),
@@ -102,9 +101,9 @@ pub async fn restore(state: &AppState, editor: &Editor, id: &str) -> Result<Stri
         let site_child = original.strip_prefix("SITE#").and_then(|rest| rest.split_once('#'));
         if let Some(site_id) = original.strip_prefix("SITE#").filter(|rest| !rest.contains('#')) {
             let site: Site = serde_json::from_value(entry.body.clone()).map_err(Error::internal)?;
-            writes.extend(sites::restore_writes(state, editor, site_id, site, entry.version + 1).await?);
+            writes.extend(sites::restore_writes(ctx, editor, site_id, site, entry.version + 1).await?);
         } else if let Some((site_id, _)) = site_child {
-            let site = sites::read_item(state, &editor.tenant, site_id)
+            let site = sites::read_item(ctx, &editor.tenant, site_id)
                 .await
                 .map_err(|_| Error::conflict("site_deleted", "Its site is deleted; restore the site first."))?;
             writes.push(Write::Check {
@@ -115,7 +114,7 @@ pub async fn restore(state: &AppState, editor: &Editor, id: &str) -> Result<Stri
             writes.push(Write::Put { item: restored, condition: Condition::Absent });
         } else {
             if original.starts_with(keys::THEME_PREFIX) {
-                let (current, version) = counters::read(state, &editor.tenant).await?;
+                let (current, version) = counters::read(ctx, &editor.tenant).await?;
                 writes.push(counters::apply(
                     editor,
                     current,
@@ -126,7 +125,7 @@ pub async fn restore(state: &AppState, editor: &Editor, id: &str) -> Result<Stri
             }
             writes.push(Write::Put { item: restored, condition: Condition::Absent });
         }
-        state.store.transact(writes, state.clock.now_secs()).await
+        ctx.store.transact(writes, ctx.clock.now_secs()).await
     })
     .await?;
     Ok(original)

@@ -18,6 +18,7 @@ use serde_json::json;
 pub use model::{Feedback, FeedbackView, Submission};
 
 use crate::domain::content::sites;
+use crate::domain::data::Data;
 use crate::domain::rate_limit::{self, Caller, Limit, Window};
 use crate::domain::records::{Editor, TrashEntry, check_if_match, not_found, trash_writes};
 use crate::domain::users;
@@ -27,7 +28,6 @@ use crate::kernel::ids;
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, Item, MAX_PAGE_SIZE, Page, PageRequest, Write, retry_conflicts};
-use crate::state::AppState;
 
 /// Trash `kind` of deleted feedback.
 pub const FEEDBACK_KIND: &str = "feedback";
@@ -71,13 +71,13 @@ fn view(item: &Item) -> Result<FeedbackView> {
 /// Stores a submission of the caller (`account_id` from the verified token; `None` anonymous).
 /// A site must exist in the caller's tenant: another tenant's site is the same 404 as a missing one.
 pub async fn submit(
-    state: &AppState,
+    ctx: &Data,
     tenant: &TenantKey,
     account_id: Option<&str>,
     submission: Submission,
 ) -> Result<FeedbackView> {
     let account = users::storable(account_id);
-    let now = state.clock.now_millis();
+    let now = ctx.clock.now_millis();
     let feedback = submission.validate(account, now)?;
     let id = ids::new_ulid(now)?;
     let sk = keys::feedback(&id, now);
@@ -89,14 +89,14 @@ pub async fn submit(
     retry_conflicts(|| async {
         let mut writes = Vec::new();
         if let Some(site_id) = &feedback.site_id {
-            let site = sites::read_item(state, tenant, site_id).await?;
+            let site = sites::read_item(ctx, tenant, site_id).await?;
             writes.push(Write::Check {
                 tenant: tenant.clone(),
                 sk: site.sk,
                 condition: Condition::Version(site.version),
             });
         }
-        writes.extend(rate_limit::charge(state, tenant, &limit, caller, now).await?);
+        writes.extend(rate_limit::charge(ctx, tenant, &limit, caller, now).await?);
         let item = Item {
             tenant: tenant.clone(),
             sk: sk.clone(),
@@ -122,16 +122,16 @@ pub async fn submit(
             };
             writes.push(Write::Put { item: pointer, condition: Condition::None });
         }
-        state.store.transact(writes, state.clock.now_secs()).await
+        ctx.store.transact(writes, ctx.clock.now_secs()).await
     })
     .await
     .map_err(rate_limit::exhausted_on_conflict)?;
     Ok(FeedbackView::new(&id, feedback))
 }
 
-pub async fn read(state: &AppState, tenant: &TenantKey, id: &str) -> Result<FeedbackView> {
+pub async fn read(ctx: &Data, tenant: &TenantKey, id: &str) -> Result<FeedbackView> {
     let sk = sort_key(id).ok_or_else(no_such_feedback)?;
-    let item = state.store.get(tenant, &sk, state.clock.now_secs()).await?.ok_or_else(no_such_feedback)?;
+    let item = ctx.store.get(tenant, &sk, ctx.clock.now_secs()).await?.ok_or_else(no_such_feedback)?;
     view(&item)
 }
 
@@ -152,7 +152,7 @@ impl Filter {
 /// Newest first. The cursor is the id of the last item examined; a filtered page examines at most
 /// [`MAX_SCANNED_PER_PAGE`] items.
 pub async fn list(
-    state: &AppState,
+    ctx: &Data,
     tenant: &TenantKey,
     filter: &Filter,
     limit: u32,
@@ -163,7 +163,7 @@ pub async fn list(
         Some(cursor) => Some(sort_key(cursor).ok_or_else(bad_cursor)?),
         None => None,
     };
-    let now = state.clock.now_secs();
+    let now = ctx.clock.now_secs();
     let mut items = Vec::new();
     let mut scanned = 0;
     let filtered = filter.site_id.is_some() || filter.page_id.is_some();
@@ -171,7 +171,7 @@ pub async fn list(
         // A filtered page reads its whole scan budget at once rather than `limit` at a time.
         let page_size = if filtered { (MAX_SCANNED_PER_PAGE - scanned) as u32 } else { limit };
         let request = PageRequest { limit: page_size.clamp(1, MAX_PAGE_SIZE), after: after.clone() };
-        let page = state.store.query(tenant, keys::FEEDBACK_PREFIX, request, now).await?;
+        let page = ctx.store.query(tenant, keys::FEEDBACK_PREFIX, request, now).await?;
         let mut more = page.next.is_some();
         let count = page.items.len();
         for (index, item) in page.items.into_iter().enumerate() {
@@ -205,12 +205,12 @@ pub struct ExportDocument {
 }
 
 /// Every feedback item, newest first, [`EXPORT_PAGE_ITEMS`] per document.
-pub async fn export(state: &AppState, tenant: &TenantKey, cursor: Option<&str>) -> Result<ExportDocument> {
-    let page = list(state, tenant, &Filter::default(), EXPORT_PAGE_ITEMS, cursor).await?;
+pub async fn export(ctx: &Data, tenant: &TenantKey, cursor: Option<&str>) -> Result<ExportDocument> {
+    let page = list(ctx, tenant, &Filter::default(), EXPORT_PAGE_ITEMS, cursor).await?;
     Ok(ExportDocument {
         format: EXPORT_FORMAT,
         schema_version: EXPORT_SCHEMA_VERSION,
-        exported_at: rfc3339(state.clock.now_millis()),
+        exported_at: rfc3339(ctx.clock.now_millis()),
         items: page.items,
         next_cursor: page.next,
     })
@@ -218,62 +218,62 @@ pub async fn export(state: &AppState, tenant: &TenantKey, cursor: Option<&str>) 
 
 /// Moves an item to the trash (restorable through `/api/trash` like content). Feedback is never
 /// edited, so `If-Match` is optional; when given it must match.
-pub async fn delete(state: &AppState, editor: &Editor, id: &str, if_match: Option<u64>) -> Result<()> {
+pub async fn delete(ctx: &Data, editor: &Editor, id: &str, if_match: Option<u64>) -> Result<()> {
     let sk = sort_key(id).ok_or_else(no_such_feedback)?;
     retry_conflicts(|| async {
-        let item = state.store.get(&editor.tenant, &sk, state.clock.now_secs()).await?.ok_or_else(no_such_feedback)?;
+        let item = ctx.store.get(&editor.tenant, &sk, ctx.clock.now_secs()).await?.ok_or_else(no_such_feedback)?;
         if if_match.is_some() {
             check_if_match(if_match, item.version)?;
         }
-        let writes = trash_writes(editor, FEEDBACK_KIND, &item, state.clock.now_millis())?;
-        state.store.transact(writes, state.clock.now_secs()).await
+        let writes = trash_writes(editor, FEEDBACK_KIND, &item, ctx.clock.now_millis())?;
+        ctx.store.transact(writes, ctx.clock.now_secs()).await
     })
     .await
 }
 
 /// Removes `account_id` as the contact of every feedback item it is on, live or in the trash, and
 /// the pointers that led there. Answers how many items were changed.
-pub async fn erase_contact(state: &AppState, tenant: &TenantKey, account_id: &str) -> Result<u32> {
+pub async fn erase_contact(ctx: &Data, tenant: &TenantKey, account_id: &str) -> Result<u32> {
     let prefix = keys::contacts_of(account_id);
     let mut erased = 0;
     loop {
         let request = PageRequest { limit: 100, after: None };
-        let page = state.store.query(tenant, &prefix, request, state.clock.now_secs()).await?;
+        let page = ctx.store.query(tenant, &prefix, request, ctx.clock.now_secs()).await?;
         if page.items.is_empty() {
             return Ok(erased);
         }
         for pointer in page.items {
             let feedback_id = pointer.sk[prefix.len()..].to_owned();
-            erased += erase_one_contact(state, tenant, account_id, &feedback_id, &pointer).await?;
+            erased += erase_one_contact(ctx, tenant, account_id, &feedback_id, &pointer).await?;
         }
     }
 }
 
 /// One pointer: the item (and its trashed copy) lose the contact, the pointer goes, together.
 async fn erase_one_contact(
-    state: &AppState,
+    ctx: &Data,
     tenant: &TenantKey,
     account_id: &str,
     feedback_id: &str,
     pointer: &Item,
 ) -> Result<u32> {
     retry_conflicts(|| async {
-        let now_secs = state.clock.now_secs();
+        let now_secs = ctx.clock.now_secs();
         let mut writes =
             vec![Write::Delete { tenant: tenant.clone(), sk: pointer.sk.clone(), condition: Condition::None }];
         if let Some(sk) = sort_key(feedback_id) {
             for sk in [keys::trash(&sk), sk] {
-                let Some(mut item) = state.store.get(tenant, &sk, now_secs).await? else { continue };
+                let Some(mut item) = ctx.store.get(tenant, &sk, now_secs).await? else { continue };
                 if scrub(&mut item, account_id)? {
                     let condition = Condition::Version(item.version);
                     item.version += 1;
-                    item.updated_at = state.clock.now_millis();
+                    item.updated_at = ctx.clock.now_millis();
                     writes.push(Write::Put { item, condition });
                 }
             }
         }
         let changed = writes.len() as u32 - 1;
-        state.store.transact(writes, now_secs).await?;
+        ctx.store.transact(writes, now_secs).await?;
         Ok(changed)
     })
     .await

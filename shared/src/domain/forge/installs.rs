@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::fit::Invocation;
 use super::is_plausible_cloud_id;
+use crate::domain::data::Stack;
 use crate::domain::tenants::cloud_index;
 use crate::domain::tenants::{self, Tenant, TenantState};
 use crate::kernel::clock::rfc3339;
@@ -21,7 +22,6 @@ use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, retry_conflicts};
-use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ForgeEvent {
@@ -97,7 +97,7 @@ pub fn parse_site_ari(ari: &str) -> Option<(&str, &str)> {
 /// Applies a verified event. The site is the token's `cloudId`; a body naming another site is
 /// refused (422 `site_mismatch`) before anything is read or written.
 pub async fn handle(
-    state: &AppState,
+    state: &Stack,
     event: ForgeEvent,
     invocation: &Invocation,
     payload: &EventPayload,
@@ -176,7 +176,7 @@ pub async fn handle(
     .await
 }
 
-fn forge_only_record(state: &AppState, key: &TenantKey, product: &str, invocation: &Invocation, now: &str) -> Tenant {
+fn forge_only_record(state: &Stack, key: &TenantKey, product: &str, invocation: &Invocation, now: &str) -> Tenant {
     let base_url = match &invocation.site_url {
         Some(site) if product == "confluence" => format!("{}/wiki", site.trim_end_matches('/')),
         Some(site) => site.trim_end_matches('/').to_owned(),

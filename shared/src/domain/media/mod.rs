@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::content::library::{LAYOUTS, THEMES};
 use crate::domain::content::model::ContentModel;
 use crate::domain::content::pages;
+use crate::domain::data::Stack;
 use crate::domain::records::{Editor, check_if_match, not_found};
 use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
@@ -23,7 +24,6 @@ use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::media::{DownloadHeaders, ObjectKey, PresignedUpload};
 use crate::ports::store::{Condition, Due, Item, MAX_PAGE_SIZE, Page, PageRequest, Write, retry_conflicts};
-use crate::state::AppState;
 
 /// Upload URLs are for a browser about to send the bytes: a short life limits replay.
 pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(300);
@@ -152,7 +152,7 @@ fn decode(item: &Item) -> Result<MediaRecord> {
     serde_json::from_value(item.body.clone()).map_err(|e| Error::internal(format!("media record: {e}")))
 }
 
-async fn read_usage(state: &AppState, tenant: &TenantKey) -> Result<(Usage, Option<u64>)> {
+async fn read_usage(state: &Stack, tenant: &TenantKey) -> Result<(Usage, Option<u64>)> {
     match state.store.get(tenant, USAGE_SK, state.clock.now_secs()).await? {
         None => Ok((Usage::default(), None)),
         Some(item) => Ok((serde_json::from_value(item.body).map_err(Error::internal)?, Some(item.version))),
@@ -206,7 +206,7 @@ fn check_request(request: &UploadRequest) -> Result<()> {
 }
 
 /// Records a pending upload and answers the presigned PUT the browser must use.
-pub async fn create_upload(state: &AppState, editor: &Editor, request: UploadRequest) -> Result<UploadTicket> {
+pub async fn create_upload(state: &Stack, editor: &Editor, request: UploadRequest) -> Result<UploadTicket> {
     check_request(&request)?;
     let now = state.clock.now_millis();
     let id = ids::new_ulid(now)?;
@@ -255,7 +255,7 @@ pub async fn create_upload(state: &AppState, editor: &Editor, request: UploadReq
     Ok(UploadTicket { media: view(&id, 1, &record, None), upload })
 }
 
-async fn read_item(state: &AppState, tenant: &TenantKey, id: &str) -> Result<(Item, MediaRecord)> {
+async fn read_item(state: &Stack, tenant: &TenantKey, id: &str) -> Result<(Item, MediaRecord)> {
     if !ids::is_ulid(id) {
         return Err(not_found("media"));
     }
@@ -287,7 +287,7 @@ fn removal_writes(
 }
 
 /// Checks what was uploaded; a mismatch deletes object and record and says why.
-pub async fn complete(state: &AppState, editor: &Editor, id: &str) -> Result<MediaView> {
+pub async fn complete(state: &Stack, editor: &Editor, id: &str) -> Result<MediaView> {
     let (item, record) = read_item(state, &editor.tenant, id).await?;
     if record.state == MediaState::Ready {
         return Err(Error::conflict("already_completed", "This upload was already completed."));
@@ -362,7 +362,7 @@ fn extension(content_type: &str) -> &'static str {
 }
 
 /// A ready item with a short-lived download URL that forces its checked type.
-pub async fn read(state: &AppState, tenant: &TenantKey, id: &str) -> Result<MediaView> {
+pub async fn read(state: &Stack, tenant: &TenantKey, id: &str) -> Result<MediaView> {
     let (item, record) = read_item(state, tenant, id).await?;
     if record.state != MediaState::Ready {
         return Ok(view(id, item.version, &record, None));
@@ -376,7 +376,7 @@ pub async fn read(state: &AppState, tenant: &TenantKey, id: &str) -> Result<Medi
 }
 
 pub async fn list(
-    state: &AppState,
+    state: &Stack,
     tenant: &TenantKey,
     purpose: Option<Purpose>,
     limit: u32,
@@ -396,7 +396,7 @@ pub async fn list(
 }
 
 /// Where an item is used: themes, layouts and page metadata that reference it.
-pub async fn usages(state: &AppState, tenant: &TenantKey, id: &str) -> Result<Vec<String>> {
+pub async fn usages(state: &Stack, tenant: &TenantKey, id: &str) -> Result<Vec<String>> {
     let mut found = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -433,7 +433,7 @@ pub async fn usages(state: &AppState, tenant: &TenantKey, id: &str) -> Result<Ve
 }
 
 /// Deletes record and object. Media in use needs `force`; the answer names where it is used.
-pub async fn delete(state: &AppState, editor: &Editor, id: &str, if_match: Option<u64>, force: bool) -> Result<()> {
+pub async fn delete(state: &Stack, editor: &Editor, id: &str, if_match: Option<u64>, force: bool) -> Result<()> {
     let (item, record) = read_item(state, &editor.tenant, id).await?;
     check_if_match(if_match, item.version)?;
     let used = usages(state, &editor.tenant, id).await?;
@@ -461,7 +461,7 @@ pub async fn delete(state: &AppState, editor: &Editor, id: &str, if_match: Optio
 
 /// Removes an upload never completed within its day: object (if anything arrived) and record.
 /// Answers false when the item was completed or removed meanwhile.
-pub async fn expire_pending(state: &AppState, tenant: &TenantKey, sk: &str) -> Result<bool> {
+pub async fn expire_pending(state: &Stack, tenant: &TenantKey, sk: &str) -> Result<bool> {
     let Some(item) = state.store.get(tenant, sk, state.clock.now_secs()).await? else { return Ok(false) };
     let record = decode(&item)?;
     if record.state != MediaState::Pending {

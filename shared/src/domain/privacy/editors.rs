@@ -5,24 +5,24 @@
 
 use serde_json::Value;
 
+use crate::domain::data::Data;
 use crate::kernel::error::Result;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, Item, MAX_PAGE_SIZE, PageRequest, Write, retry_conflicts};
-use crate::state::AppState;
 
 /// The trash entry's field naming who deleted the item (`content::records::TrashEntry`).
 const DELETED_BY: &str = "deletedBy";
 
 /// Removes `account_id` as last editor or deleter from every item of the tenant; answers how many
 /// items changed. Idempotent: a second run finds nothing.
-pub async fn forget_editor(state: &AppState, tenant: &TenantKey, account_id: &str) -> Result<u32> {
+pub async fn forget_editor(ctx: &Data, tenant: &TenantKey, account_id: &str) -> Result<u32> {
     let mut forgotten = 0;
     let mut after = None;
     loop {
-        let now = state.clock.now_secs();
-        let page = state.store.query(tenant, "", PageRequest { limit: MAX_PAGE_SIZE, after }, now).await?;
+        let now = ctx.clock.now_secs();
+        let page = ctx.store.query(tenant, "", PageRequest { limit: MAX_PAGE_SIZE, after }, now).await?;
         for item in page.items.iter().filter(|item| names(item, account_id)) {
-            if forget_in(state, tenant, &item.sk, account_id).await? {
+            if forget_in(ctx, tenant, &item.sk, account_id).await? {
                 forgotten += 1;
             }
         }
@@ -39,9 +39,9 @@ fn names(item: &Item, account_id: &str) -> bool {
 }
 
 /// One item, re-read so that a concurrent write is neither lost nor left naming the account.
-async fn forget_in(state: &AppState, tenant: &TenantKey, sk: &str, account_id: &str) -> Result<bool> {
+async fn forget_in(ctx: &Data, tenant: &TenantKey, sk: &str, account_id: &str) -> Result<bool> {
     retry_conflicts(|| async {
-        let Some(mut item) = state.store.get(tenant, sk, state.clock.now_secs()).await? else { return Ok(false) };
+        let Some(mut item) = ctx.store.get(tenant, sk, ctx.clock.now_secs()).await? else { return Ok(false) };
         if !names(&item, account_id) {
             return Ok(false);
         }
@@ -55,7 +55,7 @@ async fn forget_in(state: &AppState, tenant: &TenantKey, sk: &str, account_id: &
             body.remove(DELETED_BY);
         }
         let write = Write::Put { item, condition: Condition::Version(version) };
-        state.store.transact(vec![write], state.clock.now_secs()).await?;
+        ctx.store.transact(vec![write], ctx.clock.now_secs()).await?;
         Ok(true)
     })
     .await

@@ -1,15 +1,15 @@
-//! A tenant's personal-data reporting state (`PRIVACY#REPORT`): where the current cycle stands
+//! A tenant's personal-data reporting ctx (`PRIVACY#REPORT`): where the current cycle stands
 //! (the last reported user's key), the cycle Atlassian asked for, and when the next report is
 //! due: the item sits on the due index (kind [`DUE_KIND`]) at that time, so the job finds due
 //! tenants with one index query and never scans.
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::data::Data;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, Due, Item, Write};
-use crate::state::AppState;
 
 /// Due-index kind of tenants whose report is due.
 pub const DUE_KIND: &str = "privacy-report";
@@ -53,8 +53,8 @@ impl ReportState {
     }
 }
 
-pub async fn load(state: &AppState, tenant: &TenantKey) -> Result<Option<(ReportState, u64)>> {
-    let Some(item) = state.store.get(tenant, keys::PRIVACY_REPORT, state.clock.now_secs()).await? else {
+pub async fn load(ctx: &Data, tenant: &TenantKey) -> Result<Option<(ReportState, u64)>> {
+    let Some(item) = ctx.store.get(tenant, keys::PRIVACY_REPORT, ctx.clock.now_secs()).await? else {
         return Ok(None);
     };
     let report = serde_json::from_value(item.body).map_err(|e| Error::internal(format!("privacy state: {e}")))?;
@@ -78,8 +78,8 @@ pub fn save(tenant: &TenantKey, report: &ReportState, version: Option<u64>, now_
 
 /// Enrols a tenant when its first user record is written: its first report is due at once, so a
 /// broken reporting path shows within the hour rather than a cycle later. `None` if enrolled.
-pub async fn enrolment(state: &AppState, tenant: &TenantKey, now_millis: i64) -> Result<Option<Write>> {
-    if state.store.get(tenant, keys::PRIVACY_REPORT, now_millis.div_euclid(1000)).await?.is_some() {
+pub async fn enrolment(ctx: &Data, tenant: &TenantKey, now_millis: i64) -> Result<Option<Write>> {
+    if ctx.store.get(tenant, keys::PRIVACY_REPORT, now_millis.div_euclid(1000)).await?.is_some() {
         return Ok(None);
     }
     save(tenant, &ReportState::new(now_millis.div_euclid(1000)), None, now_millis).map(Some)

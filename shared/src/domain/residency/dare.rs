@@ -5,9 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{DarePlan, Kind, Migration, Phase, Progress};
+use crate::domain::data::Stack;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::tenant_key::TenantKey;
-use crate::state::AppState;
 
 /// The `schedule` body (seen in Avisi's implementation: `location`, `startTime`, `endTime`).
 #[derive(Debug, Deserialize)]
@@ -31,7 +31,7 @@ pub struct DareStatus {
 }
 
 /// The Canopy region of an Atlassian realm (`EU` → `eu`), if Canopy runs there.
-pub fn region_of_realm(state: &AppState, realm: &str) -> Result<String> {
+pub fn region_of_realm(state: &Stack, realm: &str) -> Result<String> {
     let name = realm.trim().to_ascii_lowercase();
     if state.regions.get(&name).is_some() {
         return Ok(name);
@@ -42,19 +42,19 @@ pub fn region_of_realm(state: &AppState, realm: &str) -> Result<String> {
     ))
 }
 
-pub async fn schedule(state: &AppState, tenant: &TenantKey, body: ScheduleBody) -> Result<Migration> {
+pub async fn schedule(state: &Stack, tenant: &TenantKey, body: ScheduleBody) -> Result<Migration> {
     let to = region_of_realm(state, &body.location)?;
     let plan = DarePlan { location: body.location, start_time: body.start_time, end_time: body.end_time };
     super::request(state, tenant, &to, Kind::Dare, Some(plan)).await
 }
 
-pub async fn start(state: &AppState, tenant: &TenantKey) -> Result<Migration> {
+pub async fn start(state: &Stack, tenant: &TenantKey) -> Result<Migration> {
     let m = super::start_scheduled(state, tenant).await?;
     super::spawn_drive(state, tenant);
     Ok(m)
 }
 
-pub async fn status(state: &AppState, tenant: &TenantKey) -> Result<DareStatus> {
+pub async fn status(state: &Stack, tenant: &TenantKey) -> Result<DareStatus> {
     let view = super::view(state, tenant).await?;
     let Some(m) = view.migration.filter(|m| m.kind == Kind::Dare) else {
         return Ok(DareStatus { status: "not-scheduled", phase: None, progress: None });
@@ -70,11 +70,11 @@ pub async fn status(state: &AppState, tenant: &TenantKey) -> Result<DareStatus> 
     Ok(DareStatus { status, phase: Some(m.phase), progress: Some(m.progress) })
 }
 
-pub async fn commit(state: &AppState, tenant: &TenantKey) -> Result<Migration> {
+pub async fn commit(state: &Stack, tenant: &TenantKey) -> Result<Migration> {
     super::switch(state, tenant).await
 }
 
-pub async fn rollback(state: &AppState, tenant: &TenantKey) -> Result<Migration> {
+pub async fn rollback(state: &Stack, tenant: &TenantKey) -> Result<Migration> {
     let view = super::view(state, tenant).await?;
     match view.migration {
         Some(m) if m.kind == Kind::Dare && m.phase == Phase::Switched => Err(Error::conflict(

@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::domain::connect::jwt::{Audience, ConnectClaims};
+use crate::domain::data::{Data, Stack};
 use crate::domain::regions::{Region, install_region};
 use crate::domain::retention::MIGRATED_SOURCE_DUE_KIND;
 use crate::domain::retention::purge::PURGE_MARKER;
@@ -43,7 +44,6 @@ use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::media::{ObjectInfo, ObjectKey};
 use crate::ports::store::{Condition, Due, Item, MAX_PAGE_SIZE, PageRequest, Write, retry_conflicts};
-use crate::state::AppState;
 
 /// Due-index kind of migrations in flight (always due: `resume_all` drives them to the end).
 pub const RESIDENCY_DUE_KIND: &str = "residency";
@@ -179,7 +179,7 @@ pub fn read_only_error() -> Error {
 /// The region a new install is homed in (see `regions::install_region`). A stack only stores the
 /// tenants it is home for: an install that names another region here is homed here (and logged),
 /// since its data is here.
-pub fn region_of_install(state: &AppState, claims: &ConnectClaims) -> String {
+pub fn region_of_install(state: &Stack, claims: &ConnectClaims) -> String {
     let audiences: Vec<&str> = match &claims.aud {
         Some(Audience::One(a)) => vec![a.as_str()],
         Some(Audience::Many(list)) => list.iter().map(String::as_str).collect(),
@@ -223,11 +223,11 @@ async fn load_tenant_in(region: &Region, tenant: &TenantKey, now: i64) -> Result
     Ok(Some((record, item)))
 }
 
-fn home(state: &AppState) -> Result<&Region> {
+fn home(state: &Stack) -> Result<&Region> {
     state.regions.get(state.regions.home()).ok_or_else(|| Error::internal("the home region has no adapters"))
 }
 
-fn residency_item(state: &AppState, tenant: &TenantKey, migration: &Migration, version: u64) -> Result<Item> {
+fn residency_item(state: &Stack, tenant: &TenantKey, migration: &Migration, version: u64) -> Result<Item> {
     Ok(Item {
         tenant: tenant.clone(),
         sk: keys::RESIDENCY.into(),
@@ -241,7 +241,7 @@ fn residency_item(state: &AppState, tenant: &TenantKey, migration: &Migration, v
 }
 
 fn residency_write(
-    state: &AppState,
+    state: &Stack,
     tenant: &TenantKey,
     migration: &Migration,
     read_version: Option<u64>,
@@ -253,7 +253,7 @@ fn residency_write(
     Ok(Write::Put { item: residency_item(state, tenant, migration, version)?, condition })
 }
 
-fn tenant_item(state: &AppState, tenant: &TenantKey, record: &Tenant, version: u64, due: Option<Due>) -> Result<Item> {
+fn tenant_item(state: &Stack, tenant: &TenantKey, record: &Tenant, version: u64, due: Option<Due>) -> Result<Item> {
     Ok(Item {
         tenant: tenant.clone(),
         sk: keys::TENANT_RECORD.into(),
@@ -269,16 +269,15 @@ fn tenant_item(state: &AppState, tenant: &TenantKey, record: &Tenant, version: u
 /// This stack acting on `region`'s table and bucket (every stack reaches every region): for
 /// lifecycle events Atlassian sends to the region a tenant left, and for the local two-region
 /// server.
-pub fn acting_in(state: &AppState, region: &str) -> Result<AppState> {
+pub fn acting_in(state: &Stack, region: &str) -> Result<Stack> {
     let target = state.regions.require(region)?.clone();
     let mut config = (*state.config).clone();
     config.home_region = region.to_owned();
-    Ok(AppState {
-        regions: state.regions.rehomed(region)?,
+    Ok(Stack {
+        data: Data { store: target.store, ..state.data.clone() },
         config: std::sync::Arc::new(config),
-        store: target.store,
         media: target.media,
-        ..state.clone()
+        regions: state.regions.rehomed(region)?,
     })
 }
 
@@ -286,7 +285,7 @@ pub fn acting_in(state: &AppState, region: &str) -> Result<AppState> {
 /// away (its record here names another region), that region's. Atlassian keeps sending lifecycle
 /// events to the base URL it installed through; they must change the live record, not the copy
 /// left behind for the rollback window.
-pub async fn home_state(state: &AppState, tenant: &TenantKey) -> Result<AppState> {
+pub async fn home_state(state: &Stack, tenant: &TenantKey) -> Result<Stack> {
     let now = state.clock.now_secs();
     match load_tenant_in(home(state)?, tenant, now).await? {
         Some((record, _)) if record.region != state.regions.home() && state.regions.get(&record.region).is_some() => {
@@ -301,7 +300,7 @@ pub async fn home_state(state: &AppState, tenant: &TenantKey) -> Result<AppState
 /// minutes; the pending record moved with the data). While the source is kept (the rollback
 /// window), `complete` finds the object there and copies it over; answers what is now stored
 /// here, or `None` when nothing was uploaded anywhere.
-pub async fn fetch_moved_upload(state: &AppState, tenant: &TenantKey, key: &ObjectKey) -> Result<Option<ObjectInfo>> {
+pub async fn fetch_moved_upload(state: &Stack, tenant: &TenantKey, key: &ObjectKey) -> Result<Option<ObjectInfo>> {
     let now = state.clock.now_secs();
     let Some((m, _)) = load_in(home(state)?, tenant, now).await? else { return Ok(None) };
     let moved_here = m.phase == Phase::Switched && m.to == state.regions.home();
@@ -317,7 +316,7 @@ pub async fn fetch_moved_upload(state: &AppState, tenant: &TenantKey, key: &Obje
 }
 
 /// `GET /api/residency`: where the tenant lives, the last migration, and the rollback window.
-pub async fn view(state: &AppState, tenant: &TenantKey) -> Result<ResidencyView> {
+pub async fn view(state: &Stack, tenant: &TenantKey) -> Result<ResidencyView> {
     let now = state.clock.now_secs();
     let migration = load_in(home(state)?, tenant, now).await?.map(|(m, _)| m);
     let rollback_until = migration
@@ -337,7 +336,7 @@ pub async fn view(state: &AppState, tenant: &TenantKey) -> Result<ResidencyView>
 /// Starts moving the tenant (homed here) to `to`: records the migration, in phase `copying`
 /// (`scheduled` for a realm migration, which waits for Atlassian's `start`).
 pub async fn request(
-    state: &AppState,
+    state: &Stack,
     tenant: &TenantKey,
     to: &str,
     kind: Kind,
@@ -386,7 +385,7 @@ pub async fn request(
 
 /// `POST /api/residency/rollback`: back to the region the last migration left, with every change
 /// made since, while its 7 days last.
-pub async fn request_rollback(state: &AppState, tenant: &TenantKey) -> Result<Migration> {
+pub async fn request_rollback(state: &Stack, tenant: &TenantKey) -> Result<Migration> {
     let now = state.clock.now_secs();
     let last = load_in(home(state)?, tenant, now).await?.map(|(m, _)| m);
     let Some(last) = last.filter(|m| m.phase == Phase::Switched && m.to == state.regions.home()) else {
@@ -407,7 +406,7 @@ pub async fn request_rollback(state: &AppState, tenant: &TenantKey) -> Result<Mi
 }
 
 /// Atlassian's `start`: a scheduled realm migration begins copying.
-pub async fn start_scheduled(state: &AppState, tenant: &TenantKey) -> Result<Migration> {
+pub async fn start_scheduled(state: &Stack, tenant: &TenantKey) -> Result<Migration> {
     retry_conflicts(|| async {
         let now = state.clock.now_secs();
         let (mut m, version) = load_in(home(state)?, tenant, now).await?.ok_or_else(not_scheduled)?;
@@ -429,7 +428,7 @@ fn not_scheduled() -> Error {
 
 /// Drives the tenant's migration as far as it goes without outside input: to `switched` (or
 /// `ready` for a realm migration). Safe to run again after a crash at any point.
-pub async fn drive(state: &AppState, tenant: &TenantKey) -> Result<Migration> {
+pub async fn drive(state: &Stack, tenant: &TenantKey) -> Result<Migration> {
     loop {
         let now = state.clock.now_secs();
         let (m, _) = load_in(home(state)?, tenant, now).await?.ok_or_else(|| Error::internal("no migration"))?;
@@ -456,7 +455,7 @@ pub async fn drive(state: &AppState, tenant: &TenantKey) -> Result<Migration> {
 
 /// Runs [`drive`] in the background when the process drives migrations itself; failures are
 /// logged and stay resumable ([`resume_all`]).
-pub fn spawn_drive(state: &AppState, tenant: &TenantKey) {
+pub fn spawn_drive(state: &Stack, tenant: &TenantKey) {
     if !state.regions.settings().auto_drive {
         return;
     }
@@ -469,7 +468,7 @@ pub fn spawn_drive(state: &AppState, tenant: &TenantKey) {
 }
 
 /// Drives every migration in flight from this region (after a restart; the scheduled job).
-pub async fn resume_all(state: &AppState) -> Result<u64> {
+pub async fn resume_all(state: &Stack) -> Result<u64> {
     let mut driven = 0;
     let mut after = None;
     loop {
@@ -611,13 +610,13 @@ pub(crate) async fn sync(from: &Region, to: &Region, tenant: &TenantKey, now: i6
     Ok(synced)
 }
 
-fn regions_of<'a>(state: &'a AppState, m: &Migration) -> Result<(&'a Region, &'a Region)> {
+fn regions_of<'a>(state: &'a Stack, m: &Migration) -> Result<(&'a Region, &'a Region)> {
     Ok((state.regions.require(&m.from)?, state.regions.require(&m.to)?))
 }
 
 /// Takes the target's install record (a copy left by an earlier move, waiting for its purge) off
 /// every due index so no sweep deletes what is being copied; refuses while a purge runs there.
-async fn claim_target(state: &AppState, to: &Region, tenant: &TenantKey) -> Result<()> {
+async fn claim_target(state: &Stack, to: &Region, tenant: &TenantKey) -> Result<()> {
     let now = state.clock.now_secs();
     if to.store.get(tenant, PURGE_MARKER, now).await?.is_some() {
         return Err(Error::Unavailable {
@@ -639,7 +638,7 @@ async fn claim_target(state: &AppState, to: &Region, tenant: &TenantKey) -> Resu
 }
 
 /// One copy pass of a migration in `copying` (the tenant stays usable meanwhile).
-pub async fn copy_pass(state: &AppState, tenant: &TenantKey) -> Result<Migration> {
+pub async fn copy_pass(state: &Stack, tenant: &TenantKey) -> Result<Migration> {
     let now = state.clock.now_secs();
     let (m, _) = load_in(home(state)?, tenant, now).await?.ok_or_else(|| Error::internal("no migration"))?;
     if m.phase != Phase::Copying {
@@ -663,11 +662,7 @@ pub async fn copy_pass(state: &AppState, tenant: &TenantKey) -> Result<Migration
 }
 
 /// Re-reads the migration and saves `change` over it.
-async fn update(
-    state: &AppState,
-    tenant: &TenantKey,
-    change: impl Fn(&mut Migration) -> Result<()>,
-) -> Result<Migration> {
+async fn update(state: &Stack, tenant: &TenantKey, change: impl Fn(&mut Migration) -> Result<()>) -> Result<Migration> {
     retry_conflicts(|| async {
         let now = state.clock.now_secs();
         let (mut m, version) =
@@ -680,7 +675,7 @@ async fn update(
 }
 
 /// `copying` → `read-only`: one transaction marks the install record read-only and the migration.
-pub async fn freeze(state: &AppState, tenant: &TenantKey) -> Result<Migration> {
+pub async fn freeze(state: &Stack, tenant: &TenantKey) -> Result<Migration> {
     set_read_only(state, tenant, true, |m| {
         if m.phase == Phase::Copying {
             m.phase = Phase::ReadOnly;
@@ -691,7 +686,7 @@ pub async fn freeze(state: &AppState, tenant: &TenantKey) -> Result<Migration> {
 }
 
 /// The fence marker's write: put when freezing, deleted when thawing.
-fn freeze_marker(state: &AppState, tenant: &TenantKey, frozen: bool, migration: &Migration) -> Write {
+fn freeze_marker(state: &Stack, tenant: &TenantKey, frozen: bool, migration: &Migration) -> Write {
     if !frozen {
         return Write::Delete { tenant: tenant.clone(), sk: keys::RESIDENCY_FREEZE.into(), condition: Condition::None };
     }
@@ -711,7 +706,7 @@ fn freeze_marker(state: &AppState, tenant: &TenantKey, frozen: bool, migration: 
 /// Writes the install record's `read_only`, the fence marker and the migration's `change` in one
 /// transaction.
 async fn set_read_only(
-    state: &AppState,
+    state: &Stack,
     tenant: &TenantKey,
     read_only: bool,
     change: impl Fn(&mut Migration),
@@ -738,7 +733,7 @@ async fn set_read_only(
 
 /// `read-only` → (`ready` for a realm migration, else) `switched`: copies what changed since the
 /// last pass (the fence lets no write land after the freeze), verifies both sides, switches.
-pub async fn finish_copy(state: &AppState, tenant: &TenantKey) -> Result<Migration> {
+pub async fn finish_copy(state: &Stack, tenant: &TenantKey) -> Result<Migration> {
     let now = state.clock.now_secs();
     let (m, _) = load_in(home(state)?, tenant, now).await?.ok_or_else(|| Error::internal("no migration"))?;
     if m.phase != Phase::ReadOnly {
@@ -786,7 +781,7 @@ pub async fn finish_copy(state: &AppState, tenant: &TenantKey) -> Result<Migrati
 
 /// `read-only`/`ready` → `switched`: the target's install record takes over (registry, writable,
 /// its region), then the source's names the target and is due for the sweep in 7 days.
-pub async fn switch(state: &AppState, tenant: &TenantKey) -> Result<Migration> {
+pub async fn switch(state: &Stack, tenant: &TenantKey) -> Result<Migration> {
     let now = state.clock.now_secs();
     let (mut m, _) = load_in(home(state)?, tenant, now).await?.ok_or_else(|| Error::internal("no migration"))?;
     if m.phase == Phase::Switched {
@@ -829,7 +824,7 @@ pub async fn switch(state: &AppState, tenant: &TenantKey) -> Result<Migration> {
 
 /// The source follows a switch: its record names the new region (so this region answers 421)
 /// and waits 7 days on the `migrated-source` due index; the migration is recorded here too.
-async fn switch_source(state: &AppState, tenant: &TenantKey, switched: &Migration) -> Result<Migration> {
+async fn switch_source(state: &Stack, tenant: &TenantKey, switched: &Migration) -> Result<Migration> {
     retry_conflicts(|| async {
         let now = state.clock.now_secs();
         let here = home(state)?;
@@ -856,7 +851,7 @@ async fn switch_source(state: &AppState, tenant: &TenantKey, switched: &Migratio
 
 /// Abandons a migration before its switch (Atlassian's `rollback`, or an operator): the source
 /// thaws and the target's partial copy is handed to the retention sweep.
-pub async fn cancel(state: &AppState, tenant: &TenantKey, phase: Phase, message: &str) -> Result<Migration> {
+pub async fn cancel(state: &Stack, tenant: &TenantKey, phase: Phase, message: &str) -> Result<Migration> {
     let now = state.clock.now_secs();
     let (m, _) = load_in(home(state)?, tenant, now).await?.ok_or_else(|| Error::internal("no migration"))?;
     if !m.phase.in_flight() {
@@ -883,7 +878,7 @@ pub async fn cancel(state: &AppState, tenant: &TenantKey, phase: Phase, message:
 /// The scheduled worker's handler (every minute, one instance at a time): on Lambda a migration
 /// started by an HTTP request is not driven after the response, so this drives every migration
 /// in flight to its next resting point.
-pub async fn on_schedule(state: &AppState, event: crate::jobs::schedule::ScheduledEvent) -> Result<u64> {
+pub async fn on_schedule(state: &Stack, event: crate::jobs::schedule::ScheduledEvent) -> Result<u64> {
     let driven = resume_all(state).await?;
     tracing::info!(scheduled_for = %event.time, driven, "residency worker");
     Ok(driven)

@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use super::Budget;
 use crate::adapters::product::connect::app_token;
+use crate::domain::data::Stack;
 use crate::domain::tenants::{self, REGISTRY_DUE_KIND, Tenant, TenantState};
 use crate::kernel::error::{Error, Result};
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, Item, PageRequest, Write};
-use crate::state::AppState;
 
 /// Days of denied access before a tenant is treated as uninstalled.
 pub const DEFAULT_GRACE_DAYS: i64 = 14;
@@ -81,22 +81,22 @@ pub struct LivenessReport {
 
 /// Probes every installed tenant not checked in the last day.
 pub async fn check_sites(
-    state: &AppState,
+    ctx: &Stack,
     probe: &dyn SiteProbe,
     grace_days: i64,
     budget: &Budget,
 ) -> Result<LivenessReport> {
     let mut report = LivenessReport::default();
-    let now = state.clock.now_secs();
+    let now = ctx.clock.now_secs();
     let mut after = None;
     loop {
-        let page = state.store.due(REGISTRY_DUE_KIND, now, PageRequest { limit: 1000, after }).await?;
+        let page = ctx.store.due(REGISTRY_DUE_KIND, now, PageRequest { limit: 1000, after }).await?;
         for entry in &page.items {
             if budget.exhausted() {
                 report.more = true;
                 return Ok(report);
             }
-            check_one(state, probe, &entry.tenant, grace_days, &mut report).await?;
+            check_one(ctx, probe, &entry.tenant, grace_days, &mut report).await?;
         }
         match page.next {
             Some(next) => after = Some(next),
@@ -106,14 +106,14 @@ pub async fn check_sites(
 }
 
 async fn check_one(
-    state: &AppState,
+    ctx: &Stack,
     probe: &dyn SiteProbe,
     key: &TenantKey,
     grace_days: i64,
     report: &mut LivenessReport,
 ) -> Result<()> {
-    let now = state.clock.now_secs();
-    let stored = state.store.get(key, LIVENESS_SK, now).await?;
+    let now = ctx.clock.now_secs();
+    let stored = ctx.store.get(key, LIVENESS_SK, now).await?;
     let (mut liveness, version) = match &stored {
         Some(item) => {
             (serde_json::from_value::<Liveness>(item.body.clone()).map_err(Error::internal)?, Some(item.version))
@@ -123,7 +123,7 @@ async fn check_one(
     if stored.is_some() && now - liveness.checked_at < CHECK_INTERVAL_SECS {
         return Ok(());
     }
-    let Some((tenant, _)) = tenants::load(state, key).await? else { return Ok(()) };
+    let Some((tenant, _)) = tenants::load(ctx, key).await? else { return Ok(()) };
     if tenant.state == TenantState::Uninstalled || !tenant.has_connect_install() {
         return Ok(());
     }
@@ -142,7 +142,7 @@ async fn check_one(
             report.denied += 1;
             let since = *liveness.denied_since.get_or_insert(now);
             if now - since >= grace_days * 86_400 {
-                tenants::uninstall(state, key).await?;
+                tenants::uninstall(ctx, key).await?;
                 tracing::info!(tenant = %key, days = grace_days, "site unreachable: scheduled for purge like an uninstall");
                 report.uninstalled += 1;
             }
@@ -152,14 +152,14 @@ async fn check_one(
         tenant: key.clone(),
         sk: LIVENESS_SK.into(),
         version: version.map_or(1, |v| v + 1),
-        updated_at: state.clock.now_millis(),
+        updated_at: ctx.clock.now_millis(),
         updated_by: None,
         due: None,
         expires_at: None,
         body: serde_json::to_value(&liveness).map_err(Error::internal)?,
     };
     let condition = version.map_or(Condition::Absent, Condition::Version);
-    match state.store.transact(vec![Write::Put { item, condition }], now).await {
+    match ctx.store.transact(vec![Write::Put { item, condition }], now).await {
         Ok(()) | Err(Error::Conflict { code: "write_conflict", .. }) => Ok(()),
         Err(other) => Err(other),
     }

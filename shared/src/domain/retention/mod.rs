@@ -20,12 +20,12 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::domain::data::Stack;
 use crate::domain::media;
 use crate::domain::records::TRASH_DUE_KIND;
 use crate::domain::tenants::PURGE_DUE_KIND;
 use crate::kernel::error::Result;
 use crate::ports::store::{Condition, DueEntry, PageRequest, Write};
-use crate::state::AppState;
 
 /// Due-index kind the residency function gives a migrated tenant's source copy.
 pub const MIGRATED_SOURCE_DUE_KIND: &str = "migrated-source";
@@ -76,7 +76,7 @@ impl Budget {
 }
 
 /// Runs every kind of due work until done or out of budget; `progress` sees the running totals.
-pub async fn sweep(state: &AppState, budget: &Budget, progress: &mut dyn FnMut(&SweepReport)) -> Result<SweepReport> {
+pub async fn sweep(state: &Stack, budget: &Budget, progress: &mut dyn FnMut(&SweepReport)) -> Result<SweepReport> {
     let mut report = SweepReport::default();
     let now = state.clock.now_secs();
     for (kind, reason) in
@@ -121,7 +121,7 @@ pub async fn sweep(state: &AppState, budget: &Budget, progress: &mut dyn FnMut(&
 }
 
 /// Everything of `kind` due now (entries are small; what a run leaves stays due for the next).
-async fn due_entries(state: &AppState, kind: &str, now: i64) -> Result<Vec<DueEntry>> {
+async fn due_entries(state: &Stack, kind: &str, now: i64) -> Result<Vec<DueEntry>> {
     let mut entries = Vec::new();
     let mut after = None;
     loop {
@@ -135,7 +135,7 @@ async fn due_entries(state: &AppState, kind: &str, now: i64) -> Result<Vec<DueEn
 }
 
 /// Deletes a trash entry whose 30 days are over; a restore that got there first wins.
-async fn purge_trash_entry(state: &AppState, entry: &DueEntry) -> Result<bool> {
+async fn purge_trash_entry(state: &Stack, entry: &DueEntry) -> Result<bool> {
     let Some(item) = state.store.get(&entry.tenant, &entry.sk, state.clock.now_secs()).await? else { return Ok(false) };
     let delete = Write::Delete {
         tenant: entry.tenant.clone(),
@@ -155,7 +155,7 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(15);
 /// The scheduled Lambda's handler: sweeps until the invocation's deadline, less a margin; what is
 /// left is due again for the next run.
 pub async fn on_schedule(
-    state: &AppState,
+    state: &Stack,
     probe: &dyn liveness::SiteProbe,
     event: lambda_runtime::LambdaEvent<crate::jobs::schedule::ScheduledEvent>,
 ) -> Result<SweepReport> {

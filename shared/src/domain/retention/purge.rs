@@ -11,13 +11,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Budget, SweepReport};
+use crate::domain::data::Stack;
 use crate::domain::tenants::{self, TenantState};
 use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, DueEntry, Item, MAX_BATCH_DELETES, MAX_PAGE_SIZE, PageRequest, Write};
-use crate::state::AppState;
 
 /// BatchWriteItem calls in flight at once during a purge.
 pub const PARALLEL_BATCHES: usize = 8;
@@ -96,7 +96,7 @@ fn marker_item(tenant: &TenantKey, marker: &Marker, version: u64, now: i64) -> R
 
 /// Starts (or resumes) the purge of the tenant a due entry names.
 pub async fn purge_tenant(
-    state: &AppState,
+    state: &Stack,
     entry: &DueEntry,
     reason: Reason,
     budget: &Budget,
@@ -223,7 +223,7 @@ pub async fn purge_tenant(
     }
 }
 
-async fn save_progress(state: &AppState, tenant: &TenantKey, marker: &Marker, version: u64) -> Result<()> {
+async fn save_progress(state: &Stack, tenant: &TenantKey, marker: &Marker, version: u64) -> Result<()> {
     let item = marker_item(tenant, marker, version + 1, state.clock.now_millis())?;
     match state
         .store
@@ -237,11 +237,7 @@ async fn save_progress(state: &AppState, tenant: &TenantKey, marker: &Marker, ve
 }
 
 /// Receipts, oldest first (operators).
-pub async fn receipts(
-    state: &AppState,
-    limit: u32,
-    after: Option<String>,
-) -> Result<crate::ports::store::Page<Receipt>> {
+pub async fn receipts(state: &Stack, limit: u32, after: Option<String>) -> Result<crate::ports::store::Page<Receipt>> {
     let page = state
         .store
         .query(&keys::operator_tenant(), keys::RECEIPT_PREFIX, PageRequest { limit, after }, state.clock.now_secs())

@@ -28,13 +28,13 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
+use crate::domain::data::Stack;
 use crate::domain::tenants::{self, Tenant, TenantState};
 use crate::kernel::clock::{Clock, rfc3339};
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, Item, Write};
-use crate::state::AppState;
 
 /// How long a process reuses a lookup. Answers are re-checked against the record on every use
 /// (see the invariant), so this bounds memory churn, not staleness.
@@ -88,7 +88,7 @@ impl CloudIndexCache {
 }
 
 /// The index item for `cloud_id`: the tenant it names and the item's version.
-async fn read(state: &AppState, cloud_id: &str) -> Result<Option<(TenantKey, u64)>> {
+async fn read(state: &Stack, cloud_id: &str) -> Result<Option<(TenantKey, u64)>> {
     let item =
         state.store.get(&keys::cloud_index_tenant(), &keys::cloud_index(cloud_id), state.clock.now_secs()).await?;
     let Some(item) = item else { return Ok(None) };
@@ -101,7 +101,7 @@ async fn read(state: &AppState, cloud_id: &str) -> Result<Option<(TenantKey, u64
 
 /// The tenant answering for `cloud_id`, its record and the record's version; `None` when no
 /// tenant does (no item, or a dangling one). Reads the store, never the cache: for writers.
-pub async fn owner(state: &AppState, cloud_id: &str) -> Result<Option<(TenantKey, Tenant, u64)>> {
+pub async fn owner(state: &Stack, cloud_id: &str) -> Result<Option<(TenantKey, Tenant, u64)>> {
     let Some((key, _)) = read(state, cloud_id).await? else { return Ok(None) };
     match tenants::load(state, &key).await? {
         Some((record, version)) if record.cloud_id.as_deref() == Some(cloud_id) => Ok(Some((key, record, version))),
@@ -111,8 +111,7 @@ pub async fn owner(state: &AppState, cloud_id: &str) -> Result<Option<(TenantKey
 
 /// The tenant answering for `cloud_id` and its record, for verifying a FIT. One store read on a
 /// warm cache, two otherwise.
-pub async fn resolve(state: &AppState, cloud_id: &str) -> Result<Option<(TenantKey, Tenant)>> {
-    let cache = &state.forge.cloud_index;
+pub async fn resolve(state: &Stack, cache: &CloudIndexCache, cloud_id: &str) -> Result<Option<(TenantKey, Tenant)>> {
     if let Some(key) = cache.get(cloud_id) {
         if let Some((record, _)) = tenants::load(state, &key).await?
             && record.cloud_id.as_deref() == Some(cloud_id)
@@ -130,7 +129,7 @@ pub async fn resolve(state: &AppState, cloud_id: &str) -> Result<Option<(TenantK
 /// claimant's record with `cloud_id` set. Moving the site away from another tenant clears that
 /// tenant's `cloud_id` (keeping its due entry); a Forge-only tenant left unreachable that way is
 /// uninstalled and its purge scheduled.
-pub async fn claim_writes(state: &AppState, claimant: &TenantKey, cloud_id: &str) -> Result<Vec<Write>> {
+pub async fn claim_writes(state: &Stack, claimant: &TenantKey, cloud_id: &str) -> Result<Vec<Write>> {
     let index = keys::cloud_index_tenant();
     let sk = keys::cloud_index(cloud_id);
     let put_index = |condition: Condition, version: u64| Write::Put {
@@ -177,7 +176,7 @@ pub async fn claim_writes(state: &AppState, claimant: &TenantKey, cloud_id: &str
 
 /// The writes that drop `tenant`'s claim on `cloud_id`, for the purge that deletes the tenant:
 /// the item goes only while it still names this tenant (a newer install keeps its claim).
-pub async fn release_writes(state: &AppState, tenant: &TenantKey, cloud_id: &str) -> Result<Vec<Write>> {
+pub async fn release_writes(state: &Stack, tenant: &TenantKey, cloud_id: &str) -> Result<Vec<Write>> {
     match read(state, cloud_id).await? {
         Some((owner, version)) if owner == *tenant => Ok(vec![Write::Delete {
             tenant: keys::cloud_index_tenant(),

@@ -5,13 +5,13 @@ pub mod cloud_index;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::data::{Data, Stack};
 use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::secrets::Envelope;
 use crate::ports::store::{Condition, Due, Item, Write, retry_conflicts};
-use crate::state::AppState;
 
 /// Due-index kind of tenants waiting to be purged after uninstall.
 pub const PURGE_DUE_KIND: &str = "purge";
@@ -192,7 +192,7 @@ impl InstallPayload {
 }
 
 /// The install record with its shared secret opened.
-pub async fn load(state: &AppState, tenant: &TenantKey) -> Result<Option<(Tenant, u64)>> {
+pub async fn load(state: &Data, tenant: &TenantKey) -> Result<Option<(Tenant, u64)>> {
     let Some((mut record, version)) = load_sealed(state, tenant).await? else { return Ok(None) };
     if let Some(envelope) = &record.sealed_secret {
         record.shared_secret = state.secrets.open(tenant.as_str(), envelope).await?;
@@ -202,7 +202,7 @@ pub async fn load(state: &AppState, tenant: &TenantKey) -> Result<Option<(Tenant
 
 /// The install record as stored, its secret left sealed: for readers that never use it (the
 /// usage job), which then need no access to the master key.
-pub async fn load_sealed(state: &AppState, tenant: &TenantKey) -> Result<Option<(Tenant, u64)>> {
+pub async fn load_sealed(state: &Data, tenant: &TenantKey) -> Result<Option<(Tenant, u64)>> {
     let now = state.clock.now_secs();
     let Some(item) = state.store.get(tenant, keys::TENANT_RECORD, now).await? else {
         return Ok(None);
@@ -214,7 +214,7 @@ pub async fn load_sealed(state: &AppState, tenant: &TenantKey) -> Result<Option<
 
 /// `record` as it may be stored: its secret sealed (now, if it is new or was stored in the clear
 /// before sealing existed) and the clear copy dropped.
-async fn sealed(state: &AppState, key: &TenantKey, record: &Tenant) -> Result<Tenant> {
+async fn sealed(state: &Data, key: &TenantKey, record: &Tenant) -> Result<Tenant> {
     let mut stored = record.clone();
     if !stored.shared_secret.is_empty() {
         if stored.sealed_secret.is_none() {
@@ -235,7 +235,7 @@ pub(crate) fn push_history(tenant: &mut Tenant, event: &str, at: &str) {
 /// one the record is on the registry. The record is written as given: [`save`] seals its secret,
 /// other callers pass a record read as stored.
 pub(crate) fn record_write(
-    state: &AppState,
+    state: &Stack,
     key: &TenantKey,
     record: &Tenant,
     condition: Condition,
@@ -262,7 +262,7 @@ pub(crate) fn record_write(
 /// Writes `record` over the version read, with `extra` writes (the cloudId index) in the same
 /// transaction.
 pub(crate) async fn save(
-    state: &AppState,
+    state: &Stack,
     key: &TenantKey,
     record: &Tenant,
     condition: Condition,
@@ -276,7 +276,7 @@ pub(crate) async fn save(
 }
 
 /// Marks `record` uninstalled now and answers its purge entry for the due index.
-pub(crate) fn mark_uninstalled(state: &AppState, record: &mut Tenant) -> Due {
+pub(crate) fn mark_uninstalled(state: &Stack, record: &mut Tenant) -> Due {
     let purge_at = state.clock.now_secs() + i64::from(state.config.purge_after_days) * 86_400;
     let now = rfc3339(state.clock.now_millis());
     record.state = TenantState::Uninstalled;
@@ -288,13 +288,13 @@ pub(crate) fn mark_uninstalled(state: &AppState, record: &mut Tenant) -> Due {
 
 /// `installed` after a verified signed install: creates the tenant, or updates it (new secret,
 /// new baseUrl), and cancels a pending purge when it comes back within the purge window.
-pub async fn install(state: &AppState, key: &TenantKey, payload: &InstallPayload) -> Result<Tenant> {
+pub async fn install(state: &Stack, key: &TenantKey, payload: &InstallPayload) -> Result<Tenant> {
     install_in(state, key, payload, &state.config.home_region).await
 }
 
 /// [`install`] of a tenant that, if new, is homed in `region` (`regions::install_region`: which
 /// regional base URL Atlassian installed it through). An existing tenant keeps its region.
-pub async fn install_in(state: &AppState, key: &TenantKey, payload: &InstallPayload, region: &str) -> Result<Tenant> {
+pub async fn install_in(state: &Stack, key: &TenantKey, payload: &InstallPayload, region: &str) -> Result<Tenant> {
     let secret = payload.validate_for_install()?.to_owned();
     retry_conflicts(|| async {
         let now = rfc3339(state.clock.now_millis());
@@ -372,7 +372,7 @@ pub async fn install_in(state: &AppState, key: &TenantKey, payload: &InstallPayl
 
 /// `uninstalled` after a verified signed install token: schedules the purge. A repeated
 /// uninstall keeps the first purge date, so retries never postpone deletion.
-pub async fn uninstall(state: &AppState, key: &TenantKey) -> Result<Tenant> {
+pub async fn uninstall(state: &Stack, key: &TenantKey) -> Result<Tenant> {
     retry_conflicts(|| async {
         let (mut record, version) = load(state, key).await?.ok_or_else(unknown_tenant)?;
         if record.state == TenantState::Uninstalled {
@@ -387,7 +387,7 @@ pub async fn uninstall(state: &AppState, key: &TenantKey) -> Result<Tenant> {
 
 /// `enabled` / `disabled` (HS256 with the stored secret). An uninstalled tenant must be
 /// installed again first.
-pub async fn set_enabled(state: &AppState, key: &TenantKey, enabled: bool) -> Result<Tenant> {
+pub async fn set_enabled(state: &Stack, key: &TenantKey, enabled: bool) -> Result<Tenant> {
     let (target, event) = if enabled { (TenantState::Enabled, "enabled") } else { (TenantState::Disabled, "disabled") };
     retry_conflicts(|| async {
         let (mut record, version) = load(state, key).await?.ok_or_else(unknown_tenant)?;
