@@ -109,7 +109,7 @@ async fn the_csp_allows_no_inline_code_and_names_every_region() {
     let mut config = AppConfig::new("https://us.canopy.example");
     config.regions =
         vec![RegionSpec::new("us", "https://us.canopy.example"), RegionSpec::new("eu", "https://eu.canopy.example/")];
-    app.state.config = Arc::new(config);
+    app.state.stack.config = Arc::new(config);
     let router = finish(console::routes(), app.state.clone());
     let (response, _) = get(&router, console::CONSOLE_PATH, None).await;
     let csp = header_of(&response, header::CONTENT_SECURITY_POLICY);

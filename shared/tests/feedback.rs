@@ -61,7 +61,7 @@ async fn world(store: Arc<dyn ItemStore>, dir: Option<tempfile::TempDir>) -> Wor
     let app = with_feedback(TestApp::with_store(counting));
     // Two instances of one deployment: one store, one master key for the tenants' secrets.
     let mut second = TestApp::with_store(store);
-    second.state.secrets = app.state.secrets.clone();
+    second.state.stack.data.secrets = app.state.secrets.clone();
     let second = with_feedback(second);
     for (client, secret) in [(A, SECRET_A), (B, SECRET_B)] {
         let token = sign_install(&install_claims(client, "/lifecycle/installed", app.now_secs()));

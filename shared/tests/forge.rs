@@ -217,7 +217,7 @@ async fn forge_auth_is_off_without_an_app_id() {
     let app = rebuilt(TestApp::new(), |state| {
         let mut config = (*state.config).clone();
         config.forge_app_ari = None;
-        state.config = Arc::new(config);
+        state.stack.config = Arc::new(config);
     });
     connect_install(&app, CLIENT, CLOUD).await;
     assert_eq!(app.send(get("/api/tenant", Some(&admin_fit(&app, CLOUD)))).await.0, 401);

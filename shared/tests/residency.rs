@@ -220,22 +220,22 @@ async fn world(
     let mut us = TestApp::with_store(us_store.clone());
     let mut config = (*us.state.config).clone();
     config.regions = specs.clone();
-    us.state.config = Arc::new(config.clone());
-    us.state.media = us_bucket.clone();
-    us.state.regions = regions("us");
+    us.state.stack.config = Arc::new(config.clone());
+    us.state.stack.media = us_bucket.clone();
+    us.state.stack.regions = regions("us");
     us.router = router_of(&us.state);
 
     let mut eu = TestApp::with_store(eu_store.clone());
     let mut eu_config = config;
     eu_config.base_url = EU_BASE_URL.into();
     eu_config.home_region = "eu".into();
-    eu.state.config = Arc::new(eu_config);
-    eu.state.media = eu_bucket.clone();
-    eu.state.regions = regions("eu");
-    eu.state.clock = us.clock.clone();
+    eu.state.stack.config = Arc::new(eu_config);
+    eu.state.stack.media = eu_bucket.clone();
+    eu.state.stack.regions = regions("eu");
+    eu.state.stack.data.clock = us.clock.clone();
     // Either region opens the other's sealed secrets (KMS: Decrypt on the other region's key;
     // locally: one keyring for every region).
-    eu.state.secrets = us.state.secrets.clone();
+    eu.state.stack.data.secrets = us.state.secrets.clone();
     eu.clock = us.clock.clone();
     eu.router = router_of(&eu.state);
 

@@ -31,7 +31,7 @@ struct World {
 async fn world(store: Arc<dyn ItemStore>, dir: Option<tempfile::TempDir>) -> World {
     let served = support::media::local_served().await;
     let mut app = TestApp::with_media(served.store.clone());
-    app.state.store = store;
+    app.state.stack.data.store = store;
     let routes = canopy_shared::http::lifecycle::routes()
         .merge(canopy_shared::http::content::routes())
         .merge(canopy_shared::http::media::routes());

@@ -221,7 +221,7 @@ async fn every_answer_carries_the_headers_and_hsts_only_when_deployed() {
     let mut local = TestApp::new();
     let mut config = AppConfig::clone(&local.state.config);
     config.base_url = "http://127.0.0.1:8080".into();
-    local.state.config = Arc::new(config);
+    local.state.stack.config = Arc::new(config);
     let local = local.with_every_route();
     let unknown = [(Method::GET, "/api/nothing-here".to_owned()), (Method::PATCH, "/api/sites".to_owned())];
     let operations = documented_operations().into_iter().map(|(method, template, _)| (method, template));
