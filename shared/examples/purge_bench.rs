@@ -57,12 +57,12 @@ async fn run(items: usize, objects: usize) {
     let regions = canopy_shared::domain::regions::Regions::home_only(&config, store.clone(), media.clone());
     let state = AppState {
         install_keys: Arc::new(StaticInstallKeys::default()),
-        forge: ForgeRemote::new(Arc::new(StaticForgeKeys::default()), clock),
+        forge: ForgeRemote::new(Arc::new(StaticForgeKeys::default()), clock.clone()),
         admins: Arc::new(LocalAdminDirectory::new(Vec::<String>::new())),
         stack: canopy_shared::domain::data::Stack {
             data: canopy_shared::domain::data::Data {
-                store: store,
-                clock: clock.clone(),
+                store,
+                clock,
                 secrets: canopy_shared::ports::secrets::SecretSealer::new(Arc::new(
                     canopy_shared::adapters::secrets::local::LocalKeyring::in_memory(),
                 )),
