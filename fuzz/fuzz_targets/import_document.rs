@@ -53,8 +53,8 @@ fn world() -> &'static World {
             admins: Arc::new(LocalAdminDirectory::new(["557058:admin".to_owned()])),
             stack: canopy_shared::domain::data::Stack {
                 data: canopy_shared::domain::data::Data {
-                    store: store,
-                    clock: clock,
+                    store,
+                    clock,
                     secrets: SecretSealer::new(Arc::new(
                         LocalKeyring::open_or_create(&dir.path().join(KEYRING_FILE)).expect("keyring"),
                     )),

@@ -68,7 +68,7 @@ async fn run(items: usize, objects: usize) {
                 )),
             },
             config: Arc::new(config),
-            media: media,
+            media,
             regions,
         },
     };

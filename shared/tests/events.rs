@@ -543,14 +543,14 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
         admins: Arc::new(canopy_shared::adapters::admins::LocalAdminDirectory::new([ADMIN.to_owned()])),
         stack: canopy_shared::domain::data::Stack {
             data: canopy_shared::domain::data::Data {
-                store: store,
+                store,
                 clock: Arc::new(SystemClock),
                 secrets: canopy_shared::ports::secrets::SecretSealer::new(Arc::new(
                     canopy_shared::adapters::secrets::local::LocalKeyring::in_memory(),
                 )),
             },
             config: Arc::new(config),
-            media: media,
+            media,
             regions,
         },
     };

@@ -112,15 +112,15 @@ impl TestApp {
             admins: Arc::new(LocalAdminDirectory::new([ADMIN_ACCOUNT.to_owned()])),
             stack: canopy_shared::domain::data::Stack {
                 data: canopy_shared::domain::data::Data {
-                    store: store,
+                    store,
                     clock: clock.clone(),
                     secrets: SecretSealer::new(Arc::new(
                         LocalKeyring::open_or_create(&dir.path().join(KEYRING_FILE)).expect("keyring"),
                     )),
                 },
                 config: Arc::new(config),
-                media: media,
-                regions: regions,
+                media,
+                regions,
             },
         };
         let routes = canopy_shared::http::lifecycle::routes().merge(canopy_shared::http::content::routes());
