@@ -187,8 +187,8 @@ fn two_regions(
     other: SocketAddr,
     home: &str,
     base_url: &str,
-) -> anyhow::Result<Vec<canopy_shared::domain::regions::RegionSpec>> {
+) -> anyhow::Result<Vec<canopy_shared::kernel::config::regions::RegionSpec>> {
     let name = if home == "eu" { "us" } else { "eu" };
     let list = format!("{home}={base_url},{name}=http://{other}");
-    Ok(canopy_shared::domain::regions::specs_from(home, base_url, Some(&list), None, None, None)?)
+    Ok(canopy_shared::kernel::config::regions::specs_from(home, base_url, Some(&list), None, None, None)?)
 }

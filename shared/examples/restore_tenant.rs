@@ -14,8 +14,9 @@ use canopy_shared::TenantKey;
 use canopy_shared::adapters::aws;
 use canopy_shared::adapters::media::s3::S3MediaStore;
 use canopy_shared::adapters::store::dynamo::DynamoItemStore;
-use canopy_shared::domain::regions::{Region, RegionSpec};
+use canopy_shared::domain::regions::Region;
 use canopy_shared::domain::residency::restore::restore_tenant;
+use canopy_shared::kernel::config::regions::RegionSpec;
 
 fn arg(name: &str) -> String {
     let args: Vec<String> = std::env::args().collect();

@@ -72,7 +72,7 @@ pub async fn lambda_state() -> Result<AppState> {
     }
     // On Lambda a task spawned by a request is frozen once the response is sent: migrations are
     // driven by the residency worker's schedule instead (functions/residency-worker).
-    let on_lambda = crate::domain::residency::Settings { auto_drive: false };
+    let on_lambda = crate::domain::regions::Settings { auto_drive: false };
     let regions = Regions::new(&config.home_region, regions)?.with_settings(on_lambda);
     let secrets = SecretSealer::new(Arc::new(KmsMasterKey::new(secrets_key, kms)?));
     let http = http_client()?;

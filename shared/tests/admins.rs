@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use canopy_shared::Error;
 use canopy_shared::adapters::admins::{
-    AdminDirectory, CachedAdminDirectory, ConnectAdminDirectory, DEFAULT_ADMIN_CACHE_TTL_SECS, LocalAdminDirectory,
+    AdminDirectory, CachedAdminDirectory, ConnectAdminDirectory, LocalAdminDirectory,
 };
 use canopy_shared::adapters::install_keys::http_client;
 use canopy_shared::adapters::product::connect::ProductClient;
@@ -23,6 +23,7 @@ use canopy_shared::domain::connect::jwt::{QshRule, unverified_issuer, verify_hs2
 use canopy_shared::domain::connect::qsh::query_string_hash;
 use canopy_shared::domain::tenants::{Tenant, TenantState};
 use canopy_shared::kernel::clock::{Clock, ManualClock, SystemClock};
+use canopy_shared::kernel::config::DEFAULT_ADMIN_CACHE_TTL_SECS;
 use serde_json::{Value, json};
 
 const APP_KEY: &str = "canopy";

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, Response, header};
-use canopy_shared::domain::regions::RegionSpec;
 use canopy_shared::http::{console, finish};
 use canopy_shared::kernel::config::AppConfig;
+use canopy_shared::kernel::config::regions::RegionSpec;
 use http_body_util::BodyExt;
 use support::app::TestApp;
 use tower::ServiceExt;

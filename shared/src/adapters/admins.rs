@@ -22,8 +22,6 @@ use crate::adapters::product::forge::{ForgeAccess, ForgeProductClient};
 use crate::domain::tenants::Tenant;
 use crate::kernel::clock::{Clock, SystemClock};
 use crate::kernel::error::{Error, Result};
-
-pub const DEFAULT_ADMIN_CACHE_TTL_SECS: i64 = 60;
 pub const MAX_CACHED_ADMIN_ANSWERS: usize = 10_000;
 /// Atlassian accountIds are at most ~130 characters (`557058:` + UUID, or 24 hex digits).
 const MAX_ACCOUNT_ID_LEN: usize = 128;
@@ -208,7 +206,7 @@ pub struct CachedAdminDirectory<D: AdminDirectory> {
 
 impl<D: AdminDirectory> CachedAdminDirectory<D> {
     pub fn new(inner: D, clock: Arc<dyn Clock>) -> Self {
-        Self::with_ttl_secs(inner, clock, DEFAULT_ADMIN_CACHE_TTL_SECS)
+        Self::with_ttl_secs(inner, clock, crate::kernel::config::DEFAULT_ADMIN_CACHE_TTL_SECS)
     }
 
     pub fn with_ttl_secs(inner: D, clock: Arc<dyn Clock>, ttl_secs: i64) -> Self {

@@ -2,6 +2,7 @@
 //! AWS region), which one is its home, and holds a store and a media store for each, so the
 //! residency engine can copy a tenant from one to another.
 //!
+//! The regions' configuration is `kernel::config::regions`.
 //! Configuration (all optional; without them the stack knows only its home, at `CANOPY_BASE_URL`):
 //! - `CANOPY_REGIONS=us=https://us.canopy.example,eu=https://eu.canopy.example` — name → base URL;
 //! - `CANOPY_REGION_TABLES=us=canopy-us,eu=canopy-eu` — each region's DynamoDB table;
@@ -11,112 +12,26 @@
 //!
 //! The home region's table and bucket default to `CANOPY_TABLE` / `CANOPY_MEDIA_BUCKET`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use std::collections::BTreeMap;
+
+use crate::kernel::config::regions::{DEFAULT_REGION, RegionSpec};
 use crate::kernel::error::{Error, Result};
 use crate::ports::media::MediaStore;
 use crate::ports::store::ItemStore;
 
-/// Where a tenant is homed when nothing says otherwise.
-pub const DEFAULT_REGION: &str = "us";
-
-/// One region as configured.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegionSpec {
-    /// `us`, `eu`, …
-    pub name: String,
-    /// The public base URL of the region's stack (what a 421 names).
-    pub base_url: String,
-    pub table: Option<String>,
-    pub bucket: Option<String>,
-    /// The AWS region (`us-east-1`, `eu-central-1`).
-    pub aws_region: Option<String>,
+/// How migrations run in a process: driven in the background after a request (servers), or
+/// only by explicit calls (tests, which step the engine themselves).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub auto_drive: bool,
 }
 
-impl RegionSpec {
-    pub fn new(name: &str, base_url: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            table: None,
-            bucket: None,
-            aws_region: default_aws_region(name).map(str::to_owned),
-        }
+impl Default for Settings {
+    fn default() -> Self {
+        Self { auto_drive: true }
     }
-}
-
-/// The AWS region of a well-known Canopy region.
-pub fn default_aws_region(name: &str) -> Option<&'static str> {
-    match name {
-        "us" => Some("us-east-1"),
-        "eu" => Some("eu-central-1"),
-        _ => None,
-    }
-}
-
-fn is_region_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 16 && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-}
-
-fn pairs(var: &str, list: &str) -> Result<Vec<(String, String)>> {
-    list.split(',')
-        .filter(|p| !p.trim().is_empty())
-        .map(|pair| {
-            let (name, value) =
-                pair.split_once('=').ok_or_else(|| Error::internal(format!("{var} wants name=value pairs")))?;
-            let name = name.trim().to_ascii_lowercase();
-            if !is_region_name(&name) {
-                return Err(Error::internal(format!("{var}: {name:?} is not a region name ([a-z0-9], ≤ 16)")));
-            }
-            Ok((name, value.trim().trim_end_matches('/').to_owned()))
-        })
-        .collect()
-}
-
-/// Reads the region list from the `CANOPY_REGION*` variables (see the module docs); the home
-/// region is always in it, at `base_url` unless listed.
-pub fn specs_from_env(home: &str, base_url: &str) -> Result<Vec<RegionSpec>> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    specs_from(
-        home,
-        base_url,
-        var("CANOPY_REGIONS").as_deref(),
-        var("CANOPY_REGION_TABLES").as_deref(),
-        var("CANOPY_REGION_BUCKETS").as_deref(),
-        var("CANOPY_REGION_AWS").as_deref(),
-    )
-}
-
-pub fn specs_from(
-    home: &str,
-    base_url: &str,
-    regions: Option<&str>,
-    tables: Option<&str>,
-    buckets: Option<&str>,
-    aws: Option<&str>,
-) -> Result<Vec<RegionSpec>> {
-    let mut specs: BTreeMap<String, RegionSpec> = BTreeMap::new();
-    specs.insert(home.to_owned(), RegionSpec::new(home, base_url));
-    for (name, url) in pairs("CANOPY_REGIONS", regions.unwrap_or(""))? {
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(Error::internal(format!("CANOPY_REGIONS: {url} is not http(s)")));
-        }
-        specs.insert(name.clone(), RegionSpec::new(&name, &url));
-    }
-    let mut set = |var: &str, list: Option<&str>, field: fn(&mut RegionSpec) -> &mut Option<String>| {
-        for (name, value) in pairs(var, list.unwrap_or(""))? {
-            let spec = specs
-                .get_mut(&name)
-                .ok_or_else(|| Error::internal(format!("{var} names {name}, which CANOPY_REGIONS does not list")))?;
-            *field(spec) = Some(value);
-        }
-        Ok::<_, Error>(())
-    };
-    set("CANOPY_REGION_TABLES", tables, |s| &mut s.table)?;
-    set("CANOPY_REGION_BUCKETS", buckets, |s| &mut s.bucket)?;
-    set("CANOPY_REGION_AWS", aws, |s| &mut s.aws_region)?;
-    Ok(specs.into_values().collect())
 }
 
 /// A region this stack can reach: its spec and the adapters over its table and bucket.
@@ -132,7 +47,7 @@ pub struct Region {
 pub struct Regions {
     home: String,
     by_name: Arc<BTreeMap<String, Region>>,
-    settings: crate::domain::residency::Settings,
+    settings: Settings,
 }
 
 impl Regions {
@@ -176,11 +91,11 @@ impl Regions {
     }
 
     /// How migrations run in this process (tests step them by hand).
-    pub fn with_settings(self, settings: crate::domain::residency::Settings) -> Self {
+    pub fn with_settings(self, settings: Settings) -> Self {
         Self { settings, ..self }
     }
 
-    pub fn settings(&self) -> &crate::domain::residency::Settings {
+    pub fn settings(&self) -> &Settings {
         &self.settings
     }
 
@@ -247,6 +162,7 @@ pub fn install_region(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::config::regions::specs_from;
 
     #[test]
     fn regions_parse_with_tables_buckets_and_aws_defaults() {

@@ -105,7 +105,7 @@ impl TestApp {
         config.forge_app_ari = Some(FORGE_APP_ARI.into());
         let media: Arc<dyn MediaStore> = Arc::new(LocalMediaStore::open(dir.path(), BASE_URL).expect("local media"));
         let regions = canopy_shared::domain::regions::Regions::home_only(&config, store.clone(), media.clone())
-            .with_settings(canopy_shared::domain::residency::Settings { auto_drive: false });
+            .with_settings(canopy_shared::domain::regions::Settings { auto_drive: false });
         let state = AppState {
             install_keys: install_keys,
             forge: ForgeRemote::new(Arc::new(forge_dev_keys()), clock.clone()),

@@ -12,8 +12,6 @@ use serde_json::Value;
 use crate::adapters::product::connect::{MAX_PRODUCT_RESPONSE_BYTES, PRODUCT_REJECTED};
 use crate::domain::forge::{SystemToken, is_plausible_cloud_id, read_bounded};
 use crate::kernel::error::{Error, Result};
-
-pub const DEFAULT_API_BASE_URL: &str = "https://api.atlassian.com";
 /// Bounds on a `Retry-After` passed on to Canopy's own caller.
 const MAX_RETRY_AFTER_SECS: u64 = 60;
 const DEFAULT_RETRY_AFTER_SECS: u64 = 5;

@@ -15,7 +15,6 @@ use crate::kernel::error::{Error, Result};
 
 pub const ISSUER: &str = "forge/invocation-token";
 /// `aud` is the app's ARI: this prefix and the app id.
-pub const APP_ARI_PREFIX: &str = "ari:cloud:ecosystem::app/";
 /// Clock skew tolerated on `exp` and `nbf`: FITs live about 25 s, so the leeway stays small.
 pub const LEEWAY_SECS: i64 = 5;
 /// Longest token accepted. A FIT carries its invocation context and can reach several KB
@@ -72,18 +71,9 @@ struct ContextClaim {
     site_url: Option<String>,
 }
 
-/// The app's ARI from a configured app id, given as the bare id or as the ARI itself (what the
-/// Forge manifest's `app.id` shows). `None` when the id is not `[A-Za-z0-9-]{1,64}`.
-pub fn app_ari(app_id: &str) -> Option<String> {
-    let id = app_id.trim();
-    let id = id.strip_prefix(APP_ARI_PREFIX).unwrap_or(id);
-    let ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    ok.then(|| format!("{APP_ARI_PREFIX}{id}"))
-}
-
 /// What a FIT must match besides its signature.
 pub struct FitExpectation<'a> {
-    /// This app's ARI ([`app_ari`]).
+    /// This app's ARI ([`crate::kernel::config::app_ari`]).
     pub audience: &'a str,
     /// Unix seconds, from the `Clock` port.
     pub now: i64,
@@ -197,6 +187,7 @@ pub fn sign(claims: &Value, kid: &str, private_key_pem: &[u8]) -> Result<String>
 mod tests {
     use super::*;
     use crate::adapters::forge_keys::StaticForgeKeys;
+    use crate::kernel::config::app_ari;
 
     const KID: &str = "forge/invocation-token/canopy-dev";
     const PRIVATE: &[u8] = include_bytes!("../../../../dev/forge-key.pem");

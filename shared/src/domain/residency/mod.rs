@@ -194,19 +194,6 @@ pub fn region_of_install(state: &Stack, claims: &ConnectClaims) -> String {
     region
 }
 
-/// How migrations run in a process: driven in the background after a request (servers), or
-/// only by explicit calls (tests, which step the engine themselves).
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub auto_drive: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self { auto_drive: true }
-    }
-}
-
 fn encode(migration: &Migration) -> Result<serde_json::Value> {
     serde_json::to_value(migration).map_err(Error::internal)
 }

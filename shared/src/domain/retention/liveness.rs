@@ -14,9 +14,6 @@ use crate::domain::tenants::{self, REGISTRY_DUE_KIND, Tenant, TenantState};
 use crate::kernel::error::{Error, Result};
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, Item, PageRequest, Write};
-
-/// Days of denied access before a tenant is treated as uninstalled.
-pub const DEFAULT_GRACE_DAYS: i64 = 14;
 /// A site is asked at most this often.
 pub const CHECK_INTERVAL_SECS: i64 = 86_400;
 const LIVENESS_SK: &str = "LIVENESS";

@@ -1,10 +1,20 @@
 //! Configuration read once per process from `CANOPY_*` environment variables.
 
+pub mod regions;
+
 use crate::kernel::error::{Error, Result};
 
 pub const DEFAULT_CONNECT_KEYS_URL: &str = "https://connect-install-keys.atlassian.com";
 pub const DEFAULT_APP_KEY: &str = "canopy";
 pub const DEFAULT_PURGE_AFTER_DAYS: u32 = 30;
+/// How long an admin check's answer is reused (`CANOPY_ADMIN_CACHE_SECS`).
+pub const DEFAULT_ADMIN_CACHE_TTL_SECS: i64 = 60;
+/// Days of answers denying access before a silent site is uninstalled (`CANOPY_LIVENESS_GRACE_DAYS`).
+pub const DEFAULT_LIVENESS_GRACE_DAYS: i64 = 14;
+/// Where Forge product calls go (`CANOPY_FORGE_API_BASE_URL`).
+pub const DEFAULT_FORGE_API_BASE_URL: &str = "https://api.atlassian.com";
+/// What a Forge app id becomes in a FIT's audience.
+pub const APP_ARI_PREFIX: &str = "ari:cloud:ecosystem::app/";
 pub const DEFAULT_FORGE_JWKS_URL: &str = "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json";
 
 #[derive(Debug, Clone)]
@@ -18,7 +28,7 @@ pub struct AppConfig {
     /// This stack's region name (`us`, `eu`).
     pub home_region: String,
     /// Every region Canopy runs in (`regions.rs`); the home one is always listed.
-    pub regions: Vec<crate::domain::regions::RegionSpec>,
+    pub regions: Vec<regions::RegionSpec>,
     /// Descriptor `regionBaseUrls`: realm → regional base URL.
     pub region_base_urls: Vec<(String, String)>,
     /// Days between uninstall and purge.
@@ -43,14 +53,14 @@ impl AppConfig {
             base_url: base_url.trim_end_matches('/').to_owned(),
             connect_keys_url: DEFAULT_CONNECT_KEYS_URL.into(),
             home_region: "us".into(),
-            regions: vec![crate::domain::regions::RegionSpec::new("us", base_url)],
+            regions: vec![regions::RegionSpec::new("us", base_url)],
             region_base_urls: Vec::new(),
             purge_after_days: DEFAULT_PURGE_AFTER_DAYS,
-            admin_cache_secs: crate::adapters::admins::DEFAULT_ADMIN_CACHE_TTL_SECS,
-            liveness_grace_days: crate::domain::retention::liveness::DEFAULT_GRACE_DAYS,
+            admin_cache_secs: DEFAULT_ADMIN_CACHE_TTL_SECS,
+            liveness_grace_days: DEFAULT_LIVENESS_GRACE_DAYS,
             forge_app_ari: None,
             forge_jwks_url: DEFAULT_FORGE_JWKS_URL.into(),
-            forge_api_base_url: crate::adapters::product::forge::DEFAULT_API_BASE_URL.into(),
+            forge_api_base_url: DEFAULT_FORGE_API_BASE_URL.into(),
         }
     }
 
@@ -73,7 +83,7 @@ impl AppConfig {
         if let Some(region) = var("CANOPY_HOME_REGION") {
             config.home_region = region;
         }
-        config.regions = crate::domain::regions::specs_from_env(&config.home_region, &config.base_url)?;
+        config.regions = regions::specs_from_env(&config.home_region, &config.base_url)?;
         if let Some(list) = var("CANOPY_REGION_BASE_URLS") {
             config.region_base_urls = parse_region_base_urls(&list)?;
         }
@@ -96,7 +106,7 @@ impl AppConfig {
                 .ok_or_else(|| Error::internal("CANOPY_ADMIN_CACHE_SECS must be 0 to 3600"))?;
         }
         if let Some(id) = var("CANOPY_FORGE_APP_ID") {
-            config.forge_app_ari = Some(crate::domain::forge::fit::app_ari(&id).ok_or_else(|| {
+            config.forge_app_ari = Some(app_ari(&id).ok_or_else(|| {
                 Error::internal("CANOPY_FORGE_APP_ID must be the Forge app id or its ari:cloud:ecosystem::app/ ARI")
             })?);
         }
@@ -147,6 +157,14 @@ fn parse_region_base_urls(list: &str) -> Result<Vec<(String, String)>> {
             Ok((realm.trim().to_owned(), url.trim().trim_end_matches('/').to_owned()))
         })
         .collect()
+}
+
+/// This app's ARI from a Forge app id (the id alone or the whole ARI), or `None` if it is not one.
+pub fn app_ari(app_id: &str) -> Option<String> {
+    let id = app_id.trim();
+    let id = id.strip_prefix(APP_ARI_PREFIX).unwrap_or(id);
+    let ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    ok.then(|| format!("{APP_ARI_PREFIX}{id}"))
 }
 
 #[cfg(test)]
