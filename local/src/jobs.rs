@@ -14,8 +14,8 @@
 
 use anyhow::{Context, bail};
 use canopy_shared::adapters::install_keys::http_client;
-use canopy_shared::domain::privacy::{self, PrivacyJob};
 use canopy_shared::domain::usage;
+use canopy_shared::jobs::privacy::{self, PrivacyJob};
 use canopy_shared::kernel::clock::{Clock, SystemClock};
 use canopy_shared::state::AppState;
 

@@ -29,7 +29,10 @@ pub async fn run(args: Vec<String>) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening {} (stop the local server on it first)", settings.data_dir.display()))?;
     let budget = Budget::new(Duration::from_secs(budget_secs));
-    let probe = liveness::ConnectSiteProbe { client: http_client()?, app_key: state.config.app_key.clone() };
+    let probe = canopy_shared::adapters::product::site_probe::ConnectSiteProbe {
+        client: http_client()?,
+        app_key: state.config.app_key.clone(),
+    };
     let checked = liveness::check_sites(&state, &probe, state.config.liveness_grace_days, &budget).await?;
     println!(
         "liveness: {} sites asked, {} denying access, {} treated as uninstalled",

@@ -571,7 +571,7 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
         .proxy(reqwest::Proxy::all(format!("http://{nowhere}")).expect("proxy"))
         .build()
         .expect("client");
-    let privacy_job = canopy_shared::domain::privacy::PrivacyJob::new(state.clone(), outbound);
+    let privacy_job = canopy_shared::jobs::privacy::PrivacyJob::new(state.clone(), outbound);
     let mut job_runs = std::collections::HashMap::new();
     let mut forge_runs = std::collections::HashMap::new();
     for (step, (name, expected)) in SCRIPT.iter().enumerate() {
@@ -579,7 +579,7 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
         if name.starts_with("residency-worker/") {
             let event: canopy_shared::jobs::schedule::ScheduledEvent =
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: not a scheduled event: {e}"));
-            let driven = canopy_shared::domain::residency::on_schedule(&state, event).await.expect("run");
+            let driven = canopy_shared::jobs::residency::on_schedule(&state, event).await.expect("run");
             assert_eq!((driven, *expected), (0, 200), "no migration in flight: the worker drives none");
             continue;
         }
@@ -588,11 +588,9 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
             let event: canopy_shared::jobs::schedule::ScheduledEvent =
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: not a scheduled event: {e}"));
             let report = if name.starts_with("privacy/") {
-                serde_json::to_value(
-                    canopy_shared::domain::privacy::on_schedule(&privacy_job, event).await.expect("run"),
-                )
+                serde_json::to_value(canopy_shared::jobs::privacy::on_schedule(&privacy_job, event).await.expect("run"))
             } else {
-                serde_json::to_value(canopy_shared::domain::usage::on_schedule(&state, event).await.expect("run"))
+                serde_json::to_value(canopy_shared::jobs::usage::on_schedule(&state, event).await.expect("run"))
             }
             .expect("report");
             let occurrence = job_runs.entry(*name).and_modify(|n| *n += 1).or_insert(0usize);

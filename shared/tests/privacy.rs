@@ -25,8 +25,8 @@ use canopy_shared::domain::connect::jwt::{QshRule, unverified_issuer, verify_hs2
 use canopy_shared::domain::connect::qsh::query_string_hash;
 use canopy_shared::domain::privacy::state as report_state;
 use canopy_shared::domain::privacy::state::DEFAULT_CYCLE_SECS;
-use canopy_shared::domain::privacy::{self, MAX_ACCOUNTS_PER_REPORT, PrivacyJob, RunBounds, RunReport};
 use canopy_shared::domain::users;
+use canopy_shared::jobs::privacy::{self, MAX_ACCOUNTS_PER_REPORT, PrivacyJob, RunBounds, RunReport};
 use canopy_shared::kernel::clock::{Clock, SystemClock};
 use canopy_shared::kernel::keys;
 use canopy_shared::ports::store::{Condition, Item, ItemStore, PageRequest, Write};
@@ -480,7 +480,9 @@ mod scenarios {
         };
         assert_eq!(fields(&after), fields(&before));
 
-        let again = privacy::editors::forget_editor(&w.app.state, &key(A), ADMIN_ACCOUNT).await.expect("again");
+        let again = canopy_shared::domain::privacy::editors::forget_editor(&w.app.state, &key(A), ADMIN_ACCOUNT)
+            .await
+            .expect("again");
         assert_eq!(again, 0);
     }
 

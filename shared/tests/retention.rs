@@ -172,7 +172,10 @@ impl World {
     }
 
     async fn liveness(&self) -> retention::liveness::LivenessReport {
-        let probe = retention::liveness::ConnectSiteProbe { client: reqwest::Client::new(), app_key: "canopy".into() };
+        let probe = canopy_shared::adapters::product::site_probe::ConnectSiteProbe {
+            client: reqwest::Client::new(),
+            app_key: "canopy".into(),
+        };
         let budget = Budget::new(std::time::Duration::from_secs(60));
         retention::liveness::check_sites(&self.app.state, &probe, 14, &budget).await.expect("liveness")
     }

@@ -3,7 +3,7 @@
 
 use canopy_shared::adapters::install_keys::http_client;
 use canopy_shared::bootstrap;
-use canopy_shared::domain::privacy::{self, PrivacyJob};
+use canopy_shared::jobs::privacy::{self, PrivacyJob};
 use canopy_shared::jobs::schedule::ScheduledEvent;
 use canopy_shared::kernel::telemetry;
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -3,7 +3,7 @@
 //! function that starts one is frozen once it has answered.
 
 use canopy_shared::bootstrap;
-use canopy_shared::domain::residency;
+use canopy_shared::jobs::residency;
 use canopy_shared::jobs::schedule::ScheduledEvent;
 use canopy_shared::kernel::telemetry;
 use lambda_runtime::{LambdaEvent, service_fn};

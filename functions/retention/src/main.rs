@@ -3,9 +3,9 @@
 //! within the invocation's time; the rest stays due for the next run (`canopy_shared::domain::retention`).
 
 use canopy_shared::adapters::install_keys::http_client;
+use canopy_shared::adapters::product::site_probe::ConnectSiteProbe;
 use canopy_shared::bootstrap;
-use canopy_shared::domain::retention;
-use canopy_shared::domain::retention::liveness::ConnectSiteProbe;
+use canopy_shared::jobs::retention;
 use canopy_shared::jobs::schedule::ScheduledEvent;
 use canopy_shared::kernel::telemetry;
 use lambda_runtime::{LambdaEvent, service_fn};

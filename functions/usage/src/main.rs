@@ -2,8 +2,8 @@
 //! scheduled day, kept in the operator partition (`canopy_shared::domain::usage`).
 
 use canopy_shared::bootstrap;
-use canopy_shared::domain::usage;
 use canopy_shared::jobs::schedule::ScheduledEvent;
+use canopy_shared::jobs::usage;
 use canopy_shared::kernel::telemetry;
 use lambda_runtime::{LambdaEvent, service_fn};
 

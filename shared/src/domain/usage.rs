@@ -16,7 +16,6 @@ use time::macros::format_description;
 use crate::domain::content::counters::{self, Counters};
 use crate::domain::data::Data;
 use crate::domain::tenants::{self, TenantState};
-use crate::jobs::schedule::ScheduledEvent;
 use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
@@ -82,15 +81,6 @@ pub fn parse_date(text: &str) -> Result<Date> {
 /// The UTC day of a unix time.
 pub fn day_of(unix_secs: i64) -> Result<Date> {
     time::OffsetDateTime::from_unix_timestamp(unix_secs).map(|t| t.date()).map_err(Error::internal)
-}
-
-/// The Lambda entry point: the snapshot of the day the schedule fired for (its `time`, UTC), so a
-/// retried or late invocation still files under the right day.
-pub async fn on_schedule(ctx: &Data, event: ScheduledEvent) -> Result<SnapshotReport> {
-    tracing::info!(event_id = event.id.as_deref().unwrap_or(""), scheduled = %event.time, "usage snapshot run");
-    let report = snapshot(ctx, day_of(event.time.timestamp())?).await?;
-    tracing::info!(?report, "usage snapshot done");
-    Ok(report)
 }
 
 async fn read_summary(ctx: &Data, date: &str) -> Result<Option<DaySummary>> {

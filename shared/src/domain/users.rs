@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::data::Data;
-use crate::domain::privacy;
+use crate::domain::privacy::state as privacy_state;
 use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::ids;
@@ -95,7 +95,7 @@ async fn creation_writes(
 ) -> Result<Vec<Write>> {
     let mut writes =
         vec![Write::Put { item: item(tenant, account_id, 1, record, now_millis)?, condition: Condition::Absent }];
-    writes.extend(privacy::state::enrolment(ctx, tenant, now_millis).await?);
+    writes.extend(privacy_state::enrolment(ctx, tenant, now_millis).await?);
     Ok(writes)
 }
 

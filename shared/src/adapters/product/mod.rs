@@ -3,3 +3,4 @@
 pub mod connect;
 pub mod forge;
 pub mod report_accounts;
+pub mod site_probe;

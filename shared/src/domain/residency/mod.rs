@@ -861,12 +861,3 @@ pub async fn cancel(state: &Stack, tenant: &TenantKey, phase: Phase, message: &s
     })
     .await
 }
-
-/// The scheduled worker's handler (every minute, one instance at a time): on Lambda a migration
-/// started by an HTTP request is not driven after the response, so this drives every migration
-/// in flight to its next resting point.
-pub async fn on_schedule(state: &Stack, event: crate::jobs::schedule::ScheduledEvent) -> Result<u64> {
-    let driven = resume_all(state).await?;
-    tracing::info!(scheduled_for = %event.time, driven, "residency worker");
-    Ok(driven)
-}

@@ -8,12 +8,12 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::Budget;
-use crate::adapters::product::connect::app_token;
 use crate::domain::data::Stack;
 use crate::domain::tenants::{self, REGISTRY_DUE_KIND, Tenant, TenantState};
 use crate::kernel::error::{Error, Result};
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, Item, PageRequest, Write};
+
 /// A site is asked at most this often.
 pub const CHECK_INTERVAL_SECS: i64 = 86_400;
 const LIVENESS_SK: &str = "LIVENESS";
@@ -29,34 +29,6 @@ pub enum Access {
 pub trait SiteProbe: Send + Sync {
     /// `Err` when the answer proves nothing (outage, timeout).
     async fn probe(&self, tenant: &Tenant) -> Result<Access>;
-}
-
-/// Connect: a cheap read with the app's JWT (`READ` scope). An uninstalled app's token is
-/// refused (401), a deleted site answers 404/410.
-pub struct ConnectSiteProbe {
-    pub client: reqwest::Client,
-    pub app_key: String,
-}
-
-#[async_trait]
-impl SiteProbe for ConnectSiteProbe {
-    async fn probe(&self, tenant: &Tenant) -> Result<Access> {
-        let path = if tenant.product_type == "jira" { "/rest/api/3/serverInfo" } else { "/rest/api/space?limit=1" };
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        let token = app_token(&self.app_key, &tenant.shared_secret, "GET", &tenant.base_url, path, now)?;
-        let response = self
-            .client
-            .get(format!("{}{path}", tenant.base_url.trim_end_matches('/')))
-            .header("authorization", format!("JWT {token}"))
-            .send()
-            .await
-            .map_err(|e| Error::unavailable("product", e.without_url()))?;
-        match response.status().as_u16() {
-            200..=299 => Ok(Access::Granted),
-            401 | 403 | 404 | 410 => Ok(Access::Denied),
-            status => Err(Error::unavailable("product", format!("liveness probe answered {status}"))),
-        }
-    }
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
