@@ -13,7 +13,7 @@
 //! stop the server on that data dir first.
 
 use anyhow::{Context, bail};
-use canopy_shared::adapters::install_keys::http_client;
+use canopy_shared::adapters::http::http_client;
 use canopy_shared::domain::usage;
 use canopy_shared::jobs::privacy::{self, PrivacyJob};
 use canopy_shared::kernel::clock::{Clock, SystemClock};

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use canopy_shared::adapters::install_keys::http_client;
+use canopy_shared::adapters::http::http_client;
 use canopy_shared::domain::retention::{self, Budget, SweepReport, liveness};
 
 use crate::settings::Settings;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use crate::adapters::admins::{CachedAdminDirectory, ConnectAdminDirectory, LocalAdminDirectory};
 use crate::adapters::forge_keys::HttpForgeKeys;
-use crate::adapters::install_keys::{HttpInstallKeys, http_client};
+use crate::adapters::http::http_client;
+use crate::adapters::install_keys::HttpInstallKeys;
 use crate::adapters::media::local::LocalMediaStore;
 use crate::adapters::media::s3::S3MediaStore;
 use crate::adapters::product::connect::ProductClient;

@@ -4,9 +4,9 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::adapters::admins::AdminDirectory;
-use crate::adapters::install_keys::InstallKeys;
 use crate::domain::data::Stack;
 use crate::domain::forge::ForgeRemote;
+use crate::ports::keys::InstallKeys;
 
 /// What the routers and jobs run on. The domain sees only its part, the [`Stack`] (`Deref`).
 #[derive(Clone)]

@@ -17,7 +17,7 @@ use canopy_shared::Error;
 use canopy_shared::adapters::admins::{
     AdminDirectory, CachedAdminDirectory, ConnectAdminDirectory, LocalAdminDirectory,
 };
-use canopy_shared::adapters::install_keys::http_client;
+use canopy_shared::adapters::http::http_client;
 use canopy_shared::adapters::product::connect::ProductClient;
 use canopy_shared::domain::connect::jwt::{QshRule, unverified_issuer, verify_hs256};
 use canopy_shared::domain::connect::qsh::query_string_hash;

@@ -21,7 +21,7 @@ use canopy_shared::adapters::admins::ConnectAdminDirectory;
 use canopy_shared::adapters::forge_keys::{
     HttpForgeKeys, MAX_JWKS_BYTES, MAX_KEY_SET_AGE_SECS, MIN_REFRESH_INTERVAL_SECS,
 };
-use canopy_shared::adapters::install_keys::http_client;
+use canopy_shared::adapters::http::http_client;
 use canopy_shared::adapters::product::connect::ProductClient;
 use canopy_shared::adapters::product::forge::ForgeProductClient;
 use canopy_shared::domain::connect::jwt::{ConnectClaims, sign_hs256};

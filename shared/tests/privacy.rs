@@ -19,7 +19,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use canopy_shared::TenantKey;
-use canopy_shared::adapters::install_keys::http_client;
+use canopy_shared::adapters::http::http_client;
 use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
 use canopy_shared::domain::connect::jwt::{QshRule, unverified_issuer, verify_hs256};
 use canopy_shared::domain::connect::qsh::query_string_hash;
@@ -480,9 +480,13 @@ mod scenarios {
         };
         assert_eq!(fields(&after), fields(&before));
 
-        let again = canopy_shared::domain::privacy::editors::forget_editor(&w.app.state, &key(A), ADMIN_ACCOUNT)
-            .await
-            .expect("again");
+        let again = canopy_shared::domain::privacy::editors::forget_editor(
+            &w.app.state,
+            &key(A),
+            ADMIN_ACCOUNT,
+        )
+        .await
+        .expect("again");
         assert_eq!(again, 0);
     }
 

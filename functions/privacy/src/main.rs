@@ -1,7 +1,7 @@
 //! Personal-data reporting Lambda (hourly EventBridge schedule): reports the accountIds Canopy
 //! stores to each due tenant and erases closed accounts (`canopy_shared::domain::privacy`).
 
-use canopy_shared::adapters::install_keys::http_client;
+use canopy_shared::adapters::http::http_client;
 use canopy_shared::bootstrap;
 use canopy_shared::jobs::privacy::{self, PrivacyJob};
 use canopy_shared::jobs::schedule::ScheduledEvent;

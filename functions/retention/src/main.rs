@@ -2,7 +2,7 @@
 //! uninstall, migrated sources after 7 days, trash after 30 days, uploads never completed —
 //! within the invocation's time; the rest stays due for the next run (`canopy_shared::domain::retention`).
 
-use canopy_shared::adapters::install_keys::http_client;
+use canopy_shared::adapters::http::http_client;
 use canopy_shared::adapters::product::site_probe::ConnectSiteProbe;
 use canopy_shared::bootstrap;
 use canopy_shared::jobs::retention;

@@ -1,4 +1,4 @@
-//! The Forge keys port: public keys of Forge Invocation Tokens by `kid`, and its HTTP adapter over
+//! The Forge keys adapter (port `ports::keys::ForgeKeys`): public keys of Forge Invocation Tokens by `kid`, over
 //! the Forge JWKS (default `https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json`).
 //!
 //! The adapter caches the whole key set. A `kid` not in it refreshes the set, at most once per
@@ -16,9 +16,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use crate::domain::forge::read_bounded;
+use super::http::read_bounded;
 use crate::kernel::clock::Clock;
 use crate::kernel::error::{Error, Result};
+use crate::ports::keys::{ForgeKeys, MAX_FORGE_KID_LEN};
 
 /// Fewest seconds between two fetches of the key set (failed fetches count too).
 pub const MIN_REFRESH_INTERVAL_SECS: i64 = 30;
@@ -29,17 +30,8 @@ pub const MAX_KEY_SET_AGE_SECS: i64 = 3600;
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 /// Keys kept from one set; Atlassian publishes a handful.
 pub const MAX_KEYS: usize = 32;
-/// Longest `kid` looked up (Forge's are `forge/invocation-token/wf-<uuid>`, under 80 characters).
-pub const MAX_KID_LEN: usize = 256;
 
 const DEPENDENCY: &str = "forge-jwks";
-
-#[async_trait]
-pub trait ForgeKeys: Send + Sync {
-    /// `Ok(None)` when the set does not have the kid; `Err(Unavailable)` when the set cannot be
-    /// fetched and the kid is not cached.
-    async fn key(&self, kid: &str) -> Result<Option<Arc<DecodingKey>>>;
-}
 
 #[derive(Default)]
 struct CachedSet {
@@ -134,7 +126,7 @@ pub fn parse_jwks(body: &[u8]) -> Result<HashMap<String, Arc<DecodingKey>>, Stri
         if keys.len() >= MAX_KEYS {
             break;
         }
-        let Some(kid) = jwk.common.key_id.clone().filter(|k| !k.is_empty() && k.len() <= MAX_KID_LEN) else {
+        let Some(kid) = jwk.common.key_id.clone().filter(|k| !k.is_empty() && k.len() <= MAX_FORGE_KID_LEN) else {
             continue;
         };
         let rsa = matches!(jwk.algorithm, AlgorithmParameters::RSA(_));

@@ -1,4 +1,4 @@
-//! The install-keys port: public keys of Atlassian's signed installs, by `kid`, and its HTTP
+//! The install-keys adapter (port `ports::keys::InstallKeys`): public keys of Atlassian's signed installs, by `kid`, over the HTTP
 //! adapter over the install-keys service (default `https://connect-install-keys.atlassian.com`).
 //!
 //! Keys are immutable per `kid`, so verified keys are cached for the life of the process.
@@ -6,24 +6,17 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use jsonwebtoken::DecodingKey;
 
 use crate::kernel::error::{Error, Result};
+use crate::ports::keys::InstallKeys;
 
 /// A PEM public key is under 1 KB; anything much larger is not a key.
 pub const MAX_KEY_BYTES: usize = 16 * 1024;
 /// Cached keys; Atlassian rotates rarely, so this bounds memory against kid floods, not churn.
 pub const MAX_CACHED_KEYS: usize = 256;
-pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-
-#[async_trait]
-pub trait InstallKeys: Send + Sync {
-    /// `Ok(None)` when the service does not know the kid; `Err(Unavailable)` when it is down.
-    async fn public_key(&self, kid: &str) -> Result<Option<Arc<DecodingKey>>>;
-}
 
 pub struct HttpInstallKeys {
     base_url: String,
@@ -48,16 +41,6 @@ impl HttpInstallKeys {
             cache.insert(kid.to_owned(), key);
         }
     }
-}
-
-/// One HTTP client for outbound calls, built once per process.
-pub fn http_client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .timeout(FETCH_TIMEOUT)
-        .connect_timeout(Duration::from_secs(2))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(Error::internal)
 }
 
 #[async_trait]

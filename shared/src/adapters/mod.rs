@@ -3,6 +3,7 @@
 pub mod admins;
 pub mod aws;
 pub mod forge_keys;
+pub mod http;
 pub mod install_keys;
 pub mod media;
 pub mod product;

@@ -9,8 +9,9 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use crate::adapters::http::read_bounded;
 use crate::adapters::product::connect::{MAX_PRODUCT_RESPONSE_BYTES, PRODUCT_REJECTED};
-use crate::domain::forge::{SystemToken, is_plausible_cloud_id, read_bounded};
+use crate::domain::forge::{SystemToken, is_plausible_cloud_id};
 use crate::kernel::error::{Error, Result};
 /// Bounds on a `Retry-After` passed on to Canopy's own caller.
 const MAX_RETRY_AFTER_SECS: u64 = 60;

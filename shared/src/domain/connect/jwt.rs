@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::qsh::CONTEXT_QSH;
-use crate::adapters::install_keys::InstallKeys;
 use crate::kernel::error::{Error, Result};
+use crate::ports::keys::InstallKeys;
 
 /// Clock skew tolerated on `exp`/`iat`, as Atlassian's own libraries allow.
 pub const LEEWAY_SECS: u64 = 3;

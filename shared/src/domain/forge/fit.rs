@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::is_plausible_cloud_id;
-use crate::adapters::forge_keys::{ForgeKeys, MAX_KID_LEN};
 use crate::kernel::error::{Error, Result};
+use crate::ports::keys::{ForgeKeys, MAX_FORGE_KID_LEN as MAX_KID_LEN};
 
 pub const ISSUER: &str = "forge/invocation-token";
 /// `aud` is the app's ARI: this prefix and the app id.

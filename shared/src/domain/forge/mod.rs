@@ -12,10 +12,9 @@ pub mod installs;
 use std::sync::Arc;
 
 use crate::kernel::clock::Clock;
-use crate::kernel::error::Result;
 
-pub use crate::adapters::forge_keys::ForgeKeys;
 pub use crate::domain::tenants::cloud_index::CloudIndexCache;
+pub use crate::ports::keys::ForgeKeys;
 
 /// What Forge Remote needs at run time, built once per process: the FIT keys and the cache of
 /// the cloudId → tenant index.
@@ -68,21 +67,6 @@ pub fn is_plausible_cloud_id(cloud_id: &str) -> bool {
     !cloud_id.is_empty()
         && cloud_id.len() <= MAX_CLOUD_ID_LEN
         && cloud_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
-
-/// Reads a response body up to `max` bytes; `Err` names the cause for the log.
-pub(crate) async fn read_bounded(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
-    if response.content_length().is_some_and(|len| len > max as u64) {
-        return Err(format!("answer larger than {max} bytes"));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| e.without_url().to_string())? {
-        if body.len() + chunk.len() > max {
-            return Err(format!("answer larger than {max} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 #[cfg(test)]
