@@ -247,13 +247,16 @@ async fn uninstall_schedules_the_purge_once_and_keeps_the_secret() {
     let due = app
         .state
         .store
-        .due(tenants::PURGE_DUE_KIND, purge_at, PageRequest { limit: 10, after: None })
+        .due(canopy_shared::kernel::keys::PURGE_DUE_KIND, purge_at, PageRequest { limit: 10, after: None })
         .await
         .expect("due");
     assert_eq!(due.items.len(), 1);
     assert_eq!((due.items[0].sk.as_str(), due.items[0].at), (keys::TENANT_RECORD, purge_at));
-    let not_yet =
-        app.state.store.due(tenants::PURGE_DUE_KIND, purge_at - 1, PageRequest { limit: 10, after: None }).await;
+    let not_yet = app
+        .state
+        .store
+        .due(canopy_shared::kernel::keys::PURGE_DUE_KIND, purge_at - 1, PageRequest { limit: 10, after: None })
+        .await;
     assert!(not_yet.expect("due").items.is_empty());
 
     // A retried uninstall a day later does not postpone the purge.
@@ -282,7 +285,11 @@ async fn reinstall_within_the_purge_window_cancels_the_purge_and_keeps_the_data(
     assert_eq!(tenant.first_installed_at, "2026-01-15T00:00:00Z");
     let events: Vec<&str> = tenant.history.iter().map(|t| t.event.as_str()).collect();
     assert_eq!(events, ["installed", "uninstalled", "reinstalled"]);
-    let due = app.state.store.due(tenants::PURGE_DUE_KIND, i64::MAX / 2, PageRequest { limit: 10, after: None }).await;
+    let due = app
+        .state
+        .store
+        .due(canopy_shared::kernel::keys::PURGE_DUE_KIND, i64::MAX / 2, PageRequest { limit: 10, after: None })
+        .await;
     assert!(due.expect("due").items.is_empty(), "the purge is off the due index");
 }
 

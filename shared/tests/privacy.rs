@@ -480,13 +480,9 @@ mod scenarios {
         };
         assert_eq!(fields(&after), fields(&before));
 
-        let again = canopy_shared::domain::privacy::editors::forget_editor(
-            &w.app.state,
-            &key(A),
-            ADMIN_ACCOUNT,
-        )
-        .await
-        .expect("again");
+        let again = canopy_shared::domain::privacy::editors::forget_editor(&w.app.state, &key(A), ADMIN_ACCOUNT)
+            .await
+            .expect("again");
         assert_eq!(again, 0);
     }
 

@@ -356,7 +356,7 @@ struct Contents {
 }
 
 fn is_engine_item(sk: &str) -> bool {
-    [keys::TENANT_RECORD, keys::RESIDENCY, keys::RESIDENCY_FREEZE, retention::purge::PURGE_MARKER].contains(&sk)
+    [keys::TENANT_RECORD, keys::RESIDENCY, keys::RESIDENCY_FREEZE, canopy_shared::kernel::keys::PURGE].contains(&sk)
 }
 
 impl World {
@@ -477,7 +477,10 @@ impl World {
             assert_eq!(&self.contents(from).await, before, "the source is untouched");
             assert_eq!(from.post("/api/sites", &site("After")).await.0, 201, "writable again");
             let record = self.record(to).await;
-            assert_eq!(record.due.map(|d| d.kind).as_deref(), Some(retention::MIGRATED_SOURCE_DUE_KIND));
+            assert_eq!(
+                record.due.map(|d| d.kind).as_deref(),
+                Some(canopy_shared::kernel::keys::MIGRATED_SOURCE_DUE_KIND)
+            );
             let report =
                 retention::sweep(to.state(), &Budget::new(Duration::from_secs(60)), &mut |_| {}).await.expect("sweep");
             assert_eq!(report.sources_purged, 1, "{report:?}");
@@ -489,8 +492,8 @@ impl World {
         assert_eq!(self.contents(from).await, moved, "{flow:?}: the source copy is kept as it was");
         assert!(!before.objects.is_empty());
         let (source, target) = (self.record(from).await, self.record(to).await);
-        assert_eq!(source.due.map(|d| d.kind).as_deref(), Some(retention::MIGRATED_SOURCE_DUE_KIND));
-        assert_eq!(target.due.map(|d| d.kind).as_deref(), Some(canopy_shared::domain::tenants::REGISTRY_DUE_KIND));
+        assert_eq!(source.due.map(|d| d.kind).as_deref(), Some(canopy_shared::kernel::keys::MIGRATED_SOURCE_DUE_KIND));
+        assert_eq!(target.due.map(|d| d.kind).as_deref(), Some(canopy_shared::kernel::keys::REGISTRY_DUE_KIND));
         let (status, _, body) = from.get(&format!("/api/sites/{site_id}")).await;
         assert_eq!(status, 421, "{body}");
         assert_eq!(to.get(&format!("/api/sites/{site_id}")).await.0, 200);

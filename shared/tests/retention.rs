@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use canopy_shared::TenantKey;
 use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
-use canopy_shared::domain::retention::purge::{self, PURGE_MARKER};
+use canopy_shared::domain::retention::purge;
 use canopy_shared::domain::retention::{self, Budget, SweepReport};
 use canopy_shared::kernel::keys;
+use canopy_shared::kernel::keys::PURGE;
 use canopy_shared::ports::store::{Condition, Due, Item, ItemStore, PageRequest, Write};
 use serde_json::json;
 use support::app::*;
@@ -293,7 +294,7 @@ mod scenarios {
         let first = retention::sweep(&w.app.state, &Budget::steps(2), &mut |_| {}).await.expect("sweep");
         assert!(first.more && first.tenants_purged == 0, "{first:?}");
         assert!(first.items_deleted > 0);
-        assert!(w.items(A).await.contains(&PURGE_MARKER.to_owned()), "the marker records the purge");
+        assert!(w.items(A).await.contains(&PURGE.to_owned()), "the marker records the purge");
 
         let token = sign_install(&install_claims(A, "/lifecycle/installed", w.app.now_secs()));
         let (status, headers, _) =
@@ -390,7 +391,10 @@ mod scenarios {
             .expect("record");
         let moved = Item {
             version: record.version + 1,
-            due: Some(Due { kind: retention::MIGRATED_SOURCE_DUE_KIND.into(), at: w.app.now_secs() + 7 * DAY }),
+            due: Some(Due {
+                kind: canopy_shared::kernel::keys::MIGRATED_SOURCE_DUE_KIND.into(),
+                at: w.app.now_secs() + 7 * DAY,
+            }),
             ..record.clone()
         };
         w.app

@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use canopy_shared::TenantKey;
 use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
-use canopy_shared::domain::tenants;
 use canopy_shared::domain::usage::day_of;
 use canopy_shared::domain::usage::{self, TENANTS_PER_CHUNK};
 use canopy_shared::http::ops::{self, OperatorAccess};
@@ -60,13 +59,25 @@ impl World {
 
     async fn registry(&self) -> Vec<String> {
         let page = PageRequest { limit: 100, after: None };
-        let due = self.app.state.store.due(tenants::REGISTRY_DUE_KIND, self.app.now_secs(), page).await.expect("due");
+        let due = self
+            .app
+            .state
+            .store
+            .due(canopy_shared::kernel::keys::REGISTRY_DUE_KIND, self.app.now_secs(), page)
+            .await
+            .expect("due");
         due.items.iter().map(|e| format!("{}/{}", e.tenant, e.sk)).collect()
     }
 
     async fn purge_queue(&self) -> Vec<String> {
         let page = PageRequest { limit: 100, after: None };
-        let due = self.app.state.store.due(tenants::PURGE_DUE_KIND, i64::MAX / 4, page).await.expect("due");
+        let due = self
+            .app
+            .state
+            .store
+            .due(canopy_shared::kernel::keys::PURGE_DUE_KIND, i64::MAX / 4, page)
+            .await
+            .expect("due");
         due.items.iter().map(|e| e.tenant.to_string()).collect()
     }
 
@@ -194,7 +205,7 @@ mod scenarios {
                         version: 1,
                         updated_at: now,
                         updated_by: None,
-                        due: Some(Due { kind: tenants::REGISTRY_DUE_KIND.into(), at: 0 }),
+                        due: Some(Due { kind: canopy_shared::kernel::keys::REGISTRY_DUE_KIND.into(), at: 0 }),
                         expires_at: None,
                         body: record,
                     },

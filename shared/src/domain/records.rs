@@ -15,8 +15,6 @@ use crate::ports::store::{Condition, Due, Item, Page, PageRequest, Write};
 
 /// Deleted items stay restorable this long; then the retention sweep purges them.
 pub const TRASH_DAYS: i64 = 30;
-/// Due-index kind of trash entries.
-pub const TRASH_DUE_KIND: &str = "trash";
 /// Default and largest page of a listing.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_LIST_PAGE_SIZE: u32 = 200;
@@ -205,7 +203,7 @@ pub fn trash_writes(editor: &Editor, kind: &str, item: &Item, now_millis: i64) -
         version: 1,
         updated_at: now_millis,
         updated_by: editor.account_id.clone(),
-        due: Some(Due { kind: TRASH_DUE_KIND.into(), at: now_millis.div_euclid(1000) + TRASH_DAYS * 86_400 }),
+        due: Some(Due { kind: keys::TRASH_DUE_KIND.into(), at: now_millis.div_euclid(1000) + TRASH_DAYS * 86_400 }),
         expires_at: None,
         body: serde_json::to_value(&entry).map_err(Error::internal)?,
     };

@@ -6,7 +6,7 @@
 //! `USAGE#<yyyy-mm-dd>` and the per-tenant figures in chunks of [`TENANTS_PER_CHUNK`]. The
 //! summary is written last and only if absent, so a day has one result however often the job
 //! runs: a second run answers the first run's summary. Tenants are listed through the tenant
-//! registry (`tenants::REGISTRY_DUE_KIND` on the due index): installed tenants only, since an
+//! registry (`crate::kernel::keys::REGISTRY_DUE_KIND` on the due index): installed tenants only, since an
 //! uninstalled one leaves the registry for the purge queue.
 
 use serde::{Deserialize, Serialize};
@@ -96,7 +96,7 @@ pub async fn current(ctx: &Data) -> Result<Vec<TenantUsage>> {
     let mut after = None;
     loop {
         let request = PageRequest { limit: REGISTRY_PAGE, after };
-        let page = ctx.store.due(tenants::REGISTRY_DUE_KIND, now, request).await?;
+        let page = ctx.store.due(crate::kernel::keys::REGISTRY_DUE_KIND, now, request).await?;
         for entry in page.items.iter().filter(|e| e.sk == keys::TENANT_RECORD) {
             // The index lags the table: trust the record.
             let Some((tenant, _)) = tenants::load_sealed(ctx, &entry.tenant).await? else { continue };

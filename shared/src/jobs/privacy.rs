@@ -127,7 +127,11 @@ pub async fn run(job: &PrivacyJob) -> Result<RunReport> {
     let mut seen = HashSet::new();
     let mut after = None;
     loop {
-        let page = job.state.store.due(state::DUE_KIND, now, PageRequest { limit: DUE_PAGE, after }).await?;
+        let page = job
+            .state
+            .store
+            .due(crate::kernel::keys::PRIVACY_REPORT_DUE_KIND, now, PageRequest { limit: DUE_PAGE, after })
+            .await?;
         for entry in page.items {
             if entry.sk != keys::PRIVACY_REPORT || !seen.insert(entry.tenant.clone()) {
                 continue;

@@ -25,6 +25,15 @@ pub fn is_ulid(id: &str) -> bool {
     id.len() == ULID_LEN && id.as_bytes()[0] <= b'7' && id.bytes().all(|b| CROCKFORD.contains(&b))
 }
 
+/// Atlassian cloudIds are UUIDs; anything else is refused before it reaches a key or a URL.
+pub const MAX_CLOUD_ID_LEN: usize = 64;
+
+pub fn is_plausible_cloud_id(cloud_id: &str) -> bool {
+    !cloud_id.is_empty()
+        && cloud_id.len() <= MAX_CLOUD_ID_LEN
+        && cloud_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -180,6 +180,41 @@ pub fn due_upper_bound(unix_secs: i64) -> String {
     format!("{:012}$", unix_secs.max(0))
 }
 
+// Per-tenant singletons the jobs keep, and the kinds of the due index.
+
+/// The purge marker in the tenant's partition.
+pub const PURGE: &str = "PURGE";
+
+/// The site-liveness state the retention sweep keeps per tenant (`retention::liveness`).
+pub const LIVENESS: &str = "LIVENESS";
+
+/// Due-index kind the residency function gives a migrated tenant's source copy.
+pub const MIGRATED_SOURCE_DUE_KIND: &str = "migrated-source";
+
+/// Due-index kind of uploads never completed; the retention sweep removes them after a day.
+pub const MEDIA_PENDING_DUE_KIND: &str = "media-pending";
+
+/// The tenant's media usage totals (bytes, objects), kept in step with every upload and delete.
+pub const MEDIA_USAGE: &str = "MEDIA_USAGE";
+
+/// Due-index kind of trash entries.
+pub const TRASH_DUE_KIND: &str = "trash";
+
+/// Due-index kind of tenants waiting to be purged after uninstall.
+pub const PURGE_DUE_KIND: &str = "purge";
+
+/// Due-index kind of the tenant registry: every record not waiting for its purge sits here at
+/// time 0 (always due), so `store.due(REGISTRY_DUE_KIND, now, …)` lists the installed tenants
+/// (the usage snapshot reads it). An item has one due entry: uninstalling moves the record from
+/// the registry to the purge queue, re-installing moves it back.
+pub const REGISTRY_DUE_KIND: &str = "registry";
+
+/// Due-index kind of migrations in flight (always due: `resume_all` drives them to the end).
+pub const RESIDENCY_DUE_KIND: &str = "residency";
+
+/// Due-index kind of tenants whose report is due.
+pub const PRIVACY_REPORT_DUE_KIND: &str = "privacy-report";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,8 +11,9 @@ use serde_json::Value;
 
 use crate::adapters::http::read_bounded;
 use crate::adapters::product::connect::{MAX_PRODUCT_RESPONSE_BYTES, PRODUCT_REJECTED};
-use crate::domain::forge::{SystemToken, is_plausible_cloud_id};
+use crate::domain::forge::SystemToken;
 use crate::kernel::error::{Error, Result};
+use crate::kernel::ids::is_plausible_cloud_id;
 /// Bounds on a `Retry-After` passed on to Canopy's own caller.
 const MAX_RETRY_AFTER_SECS: u64 = 60;
 const DEFAULT_RETRY_AFTER_SECS: u64 = 5;

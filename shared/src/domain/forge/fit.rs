@@ -9,8 +9,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, Validation};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::is_plausible_cloud_id;
 use crate::kernel::error::{Error, Result};
+use crate::kernel::ids::is_plausible_cloud_id;
 use crate::ports::keys::{ForgeKeys, MAX_FORGE_KID_LEN as MAX_KID_LEN};
 
 pub const ISSUER: &str = "forge/invocation-token";

@@ -13,12 +13,12 @@
 use serde::Deserialize;
 
 use super::fit::Invocation;
-use super::is_plausible_cloud_id;
 use crate::domain::data::Stack;
 use crate::domain::tenants::cloud_index;
 use crate::domain::tenants::{self, Tenant, TenantState};
 use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
+use crate::kernel::ids::is_plausible_cloud_id;
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, retry_conflicts};

@@ -60,18 +60,10 @@ impl std::fmt::Debug for SystemToken {
     }
 }
 
-/// Atlassian cloudIds are UUIDs; anything else is refused before it reaches a key or a URL.
-pub const MAX_CLOUD_ID_LEN: usize = 64;
-
-pub fn is_plausible_cloud_id(cloud_id: &str) -> bool {
-    !cloud_id.is_empty()
-        && cloud_id.len() <= MAX_CLOUD_ID_LEN
-        && cloud_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::ids::{MAX_CLOUD_ID_LEN, is_plausible_cloud_id};
 
     #[test]
     fn system_tokens_are_bounded_and_never_printed() {

@@ -28,8 +28,6 @@ use crate::ports::store::{Condition, Due, Item, MAX_PAGE_SIZE, Page, PageRequest
 /// Upload URLs are for a browser about to send the bytes: a short life limits replay.
 pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(300);
 pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
-/// Due-index kind of uploads never completed; the retention sweep removes them after a day.
-pub const PENDING_DUE_KIND: &str = "media-pending";
 pub const PENDING_TTL_SECS: i64 = 86_400;
 /// Per-tenant quota, counting pending uploads at their declared size.
 pub const MAX_TENANT_MEDIA_BYTES: u64 = 1024 * 1024 * 1024;
@@ -128,8 +126,6 @@ struct Usage {
     pending: u64,
 }
 
-const USAGE_SK: &str = "MEDIA_USAGE";
-
 fn view(id: &str, version: u64, record: &MediaRecord, url: Option<String>) -> MediaView {
     MediaView {
         id: id.to_owned(),
@@ -153,7 +149,7 @@ fn decode(item: &Item) -> Result<MediaRecord> {
 }
 
 async fn read_usage(state: &Stack, tenant: &TenantKey) -> Result<(Usage, Option<u64>)> {
-    match state.store.get(tenant, USAGE_SK, state.clock.now_secs()).await? {
+    match state.store.get(tenant, keys::MEDIA_USAGE, state.clock.now_secs()).await? {
         None => Ok((Usage::default(), None)),
         Some(item) => Ok((serde_json::from_value(item.body).map_err(Error::internal)?, Some(item.version))),
     }
@@ -162,7 +158,7 @@ async fn read_usage(state: &Stack, tenant: &TenantKey) -> Result<(Usage, Option<
 fn usage_write(tenant: &TenantKey, usage: Usage, version: Option<u64>, now_millis: i64) -> Result<Write> {
     let item = Item {
         tenant: tenant.clone(),
-        sk: USAGE_SK.into(),
+        sk: keys::MEDIA_USAGE.into(),
         version: version.map_or(1, |v| v + 1),
         updated_at: now_millis,
         updated_by: None,
@@ -242,7 +238,7 @@ pub async fn create_upload(state: &Stack, editor: &Editor, request: UploadReques
             version: 1,
             updated_at: now,
             updated_by: editor.account_id.clone(),
-            due: Some(Due { kind: PENDING_DUE_KIND.into(), at: now.div_euclid(1000) + PENDING_TTL_SECS }),
+            due: Some(Due { kind: keys::MEDIA_PENDING_DUE_KIND.into(), at: now.div_euclid(1000) + PENDING_TTL_SECS }),
             expires_at: None,
             body: serde_json::to_value(&record).map_err(Error::internal)?,
         };

@@ -1,6 +1,6 @@
 //! A tenant's personal-data reporting ctx (`PRIVACY#REPORT`): where the current cycle stands
 //! (the last reported user's key), the cycle Atlassian asked for, and when the next report is
-//! due: the item sits on the due index (kind [`DUE_KIND`]) at that time, so the job finds due
+//! due: the item sits on the due index (kind [`keys::PRIVACY_REPORT_DUE_KIND`]) at that time, so the job finds due
 //! tenants with one index query and never scans.
 
 use serde::{Deserialize, Serialize};
@@ -11,8 +11,6 @@ use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, Due, Item, Write};
 
-/// Due-index kind of tenants whose report is due.
-pub const DUE_KIND: &str = "privacy-report";
 /// Atlassian's default reporting cycle when no `Cycle-Period` was received yet.
 pub const DEFAULT_CYCLE_SECS: i64 = 7 * 86_400;
 
@@ -69,7 +67,7 @@ pub fn save(tenant: &TenantKey, report: &ReportState, version: Option<u64>, now_
         version: version.map_or(1, |v| v + 1),
         updated_at: now_millis,
         updated_by: None,
-        due: Some(Due { kind: DUE_KIND.into(), at: report.next_due_at }),
+        due: Some(Due { kind: keys::PRIVACY_REPORT_DUE_KIND.into(), at: report.next_due_at }),
         expires_at: None,
         body: serde_json::to_value(report).map_err(Error::internal)?,
     };

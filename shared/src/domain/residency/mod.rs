@@ -16,7 +16,7 @@
 //!    since, and verifies item counts and a SHA-256 over (sort key, version, body) on both sides.
 //! 3. `switched`: the install record names the new region in both regions; the old region answers
 //!    421 with the new one's base URL. The source copy stays, untouched, due for the retention
-//!    sweep (`retention::MIGRATED_SOURCE_DUE_KIND`) 7 days later. A rollback within those 7 days
+//!    sweep (`crate::kernel::keys::MIGRATED_SOURCE_DUE_KIND`) 7 days later. A rollback within those 7 days
 //!    is the same migration in reverse, so it carries every change made since; the passes find
 //!    only what changed, so it is quick.
 //!
@@ -35,18 +35,17 @@ use sha2::{Digest, Sha256};
 use crate::domain::connect::jwt::{Audience, ConnectClaims};
 use crate::domain::data::{Data, Stack};
 use crate::domain::regions::{Region, install_region};
-use crate::domain::retention::MIGRATED_SOURCE_DUE_KIND;
-use crate::domain::retention::purge::PURGE_MARKER;
-use crate::domain::tenants::{self, REGISTRY_DUE_KIND, Tenant};
+use crate::domain::tenants::{self, Tenant};
 use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
+use crate::kernel::keys::MIGRATED_SOURCE_DUE_KIND;
+use crate::kernel::keys::PURGE;
+use crate::kernel::keys::REGISTRY_DUE_KIND;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::media::{ObjectInfo, ObjectKey};
 use crate::ports::store::{Condition, Due, Item, MAX_PAGE_SIZE, PageRequest, Write, retry_conflicts};
 
-/// Due-index kind of migrations in flight (always due: `resume_all` drives them to the end).
-pub const RESIDENCY_DUE_KIND: &str = "residency";
 /// How long the source copy is kept (read-only, unreachable but for rollback) after a switch.
 pub const ROLLBACK_WINDOW_SECS: i64 = 7 * 86_400;
 /// `Retry-After` of a write refused during the read-only phase.
@@ -64,7 +63,7 @@ const COPY_CONCURRENCY: usize = 8;
 
 /// Items the engine writes itself, never copied by a pass.
 fn is_engine_item(sk: &str) -> bool {
-    sk == keys::TENANT_RECORD || sk == keys::RESIDENCY || sk == keys::RESIDENCY_FREEZE || sk == PURGE_MARKER
+    sk == keys::TENANT_RECORD || sk == keys::RESIDENCY || sk == keys::RESIDENCY_FREEZE || sk == PURGE
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,7 +220,7 @@ fn residency_item(state: &Stack, tenant: &TenantKey, migration: &Migration, vers
         version,
         updated_at: state.clock.now_millis(),
         updated_by: None,
-        due: migration.phase.in_flight().then(|| Due { kind: RESIDENCY_DUE_KIND.into(), at: 0 }),
+        due: migration.phase.in_flight().then(|| Due { kind: keys::RESIDENCY_DUE_KIND.into(), at: 0 }),
         expires_at: None,
         body: encode(migration)?,
     })
@@ -461,7 +460,7 @@ pub async fn resume_all(state: &Stack) -> Result<u64> {
     loop {
         let page = state
             .store
-            .due(RESIDENCY_DUE_KIND, state.clock.now_secs(), PageRequest { limit: MAX_PAGE_SIZE, after })
+            .due(keys::RESIDENCY_DUE_KIND, state.clock.now_secs(), PageRequest { limit: MAX_PAGE_SIZE, after })
             .await?;
         for entry in page.items {
             drive(state, &entry.tenant).await?;
@@ -605,7 +604,7 @@ fn regions_of<'a>(state: &'a Stack, m: &Migration) -> Result<(&'a Region, &'a Re
 /// every due index so no sweep deletes what is being copied; refuses while a purge runs there.
 async fn claim_target(state: &Stack, to: &Region, tenant: &TenantKey) -> Result<()> {
     let now = state.clock.now_secs();
-    if to.store.get(tenant, PURGE_MARKER, now).await?.is_some() {
+    if to.store.get(tenant, PURGE, now).await?.is_some() {
         return Err(Error::Unavailable {
             dependency: "residency",
             cause: "the tenant's old copy in the target region is being deleted".into(),
@@ -619,7 +618,7 @@ async fn claim_target(state: &Stack, to: &Region, tenant: &TenantKey) -> Result<
     let claimed = Item { version: item.version + 1, due: None, updated_at: state.clock.now_millis(), ..item.clone() };
     let writes = vec![
         Write::Put { item: claimed, condition: Condition::Version(item.version) },
-        Write::Check { tenant: tenant.clone(), sk: PURGE_MARKER.into(), condition: Condition::Absent },
+        Write::Check { tenant: tenant.clone(), sk: PURGE.into(), condition: Condition::Absent },
     ];
     to.store.transact(writes, now).await
 }

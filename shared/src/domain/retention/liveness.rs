@@ -9,14 +9,15 @@ use serde::{Deserialize, Serialize};
 
 use super::Budget;
 use crate::domain::data::Stack;
-use crate::domain::tenants::{self, REGISTRY_DUE_KIND, Tenant, TenantState};
+use crate::domain::tenants::{self, Tenant, TenantState};
 use crate::kernel::error::{Error, Result};
+use crate::kernel::keys;
+use crate::kernel::keys::REGISTRY_DUE_KIND;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, Item, PageRequest, Write};
 
 /// A site is asked at most this often.
 pub const CHECK_INTERVAL_SECS: i64 = 86_400;
-const LIVENESS_SK: &str = "LIVENESS";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -82,7 +83,7 @@ async fn check_one(
     report: &mut LivenessReport,
 ) -> Result<()> {
     let now = ctx.clock.now_secs();
-    let stored = ctx.store.get(key, LIVENESS_SK, now).await?;
+    let stored = ctx.store.get(key, keys::LIVENESS, now).await?;
     let (mut liveness, version) = match &stored {
         Some(item) => {
             (serde_json::from_value::<Liveness>(item.body.clone()).map_err(Error::internal)?, Some(item.version))
@@ -119,7 +120,7 @@ async fn check_one(
     }
     let item = Item {
         tenant: key.clone(),
-        sk: LIVENESS_SK.into(),
+        sk: keys::LIVENESS.into(),
         version: version.map_or(1, |v| v + 1),
         updated_at: ctx.clock.now_millis(),
         updated_by: None,

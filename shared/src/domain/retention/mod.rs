@@ -22,13 +22,12 @@ use serde::Serialize;
 
 use crate::domain::data::Stack;
 use crate::domain::media;
-use crate::domain::records::TRASH_DUE_KIND;
-use crate::domain::tenants::PURGE_DUE_KIND;
 use crate::kernel::error::Result;
+use crate::kernel::keys;
+use crate::kernel::keys::PURGE_DUE_KIND;
+use crate::kernel::keys::TRASH_DUE_KIND;
 use crate::ports::store::{Condition, DueEntry, PageRequest, Write};
 
-/// Due-index kind the residency function gives a migrated tenant's source copy.
-pub const MIGRATED_SOURCE_DUE_KIND: &str = "migrated-source";
 /// Due entries read per page.
 const DUE_PAGE: u32 = 1000;
 
@@ -80,7 +79,7 @@ pub async fn sweep(state: &Stack, budget: &Budget, progress: &mut dyn FnMut(&Swe
     let mut report = SweepReport::default();
     let now = state.clock.now_secs();
     for (kind, reason) in
-        [(PURGE_DUE_KIND, purge::Reason::Uninstalled), (MIGRATED_SOURCE_DUE_KIND, purge::Reason::MigratedAway)]
+        [(PURGE_DUE_KIND, purge::Reason::Uninstalled), (keys::MIGRATED_SOURCE_DUE_KIND, purge::Reason::MigratedAway)]
     {
         for entry in due_entries(state, kind, now).await? {
             if budget.exhausted() {
@@ -107,7 +106,7 @@ pub async fn sweep(state: &Stack, budget: &Budget, progress: &mut dyn FnMut(&Swe
         report.trash_purged += u64::from(purge_trash_entry(state, &entry).await?);
         progress(&report);
     }
-    for entry in due_entries(state, media::PENDING_DUE_KIND, now).await? {
+    for entry in due_entries(state, crate::kernel::keys::MEDIA_PENDING_DUE_KIND, now).await? {
         if budget.exhausted() {
             report.more = true;
             return Ok(report);

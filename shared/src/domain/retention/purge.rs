@@ -30,9 +30,6 @@ fn joined(next: Option<std::result::Result<Result<u64>, tokio::task::JoinError>>
     }
 }
 
-/// The purge marker in the tenant's partition.
-pub const PURGE_MARKER: &str = "PURGE";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Reason {
@@ -84,7 +81,7 @@ pub fn receipt_key(purged_at_millis: i64, tenant: &TenantKey) -> String {
 fn marker_item(tenant: &TenantKey, marker: &Marker, version: u64, now: i64) -> Result<Item> {
     Ok(Item {
         tenant: tenant.clone(),
-        sk: PURGE_MARKER.into(),
+        sk: keys::PURGE.into(),
         version,
         updated_at: now,
         updated_by: None,
@@ -111,7 +108,7 @@ pub async fn purge_tenant(
     if reason == Reason::Uninstalled && record.state != TenantState::Uninstalled {
         return Ok(Outcome::Skipped);
     }
-    let (mut marker, marker_version) = match state.store.get(tenant, PURGE_MARKER, now_secs).await? {
+    let (mut marker, marker_version) = match state.store.get(tenant, keys::PURGE, now_secs).await? {
         Some(item) => (serde_json::from_value::<Marker>(item.body).map_err(Error::internal)?, item.version),
         None => {
             let marker = Marker { started_at: state.clock.now_millis(), ..Marker::default() };
@@ -149,7 +146,7 @@ pub async fn purge_tenant(
         let doomed: Vec<(TenantKey, String)> = page
             .items
             .iter()
-            .filter(|item| item.sk != keys::TENANT_RECORD && item.sk != PURGE_MARKER)
+            .filter(|item| item.sk != keys::TENANT_RECORD && item.sk != keys::PURGE)
             .map(|item| (tenant.clone(), item.sk.clone()))
             .collect();
         if doomed.is_empty() {
@@ -200,11 +197,7 @@ pub async fn purge_tenant(
     };
     let mut finish = vec![
         Write::Put { item: receipt_item, condition: Condition::Absent },
-        Write::Delete {
-            tenant: tenant.clone(),
-            sk: PURGE_MARKER.into(),
-            condition: Condition::Version(marker_version),
-        },
+        Write::Delete { tenant: tenant.clone(), sk: keys::PURGE.into(), condition: Condition::Version(marker_version) },
         Write::Delete { tenant: tenant.clone(), sk: keys::TENANT_RECORD.into(), condition: Condition::None },
     ];
     // The site's cloudId must stop leading to a tenant that no longer exists.

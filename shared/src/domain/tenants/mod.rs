@@ -13,13 +13,6 @@ use crate::kernel::tenant_key::TenantKey;
 use crate::ports::secrets::Envelope;
 use crate::ports::store::{Condition, Due, Item, Write, retry_conflicts};
 
-/// Due-index kind of tenants waiting to be purged after uninstall.
-pub const PURGE_DUE_KIND: &str = "purge";
-/// Due-index kind of the tenant registry: every record not waiting for its purge sits here at
-/// time 0 (always due), so `store.due(REGISTRY_DUE_KIND, now, …)` lists the installed tenants
-/// (the usage snapshot reads it). An item has one due entry: uninstalling moves the record from
-/// the registry to the purge queue, re-installing moves it back.
-pub const REGISTRY_DUE_KIND: &str = "registry";
 /// Lifecycle events kept on the record, newest last.
 pub const MAX_HISTORY: usize = 50;
 /// Bounds on the install payload's free-form strings.
@@ -184,7 +177,7 @@ impl InstallPayload {
         if ids.iter().any(|id| id.as_deref().is_some_and(|v| v.len() > MAX_ID_LEN)) {
             return Err(Error::invalid("invalid_field", "cloudId and installationId are at most 256 characters."));
         }
-        if self.cloud_id.as_deref().is_some_and(|c| !crate::domain::forge::is_plausible_cloud_id(c)) {
+        if self.cloud_id.as_deref().is_some_and(|c| !crate::kernel::ids::is_plausible_cloud_id(c)) {
             return Err(Error::invalid("invalid_field", "cloudId must be a cloud id ([A-Za-z0-9-], at most 64)."));
         }
         Ok(())
@@ -252,7 +245,7 @@ pub(crate) fn record_write(
         version,
         updated_at: state.clock.now_millis(),
         updated_by: None,
-        due: due.or_else(|| Some(Due { kind: REGISTRY_DUE_KIND.into(), at: 0 })),
+        due: due.or_else(|| Some(Due { kind: keys::REGISTRY_DUE_KIND.into(), at: 0 })),
         expires_at: None,
         body,
     };
@@ -283,7 +276,7 @@ pub(crate) fn mark_uninstalled(state: &Stack, record: &mut Tenant) -> Due {
     record.uninstalled_at = Some(now.clone());
     record.purge_after = Some(rfc3339(purge_at * 1000));
     push_history(record, "uninstalled", &now);
-    Due { kind: PURGE_DUE_KIND.into(), at: purge_at }
+    Due { kind: keys::PURGE_DUE_KIND.into(), at: purge_at }
 }
 
 /// `installed` after a verified signed install: creates the tenant, or updates it (new secret,
@@ -351,7 +344,7 @@ pub async fn install_in(state: &Stack, key: &TenantKey, payload: &InstallPayload
         if was_uninstalled {
             // A purge under way (retention::purge) finishes first: Atlassian retries the install
             // after it, onto a fresh tenant. The check makes this write fail if one starts now.
-            let marker = crate::domain::retention::purge::PURGE_MARKER;
+            let marker = crate::kernel::keys::PURGE;
             if state.store.get(key, marker, state.clock.now_secs()).await?.is_some() {
                 return Err(Error::Unavailable {
                     dependency: "purge",
