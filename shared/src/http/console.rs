@@ -86,7 +86,7 @@ async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<Resp
 #[utoipa::path(get, path = "/console/{file}", tag = "console", params(("file" = String, Path)), responses(
     (status = 200, description = "The file.", content_type = "text/javascript"),
     (status = 304, description = "Unchanged since the `If-None-Match` ETag."),
-    (status = 404, description = "No such console file.", body = super::openapi::ErrorBody),
+    (status = 404, description = "No such console file.", body = super::schema::ErrorBody),
 ))]
 async fn file(State(state): State<AppState>, Path(name): Path<String>, headers: HeaderMap) -> Result<Response> {
     serve(&state, &name, &headers)

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use super::auth::AuthContext;
 use super::body::JsonBody;
 use super::extract::{Admin, IfMatch, PageView, Paging, item_response};
-use super::openapi::{IfMatchHeader, Item, ItemPage, ItemParam, PageSchema, PagingParams, SiteParam};
+use super::schema::{IfMatchHeader, Item, ItemPage, ItemParam, PageSchema, PagingParams, SiteParam};
 use crate::domain::content::library::{LAYOUTS, Library, REPORTS, THEMES};
 use crate::domain::content::model::ContentModel;
 use crate::domain::content::model::navigation::Navigation;

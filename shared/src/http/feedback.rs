@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use super::auth::AuthContext;
 use super::body::JsonBody;
 use super::extract::{Admin, IfMatch, PageView};
-use super::openapi::{IfMatchHeader, ItemParam, PageSchema};
+use super::schema::{IfMatchHeader, ItemParam, PageSchema};
 use crate::domain::feedback::{self, Filter, Submission};
 use crate::domain::records::{DEFAULT_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
 use crate::domain::users;

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use super::auth::AuthContext;
 use super::body::JsonBody;
 use super::extract::{Admin, IfMatch, PageView};
-use super::openapi::{IfMatchHeader, ItemParam, PageSchema};
+use super::schema::{IfMatchHeader, ItemParam, PageSchema};
 use crate::domain::media::{self, Purpose, UploadRequest};
 use crate::domain::records::{DEFAULT_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
 use crate::kernel::error::{Error, Result};

@@ -14,6 +14,7 @@ pub mod media;
 pub mod openapi;
 pub mod ops;
 pub mod residency;
+pub mod schema;
 pub mod span;
 
 use axum::Router;

@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::PageView;
-use super::openapi::PageSchema;
+use super::schema::PageSchema;
 use crate::domain::records::{DEFAULT_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
 use crate::domain::usage;
 use crate::kernel::error::{Error, Result};
