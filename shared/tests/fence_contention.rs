@@ -61,7 +61,7 @@ async fn fenced() -> (DynamoItemStore, Arc<Contention>, Arc<dyn ItemStore>) {
 }
 
 fn is_conflict(result: &canopy_shared::Result<()>) -> bool {
-    matches!(result, Err(Error::Conflict { code: "write_conflict", .. }))
+    matches!(result, Err(Error::WriteConflict))
 }
 
 /// `WRITERS` writers, each writing its own item `ROUNDS` times, all starting each write together.

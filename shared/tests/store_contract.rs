@@ -57,7 +57,7 @@ async fn put_one(store: &dyn ItemStore, item: Item, condition: Condition) -> can
 }
 
 fn is_conflict(result: canopy_shared::Result<()>) -> bool {
-    matches!(result, Err(Error::Conflict { code: "write_conflict", .. }))
+    matches!(result, Err(Error::WriteConflict))
 }
 
 fn page(limit: u32, after: Option<String>) -> PageRequest {

@@ -103,7 +103,7 @@ pub async fn charge(
 /// counters: answer it as rate limited rather than as a version conflict the caller cannot fix.
 pub fn exhausted_on_conflict(error: Error) -> Error {
     match error {
-        Error::Conflict { code: "write_conflict", .. } => Error::RateLimited { retry_after_secs: 1 },
+        Error::WriteConflict => Error::RateLimited { retry_after_secs: 1 },
         other => other,
     }
 }
@@ -121,7 +121,7 @@ mod tests {
 
     #[test]
     fn only_exhausted_write_conflicts_become_rate_limits() {
-        let conflict = Error::conflict("write_conflict", "x");
+        let conflict = Error::WriteConflict;
         assert!(matches!(exhausted_on_conflict(conflict), Error::RateLimited { retry_after_secs: 1 }));
         let other = Error::conflict("in_use", "x");
         assert!(matches!(exhausted_on_conflict(other), Error::Conflict { code: "in_use", .. }));

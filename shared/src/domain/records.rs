@@ -166,7 +166,7 @@ pub fn check_if_match(if_match: Option<u64>, stored_version: u64) -> Result<()> 
 /// A concurrent writer won between our read and our write: the caller's If-Match is stale now.
 pub fn stale_on_conflict(error: Error) -> Error {
     match error {
-        Error::Conflict { code: "write_conflict", .. } => {
+        Error::WriteConflict => {
             Error::PreconditionFailed { message: "The item changed while it was being written; read it again.".into() }
         }
         other => other,

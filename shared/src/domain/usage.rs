@@ -160,7 +160,7 @@ pub async fn snapshot(ctx: &Data, date: Date) -> Result<SnapshotReport> {
     match ctx.store.transact(vec![Write::Put { item, condition: Condition::Absent }], ctx.clock.now_secs()).await {
         Ok(()) => Ok(SnapshotReport { summary, written: true }),
         // A concurrent run filed the day first: its result is the day's.
-        Err(Error::Conflict { code: "write_conflict", .. }) => {
+        Err(Error::WriteConflict) => {
             let summary = read_summary(ctx, &date).await?.ok_or_else(|| Error::internal("usage summary vanished"))?;
             Ok(SnapshotReport { summary, written: false })
         }

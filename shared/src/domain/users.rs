@@ -136,7 +136,7 @@ async fn visit(ctx: &Data, tenant: &TenantKey, account_id: &str) -> Result<Optio
     match written {
         // A visit is recorded at most hourly anyway: one lost to a concurrent write or to a
         // region move's read-only seconds (`residency::fence`) is not worth failing a read.
-        Err(Error::Conflict { code: "write_conflict", .. } | Error::ReadOnly { .. }) => Ok(None),
+        Err(Error::WriteConflict | Error::ReadOnly { .. }) => Ok(None),
         other => other.map(Some),
     }
 }

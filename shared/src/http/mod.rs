@@ -5,6 +5,7 @@ pub mod auth;
 pub mod body;
 pub mod console;
 pub mod content;
+pub mod error;
 pub mod extract;
 pub mod feedback;
 pub mod forge;

@@ -6,13 +6,13 @@
 //! What every operation shares is added here rather than repeated on each handler: the error
 //! answers (one body shape, `ErrorBody`) and who may call it (`security`), both by route family.
 
+use utoipa::PartialSchema;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
 use utoipa::openapi::{ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, Ref, RefOr};
-use utoipa::PartialSchema;
 use utoipa_axum::router::OpenApiRouter;
 
 use super::ops::OperatorAccess;

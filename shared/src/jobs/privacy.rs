@@ -146,7 +146,7 @@ pub async fn run(job: &PrivacyJob) -> Result<RunReport> {
                 Ok(Outcome::Paused) => report.paused += 1,
                 Ok(Outcome::RateLimited) => report.rate_limited += 1,
                 Ok(Outcome::Failed) => report.failed += 1,
-                Ok(Outcome::Skipped) | Err(Error::Conflict { code: "write_conflict", .. }) => report.skipped += 1,
+                Ok(Outcome::Skipped) | Err(Error::WriteConflict) => report.skipped += 1,
                 Err(error) => {
                     tracing::error!(tenant = %entry.tenant, %error, "privacy report of a tenant failed");
                     report.errors += 1;

@@ -1,11 +1,10 @@
-//! The one error type of Canopy and its HTTP mapping.
+//! The one error type of Canopy, with the status and code each variant answers (the response
+//! itself is built in `http::error`).
 //!
 //! Every failure a handler can meet is one of these variants; each doc line names the status it
 //! answers with. Adapters translate their SDK errors into these at the call site.
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use http::StatusCode;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -26,9 +25,13 @@ pub enum Error {
     /// 405: the route exists but not for this method.
     #[error("method not allowed")]
     MethodNotAllowed,
-    /// 409: the write conflicts with the current state (version changed, item exists).
+    /// 409: the write conflicts with the current state (the item exists, is in use, …).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// 409 `write_conflict`: the item changed since it was read (a version or existence
+    /// condition failed, or a transaction lost a race); read it again and retry.
+    #[error("The item changed since it was read; read it again and retry.")]
+    WriteConflict,
     /// 412: `If-Match` did not match the stored version.
     #[error("{message}")]
     PreconditionFailed { message: String },
@@ -98,7 +101,7 @@ impl Error {
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::WriteConflict => StatusCode::CONFLICT,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::PreconditionRequired { .. } => StatusCode::PRECONDITION_REQUIRED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -118,6 +121,7 @@ impl Error {
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
             | Self::Invalid { code, .. } => code,
+            Self::WriteConflict => "write_conflict",
             Self::Unauthenticated { .. } => "unauthenticated",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PreconditionFailed { .. } => "version_mismatch",
@@ -133,7 +137,7 @@ impl Error {
     }
 
     /// The sentence sent to the caller: never the logged cause of a 401 or 5xx.
-    fn public_message(&self) -> String {
+    pub fn public_message(&self) -> String {
         match self {
             Self::Unauthenticated { .. } => "Authentication failed.".into(),
             Self::Unavailable { .. } => "A service Canopy depends on is unavailable; try again shortly.".into(),
@@ -145,32 +149,5 @@ impl Error {
             Self::WrongRegion { region, .. } => format!("This tenant's data lives in region {region}."),
             other => other.to_string(),
         }
-    }
-}
-
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        match &self {
-            Self::Internal(_) | Self::Unavailable { .. } => tracing::error!(error = %self, "request failed"),
-            Self::Unauthenticated { .. } => tracing::warn!(error = %self, "request rejected"),
-            _ => tracing::info!(error = %self, status = status.as_u16(), "request refused"),
-        }
-        let mut body = json!({"error": {"code": self.code(), "message": self.public_message()}});
-        if let Self::WrongRegion { region, base_url } = &self {
-            body["error"]["region"] = json!(region);
-            body["error"]["baseUrl"] = json!(base_url);
-        }
-        let mut response = (status, axum::Json(body)).into_response();
-        let retry_after = match &self {
-            Self::RateLimited { retry_after_secs }
-            | Self::ReadOnly { retry_after_secs }
-            | Self::Unavailable { retry_after_secs, .. } => Some(*retry_after_secs),
-            _ => None,
-        };
-        if let Some(secs) = retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        response
     }
 }

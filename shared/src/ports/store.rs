@@ -209,7 +209,7 @@ pub(crate) fn check_page(page: &PageRequest, prefix: &str) -> Result<u32> {
 }
 
 pub(crate) fn write_conflict() -> Error {
-    Error::conflict("write_conflict", "The item changed since it was read; read it again and retry.")
+    Error::WriteConflict
 }
 
 pub(crate) fn is_live(expires_at: Option<i64>, now: i64) -> bool {
@@ -230,7 +230,7 @@ where
     loop {
         tries += 1;
         match attempt().await {
-            Err(Error::Conflict { code: "write_conflict", .. }) if tries < WRITE_ATTEMPTS => continue,
+            Err(Error::WriteConflict) if tries < WRITE_ATTEMPTS => continue,
             other => return other,
         }
     }

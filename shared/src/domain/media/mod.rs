@@ -338,9 +338,7 @@ pub async fn complete(state: &Stack, editor: &Editor, id: &str) -> Result<MediaV
     })
     .await
     .map_err(|e| match e {
-        Error::Conflict { code: "write_conflict", .. } => {
-            Error::conflict("already_completed", "This upload was completed concurrently.")
-        }
+        Error::WriteConflict => Error::conflict("already_completed", "This upload was completed concurrently."),
         other => other,
     })?;
     Ok(view(id, item.version + 1, &ready, None))

@@ -87,7 +87,7 @@ impl ItemStore for FencedStore {
             });
         }
         match self.inner.transact(writes, now).await {
-            Err(conflict @ Error::Conflict { code: "write_conflict", .. }) => {
+            Err(conflict @ Error::WriteConflict) => {
                 for tenant in &fenced {
                     if self.inner.get(tenant, keys::RESIDENCY_FREEZE, now).await?.is_some() {
                         return Err(super::read_only_error());

@@ -130,7 +130,7 @@ async fn check_one(
     };
     let condition = version.map_or(Condition::Absent, Condition::Version);
     match ctx.store.transact(vec![Write::Put { item, condition }], now).await {
-        Ok(()) | Err(Error::Conflict { code: "write_conflict", .. }) => Ok(()),
+        Ok(()) | Err(Error::WriteConflict) => Ok(()),
         Err(other) => Err(other),
     }
 }

@@ -143,7 +143,7 @@ async fn purge_trash_entry(state: &Stack, entry: &DueEntry) -> Result<bool> {
     };
     match state.store.transact(vec![delete], state.clock.now_secs()).await {
         Ok(()) => Ok(true),
-        Err(crate::Error::Conflict { code: "write_conflict", .. }) => Ok(false),
+        Err(crate::Error::WriteConflict) => Ok(false),
         Err(other) => Err(other),
     }
 }

@@ -123,7 +123,7 @@ pub async fn purge_tenant(
             match state.store.transact(start, now_secs).await {
                 Ok(()) => (marker, 1),
                 // A re-install (or another sweep) changed the record first: leave it to them.
-                Err(Error::Conflict { code: "write_conflict", .. }) => return Ok(Outcome::Skipped),
+                Err(Error::WriteConflict) => return Ok(Outcome::Skipped),
                 Err(other) => return Err(other),
             }
         }
@@ -211,7 +211,7 @@ pub async fn purge_tenant(
             Ok(Outcome::Purged)
         }
         // A concurrent sweep finished this tenant first.
-        Err(Error::Conflict { code: "write_conflict", .. }) => Ok(Outcome::Skipped),
+        Err(Error::WriteConflict) => Ok(Outcome::Skipped),
         Err(other) => Err(other),
     }
 }
@@ -224,7 +224,7 @@ async fn save_progress(state: &Stack, tenant: &TenantKey, marker: &Marker, versi
         .await
     {
         // Another sweep is on this tenant too; its counts win, ours are not lost work.
-        Ok(()) | Err(Error::Conflict { code: "write_conflict", .. }) => Ok(()),
+        Ok(()) | Err(Error::WriteConflict) => Ok(()),
         Err(other) => Err(other),
     }
 }

@@ -152,14 +152,14 @@ mod tests {
     #[tokio::test]
     async fn contention_past_the_bound_is_a_write_conflict() {
         let (result, sends, retries) = run(u32::MAX, || Ok(())).await;
-        assert!(matches!(result, Err(Error::Conflict { code: "write_conflict", .. })), "{result:?}");
+        assert!(matches!(result, Err(Error::WriteConflict)), "{result:?}");
         assert_eq!((sends, retries), (ATTEMPTS, u64::from(ATTEMPTS - 1)));
     }
 
     #[tokio::test]
     async fn a_final_refusal_is_never_sent_again() {
         let (result, sends, retries) = run(0, || Err(Refusal::Final(write_conflict()))).await;
-        assert!(matches!(result, Err(Error::Conflict { code: "write_conflict", .. })), "{result:?}");
+        assert!(matches!(result, Err(Error::WriteConflict)), "{result:?}");
         assert_eq!((sends, retries), (1, 0));
         let (result, sends, retries) = run(1, || Err(Refusal::Final(Error::internal("boom")))).await;
         assert_eq!(result.expect_err("internal").code(), "internal");
