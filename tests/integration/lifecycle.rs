@@ -1,9 +1,6 @@
 //! The lifecycle function through its router: descriptor, signed installs, uninstall and purge
 //! scheduling, enable/disable, the tenant API, and every kind of bad input.
 
-#[allow(dead_code)]
-mod support;
-
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -133,7 +130,7 @@ async fn install_refuses_every_forged_or_misdirected_token() {
     let unsafe_kid = sign_rs256(&good, "../../etc/passwd", DEV_PRIVATE_KEY).expect("sign");
     assert_unauthenticated_and_nothing_written(&app, post(INSTALLED, Some(&unsafe_kid), &payload)).await;
 
-    let other_key = include_bytes!("support/other-install-key.pem");
+    let other_key = include_bytes!("../support/other-install-key.pem");
     let wrong_signer = sign_rs256(&good, DEV_KID, other_key).expect("sign");
     assert_unauthenticated_and_nothing_written(&app, post(INSTALLED, Some(&wrong_signer), &payload)).await;
 

@@ -2,21 +2,17 @@
 //! everything is, with a receipt; trash after 30 days, uploads never completed after a day; a run
 //! stopped midway and restarted finishes with nothing left and nothing deleted that should stay.
 
-#[allow(dead_code)]
-#[macro_use]
-mod support;
-
 use std::sync::Arc;
 
 use canopy_shared::TenantKey;
 use canopy_shared::keys;
 use canopy_shared::retention::purge::{self, PURGE_MARKER};
 use canopy_shared::retention::{self, Budget, SweepReport};
-use canopy_shared::store::embedded::EmbeddedItemStore;
-use canopy_shared::store::{Condition, Due, Item, ItemStore, PageRequest, Write};
+use canopy_shared::store::{Condition, Due, Item, PageRequest, Write};
 use serde_json::json;
 use support::app::*;
 use support::media::{PNG, put as put_object};
+use support::world::{Opened, Store};
 
 const A: &str = "retention-a";
 const B: &str = "retention-b";
@@ -28,29 +24,17 @@ struct World {
     _served: support::media::Served,
 }
 
-async fn world(store: Arc<dyn ItemStore>, dir: Option<tempfile::TempDir>) -> World {
+async fn world(store: Store) -> World {
+    let Opened { store, dir } = store.open().await;
     let served = support::media::local_served().await;
     let mut app = TestApp::with_media(served.store.clone());
     app.state.store = store;
-    let routes = canopy_shared::http::lifecycle::routes()
-        .merge(canopy_shared::http::content::routes())
-        .merge(canopy_shared::http::media::routes());
-    app.router = canopy_shared::http::finish(routes, app.state.clone());
+    let app = app.with_media_routes();
     let w = World { app, _dir: dir, _served: served };
     for client in [A, B] {
         assert_eq!(w.install(client).await, 204);
     }
     w
-}
-
-async fn embedded() -> World {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store");
-    world(Arc::new(store), Some(dir)).await
-}
-
-async fn dynamo() -> World {
-    world(support::dynamo::fresh_dynamo_store().await, None).await
 }
 
 fn tenant(client: &str) -> TenantKey {
@@ -412,14 +396,7 @@ mod scenarios {
     }
 }
 
-macro_rules! scenarios_for_every_adapter {
-    ($($case:ident),+ $(,)?) => {
-        scenarios_for!(embedded, $($case),+);
-        scenarios_for!(dynamo, $($case),+);
-    };
-}
-
-scenarios_for_every_adapter!(
+support::scenarios!(stores: [
     a_tenant_is_purged_30_days_after_uninstall_with_a_receipt,
     a_reinstall_before_the_purge_date_keeps_everything,
     a_run_stopped_midway_resumes_and_blocks_reinstall_meanwhile,
@@ -429,4 +406,4 @@ scenarios_for_every_adapter!(
     a_migrated_source_goes_after_its_rollback_window,
     two_sweeps_at_once_delete_nothing_twice,
     a_site_that_denies_access_for_14_days_is_uninstalled_and_an_outage_is_not,
-);
+]);

@@ -4,10 +4,6 @@
 //! old region, rollback with the changes made since, the 7-day window and the sweep, crash
 //! resumption, and Atlassian's realm-migration hooks.
 
-#[allow(dead_code)]
-#[macro_use]
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -22,11 +18,11 @@ use canopy_shared::residency::fence::FencedStore;
 use canopy_shared::residency::{self, Phase, Settings};
 use canopy_shared::retention::{self, Budget};
 use canopy_shared::state::AppState;
-use canopy_shared::store::embedded::EmbeddedItemStore;
 use canopy_shared::store::{Condition, DueEntry, Item, ItemStore, Page, PageRequest, Write};
 use serde_json::{Value, json};
 use support::app::*;
 use support::media::{PNG, put as put_upload};
+use support::world::{Media, Store};
 
 const A: &str = "tenant-a";
 const SECRET: &str = "secret-a";
@@ -187,7 +183,7 @@ fn router_of(state: &AppState) -> axum::Router {
     canopy_shared::http::finish(routes, state.clone())
 }
 
-async fn world(
+async fn world_over(
     us_store: Arc<dyn ItemStore>,
     eu_store: Arc<dyn ItemStore>,
     us_media: support::media::Served,
@@ -255,19 +251,16 @@ async fn world(
     w
 }
 
-async fn embedded() -> World {
-    let (one, two) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
-    let us = EmbeddedItemStore::open(&one.path().join("canopy.redb")).expect("store");
-    let eu = EmbeddedItemStore::open(&two.path().join("canopy.redb")).expect("store");
-    let (us_media, eu_media) = (support::media::local_served().await, support::media::local_served().await);
-    world(Arc::new(us), Arc::new(eu), us_media, eu_media, vec![one, two], false).await
-}
-
-async fn dynamo() -> World {
-    let us = support::dynamo::fresh_dynamo_store().await;
-    let eu = support::dynamo::fresh_dynamo_store().await;
-    let (us_media, eu_media) = (support::media::s3_served().await, support::media::s3_served().await);
-    world(us, eu, us_media, eu_media, Vec::new(), true).await
+/// Both regions on one adapter: embedded stores and the local media adapter, or DynamoDB
+/// Local tables and S3 buckets on s3s-fs.
+async fn world(store: Store) -> World {
+    let (us, eu) = (store.open().await, store.open().await);
+    let (us_media, eu_media) = match store {
+        Store::Embedded => (Media::Local.serve().await, Media::Local.serve().await),
+        Store::Dynamo => (Media::S3.serve().await, Media::S3.serve().await),
+    };
+    let dirs = [us.dir, eu.dir].into_iter().flatten().collect();
+    world_over(us.store, eu.store, us_media, eu_media, dirs, store == Store::Dynamo).await
 }
 
 impl Side {
@@ -510,8 +503,8 @@ async fn crash_at_every_step(first: World, flow: Flow) {
     for (strike, at) in points {
         let w = match first.take() {
             Some(w) => w,
-            None if dynamo => self::dynamo().await,
-            None => embedded().await,
+            None if dynamo => world(Store::Dynamo).await,
+            None => world(Store::Embedded).await,
         };
         w.prepare(flow).await;
         let before = w.contents(w.sides(flow).0).await;
@@ -873,14 +866,7 @@ mod scenarios {
     }
 }
 
-macro_rules! scenarios {
-    ($($case:ident),+ $(,)?) => {
-        scenarios_for!(embedded, $($case),+);
-        scenarios_for!(dynamo, $($case),+);
-    };
-}
-
-scenarios!(
+support::scenarios!(stores: [
     a_migration_moves_content_and_media_and_the_old_region_answers_421,
     writes_during_the_copy_are_carried_over_and_the_freeze_refuses_writes_only,
     a_write_racing_the_freeze_lands_before_the_final_copy_or_is_refused,
@@ -894,11 +880,11 @@ scenarios!(
     a_crash_at_any_step_of_a_realm_migration_rollback_resumes_without_loss,
     realm_migration_hooks_drive_the_same_engine,
     a_realm_migration_rolled_back_keeps_the_original,
-);
+]);
 
 #[tokio::test]
 async fn new_tenants_are_homed_where_atlassian_installed_them() {
-    let w = embedded().await;
+    let w = world(Store::Embedded).await;
     let (_, _, body) = w.us.get("/api/tenant").await;
     assert_eq!(body["region"], "us");
     // An install through the EU base URL reaches the EU stack and is homed there.

@@ -6,15 +6,11 @@
 //! exactly as before (its exports, media, feedback and trash). On both store adapters, with
 //! Connect JWTs and with Forge Invocation Tokens.
 
-#[allow(dead_code)]
-#[macro_use]
-mod support;
-
 use axum::body::Body;
 use axum::http::{Method, Request};
-use canopy_shared::store::embedded::EmbeddedItemStore;
 use serde_json::{Value, json};
 use support::app::*;
+use support::world::{Opened, Scheme, Store};
 
 const A: &str = "tenant-alpha";
 const B: &str = "tenant-bravo";
@@ -22,12 +18,6 @@ const SECRETS: [(&str, &str); 2] = [(A, "secret-alpha"), (B, "secret-bravo")];
 /// Ids that no tenant has: the same shapes as real ones.
 const MISSING_ULID: &str = "01JB7ZZZZZZZZZZZZZZZZZZZZZ";
 const MISSING_PAGE: &str = "99999";
-
-#[derive(Clone, Copy, PartialEq)]
-enum Scheme {
-    Connect,
-    Forge,
-}
 
 struct World {
     app: TestApp,
@@ -83,26 +73,13 @@ impl Shapes {
     }
 }
 
-async fn world(app: TestApp, scheme: Scheme, dir: Option<tempfile::TempDir>) -> World {
-    let app = app.with_every_route();
+async fn world(store: Store, scheme: Scheme) -> World {
+    let Opened { store, dir } = store.open().await;
+    let app = TestApp::with_store(store).with_every_route();
     for (client, secret) in SECRETS {
         app.install(client, secret).await;
     }
     World { app, scheme, _dir: dir }
-}
-
-async fn embedded() -> World {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store");
-    world(TestApp::with_store(std::sync::Arc::new(store)), Scheme::Connect, Some(dir)).await
-}
-
-async fn embedded_forge() -> World {
-    World { scheme: Scheme::Forge, ..embedded().await }
-}
-
-async fn dynamo() -> World {
-    world(TestApp::with_store(support::dynamo::fresh_dynamo_store().await), Scheme::Connect, None).await
 }
 
 fn site(name: &str) -> Value {
@@ -129,14 +106,8 @@ fn navigation() -> Value {
 
 impl World {
     fn admin(&self, client: &str) -> String {
-        let token = match self.scheme {
-            Scheme::Connect => {
-                let secret = SECRETS.iter().find(|(c, _)| *c == client).expect("tenant").1;
-                context_token_as(client, secret, Some(ADMIN_ACCOUNT), self.app.now_secs())
-            }
-            Scheme::Forge => forge_token(&cloud_of(client), Some(ADMIN_ACCOUNT), self.app.now_secs()),
-        };
-        authorization(&token)
+        let secret = SECRETS.iter().find(|(c, _)| *c == client).expect("tenant").1;
+        authorization(&self.scheme.token(client, secret, Some(ADMIN_ACCOUNT), self.app.now_secs()))
     }
 
     async fn call(&self, client: &str, method: Method, uri: &str, body: Option<&Value>) -> (u16, Value) {
@@ -192,7 +163,7 @@ impl World {
             .expect("request");
         assert_eq!(self.app.send(put).await.0, 201);
         let feedback = id(&self.created(client, "/api/feedback", json!({"siteId": site, "rating": 4})).await);
-        let doomed = id(&self.created(client, "/api/themes", crate::theme()).await);
+        let doomed = id(&self.created(client, "/api/themes", self::theme()).await);
         let (status, _) = self.call(client, Method::DELETE, &format!("/api/themes/{doomed}"), None).await;
         assert_eq!(status, 204);
         let (_, trash) = self.call(client, Method::GET, "/api/trash", None).await;
@@ -360,6 +331,11 @@ mod scenarios {
     }
 }
 
-scenarios_for!(embedded, foreign_ids_answer_exactly_like_missing_ones_and_change_nothing);
-scenarios_for!(embedded_forge, foreign_ids_answer_exactly_like_missing_ones_and_change_nothing);
-scenarios_for!(dynamo, foreign_ids_answer_exactly_like_missing_ones_and_change_nothing);
+support::scenarios!(
+    worlds: [
+        embedded(support::world::Store::Embedded, support::world::Scheme::Connect),
+        embedded_forge(support::world::Store::Embedded, support::world::Scheme::Forge),
+        dynamo(support::world::Store::Dynamo, support::world::Scheme::Connect),
+    ],
+    cases: [foreign_ids_answer_exactly_like_missing_ones_and_change_nothing]
+);

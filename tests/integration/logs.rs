@@ -2,9 +2,6 @@
 //! accountId, a JWT, a shared secret and a body goes through the real router with the JSON log
 //! format the Lambdas use; the captured lines hold none of them, and do hold the IP.
 
-#[allow(dead_code)]
-mod support;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 

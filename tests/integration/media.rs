@@ -2,25 +2,14 @@
 //! and to s3s-fs through the S3 adapter. Upload ticket → PUT → complete → GET, and every kind of
 //! bad input.
 
-#[allow(dead_code)]
-#[macro_use]
-mod support;
-
 use canopy_shared::TenantKey;
 use serde_json::{Value, json};
 use support::app::*;
-use support::media::{PNG, Served, local_served, put as put_object, s3_served};
+use support::media::{PNG, Served, put as put_object};
+use support::world::{Media, Scheme};
 
 const T: &str = "media-tenant";
 const OTHER: &str = "media-other";
-
-/// How a world's callers authenticate: Connect context JWTs, or Forge Invocation Tokens naming
-/// the site (cloudId) the tenant recorded at its Connect install.
-#[derive(Clone, Copy, PartialEq)]
-enum Scheme {
-    Connect,
-    Forge,
-}
 
 struct World {
     app: TestApp,
@@ -28,42 +17,18 @@ struct World {
     _served: Served,
 }
 
-async fn world(served: Served) -> World {
+async fn world(media: Media, scheme: Scheme) -> World {
+    let served = media.serve().await;
     let app = TestApp::with_media(served.store.clone());
     for client in [T, OTHER] {
-        let token = sign_install(&install_claims(client, "/lifecycle/installed", app.now_secs()));
-        let mut payload = install_payload(client, &format!("secret-{client}"));
-        payload["cloudId"] = json!(cloud_of(client));
-        let (status, _, body) = app.send(post("/lifecycle/installed", Some(&token), &payload)).await;
-        assert_eq!(status, 204, "{body}");
+        app.install(client, &format!("secret-{client}")).await;
     }
-    World { app, scheme: Scheme::Connect, _served: served }
-}
-
-async fn local() -> World {
-    world(local_served().await).await
-}
-
-async fn s3() -> World {
-    world(s3_served().await).await
-}
-
-async fn local_forge() -> World {
-    World { scheme: Scheme::Forge, ..local().await }
-}
-
-async fn s3_forge() -> World {
-    World { scheme: Scheme::Forge, ..s3().await }
+    World { app, scheme, _served: served }
 }
 
 impl World {
     fn token(&self, client: &str, account: &str) -> String {
-        match self.scheme {
-            Scheme::Connect => {
-                context_token_as(client, &format!("secret-{client}"), Some(account), self.app.now_secs())
-            }
-            Scheme::Forge => forge_token(&cloud_of(client), Some(account), self.app.now_secs()),
-        }
+        self.scheme.token(client, &format!("secret-{client}"), Some(account), self.app.now_secs())
     }
 
     fn admin(&self, client: &str) -> String {
@@ -263,21 +228,11 @@ mod scenarios {
     }
 }
 
-macro_rules! scenarios_for_every_adapter {
-    ($($case:ident),+ $(,)?) => {
-        scenarios_for!(local, $($case),+);
-        scenarios_for!(s3, $($case),+);
-        // The same scenarios with every caller authenticated by a Forge Invocation Token.
-        scenarios_for!(local_forge, $($case),+);
-        scenarios_for!(s3_forge, $($case),+);
-    };
-}
-
-scenarios_for_every_adapter!(
+support::scenarios!(media and schemes: [
     upload_complete_read_and_download,
     upload_requests_are_checked,
     completion_checks_what_was_uploaded,
     media_in_use_needs_force_to_delete,
     pending_or_foreign_media_cannot_be_referenced,
     quotas_are_enforced,
-);
+]);

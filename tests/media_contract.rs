@@ -2,16 +2,14 @@
 //! S3 adapter on s3s-fs, a local S3 server that verifies signatures: what the server refuses
 //! is refused by the server, not by Canopy.
 
-#[allow(dead_code)]
-mod support;
-
 use std::time::Duration;
 
 use canopy_shared::TenantKey;
 use canopy_shared::keys;
 use canopy_shared::media::port::{DownloadHeaders, ObjectKey};
 use serde_json::json;
-use support::media::{PNG, Served, local_served, put, s3_served};
+use support::media::{PNG, Served, put};
+use support::world::Media;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -27,7 +25,11 @@ fn ticket(upload: &canopy_shared::media::port::PresignedUpload) -> serde_json::V
     serde_json::to_value(upload).expect("json")
 }
 
-mod cases {
+async fn world(media: Media) -> Served {
+    media.serve().await
+}
+
+mod scenarios {
     use super::*;
 
     pub async fn upload_head_read_download_delete(s: Served) {
@@ -113,29 +115,9 @@ mod cases {
     }
 }
 
-macro_rules! contract {
-    ($adapter:ident, $make:ident, $($case:ident),+ $(,)?) => {
-        mod $adapter {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::cases::$case(super::$make().await).await;
-                }
-            )+
-        }
-    };
-}
-
-macro_rules! contract_for_every_adapter {
-    ($($case:ident),+ $(,)?) => {
-        contract!(local, local_served, $($case),+);
-        contract!(s3, s3_served, $($case),+);
-    };
-}
-
-contract_for_every_adapter!(
+support::scenarios!(media: [
     upload_head_read_download_delete,
     the_server_refuses_what_was_not_signed,
     get_and_put_object_copy_an_object_whole,
-    delete_prefix_removes_one_tenant_only
-);
+    delete_prefix_removes_one_tenant_only,
+]);

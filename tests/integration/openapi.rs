@@ -1,11 +1,6 @@
 //! The OpenAPI document and the routers come from one declaration: no route may bypass it, and
 //! every documented operation is answered by the router (not the unknown-route fallback).
 
-#[allow(dead_code)]
-mod support;
-
-use std::path::{Path, PathBuf};
-
 use axum::body::Body;
 use axum::http::Request;
 use canopy_shared::http::openapi::{self, Caller};
@@ -16,31 +11,16 @@ fn operations() -> Vec<(String, String)> {
     support::app::documented_operations().into_iter().map(|(method, path, _)| (method.to_string(), path)).collect()
 }
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf()
-}
-
-fn rust_files(dir: &Path, into: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read dir") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            rust_files(&path, into);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            into.push(path);
-        }
-    }
-}
-
 /// The one router outside the document: the local server's stand-in for presigned S3 URLs
 /// (`/local-media/…`), which are not Canopy's API but the bucket's.
 const UNDOCUMENTED_ROUTERS: &[&str] = &["shared/src/media/local.rs"];
 
 #[test]
 fn no_route_is_registered_outside_the_document() {
-    let root = workspace();
+    let root = support::repo::root();
     let mut files = Vec::new();
     for dir in ["shared/src", "local/src", "functions"] {
-        rust_files(&root.join(dir), &mut files);
+        support::repo::rust_files(&root.join(dir), &mut files);
     }
     let mut offenders = Vec::new();
     for file in &files {

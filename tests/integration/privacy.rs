@@ -5,10 +5,6 @@
 //! 429 / 5xx / garbage answers that erase nothing and come back later, resuming at the cursor,
 //! and the run bounds.
 
-#[allow(dead_code)]
-#[macro_use]
-mod support;
-
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -26,11 +22,11 @@ use canopy_shared::connect::qsh::query_string_hash;
 use canopy_shared::keys;
 use canopy_shared::privacy::state::{self as report_state, DEFAULT_CYCLE_SECS};
 use canopy_shared::privacy::{self, MAX_ACCOUNTS_PER_REPORT, PrivacyJob, RunBounds, RunReport};
-use canopy_shared::store::embedded::EmbeddedItemStore;
-use canopy_shared::store::{Condition, Item, ItemStore, PageRequest, Write};
+use canopy_shared::store::{Condition, Item, PageRequest, Write};
 use canopy_shared::users;
 use serde_json::{Value, json};
 use support::app::*;
+use support::world::{Opened, Store};
 
 const A: &str = "tenant-a";
 const B: &str = "tenant-b";
@@ -172,24 +168,11 @@ fn fake(secret: &str, closed: &[usize], updated: &[usize], cycle: Option<&'stati
     })
 }
 
-async fn world(store: Arc<dyn ItemStore>, dir: Option<tempfile::TempDir>) -> World {
-    let mut app = TestApp::with_store(store);
-    let routes = canopy_shared::http::lifecycle::routes()
-        .merge(canopy_shared::http::content::routes())
-        .merge(canopy_shared::http::feedback::routes());
-    app.router = canopy_shared::http::finish(routes, app.state.clone());
+async fn world(store: Store) -> World {
+    let Opened { store, dir } = store.open().await;
+    let app = TestApp::with_store(store).with_feedback_routes();
     let job = PrivacyJob::new(app.state.clone(), http_client().expect("client"));
     World { app, job, _dir: dir }
-}
-
-async fn embedded() -> World {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store");
-    world(Arc::new(store), Some(dir)).await
-}
-
-async fn dynamo() -> World {
-    world(support::dynamo::fresh_dynamo_store().await, None).await
 }
 
 impl World {
@@ -551,18 +534,11 @@ mod scenarios {
     }
 }
 
-macro_rules! scenarios_for_every_adapter {
-    ($($case:ident),+ $(,)?) => {
-        scenarios_for!(embedded, $($case),+);
-        scenarios_for!(dynamo, $($case),+);
-    };
-}
-
-scenarios_for_every_adapter!(
+support::scenarios!(stores: [
     reports_every_account_in_batches_and_erases_closed_ones,
     a_429_stops_the_tenant_and_the_next_run_resumes_at_the_cursor,
     failures_and_garbage_erase_nothing_and_back_off,
     run_bounds_pause_and_resume,
     tenants_without_a_connect_install_are_skipped,
     a_closed_admin_is_forgotten_as_editor_and_deleter,
-);
+]);

@@ -5,9 +5,6 @@
 //! once. DynamoDB Local never refuses so (it runs each transaction under a table lock), so the
 //! refusals come from a proxy in front of it (`support::contention`).
 
-#[allow(dead_code)]
-mod support;
-
 use std::sync::Arc;
 
 use support::contention::Contention;

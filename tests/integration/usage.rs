@@ -3,22 +3,16 @@
 //! bound), the operator routes (local, and IAM-only on Lambda), and the reserved operator
 //! partition no Connect install or token can reach.
 
-#[allow(dead_code)]
-#[macro_use]
-mod support;
-
-use std::sync::Arc;
-
 use canopy_shared::clock::Clock;
 use canopy_shared::http::ops::{self, OperatorAccess};
 use canopy_shared::keys;
-use canopy_shared::store::embedded::EmbeddedItemStore;
-use canopy_shared::store::{Condition, Due, Item, ItemStore, PageRequest, Write};
+use canopy_shared::store::{Condition, Due, Item, PageRequest, Write};
 use canopy_shared::tenants;
 use canopy_shared::usage::{self, TENANTS_PER_CHUNK};
 use canopy_shared::{TenantKey, usage::day_of};
 use serde_json::{Value, json};
 use support::app::*;
+use support::world::{Opened, Store};
 use tower::ServiceExt;
 
 const A: &str = "tenant-a";
@@ -29,23 +23,13 @@ struct World {
     _dir: Option<tempfile::TempDir>,
 }
 
-async fn world(store: Arc<dyn ItemStore>, dir: Option<tempfile::TempDir>) -> World {
-    let mut app = TestApp::with_store(store);
+async fn world(store: Store) -> World {
+    let Opened { store, dir } = store.open().await;
     let routes = canopy_shared::http::lifecycle::routes()
         .merge(canopy_shared::http::content::routes())
         .merge(ops::routes(OperatorAccess::Local));
-    app.router = canopy_shared::http::finish(routes, app.state.clone());
+    let app = TestApp::with_store(store).serving(routes);
     World { app, _dir: dir }
-}
-
-async fn embedded() -> World {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store");
-    world(Arc::new(store), Some(dir)).await
-}
-
-async fn dynamo() -> World {
-    world(support::dynamo::fresh_dynamo_store().await, None).await
 }
 
 impl World {
@@ -274,16 +258,9 @@ async fn on_lambda_the_operator_routes_demand_an_iam_identity() {
     assert_eq!((status, body["error"]["code"].as_str()), (403, Some("operator_only")));
 }
 
-macro_rules! scenarios_for_every_adapter {
-    ($($case:ident),+ $(,)?) => {
-        scenarios_for!(embedded, $($case),+);
-        scenarios_for!(dynamo, $($case),+);
-    };
-}
-
-scenarios_for_every_adapter!(
+support::scenarios!(stores: [
     the_registry_lists_installed_tenants,
     one_snapshot_per_day_with_per_tenant_figures_and_totals,
     snapshots_chunk_their_tenants,
     the_operator_partition_is_out_of_every_tenants_reach,
-);
+]);

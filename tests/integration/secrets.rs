@@ -2,9 +2,6 @@
 //! verifying tokens, readable across a key rotation, refused cleanly when altered, and records
 //! stored in the clear before sealing existed sealed by their next write.
 
-#[allow(dead_code)]
-mod support;
-
 use std::path::Path;
 use std::sync::Arc;
 

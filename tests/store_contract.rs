@@ -1,34 +1,21 @@
 //! The `ItemStore` contract: every case runs unchanged against the embedded adapter and against
 //! `DynamoItemStore` on DynamoDB Local (started by `scripts/test`).
 
-#[allow(dead_code)]
-mod support;
-
-use std::any::Any;
-use std::sync::Arc;
-
 use canopy_shared::store::embedded::EmbeddedItemStore;
 use canopy_shared::store::{
     Condition, Due, DueEntry, Item, ItemStore, MAX_BODY_BYTES, MAX_TRANSACTION_WRITES, PageRequest, Write,
 };
 use canopy_shared::{Error, TenantKey};
 use serde_json::json;
+use support::world::{Opened, Store};
 
 const NOW: i64 = 1_800_000_000;
 
-struct Harness {
-    store: Arc<dyn ItemStore>,
-    _guard: Box<dyn Any + Send>,
-}
+/// A fresh store of the adapter under test, and what keeps it alive.
+type Harness = Opened;
 
-async fn embedded() -> Harness {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("open embedded store");
-    Harness { store: Arc::new(store), _guard: Box::new(dir) }
-}
-
-async fn dynamo() -> Harness {
-    Harness { store: support::dynamo::fresh_dynamo_store().await, _guard: Box::new(()) }
+async fn world(store: Store) -> Harness {
+    store.open().await
 }
 
 fn tenant(name: &str) -> TenantKey {
@@ -79,7 +66,7 @@ async fn collect_query(store: &dyn ItemStore, t: &TenantKey, prefix: &str, limit
     panic!("paging did not end");
 }
 
-mod cases {
+mod scenarios {
     use super::*;
 
     pub async fn round_trip_keeps_every_field(h: Harness) {
@@ -328,27 +315,7 @@ mod cases {
     }
 }
 
-macro_rules! contract {
-    ($adapter:ident, $($case:ident),+ $(,)?) => {
-        mod $adapter {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::cases::$case(super::$adapter().await).await;
-                }
-            )+
-        }
-    };
-}
-
-macro_rules! contract_for_every_adapter {
-    ($($case:ident),+ $(,)?) => {
-        contract!(embedded, $($case),+);
-        contract!(dynamo, $($case),+);
-    };
-}
-
-contract_for_every_adapter!(
+support::scenarios!(stores: [
     round_trip_keeps_every_field,
     tenants_never_see_each_other,
     absent_condition_refuses_an_existing_item,
@@ -363,7 +330,7 @@ contract_for_every_adapter!(
     bad_pages_are_refused,
     expired_items_are_gone_for_readers,
     due_index_lists_what_fell_due_across_tenants,
-);
+]);
 
 #[tokio::test]
 async fn embedded_store_survives_a_restart() {

@@ -2,10 +2,6 @@
 //! both store adapters: the tenant's items come back as they were, items created since go, its
 //! install record stays live, and every other tenant is untouched.
 
-#[allow(dead_code)]
-#[macro_use]
-mod support;
-
 use std::sync::Arc;
 
 use canopy_shared::TenantKey;
@@ -16,6 +12,7 @@ use canopy_shared::restore::{Restored, restore_tenant};
 use canopy_shared::store::embedded::EmbeddedItemStore;
 use canopy_shared::store::{Condition, Item, ItemStore, MAX_PAGE_SIZE, PageRequest, Write};
 use serde_json::{Value, json};
+use support::world::Store;
 
 const NOW: i64 = 1_768_435_200;
 
@@ -36,17 +33,17 @@ fn world_over(dir: tempfile::TempDir, restored: Arc<dyn ItemStore>, live: Arc<dy
     World { restored: region(restored, media.clone()), live: region(live, media), _dir: dir }
 }
 
-async fn embedded() -> World {
+/// Two tables of one adapter: the restored copy and the live one.
+async fn world(store: Store) -> World {
     let dir = tempfile::tempdir().expect("dir");
-    let restored = Arc::new(EmbeddedItemStore::open(&dir.path().join("restored.redb")).expect("store"));
-    let live = Arc::new(EmbeddedItemStore::open(&dir.path().join("live.redb")).expect("store"));
-    world_over(dir, restored, live)
-}
-
-/// Two tables: the restored copy and the live one, each in DynamoDB Local.
-async fn dynamo() -> World {
-    let dir = tempfile::tempdir().expect("dir");
-    world_over(dir, support::dynamo::fresh_dynamo_store().await, support::dynamo::fresh_dynamo_store().await)
+    match store {
+        Store::Embedded => {
+            let restored = Arc::new(EmbeddedItemStore::open(&dir.path().join("restored.redb")).expect("store"));
+            let live = Arc::new(EmbeddedItemStore::open(&dir.path().join("live.redb")).expect("store"));
+            world_over(dir, restored, live)
+        }
+        Store::Dynamo => world_over(dir, store.open().await.store, store.open().await.store),
+    }
 }
 
 fn key(tenant: &str) -> TenantKey {
@@ -123,5 +120,4 @@ mod scenarios {
     }
 }
 
-scenarios_for!(embedded, one_tenant_comes_back_as_it_was_and_nothing_else_changes);
-scenarios_for!(dynamo, one_tenant_comes_back_as_it_was_and_nothing_else_changes);
+support::scenarios!(stores: [one_tenant_comes_back_as_it_was_and_nothing_else_changes]);

@@ -4,9 +4,6 @@
 //! request-bound routes, no token: all 401 with the one uniform body. Every answer, errors
 //! included, carries the security headers, and HSTS exactly when deployed (HTTPS base URL).
 
-#[allow(dead_code)]
-mod support;
-
 use std::sync::Arc;
 
 use axum::body::Body;

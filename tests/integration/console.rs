@@ -2,9 +2,6 @@
 //! type, the embedded bytes equal to the files on disk, ETag revalidation, the CSP, bad paths.
 //! The console itself is tested in Chromium by `console/tests/` (the `browser` step).
 
-#[allow(dead_code)]
-mod support;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -18,7 +15,7 @@ use support::app::TestApp;
 use tower::ServiceExt;
 
 fn console_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../console"))
+    support::repo::root().join("console")
 }
 
 fn app() -> (TestApp, axum::Router) {

@@ -3,10 +3,7 @@
 //! function's real handler with its documented answer, so the samples cannot rot. The Forge
 //! samples carry Forge Invocation Tokens signed with the committed dev Forge key (`dev/`).
 //!
-//! `CANOPY_UPDATE_EVENTS=1 cargo nextest run -p canopy-shared --test events` rewrites them.
-
-#[allow(dead_code)]
-mod support;
+//! `CANOPY_UPDATE_EVENTS=1 cargo nextest run -p canopy-tests --test integration events::` rewrites them.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,7 +27,7 @@ const IAT: i64 = 1_795_305_600;
 const EXP: i64 = 4_102_444_800;
 
 fn events_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+    support::repo::root().join("events")
 }
 
 /// Fixed ids, so that later samples can address what `content/import` creates.
@@ -511,7 +508,7 @@ fn event_files_are_current_and_complete() {
     }
     assert!(
         stale.is_empty(),
-        "stale events {stale:?}: run CANOPY_UPDATE_EVENTS=1 cargo nextest run -p canopy-shared --test events"
+        "stale events {stale:?}: run CANOPY_UPDATE_EVENTS=1 cargo nextest run -p canopy-tests --test integration events::"
     );
     let names: Vec<&str> = all_samples().iter().map(|(n, _)| *n).collect();
     for function in

@@ -3,9 +3,6 @@
 //! installs, Forge lifecycle events, and the admin check as the Forge app against a fake
 //! `api.atlassian.com` on loopback.
 
-#[allow(dead_code)]
-mod support;
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,6 +28,7 @@ use canopy_shared::tenants::{self, PURGE_DUE_KIND, Tenant, TenantState};
 use canopy_shared::{TenantKey, keys};
 use serde_json::{Value, json};
 use support::app::*;
+use support::world::Store;
 
 const INSTALLED: &str = "/lifecycle/installed";
 const FORGE_INSTALLED: &str = "/forge/lifecycle/installed";
@@ -493,88 +491,78 @@ async fn forge_events_for_an_unknown_or_mismatched_site_write_nothing() {
     assert_eq!(app.send(bearer("POST", FORGE_INSTALLED, &connect, Some(&json!({})))).await.0, 401);
 }
 
-async fn a_site_import_moves_the_site_to_the_newest_install(app: TestApp) {
-    let imported = "b0a1c2d3-imported-site-client-key";
-    connect_install(&app, CLIENT, CLOUD).await;
-    let site = json!({"name": "Before import", "visibility": "public"});
-    app.send(post("/api/sites", Some(&admin_fit(&app, CLOUD)), &site)).await;
-
-    assert_eq!(connect_install(&app, imported, CLOUD).await, 204);
-    let (_, _, body) = app.send(get("/api/tenant", Some(&admin_fit(&app, CLOUD)))).await;
-    assert_eq!(body["clientKey"], imported, "Forge now reaches the newest install");
-    let previous = stored(&app, CLIENT).await.expect("previous tenant");
-    assert_eq!(previous.cloud_id, None);
-    assert_eq!(previous.history.last().map(|t| t.event.as_str()), Some("site_moved"));
-    assert_eq!(previous.state, TenantState::Installed, "its data and Connect path stay");
-    assert_eq!(sites_of(&app, CLIENT).await[0]["name"], "Before import");
-
-    // The previous clientKey installing again takes the site back: the newest install wins.
-    assert_eq!(connect_install(&app, CLIENT, CLOUD).await, 204);
-    let (_, _, body) = app.send(get("/api/tenant", Some(&admin_fit(&app, CLOUD)))).await;
-    assert_eq!(body["clientKey"], CLIENT);
-    assert_eq!(stored(&app, imported).await.expect("tenant").cloud_id, None);
-}
-
-async fn a_connect_install_supersedes_a_forge_only_tenant_of_the_same_site(app: TestApp) {
-    app.send(forge_event(&app, FORGE_INSTALLED, CLOUD, "ari:inst/1", &site_ari(CLOUD))).await;
-    // Warm the process's cloudId cache on the Forge-only tenant.
-    assert_eq!(
-        app.send(get("/api/tenant", Some(&admin_fit(&app, CLOUD)))).await.2["clientKey"],
-        format!("forge:{CLOUD}")
-    );
-
-    assert_eq!(connect_install(&app, CLIENT, CLOUD).await, 204);
-    let (_, _, body) = app.send(get("/api/tenant", Some(&admin_fit(&app, CLOUD)))).await;
-    assert_eq!(body["clientKey"], CLIENT, "the cache never outlives a move");
-    let superseded = stored(&app, &format!("forge:{CLOUD}")).await.expect("forge-only tenant");
-    assert_eq!((superseded.state, superseded.cloud_id.as_deref()), (TenantState::Uninstalled, None));
-    assert!(superseded.purge_after.is_some(), "unreachable, so its purge is scheduled");
-}
-
-async fn concurrent_installs_of_one_site_leave_exactly_one_owner(app: TestApp) {
-    let clients = ["concurrent-a", "concurrent-b", "concurrent-c"];
-    let statuses = tokio::join!(
-        connect_install(&app, clients[0], CLOUD),
-        connect_install(&app, clients[1], CLOUD),
-        connect_install(&app, clients[2], CLOUD),
-    );
-    assert_eq!(statuses, (204, 204, 204));
-    let owner = index_item(&app, CLOUD).await.expect("index")["tenant"].as_str().expect("tenant").to_owned();
-    for client in clients {
-        let cloud_id = stored(&app, client).await.expect("tenant").cloud_id;
-        assert_eq!(cloud_id.as_deref() == Some(CLOUD), client == owner, "{client} (owner {owner})");
+/// On both store adapters: the index moves inside multi-partition transactions.
+async fn world(store: Store) -> TestApp {
+    match store {
+        Store::Embedded => TestApp::new(),
+        Store::Dynamo => TestApp::with_store(store.open().await.store),
     }
-    let (_, _, body) = app.send(get("/api/tenant", Some(&admin_fit(&app, CLOUD)))).await;
-    assert_eq!(body["clientKey"], owner.as_str());
 }
 
-/// The index moves inside multi-partition transactions: run those on both store adapters.
-macro_rules! on_both_stores {
-    ($($case:ident),+ $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::$case(super::TestApp::new()).await;
-                }
-            )+
+mod scenarios {
+    use super::*;
+
+    pub async fn a_site_import_moves_the_site_to_the_newest_install(app: TestApp) {
+        let imported = "b0a1c2d3-imported-site-client-key";
+        connect_install(&app, CLIENT, CLOUD).await;
+        let site = json!({"name": "Before import", "visibility": "public"});
+        app.send(post("/api/sites", Some(&admin_fit(&app, CLOUD)), &site)).await;
+
+        assert_eq!(connect_install(&app, imported, CLOUD).await, 204);
+        let (_, _, body) = app.send(get("/api/tenant", Some(&admin_fit(&app, CLOUD)))).await;
+        assert_eq!(body["clientKey"], imported, "Forge now reaches the newest install");
+        let previous = stored(&app, CLIENT).await.expect("previous tenant");
+        assert_eq!(previous.cloud_id, None);
+        assert_eq!(previous.history.last().map(|t| t.event.as_str()), Some("site_moved"));
+        assert_eq!(previous.state, TenantState::Installed, "its data and Connect path stay");
+        assert_eq!(sites_of(&app, CLIENT).await[0]["name"], "Before import");
+
+        // The previous clientKey installing again takes the site back: the newest install wins.
+        assert_eq!(connect_install(&app, CLIENT, CLOUD).await, 204);
+        let (_, _, body) = app.send(get("/api/tenant", Some(&admin_fit(&app, CLOUD)))).await;
+        assert_eq!(body["clientKey"], CLIENT);
+        assert_eq!(stored(&app, imported).await.expect("tenant").cloud_id, None);
+    }
+
+    pub async fn a_connect_install_supersedes_a_forge_only_tenant_of_the_same_site(app: TestApp) {
+        app.send(forge_event(&app, FORGE_INSTALLED, CLOUD, "ari:inst/1", &site_ari(CLOUD))).await;
+        // Warm the process's cloudId cache on the Forge-only tenant.
+        assert_eq!(
+            app.send(get("/api/tenant", Some(&admin_fit(&app, CLOUD)))).await.2["clientKey"],
+            format!("forge:{CLOUD}")
+        );
+
+        assert_eq!(connect_install(&app, CLIENT, CLOUD).await, 204);
+        let (_, _, body) = app.send(get("/api/tenant", Some(&admin_fit(&app, CLOUD)))).await;
+        assert_eq!(body["clientKey"], CLIENT, "the cache never outlives a move");
+        let superseded = stored(&app, &format!("forge:{CLOUD}")).await.expect("forge-only tenant");
+        assert_eq!((superseded.state, superseded.cloud_id.as_deref()), (TenantState::Uninstalled, None));
+        assert!(superseded.purge_after.is_some(), "unreachable, so its purge is scheduled");
+    }
+
+    pub async fn concurrent_installs_of_one_site_leave_exactly_one_owner(app: TestApp) {
+        let clients = ["concurrent-a", "concurrent-b", "concurrent-c"];
+        let statuses = tokio::join!(
+            connect_install(&app, clients[0], CLOUD),
+            connect_install(&app, clients[1], CLOUD),
+            connect_install(&app, clients[2], CLOUD),
+        );
+        assert_eq!(statuses, (204, 204, 204));
+        let owner = index_item(&app, CLOUD).await.expect("index")["tenant"].as_str().expect("tenant").to_owned();
+        for client in clients {
+            let cloud_id = stored(&app, client).await.expect("tenant").cloud_id;
+            assert_eq!(cloud_id.as_deref() == Some(CLOUD), client == owner, "{client} (owner {owner})");
         }
-        mod dynamo {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::$case(super::TestApp::with_store(super::support::dynamo::fresh_dynamo_store().await)).await;
-                }
-            )+
-        }
-    };
+        let (_, _, body) = app.send(get("/api/tenant", Some(&admin_fit(&app, CLOUD)))).await;
+        assert_eq!(body["clientKey"], owner.as_str());
+    }
 }
 
-on_both_stores!(
+support::scenarios!(stores: [
     a_site_import_moves_the_site_to_the_newest_install,
     a_connect_install_supersedes_a_forge_only_tenant_of_the_same_site,
     concurrent_installs_of_one_site_leave_exactly_one_owner,
-);
+]);
 
 #[tokio::test]
 async fn the_purge_releases_the_site_only_while_the_tenant_still_holds_it() {

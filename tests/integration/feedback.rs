@@ -3,10 +3,6 @@
 //! the contact kept only when chosen, rate limits holding across two app instances over one
 //! store, `/api/me` with hourly `lastSeen` and bounded dismissals, and bad input.
 
-#[allow(dead_code)]
-#[macro_use]
-mod support;
-
 use std::sync::Arc;
 
 use canopy_shared::TenantKey;
@@ -15,12 +11,12 @@ use canopy_shared::feedback::model::MAX_TEXT_CHARS;
 use canopy_shared::feedback::{ANONYMOUS_WINDOWS, MAX_SCANNED_PER_PAGE, USER_WINDOWS};
 use canopy_shared::http::feedback::MAX_FEEDBACK_BODY_BYTES;
 use canopy_shared::keys;
-use canopy_shared::store::embedded::EmbeddedItemStore;
 use canopy_shared::store::{Condition, Item, ItemStore, PageRequest, Write};
 use canopy_shared::users::MAX_DISMISSED_ANNOUNCEMENTS;
 use serde_json::{Value, json};
 use support::app::*;
 use support::counting::{Calls, CountingStore};
+use support::world::{Opened, Scheme, Store};
 use tower::ServiceExt;
 
 const A: &str = "tenant-a";
@@ -28,14 +24,6 @@ const B: &str = "tenant-b";
 const SECRET_A: &str = "secret-a";
 const SECRET_B: &str = "secret-b";
 const OTHER_USER: &str = "557058:other-user";
-
-/// How a world's callers authenticate: Connect context JWTs, or Forge Invocation Tokens naming
-/// the site (cloudId) the tenant recorded at its Connect install.
-#[derive(Clone, Copy, PartialEq)]
-enum Scheme {
-    Connect,
-    Forge,
-}
 
 /// Two app instances (two "Lambda instances") over one store, each with its own clock.
 struct World {
@@ -47,48 +35,19 @@ struct World {
     _dir: Option<tempfile::TempDir>,
 }
 
-fn with_feedback(mut app: TestApp) -> TestApp {
-    let routes = canopy_shared::http::lifecycle::routes()
-        .merge(canopy_shared::http::content::routes())
-        .merge(canopy_shared::http::feedback::routes());
-    app.router = canopy_shared::http::finish(routes, app.state.clone());
-    app
-}
-
-async fn world(store: Arc<dyn ItemStore>, dir: Option<tempfile::TempDir>) -> World {
+async fn world(store: Store, scheme: Scheme) -> World {
+    let Opened { store, dir } = store.open().await;
     let calls = Arc::new(Calls::default());
     let counting: Arc<dyn ItemStore> = Arc::new(CountingStore { inner: store.clone(), calls: calls.clone() });
-    let app = with_feedback(TestApp::with_store(counting));
+    let app = TestApp::with_store(counting).with_feedback_routes();
     // Two instances of one deployment: one store, one master key for the tenants' secrets.
     let mut second = TestApp::with_store(store);
     second.state.secrets = app.state.secrets.clone();
-    let second = with_feedback(second);
+    let second = second.with_feedback_routes();
     for (client, secret) in [(A, SECRET_A), (B, SECRET_B)] {
-        let token = sign_install(&install_claims(client, "/lifecycle/installed", app.now_secs()));
-        let mut payload = install_payload(client, secret);
-        payload["cloudId"] = json!(cloud_of(client));
-        let (status, _, body) = app.send(post("/lifecycle/installed", Some(&token), &payload)).await;
-        assert_eq!(status, 204, "{body}");
+        app.install(client, secret).await;
     }
-    World { app, second, calls, scheme: Scheme::Connect, _dir: dir }
-}
-
-async fn embedded() -> World {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store");
-    world(Arc::new(store), Some(dir)).await
-}
-
-async fn dynamo() -> World {
-    world(support::dynamo::fresh_dynamo_store().await, None).await
-}
-
-async fn embedded_forge() -> World {
-    World { scheme: Scheme::Forge, ..embedded().await }
-}
-
-async fn dynamo_forge() -> World {
-    World { scheme: Scheme::Forge, ..dynamo().await }
+    World { app, second, calls, scheme, _dir: dir }
 }
 
 fn secret(client: &str) -> &'static str {
@@ -97,10 +56,7 @@ fn secret(client: &str) -> &'static str {
 
 impl World {
     fn token(&self, client: &str, account: Option<&str>) -> String {
-        match self.scheme {
-            Scheme::Connect => context_token_as(client, secret(client), account, self.app.now_secs()),
-            Scheme::Forge => forge_token(&cloud_of(client), account, self.app.now_secs()),
-        }
+        self.scheme.token(client, secret(client), account, self.app.now_secs())
     }
 
     fn admin(&self) -> String {
@@ -564,17 +520,7 @@ mod scenarios {
     }
 }
 
-macro_rules! scenarios_for_every_adapter {
-    ($($case:ident),+ $(,)?) => {
-        scenarios_for!(embedded, $($case),+);
-        scenarios_for!(dynamo, $($case),+);
-        // The same scenarios with every caller authenticated by a Forge Invocation Token.
-        scenarios_for!(embedded_forge, $($case),+);
-        scenarios_for!(dynamo_forge, $($case),+);
-    };
-}
-
-scenarios_for_every_adapter!(
+support::scenarios!(stores and schemes: [
     submit_list_filter_export_delete_and_restore,
     the_contact_is_kept_only_when_chosen,
     bad_input_is_refused_and_writes_nothing,
@@ -583,7 +529,7 @@ scenarios_for_every_adapter!(
     the_day_limit_and_the_anonymous_bucket,
     me_records_visits_hourly_and_keeps_dismissals_bounded,
     filtered_listing_scans_a_bounded_page,
-);
+]);
 
 /// `/api/me` answers the record its visit read or wrote: a first visit costs the tenant record,
 /// the user record and the reporting enrolment (three reads) and one transaction; a visit within
@@ -602,10 +548,10 @@ async fn me_reads_the_user_record_once(w: World) {
 
 #[tokio::test]
 async fn me_reads_the_user_record_once_on_embedded() {
-    me_reads_the_user_record_once(embedded().await).await;
+    me_reads_the_user_record_once(world(Store::Embedded, Scheme::Connect).await).await;
 }
 
 #[tokio::test]
 async fn me_reads_the_user_record_once_on_dynamo() {
-    me_reads_the_user_record_once(dynamo().await).await;
+    me_reads_the_user_record_once(world(Store::Dynamo, Scheme::Connect).await).await;
 }

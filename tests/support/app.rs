@@ -15,6 +15,7 @@ use canopy_shared::connect::qsh::{CONTEXT_QSH, query_string_hash};
 use canopy_shared::forge::ForgeRemote;
 use canopy_shared::forge::fit::{self, Invocation};
 use canopy_shared::forge::jwks::{ForgeKeys, StaticForgeKeys};
+use canopy_shared::http::{content, lifecycle};
 use canopy_shared::media::local::LocalMediaStore;
 use canopy_shared::media::port::MediaStore;
 use canopy_shared::secrets::SecretSealer;
@@ -25,6 +26,7 @@ use canopy_shared::store::embedded::EmbeddedItemStore;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
+use utoipa_axum::router::OpenApiRouter;
 
 pub const BASE_URL: &str = "https://canopy.example.com";
 /// The account the test admin directory knows as a site administrator.
@@ -32,14 +34,14 @@ pub const ADMIN_ACCOUNT: &str = "557058:admin";
 /// An ordinary user.
 pub const USER_ACCOUNT: &str = "557058:user";
 pub const DEV_KID: &str = "canopy-dev-install-key";
-pub const DEV_PRIVATE_KEY: &[u8] = include_bytes!("../../../dev/install-key.pem");
-pub const DEV_PUBLIC_KEY: &[u8] = include_bytes!("../../../dev/install-key.pub.pem");
+pub const DEV_PRIVATE_KEY: &[u8] = include_bytes!("../../dev/install-key.pem");
+pub const DEV_PUBLIC_KEY: &[u8] = include_bytes!("../../dev/install-key.pub.pem");
 /// 2026-01-15T00:00:00Z: tests run on a manual clock.
 pub const START_MILLIS: i64 = 1_768_435_200_000;
 /// The committed dev Forge key (`dev/forge-key.pem`) and the key set that publishes it.
 pub const FORGE_KID: &str = "forge/invocation-token/canopy-dev";
-pub const FORGE_PRIVATE_KEY: &[u8] = include_bytes!("../../../dev/forge-key.pem");
-pub const FORGE_JWKS: &[u8] = include_bytes!("../../../dev/forge-jwks.json");
+pub const FORGE_PRIVATE_KEY: &[u8] = include_bytes!("../../dev/forge-key.pem");
+pub const FORGE_JWKS: &[u8] = include_bytes!("../../dev/forge-jwks.json");
 /// The Forge app the test config trusts FITs of.
 pub const FORGE_APP_ARI: &str = "ari:cloud:ecosystem::app/0d5f0d2c-canopy-test";
 /// How long a test FIT lives (Atlassian's live about 25 s).
@@ -60,6 +62,12 @@ pub fn forge_dev_keys() -> StaticForgeKeys {
     StaticForgeKeys::from_jwks(FORGE_JWKS).expect("dev key set parses")
 }
 
+impl Default for TestApp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl TestApp {
     pub fn new() -> Self {
         Self::with_keys(Arc::new(dev_keys()))
@@ -78,20 +86,30 @@ impl TestApp {
     pub fn with_media(media: Arc<dyn MediaStore>) -> Self {
         let mut app = Self::build(Arc::new(dev_keys()), None);
         app.state.media = media;
-        let routes = canopy_shared::http::lifecycle::routes()
-            .merge(canopy_shared::http::content::routes())
-            .merge(canopy_shared::http::media::routes());
-        app.router = canopy_shared::http::finish(routes, app.state.clone());
-        app
+        app.with_media_routes()
+    }
+
+    /// Serves `routes` over this app's state (call it again after changing the state).
+    pub fn serving(mut self, routes: OpenApiRouter<AppState>) -> Self {
+        self.router = canopy_shared::http::finish(routes, self.state.clone());
+        self
+    }
+
+    /// The lifecycle and media routes beside the content ones.
+    pub fn with_media_routes(self) -> Self {
+        self.serving(lifecycle::routes().merge(content::routes()).merge(canopy_shared::http::media::routes()))
+    }
+
+    /// The lifecycle and feedback routes (feedback, `/api/me`) beside the content ones.
+    pub fn with_feedback_routes(self) -> Self {
+        self.serving(lifecycle::routes().merge(content::routes()).merge(canopy_shared::http::feedback::routes()))
     }
 
     /// The app verifying FITs against the given key set (a fake JWKS server on loopback).
     pub fn with_forge_keys(keys: Arc<dyn ForgeKeys>) -> Self {
         let mut app = Self::new();
         app.state.forge = ForgeRemote::new(keys, app.clock.clone());
-        let routes = canopy_shared::http::lifecycle::routes().merge(canopy_shared::http::content::routes());
-        app.router = canopy_shared::http::finish(routes, app.state.clone());
-        app
+        app.serving(lifecycle::routes().merge(content::routes()))
     }
 
     fn build(install_keys: Arc<dyn InstallKeys>, store: Option<Arc<dyn ItemStore>>) -> Self {
@@ -119,8 +137,7 @@ impl TestApp {
                 LocalKeyring::open_or_create(&dir.path().join(KEYRING_FILE)).expect("keyring"),
             )),
         };
-        let routes = canopy_shared::http::lifecycle::routes().merge(canopy_shared::http::content::routes());
-        let router = canopy_shared::http::finish(routes, state.clone());
+        let router = canopy_shared::http::finish(lifecycle::routes().merge(content::routes()), state.clone());
         Self { state, clock, router, _dir: dir }
     }
 
@@ -295,10 +312,8 @@ pub fn delete(path: &str, token: &str, if_match: Option<&str>) -> Request<Body> 
 
 impl TestApp {
     /// Serves every product route (all functions' routers), operators as on AWS (IAM).
-    pub fn with_every_route(mut self) -> Self {
-        let routes = canopy_shared::http::openapi::product_routes(canopy_shared::http::ops::OperatorAccess::Iam);
-        self.router = canopy_shared::http::finish(routes, self.state.clone());
-        self
+    pub fn with_every_route(self) -> Self {
+        self.serving(canopy_shared::http::openapi::product_routes(canopy_shared::http::ops::OperatorAccess::Iam))
     }
 
     /// Installs `client` the way Atlassian does (RS256 signed install), recording `cloud_of(client)`.

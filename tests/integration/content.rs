@@ -1,32 +1,20 @@
 //! The content API through its router, on both store adapters: CRUD with versions, admin-only
 //! writes, the trash, counters, the one-query site config, tenant isolation and bad input.
 
-#[allow(dead_code)]
-#[macro_use]
-mod support;
-
 use std::sync::Arc;
 
 use canopy_shared::TenantKey;
 use canopy_shared::keys;
-use canopy_shared::store::embedded::EmbeddedItemStore;
 use canopy_shared::store::{Condition, Item, ItemStore, Write};
 use serde_json::{Value, json};
 use support::app::*;
 use support::counting::{Calls, CountingStore};
+use support::world::{Opened, Scheme, Store};
 
 const A: &str = "tenant-a";
 const B: &str = "tenant-b";
 const SECRET_A: &str = "secret-a";
 const SECRET_B: &str = "secret-b";
-
-/// How a world's callers authenticate: Connect context JWTs, or Forge Invocation Tokens naming
-/// the site (cloudId) the tenant recorded at its Connect install.
-#[derive(Clone, Copy, PartialEq)]
-enum Scheme {
-    Connect,
-    Forge,
-}
 
 struct World {
     app: TestApp,
@@ -35,47 +23,24 @@ struct World {
     _dir: Option<tempfile::TempDir>,
 }
 
-async fn world(store: Arc<dyn ItemStore>, dir: Option<tempfile::TempDir>) -> World {
+async fn world(store: Store, scheme: Scheme) -> World {
+    world_over(store.open().await, scheme).await
+}
+
+async fn world_over(Opened { store, dir }: Opened, scheme: Scheme) -> World {
     let calls = Arc::new(Calls::default());
     let counting: Arc<dyn ItemStore> = Arc::new(CountingStore { inner: store, calls: calls.clone() });
     let app = TestApp::with_store(counting);
     for (client, secret) in [(A, SECRET_A), (B, SECRET_B)] {
-        let token = sign_install(&install_claims(client, "/lifecycle/installed", app.now_secs()));
-        let mut payload = install_payload(client, secret);
-        payload["cloudId"] = json!(cloud_of(client));
-        let (status, _, body) = app.send(post("/lifecycle/installed", Some(&token), &payload)).await;
-        assert_eq!(status, 204, "{body}");
+        app.install(client, secret).await;
     }
-    World { app, calls, scheme: Scheme::Connect, _dir: dir }
-}
-
-async fn embedded() -> World {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store");
-    world(Arc::new(store), Some(dir)).await
-}
-
-async fn dynamo() -> World {
-    world(support::dynamo::fresh_dynamo_store().await, None).await
-}
-
-async fn embedded_forge() -> World {
-    World { scheme: Scheme::Forge, ..embedded().await }
-}
-
-async fn dynamo_forge() -> World {
-    World { scheme: Scheme::Forge, ..dynamo().await }
+    World { app, calls, scheme, _dir: dir }
 }
 
 impl World {
     fn token(&self, client: &str, account: Option<&str>) -> String {
-        match self.scheme {
-            Scheme::Connect => {
-                let secret = if client == A { SECRET_A } else { SECRET_B };
-                context_token_as(client, secret, account, self.app.now_secs())
-            }
-            Scheme::Forge => forge_token(&cloud_of(client), account, self.app.now_secs()),
-        }
+        let secret = if client == A { SECRET_A } else { SECRET_B };
+        self.scheme.token(client, secret, account, self.app.now_secs())
     }
 
     fn admin(&self, client: &str) -> String {
@@ -458,17 +423,7 @@ mod scenarios {
     }
 }
 
-macro_rules! scenarios_for_every_adapter {
-    ($($case:ident),+ $(,)?) => {
-        scenarios_for!(embedded, $($case),+);
-        scenarios_for!(dynamo, $($case),+);
-        // The same scenarios with every caller authenticated by a Forge Invocation Token.
-        scenarios_for!(embedded_forge, $($case),+);
-        scenarios_for!(dynamo_forge, $($case),+);
-    };
-}
-
-scenarios_for_every_adapter!(
+support::scenarios!(stores and schemes: [
     site_lifecycle_with_versions_trash_and_restore,
     only_admins_write_and_everyone_reads,
     counters_stay_exact,
@@ -478,13 +433,13 @@ scenarios_for_every_adapter!(
     export_and_import_round_trip_between_tenants,
     bad_imports_write_nothing,
     large_documents_fit_up_to_their_own_bound,
-);
+]);
 
 /// Below the port: on DynamoDB the site config read is exactly one Query request.
 #[tokio::test]
 async fn on_dynamodb_the_site_config_read_sends_exactly_one_query() {
     let (store, sent) = support::dynamo::fresh_dynamo_counted().await;
-    let w = world(store, None).await;
+    let w = world_over(Opened { store, dir: None }, Scheme::Connect).await;
     let (theme_id, _) = w.created("/api/themes", &theme("#0052CC")).await;
     let (site_id, _) =
         w.created("/api/sites", &json!({"name": "Docs", "visibility": "public", "themeId": theme_id})).await;

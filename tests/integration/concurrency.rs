@@ -1,17 +1,12 @@
 //! Many clients at once, through real sockets, on both store adapters: optimistic concurrency
 //! with `If-Match` loses no update, and the feedback rate limit admits exactly its limit.
 
-#[allow(dead_code)]
-#[macro_use]
-mod support;
-
 use std::sync::Arc;
 
 use canopy_shared::feedback::USER_WINDOWS;
-use canopy_shared::store::ItemStore;
-use canopy_shared::store::embedded::EmbeddedItemStore;
 use serde_json::{Value, json};
 use support::app::*;
+use support::world::{Opened, Store};
 
 const CLIENT: &str = "concurrency-tenant";
 const SECRET: &str = "concurrency-secret";
@@ -29,28 +24,12 @@ struct World {
     _dir: Option<tempfile::TempDir>,
 }
 
-async fn world(store: Arc<dyn ItemStore>, dir: Option<tempfile::TempDir>) -> World {
-    let mut app = TestApp::with_store(store);
-    let routes = canopy_shared::http::lifecycle::routes()
-        .merge(canopy_shared::http::content::routes())
-        .merge(canopy_shared::http::feedback::routes());
-    app.router = canopy_shared::http::finish(routes, app.state.clone());
-    let token = sign_install(&install_claims(CLIENT, "/lifecycle/installed", app.now_secs()));
-    let (status, _, body) =
-        app.send(post("/lifecycle/installed", Some(&token), &install_payload(CLIENT, SECRET))).await;
-    assert_eq!(status, 204, "{body}");
+async fn world(store: Store) -> World {
+    let Opened { store, dir } = store.open().await;
+    let app = TestApp::with_store(store).with_feedback_routes();
+    app.install(CLIENT, SECRET).await;
     let base = app.serve().await;
     World { app, base, http: reqwest::Client::new(), _dir: dir }
-}
-
-async fn embedded() -> World {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store");
-    world(Arc::new(store), Some(dir)).await
-}
-
-async fn dynamo() -> World {
-    world(support::dynamo::fresh_dynamo_store().await, None).await
 }
 
 impl World {
@@ -242,5 +221,4 @@ mod scenarios {
     }
 }
 
-scenarios_for!(embedded, if_match_writers_lose_no_update, rate_limit_admits_exactly_its_limit_under_parallel_load);
-scenarios_for!(dynamo, if_match_writers_lose_no_update, rate_limit_admits_exactly_its_limit_under_parallel_load);
+support::scenarios!(stores: [if_match_writers_lose_no_update, rate_limit_admits_exactly_its_limit_under_parallel_load]);

@@ -6,10 +6,6 @@
 //! whole (the counters equal what they count, every site has its listing entry) and a job cut
 //! short by a crash resumes and finishes. Each test prints the faults it injected.
 
-#[allow(dead_code)]
-#[macro_use]
-mod support;
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
