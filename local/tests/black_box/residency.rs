@@ -2,7 +2,7 @@
 //! the real `canopy-local` binary serving `us` and `eu` on two loopback ports, a migration driven through real sockets, the old region answering
 //! 421 with the new base URL, and `canopy-local residency-status` following the tenant there.
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

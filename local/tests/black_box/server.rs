@@ -1,7 +1,7 @@
 //! Black-box tests of the real `canopy-local` binary over real sockets: the dev install, signed
 //! installs against an install-keys server on loopback, persistence across restarts, bad input.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;
@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use support::{Server, free_port};
 
 const DEV_KID: &str = "canopy-dev-install-key";
-const DEV_PRIVATE_KEY: &[u8] = include_bytes!("../../dev/install-key.pem");
-const DEV_PUBLIC_KEY: &str = include_str!("../../dev/install-key.pub.pem");
+const DEV_PRIVATE_KEY: &[u8] = include_bytes!("../../../dev/install-key.pem");
+const DEV_PUBLIC_KEY: &str = include_str!("../../../dev/install-key.pub.pem");
 
 fn start(data_dir: &Path, keys_url: Option<&str>) -> Server {
     let mut command = support::command(data_dir);

@@ -2,7 +2,7 @@
 //! it creates its table, serves a site config from it, and a restart over an empty data dir
 //! still finds everything (the items live in DynamoDB, not under the data dir).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

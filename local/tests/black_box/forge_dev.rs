@@ -2,7 +2,7 @@
 //! Connect is reachable with a dev FIT by its cloudId, the server verifies FITs against the key
 //! set it serves itself, and a Forge lifecycle event creates a Forge-only tenant.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 
