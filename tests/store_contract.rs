@@ -23,16 +23,7 @@ fn tenant(name: &str) -> TenantKey {
 }
 
 fn item(t: &TenantKey, sk: &str, version: u64) -> Item {
-    Item {
-        tenant: t.clone(),
-        sk: sk.into(),
-        version,
-        updated_at: NOW * 1000,
-        updated_by: None,
-        due: None,
-        expires_at: None,
-        body: json!({"sk": sk, "v": version}),
-    }
+    support::items::item(t, sk, version, NOW, json!({"sk": sk, "v": version}))
 }
 
 fn put(item: Item, condition: Condition) -> Write {

@@ -27,16 +27,13 @@ fn tenant() -> TenantKey {
 }
 
 fn item(writer: usize, version: u64) -> Item {
-    Item {
-        tenant: tenant(),
-        sk: format!("ITEM#{writer:02}"),
+    support::items::item(
+        &tenant(),
+        &format!("ITEM#{writer:02}"),
         version,
-        updated_at: NOW * 1000,
-        updated_by: None,
-        due: None,
-        expires_at: None,
-        body: json!({"writer": writer, "version": version}),
-    }
+        NOW,
+        json!({"writer": writer, "version": version}),
+    )
 }
 
 /// The write of `writer`'s item at `version`, conditional on the version before it.

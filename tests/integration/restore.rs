@@ -10,7 +10,7 @@ use canopy_shared::media::port::MediaStore;
 use canopy_shared::regions::{Region, RegionSpec};
 use canopy_shared::restore::{Restored, restore_tenant};
 use canopy_shared::store::embedded::EmbeddedItemStore;
-use canopy_shared::store::{Condition, Item, ItemStore, MAX_PAGE_SIZE, PageRequest, Write};
+use canopy_shared::store::{Condition, ItemStore, MAX_PAGE_SIZE, PageRequest, Write};
 use serde_json::{Value, json};
 use support::world::Store;
 
@@ -56,16 +56,7 @@ async fn put(store: &dyn ItemStore, tenant: &str, sk: &str, body: Value) {
         Some(item) => (item.version + 1, Condition::Version(item.version)),
         None => (1, Condition::Absent),
     };
-    let item = Item {
-        tenant: key(tenant),
-        sk: sk.into(),
-        version,
-        updated_at: NOW * 1000,
-        updated_by: None,
-        due: None,
-        expires_at: None,
-        body,
-    };
+    let item = support::items::item(&key(tenant), sk, version, NOW, body);
     store.transact(vec![Write::Put { item, condition }], NOW).await.expect("put");
 }
 

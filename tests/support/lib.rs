@@ -6,6 +6,7 @@ pub mod app;
 pub mod contention;
 pub mod counting;
 pub mod dynamo;
+pub mod items;
 pub mod media;
 pub mod processes;
 pub mod repo;

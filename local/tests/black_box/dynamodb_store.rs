@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use support::Server;
+use support::{Server, post};
 
 fn dynamodb_endpoint() -> String {
     std::env::var("CANOPY_TEST_DYNAMODB_ENDPOINT")
@@ -38,16 +38,6 @@ fn command(data_dir: &Path, access_key: &str, endpoint: &str) -> Command {
 
 fn start(data_dir: &Path, access_key: &str) -> Server {
     support::start(command(data_dir, access_key, &dynamodb_endpoint()))
-}
-
-async fn post(client: &reqwest::Client, url: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
-    let mut request = client.post(url).json(body);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("JWT {token}"));
-    }
-    let response = request.send().await.expect("send");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("JSON body"))
 }
 
 async fn read_config(client: &reqwest::Client, url: &str, token: &str) -> (String, Value) {

@@ -12,7 +12,7 @@ use axum::routing::get;
 use canopy_shared::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
 use canopy_shared::connect::qsh::query_string_hash;
 use serde_json::{Value, json};
-use support::{Server, free_port};
+use support::{Server, free_port, post};
 
 const DEV_KID: &str = "canopy-dev-install-key";
 const DEV_PRIVATE_KEY: &[u8] = include_bytes!("../../../dev/install-key.pem");
@@ -59,17 +59,6 @@ fn install_token(base: &str, client: &str, path: &str) -> String {
 
 fn payload(client: &str, secret: &str) -> Value {
     json!({"key": "canopy", "clientKey": client, "sharedSecret": secret, "baseUrl": "https://site.atlassian.net/wiki", "productType": "confluence", "eventType": "installed"})
-}
-
-async fn post(client: &reqwest::Client, url: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
-    let mut request = client.post(url).json(body);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("JWT {token}"));
-    }
-    let response = request.send().await.expect("send");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") })
 }
 
 #[tokio::test]

@@ -7,6 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 /// How long a server may take to listen: DynamoDB Local's first table can be slow on a busy
 /// machine.
 const LISTEN_WITHIN: Duration = Duration::from_secs(30);
@@ -71,4 +73,17 @@ pub fn start(mut command: Command) -> Server {
         std::thread::sleep(Duration::from_millis(25));
     }
     panic!("canopy-local did not listen on {port} within {LISTEN_WITHIN:?}");
+}
+
+/// POSTs `body` as JSON, with `token` as a Connect JWT; answers the status and the JSON body
+/// (`null` when empty).
+pub async fn post(client: &reqwest::Client, url: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut request = client.post(url).json(body);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("JWT {token}"));
+    }
+    let response = request.send().await.expect("send");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") })
 }
