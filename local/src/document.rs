@@ -1,6 +1,6 @@
 //! The local server's OpenAPI document: every product route, the dev routes and this one, from
 //! the same declarations as the router. Served at `/openapi.json`; `canopy-local openapi` prints
-//! it (the committed `docs/openapi.json`, checked fresh by `local/tests/openapi.rs`).
+//! it (the committed `docs/openapi.json`, checked fresh by `local/tests/black_box/server.rs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The `api` step of scripts/test (sourced, not executed; needs tools.sh and services.sh):
 # schemathesis generates requests from the committed OpenAPI document (docs/openapi.json, kept
-# current by local/tests/server.rs) and sends them to the real canopy-local binary with a dev
+# current by local/tests/black_box/server.rs) and sends them to the real canopy-local binary with a dev
 # tenant's admin context JWT. Checks: no 5xx, and every answer (status, content type, body)
 # conforms to the document. Prints the number of generated cases. Before it, api_items.py
 # creates one item of each content kind and checks those answers against their schemas.

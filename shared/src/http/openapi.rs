@@ -1,6 +1,6 @@
 //! The OpenAPI document of the HTTP API. Every route is declared once, on its handler
 //! (`#[utoipa::path]`), and registered with `routes!`: the router and the document come from that
-//! one declaration, so a route cannot exist undocumented (`shared/tests/openapi.rs` also refuses
+//! one declaration, so a route cannot exist undocumented (`tests/integration/openapi.rs` also refuses
 //! any `.route(` that bypasses it).
 //!
 //! What every operation shares is added here rather than repeated on each handler: the error

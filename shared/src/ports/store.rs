@@ -2,7 +2,7 @@
 //! transactional writes, prefix queries with paging, and a sparse cross-tenant "due" index.
 //!
 //! Two adapters implement it ([`dynamo::DynamoItemStore`], [`embedded::EmbeddedItemStore`]) and one
-//! contract suite (`shared/tests/store_contract.rs`) runs unchanged against both. Domain modules
+//! contract suite (`tests/store_contract.rs`) runs unchanged against both. Domain modules
 //! are plain code over this trait.
 
 use async_trait::async_trait;

@@ -1,7 +1,7 @@
 //! Atlassian's query string hash: `qsh = hex(sha256(METHOD & canonical-uri & canonical-query))`.
 //!
 //! The rules are CONNECT.md §4, checked against Atlassian's 78 interoperability vectors
-//! (`shared/tests/connect_vectors.rs`).
+//! (`tests/integration/connect_vectors.rs`).
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest, Sha256};

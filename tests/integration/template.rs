@@ -1,0 +1,323 @@
+//! Promises the deployment must keep, read from `template.yaml`: every function logs to a group
+//! of its own, and every log group keeps 14 days (IP addresses in logs are kept no longer).
+
+fn template() -> String {
+    support::repo::read("template.yaml")
+}
+
+/// Top-level resources as (name, lines of its block).
+fn resources(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut in_resources = false;
+    let mut resources: Vec<(String, Vec<String>)> = Vec::new();
+    for line in text.lines() {
+        if !line.starts_with(' ') && !line.is_empty() {
+            in_resources = line.starts_with("Resources:");
+            continue;
+        }
+        if !in_resources || line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix("  ").filter(|l| !l.starts_with(' ')).and_then(|l| l.strip_suffix(':')) {
+            resources.push((name.to_owned(), Vec::new()));
+        } else if let Some((_, lines)) = resources.last_mut() {
+            lines.push(line.trim().to_owned());
+        }
+    }
+    resources
+}
+
+#[test]
+fn every_log_group_keeps_14_days_and_every_function_has_one() {
+    let text = template();
+    let all = resources(&text);
+    let groups: Vec<&(String, Vec<String>)> =
+        all.iter().filter(|(_, l)| l.contains(&"Type: AWS::Logs::LogGroup".to_owned())).collect();
+    let functions: Vec<&(String, Vec<String>)> =
+        all.iter().filter(|(_, l)| l.contains(&"Type: AWS::Serverless::Function".to_owned())).collect();
+    assert!(functions.len() >= 5, "found {} functions", functions.len());
+    assert!(groups.len() >= functions.len(), "{} log groups for {} functions", groups.len(), functions.len());
+    for (name, lines) in &groups {
+        assert!(lines.contains(&"RetentionInDays: 14".to_owned()), "{name} must keep logs exactly 14 days");
+    }
+    let group_names: Vec<&str> = groups.iter().map(|(n, _)| n.as_str()).collect();
+    for (name, lines) in &functions {
+        let group = lines
+            .iter()
+            .find_map(|l| l.strip_prefix("LogGroup: !Ref "))
+            .unwrap_or_else(|| panic!("{name} has no log group"));
+        assert!(group_names.contains(&group), "{name} logs to {group}, which is not a log group of this template");
+    }
+}
+
+/// A resource's block with its indentation (the lines under `  <name>:`).
+fn block(text: &str, name: &str) -> Vec<String> {
+    let header = format!("  {name}:");
+    let mut lines = text.lines().skip_while(|l| *l != header);
+    assert!(lines.next().is_some(), "template.yaml has no resource {name}");
+    lines.take_while(|l| l.is_empty() || l.starts_with("   ")).map(str::to_owned).collect()
+}
+
+fn indent(line: &str) -> usize {
+    line.len() - line.trim_start().len()
+}
+
+/// One IAM statement of a function's `Policies`, as written (intrinsics kept as text).
+#[derive(Debug, Default)]
+struct Statement {
+    effect: String,
+    actions: Vec<String>,
+    resources: Vec<String>,
+    condition: Vec<String>,
+}
+
+/// The statements of a function's `Policies` (those inside `!If` alternatives too). Every
+/// statement of this template starts with `- Effect:`; anything else fails the parse.
+fn statements(function: &[String]) -> Vec<Statement> {
+    let start = function.iter().position(|l| l == "      Policies:").expect("the function has Policies");
+    let policy_lines: Vec<&String> = function[start + 1..]
+        .iter()
+        .take_while(|l| l.trim().is_empty() || indent(l) > 6)
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .collect();
+    let mut out: Vec<Statement> = Vec::new();
+    let mut dash = 0;
+    let mut list: Option<(usize, &str)> = None;
+    for line in policy_lines {
+        let trimmed = line.trim_start();
+        if let Some(effect) = trimmed.strip_prefix("- Effect: ") {
+            dash = indent(line);
+            out.push(Statement { effect: effect.to_owned(), ..Default::default() });
+            list = None;
+            continue;
+        }
+        let Some(current) = out.last_mut().filter(|_| indent(line) > dash) else { continue };
+        if let Some((at, field)) = list
+            && indent(line) > at
+            && let Some(item) = trimmed.strip_prefix("- ")
+        {
+            match field {
+                "Action" => current.actions.push(item.to_owned()),
+                "Resource" => current.resources.push(item.to_owned()),
+                _ => current.condition.push(item.to_owned()),
+            }
+            continue;
+        }
+        list = None;
+        let (key, value) = trimmed.split_once(':').map(|(k, v)| (k, v.trim())).unwrap_or((trimmed, ""));
+        match (key, value) {
+            ("Action" | "Resource", "") => {
+                list = Some((indent(line), if key == "Action" { "Action" } else { "Resource" }))
+            }
+            ("Action", v) => current.actions.push(v.to_owned()),
+            ("Resource", v) => current.resources.push(v.to_owned()),
+            ("Condition", _) => list = Some((indent(line), "Condition")),
+            _ if indent(line) > dash + 2 => current.condition.push(trimmed.trim_start_matches("- ").to_owned()),
+            (other, _) => panic!("unexpected statement key {other:?} in {line:?}"),
+        }
+    }
+    assert!(!out.is_empty(), "no statement parsed");
+    out
+}
+
+const ITEMS_RW: &[&str] = &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"];
+const CHECK: &str = "dynamodb:ConditionCheckItem";
+const BATCH: &str = "dynamodb:BatchWriteItem";
+const OBJECTS_RW: &[&str] = &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"];
+const OPEN_SECRET: &str = "kms:Decrypt";
+const SEAL_SECRET: &str = "kms:GenerateDataKey";
+
+/// What each function's code calls, and nothing else (the policy must grant exactly this).
+/// Transactions are authorised per contained action (PutItem, DeleteItem, ConditionCheckItem).
+fn needed() -> Vec<(&'static str, Vec<&'static str>)> {
+    let with = |base: &[&[&'static str]]| base.concat();
+    vec![
+        ("LifecycleFunction", with(&[ITEMS_RW, &[CHECK, OPEN_SECRET, SEAL_SECRET]])),
+        ("ContentFunction", with(&[ITEMS_RW, &[CHECK, OPEN_SECRET]])),
+        // CHECK: the residency write fence's condition on every tenant write.
+        ("MediaFunction", with(&[ITEMS_RW, OBJECTS_RW, &[CHECK, OPEN_SECRET]])),
+        ("FeedbackFunction", with(&[ITEMS_RW, &[CHECK, OPEN_SECRET]])),
+        ("OpsFunction", vec!["dynamodb:GetItem", "dynamodb:Query"]),
+        ("UsageFunction", vec!["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"]),
+        ("PrivacyFunction", with(&[ITEMS_RW, &[CHECK, OPEN_SECRET]])),
+        (
+            "RetentionFunction",
+            with(&[ITEMS_RW, &[BATCH, CHECK, "s3:ListBucket", "s3:DeleteObject", OPEN_SECRET, SEAL_SECRET]]),
+        ),
+        ("ResidencyFunction", with(&[ITEMS_RW, &[CHECK, BATCH], OBJECTS_RW, &[OPEN_SECRET]])),
+        ("ResidencyWorkerFunction", with(&[ITEMS_RW, &[CHECK, BATCH], OBJECTS_RW])),
+    ]
+}
+
+/// Functions serving tenants' requests: refused the operator partition by a LeadingKeys deny.
+const TENANT_FACING: &[&str] = &["LifecycleFunction", "ContentFunction", "MediaFunction", "FeedbackFunction"];
+/// Cross-tenant jobs and operator routes limited to the operator partition for these actions.
+const OPERATOR_ONLY: &[(&str, &str)] =
+    &[("OpsFunction", "dynamodb:GetItem"), ("OpsFunction", "dynamodb:Query"), ("UsageFunction", "dynamodb:PutItem")];
+
+fn function_names(text: &str) -> Vec<String> {
+    resources(text)
+        .into_iter()
+        .filter(|(_, l)| l.contains(&"Type: AWS::Serverless::Function".to_owned()))
+        .map(|(n, _)| n)
+        .collect()
+}
+
+#[test]
+fn every_function_is_granted_exactly_the_actions_its_code_uses_on_named_resources() {
+    let text = template();
+    let functions = function_names(&text);
+    let needed = needed();
+    let mut listed: Vec<&str> = needed.iter().map(|(n, _)| *n).collect();
+    listed.sort_unstable();
+    let mut found: Vec<&str> = functions.iter().map(String::as_str).collect();
+    found.sort_unstable();
+    assert_eq!(found, listed, "every function has its needs listed here, and only functions of the template");
+    for (name, needed) in &needed {
+        let statements = statements(&block(&text, name));
+        let mut granted: Vec<&str> = statements
+            .iter()
+            .filter(|s| s.effect == "Allow")
+            .flat_map(|s| s.actions.iter().map(String::as_str))
+            .collect();
+        granted.sort_unstable();
+        granted.dedup();
+        let mut expected = needed.to_vec();
+        expected.sort_unstable();
+        assert_eq!(granted, expected, "{name}: granted actions differ from what it uses");
+        for statement in &statements {
+            for action in &statement.actions {
+                assert!(!action.contains('*'), "{name}: wildcard action {action}");
+            }
+            assert!(!statement.resources.is_empty(), "{name}: a statement without Resource: {statement:?}");
+            for resource in &statement.resources {
+                let named = ["!GetAtt ", "!Ref ", "!Sub "].iter().any(|p| resource.starts_with(p));
+                assert!(named && resource != "\"*\"", "{name}: resource {resource} is not a named ARN");
+                assert!(!resource.contains("/index/*"), "{name}: every index, not the one it reads: {resource}");
+            }
+            if statement.actions.iter().any(|a| a.starts_with("kms:")) {
+                assert!(
+                    statement
+                        .resources
+                        .iter()
+                        .all(|r| r == "!GetAtt SecretsKey.Arn" || r == "!Ref OtherRegionSecretsKeyArn"),
+                    "{name}: KMS only on the secrets keys: {statement:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn tenant_facing_functions_never_reach_the_operator_partition_and_operator_actions_stay_in_it() {
+    let text = template();
+    let leading_operator = |s: &Statement| {
+        s.condition.iter().any(|c| c.starts_with("dynamodb:LeadingKeys"))
+            && s.condition.iter().any(|c| c == "\"T#_operator\"")
+    };
+    for name in TENANT_FACING {
+        let statements = statements(&block(&text, name));
+        let deny = statements.iter().find(|s| s.effect == "Deny").unwrap_or_else(|| panic!("{name} has no Deny"));
+        assert!(leading_operator(deny), "{name}: the deny names the operator partition: {deny:?}");
+        assert!(deny.condition.iter().any(|c| c == "ForAnyValue:StringEquals:"), "{name}: {deny:?}");
+        let allowed_on_table: Vec<&String> = statements
+            .iter()
+            .filter(|s| s.effect == "Allow" && s.resources.contains(&"!GetAtt Table.Arn".to_owned()))
+            .flat_map(|s| &s.actions)
+            .collect();
+        for action in allowed_on_table {
+            assert!(
+                deny.actions.contains(action),
+                "{name}: {action} is allowed but not denied on the operator partition"
+            );
+        }
+    }
+    for (name, action) in OPERATOR_ONLY {
+        let statements = statements(&block(&text, name));
+        for statement in statements.iter().filter(|s| s.actions.iter().any(|a| a == action)) {
+            let on_index_only = statement.resources.iter().all(|r| r.contains("/index/"));
+            assert!(
+                on_index_only || leading_operator(statement),
+                "{name}: {action} must be limited to T#_operator: {statement:?}"
+            );
+        }
+    }
+}
+
+fn has(lines: &[String], wanted: &str) -> bool {
+    lines.iter().any(|l| l.trim() == wanted)
+}
+
+#[test]
+fn data_is_encrypted_with_own_keys_recoverable_to_the_minute_and_backed_up_daily_for_35_days() {
+    let text = template();
+    let table = block(&text, "Table");
+    for wanted in [
+        "PointInTimeRecoveryEnabled: true",
+        "DeletionProtectionEnabled: true",
+        "SSEType: KMS",
+        "KMSMasterKeyId: !Ref TableKey",
+        "DeletionPolicy: Retain",
+        "AttributeName: ttl",
+        "- IndexName: due",
+    ] {
+        assert!(has(&table, wanted), "Table: {wanted}");
+    }
+    for key in ["TableKey", "SecretsKey"] {
+        assert!(has(&block(&text, key), "EnableKeyRotation: true"), "{key} rotates");
+    }
+    let plan = block(&text, "BackupPlan");
+    assert!(has(&plan, "DeleteAfterDays: 35"), "backups kept 35 days");
+    assert!(has(&plan, "ScheduleExpression: cron(0 3 * * ? *)"), "daily backups");
+    assert!(has(&block(&text, "BackupSelection"), "- !GetAtt Table.Arn"), "the table is selected");
+    assert!(has(&block(&text, "BackupVault"), "EncryptionKeyArn: !GetAtt TableKey.Arn"));
+
+    let bucket = block(&text, "MediaBucket");
+    for wanted in ["Status: Enabled", "NoncurrentDays: 7", "RestrictPublicBuckets: true", "BlockPublicPolicy: true"] {
+        assert!(has(&bucket, wanted), "MediaBucket: {wanted}");
+    }
+    let policy = block(&text, "MediaBucketPolicy");
+    assert!(has(&policy, "Effect: Deny") && has(&policy, "aws:SecureTransport: \"false\""), "TLS-only bucket");
+}
+
+#[test]
+fn every_function_is_traced_and_alarmed_and_every_schedule_has_a_dead_letter_queue() {
+    let text = template();
+    assert!(text.contains("\n    Tracing: Active\n"), "X-Ray tracing for every function (Globals)");
+    for name in function_names(&text) {
+        let short = name.trim_end_matches("Function");
+        for alarm in ["ErrorsAlarm", "ThrottlesAlarm"] {
+            let lines = block(&text, &format!("{short}{alarm}"));
+            assert!(has(&lines, &format!("Value: !Ref {name}")), "{short}{alarm} watches {name}");
+            assert!(has(&lines, "AlarmActions: [!Ref AlarmTopic]"), "{short}{alarm} notifies");
+        }
+        let lines = block(&text, &name);
+        let schedules = lines.iter().filter(|l| l.trim() == "Type: Schedule").count();
+        let dead_letters = lines.iter().filter(|l| l.trim() == "Arn: !GetAtt JobsDeadLetterQueue.Arn").count();
+        assert_eq!(schedules, dead_letters, "{name}: every schedule sends undeliverable events to the DLQ");
+    }
+    for alarm in ["SweepBehindAlarm", "SweepNotRunningAlarm", "JobsDeadLetterAlarm", "ApiServerErrorsAlarm"] {
+        assert!(has(&block(&text, alarm), "AlarmActions: [!Ref AlarmTopic]"), "{alarm}");
+    }
+    let api = block(&text, "HttpApi");
+    assert!(
+        has(&api, "ThrottlingRateLimit: !Ref ApiThrottleRate")
+            && has(&api, "ThrottlingBurstLimit: !Ref ApiThrottleBurst")
+    );
+}
+
+/// The sweep-behind metric filter reads the log line `retention::on_schedule` writes; if either
+/// side is renamed the alarm would silently never fire.
+#[test]
+fn the_sweep_backlog_filter_matches_the_sweeps_log_line() {
+    let text = template();
+    let filter = block(&text, "SweepBacklogMetric");
+    assert!(has(&filter, r#"FilterPattern: '{ $.fields.message = "retention sweep" && $.fields.more IS TRUE }'"#));
+    // Wherever the sweep lives among the library's sources.
+    let mut files = Vec::new();
+    support::repo::rust_files(&support::repo::root().join("shared/src"), &mut files);
+    let logs_the_line = |file: &std::path::PathBuf| {
+        let code = std::fs::read_to_string(file).expect("source");
+        code.contains("more = report.more,") && code.contains("\"retention sweep\"")
+    };
+    assert!(files.iter().any(logs_the_line), "the log line changed");
+}
