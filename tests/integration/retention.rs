@@ -229,7 +229,7 @@ mod scenarios {
         let receipts = w.receipts().await;
         assert_eq!(receipts.len(), 1);
         let receipt = &receipts[0];
-        assert_eq!(receipt.tenant_key_sha256, purge::tenant_hash(&tenant(A)));
+        assert_eq!(receipt.tenant_key_sha256, canopy_shared::kernel::keys::tenant_hash(&tenant(A)));
         assert_eq!(receipt.objects_deleted, 1);
         assert!(receipt.items_deleted >= 9, "{receipt:?}");
         let text = serde_json::to_string(receipt).expect("json");

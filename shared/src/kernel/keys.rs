@@ -215,6 +215,18 @@ pub const RESIDENCY_DUE_KIND: &str = "residency";
 /// Due-index kind of tenants whose report is due.
 pub const PRIVACY_REPORT_DUE_KIND: &str = "privacy-report";
 
+/// A purge receipt in the operator partition, newest last:
+/// `RECEIPT#<purged at ms, 15 digits>#<first 32 hex digits of the tenant hash>`.
+pub fn receipt(purged_at_millis: i64, tenant: &TenantKey) -> String {
+    format!("{RECEIPT_PREFIX}{:015}#{}", purged_at_millis.max(0), &tenant_hash(tenant)[..32])
+}
+
+/// The SHA-256 of a tenant key, hex: how operator records name a tenant without holding its key.
+pub fn tenant_hash(tenant: &TenantKey) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(tenant.as_str().as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,6 @@
 //! on the marker.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::{Budget, SweepReport};
 use crate::domain::data::Stack;
@@ -69,15 +68,6 @@ pub struct Receipt {
     pub objects_deleted: u64,
 }
 
-pub fn tenant_hash(tenant: &TenantKey) -> String {
-    hex::encode(Sha256::digest(tenant.as_str().as_bytes()))
-}
-
-/// Receipts live in the operator partition, newest last: `RECEIPT#<purged at ms, 15 digits>#<hash>`.
-pub fn receipt_key(purged_at_millis: i64, tenant: &TenantKey) -> String {
-    format!("{}{:015}#{}", keys::RECEIPT_PREFIX, purged_at_millis.max(0), &tenant_hash(tenant)[..32])
-}
-
 fn marker_item(tenant: &TenantKey, marker: &Marker, version: u64, now: i64) -> Result<Item> {
     Ok(Item {
         tenant: tenant.clone(),
@@ -128,7 +118,7 @@ pub async fn purge_tenant(
             }
         }
     };
-    tracing::info!(tenant_hash = %&tenant_hash(tenant)[..16], ?reason, "purging tenant");
+    tracing::info!(tenant_hash = %&keys::tenant_hash(tenant)[..16], ?reason, "purging tenant");
 
     let objects = state.media.delete_prefix(&keys::media_prefix(tenant)).await?;
     marker.objects += objects;
@@ -176,7 +166,7 @@ pub async fn purge_tenant(
 
     let purged_at = state.clock.now_millis();
     let receipt = Receipt {
-        tenant_key_sha256: tenant_hash(tenant),
+        tenant_key_sha256: keys::tenant_hash(tenant),
         reason,
         region: state.config.home_region.clone(),
         started_at: rfc3339(marker.started_at),
@@ -187,7 +177,7 @@ pub async fn purge_tenant(
     let operator = keys::operator_tenant();
     let receipt_item = Item {
         tenant: operator,
-        sk: receipt_key(purged_at, tenant),
+        sk: keys::receipt(purged_at, tenant),
         version: 1,
         updated_at: purged_at,
         updated_by: None,
