@@ -1,7 +1,11 @@
-//! Canopy's shared library: domain, ports, adapters, HTTP routers and jobs.
+//! Canopy's shared library, in layers (docs/ARCHITECTURE.md; `scripts/check-layers` keeps them):
 //!
-//! Dependencies point one way: `http` → domain (`tenants`) → ports (`store`, `connect::keys`)
-//! ← adapters. Only the binaries choose adapters and wire them together through [`state`].
+//! - `kernel`: errors, clock, ids, keys, the tenant key, configuration; imports nothing else.
+//! - `ports`: the traits the domain calls (item store, media store, secrets, key sources).
+//! - `domain`: the use cases, over the ports and the contexts `domain::data::{Data, Stack}`.
+//! - `adapters`: the ports' implementations (DynamoDB, redb, S3, files, KMS, Atlassian).
+//! - `jobs` and `http`: the entry points (scheduled events, routers).
+//! - `state` and `bootstrap`: the only wiring; only the binaries choose adapters.
 
 pub mod adapters;
 pub mod bootstrap;
