@@ -315,3 +315,153 @@ fn the_sweep_backlog_filter_matches_the_sweeps_log_line() {
     let code = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/retention/mod.rs")).expect("source");
     assert!(code.contains("more = report.more,") && code.contains("\"retention sweep\""), "the log line changed");
 }
+
+/// `Globals.Function.Environment.Variables` merged with a function's own `Environment.Variables`
+/// (the function's value wins, as in SAM), as written (intrinsics kept as text).
+fn environment(text: &str, function: &str) -> std::collections::BTreeMap<String, String> {
+    let variables = |lines: &[&str], header: &str| -> Vec<(String, String)> {
+        let Some(at) = lines.iter().position(|l| *l == header) else { return Vec::new() };
+        let depth = indent(header);
+        lines[at + 1..]
+            .iter()
+            .take_while(|l| l.trim().is_empty() || indent(l) > depth)
+            .filter(|l| indent(l) == depth + 2 && !l.trim_start().starts_with('#'))
+            .filter_map(|l| l.trim().split_once(':').map(|(k, v)| (k.to_owned(), v.trim().to_owned())))
+            .collect()
+    };
+    let globals: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "Globals:")
+        .skip(1)
+        .take_while(|l| l.is_empty() || l.starts_with(' '))
+        .collect();
+    let own = block(text, function);
+    let own: Vec<&str> = own.iter().map(String::as_str).collect();
+    let mut env: std::collections::BTreeMap<String, String> =
+        variables(&globals, "      Variables:").into_iter().collect();
+    env.extend(variables(&own, "        Variables:"));
+    env
+}
+
+/// Every `CANOPY_*` variable the library reads with `var("…")`, with where (path:line), found
+/// by walking `shared/src` (whatever its layout).
+fn variables_read_by_the_code() -> Vec<(String, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir).expect("shared/src").flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let code = std::fs::read_to_string(&path).expect("source");
+                for (n, line) in code.lines().enumerate() {
+                    let mut rest = line;
+                    while let Some(at) = rest.find("var(\"CANOPY_") {
+                        let name: String = rest[at + 5..]
+                            .chars()
+                            .take_while(|c| c.is_ascii_uppercase() || *c == '_' || c.is_ascii_digit())
+                            .collect();
+                        out.push((name, format!("{}:{}", path.display(), n + 1)));
+                        rest = &rest[at + 5..];
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")), &mut out);
+    out
+}
+
+/// Read by the code but deliberately left unset on Lambda: the built-in default is the product's
+/// value, or the variable only points a local run at local servers.
+const DEFAULTED_ON_LAMBDA: &[&str] = &[
+    "CANOPY_PURGE_AFTER_DAYS",    // 30 days: the deletion promise
+    "CANOPY_LIVENESS_GRACE_DAYS", // retention's default grace
+    "CANOPY_ADMIN_CACHE_SECS",    // the admin-answer cache's default
+    "CANOPY_DYNAMODB_ENDPOINT",   // DynamoDB Local
+    "CANOPY_S3_ENDPOINT",         // a local S3
+];
+
+/// Every function starts through `bootstrap::lambda_state`, which reads the whole configuration:
+/// each variable the code reads is given to every function (from Globals, so none is forgotten),
+/// and the ones that must be the stack's own values are. A missing `CANOPY_APP_KEY` makes a job
+/// sign as the default `canopy` (Atlassian answers 401, the liveness check uninstalls every
+/// tenant); missing region variables leave a function without the other region's KMS client.
+#[test]
+fn every_function_gets_every_variable_its_code_reads() {
+    let text = template();
+    let read = variables_read_by_the_code();
+    assert!(read.iter().any(|(n, _)| n == "CANOPY_APP_KEY"), "the scan finds the config reads: {read:?}");
+    let expected: &[(&str, &str)] = &[
+        ("CANOPY_TABLE", "!Ref Table"),
+        ("CANOPY_MEDIA_BUCKET", "!Ref MediaBucket"),
+        ("CANOPY_SECRETS_KEY_ARN", "!GetAtt SecretsKey.Arn"),
+        ("CANOPY_BASE_URL", "!Ref AppBaseUrl"),
+        ("CANOPY_APP_KEY", "!Ref AppKey"),
+        ("CANOPY_CONNECT_KEYS_URL", "!Ref ConnectKeysUrl"),
+        ("CANOPY_HOME_REGION", "!Ref HomeRegion"),
+        ("CANOPY_REGION_BASE_URLS", "!Ref RegionBaseUrls"),
+        ("CANOPY_REGIONS", "!Ref Regions"),
+        ("CANOPY_REGION_TABLES", "!Ref RegionTables"),
+        ("CANOPY_REGION_BUCKETS", "!Ref RegionBuckets"),
+        ("CANOPY_FORGE_APP_ID", "!Ref ForgeAppId"),
+        ("CANOPY_FORGE_JWKS_URL", "!Ref ForgeJwksUrl"),
+        ("CANOPY_FORGE_API_BASE_URL", "!Ref ForgeApiBaseUrl"),
+    ];
+    let mut missing = Vec::new();
+    for name in function_names(&text) {
+        let env = environment(&text, &name);
+        for (variable, at) in &read {
+            if !DEFAULTED_ON_LAMBDA.contains(&variable.as_str()) && !env.contains_key(variable) {
+                missing.push(format!("{name} does not get {variable} ({at})"));
+            }
+        }
+        for (variable, value) in expected {
+            assert_eq!(env.get(*variable).map(String::as_str).unwrap_or(value), *value, "{name}: {variable}");
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+/// A tenant that moved here from the other region keeps the envelope its secret was sealed in
+/// there: every function that opens secrets needs a KMS client of that AWS region (built from the
+/// region list, `bootstrap::lambda_state`) and `kms:Decrypt` on `OtherRegionSecretsKeyArn` once
+/// it is set. `CANOPY_REGION_AWS` names the AWS region of every Canopy region: the home one is
+/// this stack's own (`AWS::Region`), the others a parameter (the code only knows `us` and `eu`).
+#[test]
+fn every_function_that_opens_secrets_can_open_the_other_regions_envelopes() {
+    let text = template();
+    for name in function_names(&text) {
+        let lines = block(&text, &name);
+        let opens = statements(&lines).iter().any(|s| {
+            s.effect == "Allow"
+                && s.actions.iter().any(|a| a == OPEN_SECRET)
+                && s.resources.contains(&"!GetAtt SecretsKey.Arn".to_owned())
+        });
+        if !opens {
+            continue;
+        }
+        let at = lines.iter().position(|l| l.trim() == "- HasOtherRegionKey");
+        let grant = at.map(|at| lines[at..].iter().take(8).map(|l| l.trim()).collect::<Vec<_>>()).unwrap_or_default();
+        assert!(
+            grant.contains(&"Action: kms:Decrypt") && grant.contains(&"Resource: !Ref OtherRegionSecretsKeyArn"),
+            "{name} opens secrets but may not Decrypt with OtherRegionSecretsKeyArn (under HasOtherRegionKey)"
+        );
+        let env = environment(&text, &name);
+        for variable in ["CANOPY_REGIONS", "CANOPY_REGION_TABLES", "CANOPY_REGION_BUCKETS", "CANOPY_REGION_AWS"] {
+            assert!(env.contains_key(variable), "{name} opens secrets but gets no {variable}");
+        }
+        let aws = &env["CANOPY_REGION_AWS"];
+        assert!(
+            aws.contains("!Ref RegionAwsRegions") && aws.contains("${HomeRegion}=${AWS::Region}"),
+            "{name}: CANOPY_REGION_AWS = {aws}"
+        );
+    }
+    let conditions: Vec<&str> =
+        text.lines().skip_while(|l| *l != "Conditions:").take_while(|l| !l.starts_with("Resources:")).collect();
+    assert!(
+        conditions.contains(&"  HasOtherRegionKey: !Not [!Equals [!Ref OtherRegionSecretsKeyArn, \"\"]]"),
+        "the grant exists exactly when the ARN is set"
+    );
+}
