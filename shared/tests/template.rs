@@ -123,6 +123,8 @@ const ITEMS_RW: &[&str] = &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutI
 const CHECK: &str = "dynamodb:ConditionCheckItem";
 const BATCH: &str = "dynamodb:BatchWriteItem";
 const OBJECTS_RW: &[&str] = &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"];
+/// Also what makes S3 answer 404, not 403, to a GET or HEAD of a missing key.
+const LIST: &str = "s3:ListBucket";
 const OPEN_SECRET: &str = "kms:Decrypt";
 const SEAL_SECRET: &str = "kms:GenerateDataKey";
 
@@ -134,17 +136,14 @@ fn needed() -> Vec<(&'static str, Vec<&'static str>)> {
         ("LifecycleFunction", with(&[ITEMS_RW, &[CHECK, OPEN_SECRET, SEAL_SECRET]])),
         ("ContentFunction", with(&[ITEMS_RW, &[CHECK, OPEN_SECRET]])),
         // CHECK: the residency write fence's condition on every tenant write.
-        ("MediaFunction", with(&[ITEMS_RW, OBJECTS_RW, &[CHECK, OPEN_SECRET]])),
+        ("MediaFunction", with(&[ITEMS_RW, OBJECTS_RW, &[CHECK, OPEN_SECRET, LIST]])),
         ("FeedbackFunction", with(&[ITEMS_RW, &[CHECK, OPEN_SECRET]])),
         ("OpsFunction", vec!["dynamodb:GetItem", "dynamodb:Query"]),
         ("UsageFunction", vec!["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"]),
         ("PrivacyFunction", with(&[ITEMS_RW, &[CHECK, OPEN_SECRET]])),
-        (
-            "RetentionFunction",
-            with(&[ITEMS_RW, &[BATCH, CHECK, "s3:ListBucket", "s3:DeleteObject", OPEN_SECRET, SEAL_SECRET]]),
-        ),
-        ("ResidencyFunction", with(&[ITEMS_RW, &[CHECK, BATCH], OBJECTS_RW, &[OPEN_SECRET]])),
-        ("ResidencyWorkerFunction", with(&[ITEMS_RW, &[CHECK, BATCH], OBJECTS_RW])),
+        ("RetentionFunction", with(&[ITEMS_RW, &[BATCH, CHECK, LIST, "s3:DeleteObject", OPEN_SECRET, SEAL_SECRET]])),
+        ("ResidencyFunction", with(&[ITEMS_RW, &[CHECK, BATCH], OBJECTS_RW, &[OPEN_SECRET, LIST]])),
+        ("ResidencyWorkerFunction", with(&[ITEMS_RW, &[CHECK, BATCH], OBJECTS_RW, &[LIST]])),
     ]
 }
 
@@ -464,4 +463,42 @@ fn every_function_that_opens_secrets_can_open_the_other_regions_envelopes() {
         conditions.contains(&"  HasOtherRegionKey: !Not [!Equals [!Ref OtherRegionSecretsKeyArn, \"\"]]"),
         "the grant exists exactly when the ARN is set"
     );
+}
+
+/// S3 answers a GET or HEAD of a missing key with 404 only to a caller that may list the bucket;
+/// otherwise 403, which the media adapter (`head`, `get_object`: `Ok(None)` on 404 only) turns
+/// into a 500. So every role that reads objects that may be missing (media's `complete`, the
+/// residency copy's `get_object`/`head` on both sides) may list each bucket it reads. The grant
+/// carries no `s3:prefix` condition: the implicit list check of a GET/HEAD has no prefix in its
+/// request context, so a prefix-conditioned grant would keep the 403 (and every object of the
+/// bucket is under `tenants/` anyway). Retention, which really lists, keeps its prefix condition.
+#[test]
+fn every_role_reading_possibly_missing_objects_may_list_that_bucket() {
+    let text = template();
+    let mut readers = 0;
+    for name in function_names(&text) {
+        let statements = statements(&block(&text, &name));
+        let reads = |s: &&Statement| s.effect == "Allow" && s.actions.iter().any(|a| a == "s3:GetObject");
+        for read in statements.iter().filter(reads) {
+            for objects in &read.resources {
+                let bucket = match objects.as_str() {
+                    r#"!Sub "${MediaBucket.Arn}/tenants/*""# => "!GetAtt MediaBucket.Arn",
+                    r#"!Sub "${OtherRegionBucketArn}/tenants/*""# => "!Ref OtherRegionBucketArn",
+                    other => panic!("{name}: reads objects of an unknown bucket: {other}"),
+                };
+                readers += 1;
+                let list = statements.iter().find(|s| {
+                    s.effect == "Allow"
+                        && s.actions.iter().any(|a| a == LIST)
+                        && s.resources.iter().any(|r| r == bucket)
+                });
+                let list = list.unwrap_or_else(|| panic!("{name} reads {objects} but may not list {bucket}"));
+                assert!(
+                    !list.condition.iter().any(|c| c.starts_with("s3:prefix")),
+                    "{name}: a prefix-conditioned ListBucket does not turn the 403 into 404: {list:?}"
+                );
+            }
+        }
+    }
+    assert!(readers >= 5, "media, residency and its worker read objects in both regions' buckets: {readers}");
 }
