@@ -502,3 +502,28 @@ fn every_role_reading_possibly_missing_objects_may_list_that_bucket() {
     }
     assert!(readers >= 5, "media, residency and its worker read objects in both regions' buckets: {readers}");
 }
+
+/// CloudWatch cannot publish to a topic encrypted with the AWS managed key `alias/aws/sns` (its
+/// key policy cannot be changed to let CloudWatch use it): every alarm would fail silently. The
+/// topic is encrypted with a key of its own whose policy lets CloudWatch encrypt for it.
+#[test]
+fn the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use() {
+    let text = template();
+    let topic = block(&text, "AlarmTopic");
+    assert!(
+        !text.lines().any(|l| l.trim().starts_with("KmsMasterKeyId: alias/aws/")),
+        "an AWS managed key (alias/aws/sns) refuses CloudWatch"
+    );
+    let key = topic
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("KmsMasterKeyId: !GetAtt ").and_then(|k| k.strip_suffix(".Arn")))
+        .expect("AlarmTopic names its key: KmsMasterKeyId: !GetAtt <Key>.Arn");
+    let key = block(&text, key);
+    assert!(has(&key, "Type: AWS::KMS::Key") && has(&key, "EnableKeyRotation: true"), "{key:?}");
+    let at =
+        key.iter().position(|l| l.trim() == "Service: cloudwatch.amazonaws.com").expect("CloudWatch in the key policy");
+    let statement: Vec<&str> = key[at..].iter().take(8).map(|l| l.trim()).collect();
+    for action in ["- kms:Decrypt", "- kms:GenerateDataKey*"] {
+        assert!(statement.contains(&action), "CloudWatch may {action}: {statement:?}");
+    }
+}
