@@ -527,3 +527,28 @@ fn the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use() {
         assert!(statement.contains(&action), "CloudWatch may {action}: {statement:?}");
     }
 }
+
+/// `ApiUrl` is what a first deployment puts into `AppBaseUrl`, which both CORS configurations
+/// compare with the browser's `Origin` (never a trailing slash): it has none, and `AppBaseUrl`
+/// refuses one (or any path). The other region's stack takes this one's table and bucket ARNs.
+#[test]
+fn outputs_give_an_origin_and_what_the_other_regions_stack_needs() {
+    let text = template();
+    let outputs: Vec<&str> = text.lines().skip_while(|l| *l != "Outputs:").collect();
+    let value = |name: &str| {
+        let header = format!("  {name}:");
+        let at = outputs.iter().position(|l| *l == header).unwrap_or_else(|| panic!("no output {name}"));
+        outputs[at + 1..]
+            .iter()
+            .take_while(|l| l.starts_with("    "))
+            .find_map(|l| l.trim().strip_prefix("Value: "))
+            .unwrap_or_else(|| panic!("{name} has no Value"))
+            .to_owned()
+    };
+    let api = value("ApiUrl");
+    assert!(api.starts_with("!Sub https://") && !api.ends_with('/'), "ApiUrl is an origin: {api}");
+    assert_eq!(value("TableArn"), "!GetAtt Table.Arn");
+    assert_eq!(value("MediaBucketArn"), "!GetAtt MediaBucket.Arn");
+    let app = block(&text, "AppBaseUrl");
+    assert!(has(&app, r"AllowedPattern: ^https://[^/\s]+$"), "AppBaseUrl must be an origin: {app:?}");
+}
