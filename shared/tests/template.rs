@@ -552,3 +552,97 @@ fn outputs_give_an_origin_and_what_the_other_regions_stack_needs() {
     let app = block(&text, "AppBaseUrl");
     assert!(has(&app, r"AllowedPattern: ^https://[^/\s]+$"), "AppBaseUrl must be an origin: {app:?}");
 }
+
+/// A resource's `Type:` line.
+fn resource_type(text: &str, name: &str) -> String {
+    block(text, name).iter().find_map(|l| l.strip_prefix("    Type: ")).unwrap_or_default().to_owned()
+}
+
+/// The residency worker must run one at a time (a copy pass still running after another run
+/// switched the tenant would overwrite its new home) and the code takes no lease. Reserved
+/// concurrency cannot give that on a new account (quota 10: any reservation is refused), so the
+/// worker has no schedule of its own: a state machine invokes it, synchronously, only while it
+/// holds a lease item in the table, a lease that outlives the worker's longest invocation.
+#[test]
+fn the_residency_worker_runs_one_at_a_time_without_reserved_concurrency() {
+    let text = template();
+    assert!(!text.contains("ReservedConcurrentExecutions"), "no reservation: a new account's quota refuses it");
+    let worker = block(&text, "ResidencyWorkerFunction");
+    assert!(!has(&worker, "Type: Schedule"), "the worker is started only under the lease");
+    let timeout: u64 = worker
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("Timeout: "))
+        .and_then(|t| t.parse().ok())
+        .expect("the worker's Timeout");
+
+    let machine = block(&text, "ResidencyWorkerSchedule");
+    assert_eq!(resource_type(&text, "ResidencyWorkerSchedule"), "AWS::Serverless::StateMachine");
+    assert!(has(&machine, "Type: STANDARD"), "an Express workflow stops after 5 minutes");
+    let trimmed: Vec<&str> = machine.iter().map(|l| l.trim()).collect();
+    let position = |wanted: &str| trimmed.iter().position(|l| *l == wanted).unwrap_or_else(|| panic!("{wanted}"));
+    assert!(position("StartAt: TakeLease") < position("TakeLease:"));
+    let take = position("TakeLease:");
+    let drive = position("Drive:");
+    assert!(take < drive, "the lease is taken before the worker runs");
+    let taking = &trimmed[take..drive];
+    assert!(taking.contains(&"Resource: arn:aws:states:::dynamodb:putItem"));
+    assert!(taking.contains(&"ConditionExpression: \"attribute_not_exists(pk) OR #until < :now\""), "{taking:?}");
+    assert!(taking.contains(&"Next: AnotherRunHoldsTheLease") && taking.contains(&"Next: Drive"));
+    let lease: u64 = taking
+        .iter()
+        .find_map(|l| l.strip_prefix("N: \"{% $string($floor($millis() / 1000) + ")?.strip_suffix(") %}\""))
+        .and_then(|s| s.parse().ok())
+        .expect("the lease's length");
+    assert!(lease >= timeout + 60, "a lease of {lease} s ends before a {timeout} s invocation");
+    let driving = &trimmed[drive..];
+    assert!(driving.contains(&"Resource: arn:aws:states:::lambda:invoke"));
+    assert!(has(&machine, "ResidencyWorkerFunctionArn: !GetAtt ResidencyWorkerFunction.Arn"));
+    assert!(has(&machine, "ConditionExpression: \"holder = :me\""), "only the holder gives the lease back");
+    assert!(has(&machine, "- LEASE#residency-worker"), "the machine's role reaches the lease item only");
+    assert!(has(&machine, "Schedule: rate(1 minute)"));
+    let alarm = block(&text, "ResidencyWorkerScheduleFailedAlarm");
+    assert!(has(&alarm, "Value: !Ref ResidencyWorkerSchedule") && has(&alarm, "AlarmActions: [!Ref AlarmTopic]"));
+}
+
+/// Lambda keeps an asynchronous event it could not run (throttled, or failed) for 6 hours and
+/// retries it, beside the runs scheduled since. Every scheduled job bounds both, at most its
+/// schedule rule's own bounds, and ends in the dead-letter queue; every schedule rule does too.
+#[test]
+fn scheduled_events_are_neither_retried_nor_kept_for_hours_and_end_in_the_dead_letter_queue() {
+    let text = template();
+    let number = |lines: &[String], key: &str| -> Vec<u64> {
+        lines.iter().filter_map(|l| l.trim().strip_prefix(key)).filter_map(|v| v.parse().ok()).collect()
+    };
+    let mut scheduled = 0;
+    for (name, _) in resources(&text) {
+        let kind = resource_type(&text, &name);
+        if kind != "AWS::Serverless::Function" && kind != "AWS::Serverless::StateMachine" {
+            continue;
+        }
+        let lines = block(&text, &name);
+        let rules = lines.iter().filter(|l| l.trim() == "Type: Schedule").count();
+        if rules == 0 {
+            continue;
+        }
+        scheduled += 1;
+        let ages = number(&lines, "MaximumEventAgeInSeconds: ");
+        let retries = number(&lines, "MaximumRetryAttempts: ");
+        let expected = if kind == "AWS::Serverless::Function" { rules + 1 } else { rules };
+        assert_eq!(ages.len(), expected, "{name}: every rule (and the function's own queue) bounds the event's age");
+        assert_eq!(retries.len(), expected, "{name}: every rule (and the function's own queue) bounds retries");
+        assert!(ages.iter().all(|a| *a < 21600 || (*a == 21600 && name == "UsageFunction")), "{name}: {ages:?}");
+        assert!(retries.iter().all(|r| *r <= 2), "{name}: {retries:?}");
+        if kind == "AWS::Serverless::Function" {
+            assert!(has(&lines, "EventInvokeConfig:"), "{name}: Lambda's own queue is bounded");
+            assert!(has(&lines, "TargetArn: !GetAtt JobsDeadLetterQueue.Arn"), "{name}: failed runs are kept");
+            // The function's own bounds are no looser than its rule's.
+            let (own_age, rule_ages) = (ages[0], &ages[1..]);
+            assert!(rule_ages.iter().all(|a| own_age <= *a), "{name}: {ages:?}");
+        }
+        let dead_letters = lines.iter().filter(|l| l.trim() == "Arn: !GetAtt JobsDeadLetterQueue.Arn").count();
+        assert_eq!(dead_letters, rules, "{name}: every rule sends what it could not deliver to the DLQ");
+    }
+    assert_eq!(scheduled, 4, "retention, privacy, usage and the residency worker's state machine");
+    let worker = block(&text, "ResidencyWorkerFunction");
+    assert!(has(&worker, "MaximumRetryAttempts: 0") && has(&worker, "MaximumEventAgeInSeconds: 60"));
+}
