@@ -646,3 +646,33 @@ fn scheduled_events_are_neither_retried_nor_kept_for_hours_and_end_in_the_dead_l
     let worker = block(&text, "ResidencyWorkerFunction");
     assert!(has(&worker, "MaximumRetryAttempts: 0") && has(&worker, "MaximumEventAgeInSeconds: 60"));
 }
+
+/// Every scheduled function (and the worker its state machine runs) has a sample of the
+/// EventBridge "Scheduled Event" it receives: `events/<binary>/scheduled.json`, for
+/// `sam local invoke` and `cargo lambda invoke` (events/README.md).
+#[test]
+fn every_scheduled_function_has_a_scheduled_event_sample() {
+    let text = template();
+    let mut checked = Vec::new();
+    for name in function_names(&text) {
+        let lines = block(&text, &name);
+        let scheduled = has(&lines, "Type: Schedule")
+            || (text.contains(&format!("FunctionArn: !GetAtt {name}.Arn"))
+                && has(&block(&text, &format!("{}Schedule", name.trim_end_matches("Function"))), "Type: Schedule"));
+        if !scheduled {
+            continue;
+        }
+        let binary = lines.iter().find_map(|l| l.trim().strip_prefix("Binary: ")).expect("the function's binary");
+        let path = format!("{}/../events/{binary}/scheduled.json", env!("CARGO_MANIFEST_DIR"));
+        let sample: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{name}: no {path}")))
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(sample["detail-type"], "Scheduled Event", "{path}");
+        assert_eq!(sample["source"], "aws.events", "{path}");
+        assert!(sample["time"].as_str().is_some_and(|t| t.ends_with('Z')), "{path}: time");
+        assert!(sample["resources"][0].as_str().is_some_and(|r| r.contains(":rule/")), "{path}: the rule");
+        checked.push(binary.to_owned());
+    }
+    checked.sort();
+    assert_eq!(checked, ["privacy", "residency-worker", "retention", "usage"]);
+}
