@@ -676,3 +676,65 @@ fn every_scheduled_function_has_a_scheduled_event_sample() {
     checked.sort();
     assert_eq!(checked, ["privacy", "residency-worker", "retention", "usage"]);
 }
+
+/// `samconfig.toml` as (section, key, value) for `key = value` lines; list items of
+/// `parameter_overrides` come as ("<section>", "parameter_overrides", "<item>").
+fn samconfig() -> Vec<(String, String, String)> {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../samconfig.toml")).expect("samconfig.toml");
+    let (mut section, mut list) = (String::new(), None::<String>);
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_owned();
+        } else if let Some(key) = &list {
+            if line == "]" {
+                list = None;
+            } else {
+                out.push((section.clone(), key.clone(), line.trim_end_matches(',').trim_matches('"').to_owned()));
+            }
+        } else if let Some((key, value)) = line.split_once(" = ") {
+            if value == "[" {
+                list = Some(key.to_owned());
+            } else if let Some(items) = value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+                for item in items.split("\", \"") {
+                    out.push((section.clone(), key.to_owned(), item.trim_matches('"').to_owned()));
+                }
+            } else {
+                out.push((section.clone(), key.to_owned(), value.trim_matches('"').to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// Three SAM config environments: `us` and `eu` (arm64, the production stacks) and `scratch` (a
+/// throwaway x86_64 stack in one region). Each builds with the beta opt-in rust-cargolambda
+/// needs, and deploys its own stack in its region with a parameter set the template accepts.
+#[test]
+fn samconfig_has_us_eu_and_scratch_environments_that_build_and_deploy() {
+    let config = samconfig();
+    let get = |section: &str, key: &str| -> Vec<&str> {
+        config.iter().filter(|(s, k, _)| s == section && k == key).map(|(_, _, v)| v.as_str()).collect()
+    };
+    for (env, stack, region, home, architecture) in [
+        ("us", "canopy-us", "us-east-1", "us", "arm64"),
+        ("eu", "canopy-eu", "eu-central-1", "eu", "arm64"),
+        ("scratch", "canopy-scratch", "us-east-1", "us", "x86_64"),
+    ] {
+        let build = format!("{env}.build.parameters");
+        assert_eq!(get(&build, "beta_features"), ["true"], "{build}: rust-cargolambda is a SAM CLI beta");
+        let arch = format!("Architecture={architecture}");
+        assert_eq!(get(&build, "parameter_overrides"), [arch.as_str()], "{build}");
+        let deploy = format!("{env}.deploy.parameters");
+        assert_eq!(get(&deploy, "stack_name"), [stack], "{deploy}");
+        assert_eq!(get(&deploy, "region"), [region], "{deploy}");
+        assert_eq!(get(&deploy, "capabilities"), ["CAPABILITY_IAM"], "{deploy}");
+        let overrides = get(&deploy, "parameter_overrides");
+        assert!(overrides.contains(&arch.as_str()), "{deploy}: deploys what the build built: {overrides:?}");
+        assert!(overrides.contains(&format!("HomeRegion={home}").as_str()), "{deploy}: {overrides:?}");
+        let app = overrides.iter().find_map(|o| o.strip_prefix("AppBaseUrl=")).expect("AppBaseUrl");
+        let host = app.strip_prefix("https://").expect("https");
+        assert!(!host.is_empty() && !host.contains('/'), "{deploy}: AppBaseUrl is an origin: {app}");
+    }
+}
