@@ -749,3 +749,29 @@ fn samconfig_has_us_eu_and_scratch_environments_that_build_and_deploy() {
         assert!(!host.is_empty() && !host.contains('/'), "{deploy}: AppBaseUrl is an origin: {app}");
     }
 }
+
+/// Every function reads the region list, and `bootstrap::lambda_state` refuses to start when a
+/// listed region lacks its table or bucket, or when a table, bucket or AWS region names a region
+/// the list lacks: CloudFormation refuses such a parameter set before anything changes.
+#[test]
+fn region_parameters_that_would_fail_every_cold_start_are_refused_at_deploy() {
+    let text = template();
+    let rules: Vec<&str> =
+        text.lines().skip_while(|l| *l != "Rules:").skip(1).take_while(|l| l.starts_with(' ')).collect();
+    let rule = |name: &str| -> Vec<&str> {
+        let at = rules.iter().position(|l| *l == format!("  {name}:")).unwrap_or_else(|| panic!("no rule {name}"));
+        rules[at + 1..].iter().take_while(|l| l.starts_with("    ")).map(|l| l.trim()).collect()
+    };
+    let together = rule("RegionListsGoTogether");
+    assert!(together.contains(&"RuleCondition: !Not [!Equals [!Ref Regions, \"\"]]"), "{together:?}");
+    for parameter in ["RegionTables", "RegionBuckets"] {
+        let assert = format!("- Assert: !Not [!Equals [!Ref {parameter}, \"\"]]");
+        assert!(together.contains(&assert.as_str()), "{parameter}: {together:?}");
+    }
+    let needs = rule("RegionDetailsNeedRegions");
+    for parameter in ["RegionTables", "RegionBuckets", "RegionAwsRegions", "OtherRegionTableArn"] {
+        let condition = format!("- !Not [!Equals [!Ref {parameter}, \"\"]]");
+        assert!(needs.contains(&condition.as_str()), "{parameter}: {needs:?}");
+    }
+    assert!(needs.contains(&"- Assert: !Not [!Equals [!Ref Regions, \"\"]]"), "{needs:?}");
+}
