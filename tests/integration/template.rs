@@ -569,50 +569,25 @@ fn resource_type(text: &str, name: &str) -> String {
     block(text, name).iter().find_map(|l| l.strip_prefix("    Type: ")).unwrap_or_default().to_owned()
 }
 
-/// The residency worker must run one at a time (a copy pass still running after another run
-/// switched the tenant would overwrite its new home) and the code takes no lease. Reserved
-/// concurrency cannot give that on a new account (quota 10: any reservation is refused), so the
-/// worker has no schedule of its own: a state machine invokes it, synchronously, only while it
-/// holds a lease item in the table, a lease that outlives the worker's longest invocation.
+/// Two worker runs at once would race; a reservation of 1 fails on a new account (quota 10). The
+/// worker runs on its schedule and takes a lease in the store (`domain::lease`), a lease that
+/// outlives its longest invocation.
 #[test]
 fn the_residency_worker_runs_one_at_a_time_without_reserved_concurrency() {
     let text = template();
     assert!(!text.contains("ReservedConcurrentExecutions"), "no reservation: a new account's quota refuses it");
     let worker = block(&text, "ResidencyWorkerFunction");
-    assert!(!has(&worker, "Type: Schedule"), "the worker is started only under the lease");
-    let timeout: u64 = worker
+    assert!(has(&worker, "Type: Schedule") && has(&worker, "Schedule: rate(1 minute)"));
+    let timeout: i64 = worker
         .iter()
         .find_map(|l| l.trim().strip_prefix("Timeout: "))
         .and_then(|t| t.parse().ok())
         .expect("the worker's Timeout");
-
-    let machine = block(&text, "ResidencyWorkerSchedule");
-    assert_eq!(resource_type(&text, "ResidencyWorkerSchedule"), "AWS::Serverless::StateMachine");
-    assert!(has(&machine, "Type: STANDARD"), "an Express workflow stops after 5 minutes");
-    let trimmed: Vec<&str> = machine.iter().map(|l| l.trim()).collect();
-    let position = |wanted: &str| trimmed.iter().position(|l| *l == wanted).unwrap_or_else(|| panic!("{wanted}"));
-    assert!(position("StartAt: TakeLease") < position("TakeLease:"));
-    let take = position("TakeLease:");
-    let drive = position("Drive:");
-    assert!(take < drive, "the lease is taken before the worker runs");
-    let taking = &trimmed[take..drive];
-    assert!(taking.contains(&"Resource: arn:aws:states:::dynamodb:putItem"));
-    assert!(taking.contains(&"ConditionExpression: \"attribute_not_exists(pk) OR #until < :now\""), "{taking:?}");
-    assert!(taking.contains(&"Next: AnotherRunHoldsTheLease") && taking.contains(&"Next: Drive"));
-    let lease: u64 = taking
-        .iter()
-        .find_map(|l| l.strip_prefix("N: \"{% $string($floor($millis() / 1000) + ")?.strip_suffix(") %}\""))
-        .and_then(|s| s.parse().ok())
-        .expect("the lease's length");
-    assert!(lease >= timeout + 60, "a lease of {lease} s ends before a {timeout} s invocation");
-    let driving = &trimmed[drive..];
-    assert!(driving.contains(&"Resource: arn:aws:states:::lambda:invoke"));
-    assert!(has(&machine, "ResidencyWorkerFunctionArn: !GetAtt ResidencyWorkerFunction.Arn"));
-    assert!(has(&machine, "ConditionExpression: \"holder = :me\""), "only the holder gives the lease back");
-    assert!(has(&machine, "- LEASE#residency-worker"), "the machine's role reaches the lease item only");
-    assert!(has(&machine, "Schedule: rate(1 minute)"));
-    let alarm = block(&text, "ResidencyWorkerScheduleFailedAlarm");
-    assert!(has(&alarm, "Value: !Ref ResidencyWorkerSchedule") && has(&alarm, "AlarmActions: [!Ref AlarmTopic]"));
+    assert!(
+        canopy_shared::jobs::residency::LEASE_SECS >= timeout + 60,
+        "a lease of {} s ends before a {timeout} s invocation",
+        canopy_shared::jobs::residency::LEASE_SECS
+    );
 }
 
 /// Lambda keeps an asynchronous event it could not run (throttled, or failed) for 6 hours and
@@ -627,7 +602,7 @@ fn scheduled_events_are_neither_retried_nor_kept_for_hours_and_end_in_the_dead_l
     let mut scheduled = 0;
     for (name, _) in resources(&text) {
         let kind = resource_type(&text, &name);
-        if kind != "AWS::Serverless::Function" && kind != "AWS::Serverless::StateMachine" {
+        if kind != "AWS::Serverless::Function" {
             continue;
         }
         let lines = block(&text, &name);

@@ -5,6 +5,7 @@ pub mod content;
 pub mod data;
 pub mod feedback;
 pub mod forge;
+pub mod lease;
 pub mod media;
 pub mod privacy;
 pub mod rate_limit;

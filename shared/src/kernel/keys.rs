@@ -227,6 +227,11 @@ pub fn tenant_hash(tenant: &TenantKey) -> String {
     hex::encode(Sha256::digest(tenant.as_str().as_bytes()))
 }
 
+/// A named lease in the operator partition (`domain::lease`).
+pub fn lease(name: &str) -> String {
+    format!("LEASE#{name}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
