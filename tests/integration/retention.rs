@@ -17,6 +17,7 @@ use support::world::{Opened, Store};
 
 const A: &str = "retention-a";
 const B: &str = "retention-b";
+const C: &str = "retention-c";
 const DAY: i64 = 86_400;
 
 struct World {
@@ -204,6 +205,31 @@ mod scenarios {
         w.app.clock.advance_secs(30 * DAY);
         assert_eq!(w.sweep().await.tenants_purged, 1, "then purged 30 days later like any uninstall");
         assert!(w.items(A).await.is_empty());
+    }
+
+    pub async fn a_tenant_whose_check_fails_stops_neither_the_others_nor_the_sweep(w: World) {
+        let (first, last) = (fake_site().await, fake_site().await);
+        w.install_at(A, &first.base).await;
+        w.install_at(C, &last.base).await;
+        // B's install record does not load (as a secret sealed by a key no client can reach).
+        let broken = Item {
+            tenant: tenant(B),
+            sk: keys::TENANT_RECORD.into(),
+            version: 1,
+            updated_at: w.app.now_secs() * 1000,
+            updated_by: None,
+            due: Some(Due { kind: keys::REGISTRY_DUE_KIND.into(), at: 0 }),
+            expires_at: None,
+            body: json!({"clientKey": B, "sealedSecret": "not an envelope"}),
+        };
+        let write = Write::Put { item: broken, condition: Condition::Absent };
+        w.app.state.store.transact(vec![write], w.app.now_secs()).await.expect("write");
+        w.uninstall(A).await;
+
+        let report = w.liveness().await;
+        assert_eq!((report.checked, report.errors), (1, 1), "C is checked after B failed: {report:?}");
+        w.app.clock.advance_secs(30 * DAY);
+        assert_eq!(w.sweep().await.tenants_purged, 1, "the sweep still purges A");
     }
 
     pub async fn a_tenant_is_purged_30_days_after_uninstall_with_a_receipt(w: World) {
@@ -422,4 +448,5 @@ support::scenarios!(stores: [
     a_migrated_source_goes_after_its_rollback_window,
     two_sweeps_at_once_delete_nothing_twice,
     a_site_that_denies_access_for_14_days_is_uninstalled_and_an_outage_is_not,
+    a_tenant_whose_check_fails_stops_neither_the_others_nor_the_sweep,
 ]);

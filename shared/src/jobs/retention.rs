@@ -8,7 +8,7 @@ use lambda_runtime::LambdaEvent;
 use super::schedule::ScheduledEvent;
 use crate::domain::data::Stack;
 use crate::domain::retention::{Budget, SweepReport, liveness, sweep};
-use crate::kernel::error::Result;
+use crate::kernel::error::{Error, Result};
 
 /// Time kept back from Lambda's deadline to record progress and answer.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(15);
@@ -27,6 +27,7 @@ pub async fn on_schedule(
         checked = checked.checked,
         denied = checked.denied,
         uninstalled = checked.uninstalled,
+        errors = checked.errors,
         "site liveness"
     );
     let report = sweep(state, &budget, &mut |_| {}).await?;
@@ -42,5 +43,10 @@ pub async fn on_schedule(
         more = report.more,
         "retention sweep"
     );
+    // The sweep ran whatever the checks met; a failed check still fails the invocation, so the
+    // function's error alarm shows it.
+    if checked.errors > 0 {
+        return Err(Error::internal(format!("{} site liveness checks failed", checked.errors)));
+    }
     Ok(report)
 }

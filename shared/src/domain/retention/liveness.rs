@@ -46,6 +46,9 @@ pub struct LivenessReport {
     pub checked: u64,
     pub denied: u64,
     pub uninstalled: u64,
+    /// Tenants whose check failed (a record that does not load, a store error): logged and
+    /// skipped, so one tenant never stops the checks of the others or the sweep after them.
+    pub errors: u64,
     pub more: bool,
 }
 
@@ -66,7 +69,10 @@ pub async fn check_sites(
                 report.more = true;
                 return Ok(report);
             }
-            check_one(ctx, probe, &entry.tenant, grace_days, &mut report).await?;
+            if let Err(error) = check_one(ctx, probe, &entry.tenant, grace_days, &mut report).await {
+                tracing::error!(tenant = %entry.tenant, %error, "site liveness check failed");
+                report.errors += 1;
+            }
         }
         match page.next {
             Some(next) => after = Some(next),
