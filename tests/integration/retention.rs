@@ -222,7 +222,7 @@ mod scenarios {
             expires_at: None,
             body: json!({"clientKey": B, "sealedSecret": "not an envelope"}),
         };
-        let write = Write::Put { item: broken, condition: Condition::Absent };
+        let write = Write::Put { item: broken, condition: Condition::None };
         w.app.state.store.transact(vec![write], w.app.now_secs()).await.expect("write");
         w.uninstall(A).await;
 
