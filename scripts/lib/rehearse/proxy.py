@@ -107,9 +107,13 @@ class Proxy:
                     status, headers, payload = 500, [("Content-Type", "text/plain")], f"proxy error: {e!r}".encode()
                     proxy.record({"error": repr(e), "path": self.path})
                 self.send_response(status)
+                length = str(len(payload))
                 for k, v in headers:
+                    if k.lower() == "x-upstream-content-length":
+                        length = v  # HEAD: the object's length, not the empty body's
+                        continue
                     self.send_header(k, v)
-                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Content-Length", length)
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(payload)
@@ -344,6 +348,8 @@ class Proxy:
             answer = conn.getresponse()
             payload = answer.read()
             out = [(k, v) for k, v in answer.getheaders() if k.lower() not in HOP]
+            if method == "HEAD" and answer.getheader("Content-Length"):
+                out.append(("x-upstream-content-length", answer.getheader("Content-Length")))
             return answer.status, out, payload
         finally:
             conn.close()
