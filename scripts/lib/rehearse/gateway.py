@@ -28,6 +28,14 @@ from . import sigv4
 ACCOUNT = "123456789012"
 
 
+def die_with_parent():
+    """preexec_fn: the child gets SIGKILL when the rehearsal dies, even by SIGKILL (PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
 class FunctionHost:
     def __init__(self, stack, fn, binary, env, log_dir):
         self.stack, self.fn = stack, fn
@@ -40,7 +48,7 @@ class FunctionHost:
         self.log = open(self.log_path, "ab")
         self.started = time.perf_counter()
         self.proc = subprocess.Popen([binary], env=full_env, stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=self.log, start_new_session=True)
+                                     stderr=self.log, start_new_session=True, preexec_fn=die_with_parent)
         self.lock = threading.Lock()
         self.invocations = 0
 

@@ -175,7 +175,8 @@ class Rehearsal:
     # ---- infrastructure -------------------------------------------------------------------
     def start_process(self, argv, log_name, **kw):
         log = open(os.path.join(self.run_dir, log_name), "ab")
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, **kw)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                preexec_fn=gateway.die_with_parent, **kw)
         self.procs.append((proc, log))
         return proc
 
