@@ -62,3 +62,14 @@ def check_env_files(stacks):
             problems.append(f"{os.path.relpath(path, ROOT)} differs from template.yaml + "
                             f"infra/params/{name}.json: regenerate with scripts/rehearse --write-env")
     return problems
+
+
+def show(stacks):
+    """Both stacks as the rehearsal resolves them: per function its environment, binary, routes,
+    schedules and IAM statements (`scripts/rehearse --show`)."""
+    return json.dumps({n: {"stack": s.name, "region": s.region, "outputs": s.outputs(), "functions": s.functions()}
+                       for n, s in stacks.items()}, indent=2)
+
+
+if __name__ == "__main__":
+    print(show(load_stacks()))
