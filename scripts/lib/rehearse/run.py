@@ -462,6 +462,13 @@ class Rehearsal:
         self.liveness_report("canopy-us", must_probe="c", after_denied="b")
 
         for t in movers:
+            # Atlassian keeps sending lifecycle events to the region a tenant left.
+            path = "/lifecycle/enabled"
+            status, _, raw = self.gw("us").call("POST", path, t.lifecycle_token("POST", path),
+                                                t.payload(REHEARSAL_PARAMS["AppKey"], "enabled"))
+            c.check(status in (200, 204), f"canopy-us: a lifecycle event for tenant {t.name}, now in eu, reaches it",
+                    f"{status}: {raw[:300]!r}")
+        for t in movers:
             c.line(f"-- every function serves tenant {t.name} in eu")
             admin, user = t.context_token(t.admin), t.context_token(t.user)
             if sites[t.name]:
