@@ -98,8 +98,9 @@ class Route:
 
 
 class Gateway:
-    def __init__(self, stack, hosts, functions, record):
+    def __init__(self, stack, hosts, functions, record, operators=None):
         self.stack, self.hosts, self.record = stack, hosts, record
+        self.operators = operators or {}  # access key id -> secret: the IAM users allowed to invoke
         self.api_id = stack.physical_id("HttpApi")
         self.domain = f"{self.api_id}.execute-api.{stack.region}.amazonaws.com"
         self.routes = sorted((Route(r, lid) for lid, fn in functions.items() for r in fn["routes"]),
@@ -159,6 +160,14 @@ class Gateway:
             if auth is None:
                 self.record({"gateway": self.stack.name, "route": route.route_key, "status": 403, "why": "no SigV4"})
                 return 403, [("Content-Type", "application/json")], b'{"message":"Forbidden"}'
+            secret = self.operators.get(auth.access_key)
+            problem = "unknown access key" if secret is None else \
+                sigv4.verify(method, split.path, split.query, lower, body, auth, secret)
+            if problem or auth.service != "execute-api" or auth.region != self.stack.region:
+                self.record({"gateway": self.stack.name, "route": route.route_key, "status": 403,
+                             "why": problem or f"scope {auth.region}/{auth.service}"})
+                return 403, [("Content-Type", "application/json")], \
+                    b'{"message":"The request signature we calculated does not match the signature you provided."}'
             ctx_extra["authorizer"] = {"iam": {"accessKey": auth.access_key, "accountId": ACCOUNT,
                                                "callerId": auth.access_key, "userArn":
                                                f"arn:aws:iam::{ACCOUNT}:user/operator", "userId": auth.access_key}}

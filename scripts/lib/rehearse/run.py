@@ -34,6 +34,8 @@ TEST_ENV = {"CANOPY_PURGE_AFTER_DAYS": "0"}
 # Denied calls the scenario expects (function logical id, action); any other denial fails.
 EXPECTED_DENIALS = set()
 MAX_WORKER_FIRES = 15
+# The operator's IAM credentials (the `AWS_IAM` routes' caller).
+OPERATOR = ("AKIAREHEARSALOPERATOR", secrets.token_urlsafe(30))
 
 
 class Checks:
@@ -253,7 +255,7 @@ class Rehearsal:
                     raise RuntimeError(f"{binary} is missing (build with --profile perf)")
                 hosts[lid] = gateway.FunctionHost(s, fn, binary, self.function_env(n, s, lid, fn), self.run_dir)
                 self.hosts[(n, lid)] = hosts[lid]
-            self.gateways[n] = gateway.Gateway(s, hosts, self.functions[n], record)
+            self.gateways[n] = gateway.Gateway(s, hosts, self.functions[n], record, {OPERATOR[0]: OPERATOR[1]})
             self.closers.append(self.gateways[n].close)
         self.checks.line(f"up: 2 stacks, {len(self.hosts)} functions started in "
                          f"{time.perf_counter() - start:.1f} s; DynamoDB Local {self.ddb}, s3s-fs {self.s3}, "
@@ -436,6 +438,10 @@ class Rehearsal:
                         {"siteId": site_id, "rating": 5, "text": "Rehearsed.", "contactable": True})
         self.expect("us", "visitor's own record", "GET", "/api/me", user, 200)
         self.expect("us", "operator route without SigV4", "GET", "/ops/receipts", None, 403)
+        status = self.operator_get("us", "/ops/receipts", secret="not-the-operator's")[0]
+        c.check(status == 403, "canopy-us: operator route with a wrong SigV4 signature answers 403", f"{status}")
+        status = self.operator_get("us", "/ops/usage")[0]
+        c.check(status == 200, "canopy-us: operator reads usage figures (SigV4)", f"{status}")
 
         c.line("-- jobs in us")
         for lid in ("UsageFunction", "PrivacyFunction"):
@@ -561,11 +567,11 @@ class Rehearsal:
             _, everything = scan_tenant(self.ddb, s, A.client_key)
             c.line(f"      {s.name} table after the purge: {len(everything)} item(s) in all")
 
-    def operator_get(self, n, path):
+    def operator_get(self, n, path, secret=None):
         """An operator's SigV4-signed call through the gateway (the AWS_IAM authorizer)."""
         s = self.stacks[n]
         host = urllib.parse.urlsplit(s.params["AppBaseUrl"]).netloc
-        headers = sigv4.sign("GET", path, "", {"host": host}, b"", "AKIAOPERATOR", "operator", s.region,
+        headers = sigv4.sign("GET", path, "", {"host": host}, b"", OPERATOR[0], secret or OPERATOR[1], s.region,
                              "execute-api")
         headers = {k: v for k, v in headers.items() if k != "host"}
         return self.gw(n).call("GET", path, headers=headers)
