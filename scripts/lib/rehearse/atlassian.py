@@ -15,6 +15,8 @@ import threading
 import time
 import urllib.parse
 
+import lambda_emulator
+
 DEV_KID = "canopy-dev-install-key"
 CONTEXT_QSH = "context-qsh"
 
@@ -135,7 +137,7 @@ class Atlassian:
 
             do_GET = do_POST = do_PUT = do_DELETE = handle_any  # noqa: N815
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = lambda_emulator.QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.keys_url = f"http://127.0.0.1:{self.port}/keys"

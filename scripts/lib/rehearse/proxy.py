@@ -23,6 +23,8 @@ import threading
 import time
 import urllib.parse
 
+import lambda_emulator
+
 from . import iam, sigv4
 
 ACCOUNT = "123456789012"
@@ -120,7 +122,7 @@ class Proxy:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any  # noqa: N815
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = lambda_emulator.QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
