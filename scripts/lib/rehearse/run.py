@@ -403,11 +403,6 @@ class Rehearsal:
         B.deny_all = True  # B's site is deleted from now on: every app call answers 401
 
         c.line("-- admin builds a site, logo by presigned PUT")
-        status, site = self.expect("us", "admin creates a site", "POST", "/api/sites", admin, 201,
-                                   {"name": "Rehearsal site", "visibility": "public"})
-        site_id = (site or {}).get("id") or (site or {}).get("item", {}).get("id")
-        if not site_id and isinstance(site, dict):
-            site_id = next((v for k, v in site.items() if k.endswith("id") or k == "id"), None)
         png = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00\x00\x00\x01" * 2 + b"\x08\x06\x00\x00\x00" + \
             bytes(100)
         status, ticket = self.expect("us", "admin asks for a logo upload URL", "POST", "/api/media/uploads", admin,
@@ -428,12 +423,23 @@ class Rehearsal:
             conn.close()
             c.check(r.status == 200, "browser PUTs the logo to the presigned URL", f"{r.status} {out[:300]!r}")
             self.expect("us", "complete after the upload", "POST", f"/api/media/{media_id}/complete", admin, 200)
-        if site_id:
-            self.expect("us", "admin sets the site's logo", "GET", f"/api/sites/{site_id}", admin, 200)
+        theme = {"name": "Rehearsal theme", "colors": {"primary": "#0052CC", "background": "#FFFFFF", "text": "#172B4D"},
+                 "fonts": {"body": "Inter, system-ui, sans-serif"}}
+        if media_id:
+            theme["header"] = {"logoMediaId": media_id}
+        _, made = self.expect("us", "admin creates a theme with the logo", "POST", "/api/themes", admin, 201, theme)
+        site_doc = {"name": "Rehearsal site", "visibility": "public"}
+        if (made or {}).get("id"):
+            site_doc["themeId"] = made["id"]
+        _, site = self.expect("us", "admin creates a site with that theme", "POST", "/api/sites", admin, 201, site_doc)
+        site_id = (site or {}).get("id")
 
         c.line("-- a visitor reads the site; feedback")
         if site_id:
-            self.expect("us", "visitor reads the site config", "GET", f"/api/sites/{site_id}/config", user, 200)
+            _, config = self.expect("us", "visitor reads the site config", "GET", f"/api/sites/{site_id}/config",
+                                    user, 200)
+            c.check(media_id is not None and media_id in json.dumps(config),
+                    "the site config names the logo", f"{json.dumps(config)[:300]}")
             self.expect("us", "visitor sends feedback", "POST", "/api/feedback", user, 201,
                         {"siteId": site_id, "rating": 5, "text": "Rehearsed.", "contactable": True})
         self.expect("us", "visitor's own record", "GET", "/api/me", user, 200)
