@@ -396,7 +396,7 @@ class Rehearsal:
         admin, user = A.context_token(A.admin), A.context_token(A.user)
 
         c.line("-- install (us): tenant a (the scenario's), b (its site will deny the app), c (bystander), "
-               "d (no media: moves instead of a if a cannot)")
+               "d (a second mover, without media)")
         self.expect("us", "descriptor", "GET", "/atlassian-connect.json", None, 200)
         for t in (A, B, C, D):
             self.install("us", t)
