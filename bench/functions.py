@@ -47,9 +47,11 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
+import lambda_emulator  # noqa: E402 (the repository's one Runtime API stand-in)
+
 EVENTS = os.path.join(ROOT, "events")
 DEV_KID = "canopy-dev-install-key"
 DEV_PUBLIC_KEY = os.path.join(ROOT, "dev", "install-key.pub.pem")
@@ -148,88 +150,23 @@ def fake_kms(operation, request):
     return 400, {"__type": "UnsupportedOperationException", "message": operation}
 
 
-class RuntimeApi:
-    """One invocation's Lambda Runtime API: the first `next` gets the event, later ones wait (as
-    an idle execution environment does) until the emulator closes."""
+def runtime_api(event):
+    """One invocation's Lambda Runtime API (the repository's one stand-in,
+    scripts/lib/lambda_emulator.py), also serving the dev install key (as Atlassian's key
+    service would) and the two KMS calls (`fake_kms`) on the same port."""
+    with open(DEV_PUBLIC_KEY, "rb") as f:
+        key = f.read()
 
-    def __init__(self, event):
-        self.event = event
-        self.request_id = str(uuid.uuid4())
-        self.first_next = None
-        self.answered = None
-        self.outcome = None  # ("response" | "error" | "init-error", body)
-        self.done = threading.Event()
-        self.closing = threading.Event()
-        outer = self
-        with open(DEV_PUBLIC_KEY, "rb") as f:
-            key = f.read()
+    def extra(method, path, headers, body):
+        if method == "GET" and path == f"/keys/{DEV_KID}":
+            return 200, key, [("Content-Type", "application/x-pem-file")]
+        target = headers.get("X-Amz-Target", "")
+        if method == "POST" and target.startswith("TrentService."):
+            status, answer = fake_kms(target.removeprefix("TrentService."), json.loads(body or b"{}"))
+            return status, json.dumps(answer).encode(), [("Content-Type", "application/x-amz-json-1.1")]
+        return None
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body are two writes: without TCP_NODELAY the second waits for the
-            # client's delayed ACK (~40 ms on loopback), which the timings would count.
-            disable_nagle_algorithm = True
-
-            def log_message(self, *a):
-                pass
-
-            def reply(self, status, body=b"", headers=()):
-                self.send_response(status)
-                for name, value in headers:
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):  # noqa: N802 (http.server's naming)
-                if self.path == "/2018-06-01/runtime/invocation/next":
-                    if outer.first_next is not None:
-                        outer.closing.wait()
-                        self.close_connection = True
-                        return
-                    outer.first_next = time.perf_counter()
-                    deadline = int(time.time() * 1000) + 10_000
-                    self.reply(200, outer.event, [
-                        ("Content-Type", "application/json"),
-                        ("Lambda-Runtime-Aws-Request-Id", outer.request_id),
-                        ("Lambda-Runtime-Deadline-Ms", str(deadline)),
-                        ("Lambda-Runtime-Invoked-Function-Arn",
-                         "arn:aws:lambda:us-east-1:123456789012:function:canopy-bench"),
-                        ("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000;Sampled=0"),
-                    ])
-                elif self.path == f"/keys/{DEV_KID}":
-                    self.reply(200, key, [("Content-Type", "application/x-pem-file")])
-                else:
-                    self.reply(404)
-
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                target = self.headers.get("X-Amz-Target", "")
-                if target.startswith("TrentService."):
-                    status, answer = fake_kms(target.removeprefix("TrentService."), json.loads(body or b"{}"))
-                    self.reply(status, json.dumps(answer).encode(), [("Content-Type", "application/x-amz-json-1.1")])
-                    return
-                kinds = {f"/2018-06-01/runtime/invocation/{outer.request_id}/response": "response",
-                         f"/2018-06-01/runtime/invocation/{outer.request_id}/error": "error",
-                         "/2018-06-01/runtime/init/error": "init-error"}
-                kind = kinds.get(self.path)
-                if kind is None:
-                    self.reply(404)
-                    return
-                outer.answered = time.perf_counter()
-                outer.outcome = (kind, body)
-                self.reply(202, b'{"status":"OK"}', [("Content-Type", "application/json")])
-                outer.done.set()
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.closing.set()
-        self.server.shutdown()
-        self.server.server_close()
+    return lambda_emulator.OneShot(event, "arn:aws:lambda:us-east-1:123456789012:function:canopy-bench", extra)
 
 
 def status_kib(pid, field):
@@ -305,7 +242,7 @@ def load_event(path, raw_path):
 
 
 def start_function(args, function, event_file, raw_path, log):
-    api = RuntimeApi(load_event(event_file, raw_path))
+    api = runtime_api(load_event(event_file, raw_path))
     store = StoreTimer(args.dynamodb_endpoint)
     binary = os.path.join(args.bin_dir, function)
     t0 = time.perf_counter()

@@ -1,91 +1,225 @@
-"""A local Lambda Runtime API for one invocation: runs a built function binary (the `bootstrap`
-Lambda would run) against it, hands it one event and reports the answer and the cold start
-(process start to the first response). Docker-free; stdlib only, plus boto3 (from the SAM CLI
-venv) to create the table in DynamoDB Local.
+"""The Lambda Runtime API stand-in: the one copy in the repository (scripts/lambda-invoke,
+bench/functions.py and scripts/rehearse import it). Stdlib only.
+
+A `RuntimeApi` is one execution environment's Runtime API on a loopback port: the function's
+binary (the `bootstrap` Lambda would run, with `AWS_LAMBDA_RUNTIME_API` pointing here) long-polls
+`GET /2018-06-01/runtime/invocation/next`, gets the next event submitted with `invoke()` /
+`submit()`, and posts `/invocation/<id>/response` or `/error` (or `/init/error`). Invocations are
+served one at a time, in order, as Lambda does for one environment. `extra` lets a caller serve
+more routes on the same port (bench/functions.py serves the dev install key and a KMS there).
+
+Command line (scripts/lambda-invoke): one invocation of a binary, one JSON line out:
 
     python3 lambda_emulator.py BINARY EVENT_FILE [--function NAME] [--create-table]
-prints one JSON line: {"function", "event", "cold_start_ms", "outcome", "status"}.
+prints {"function", "event", "cold_start_ms", "outcome", "status"}; --create-table makes the
+table in DynamoDB Local first (boto3, from the SAM CLI venv).
 """
 
 import argparse
 import http.server
 import json
 import os
+import queue
 import subprocess
 import sys
 import threading
 import time
+import uuid
 
 PREFIX = "/2018-06-01/runtime"
-REQUEST_ID = "00000000-0000-4000-8000-000000000001"
 TIMEOUT_SECS = 60
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    """A threading HTTP server that says nothing when a client goes away: the runtime is killed
+    while its keep-alive connection waits, which is how every invocation here ends."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class Invocation:
-    def __init__(self, event: bytes):
+    def __init__(self, event: bytes, deadline_secs: float):
         self.event = event
-        self.delivered = False
-        self.outcome = None  # ("response" | "error" | "init-error", body)
+        self.request_id = str(uuid.uuid4())
+        self.deadline_secs = deadline_secs
+        self.submitted_at = time.perf_counter()
+        self.delivered_at = None
         self.answered_at = None
+        self.outcome = None  # ("response" | "error" | "init-error", body)
         self.done = threading.Event()
 
+    def answer(self, kind, body):
+        if self.outcome is None:
+            self.answered_at = time.perf_counter()
+            self.outcome = (kind, body)
+            self.done.set()
 
-def handler_for(invocation: Invocation):
-    class Handler(http.server.BaseHTTPRequestHandler):
-        # Headers and body are two writes: without TCP_NODELAY the body can wait for the
-        # runtime's delayed ACK (~40 ms on loopback), which the cold start would count.
-        disable_nagle_algorithm = True
 
-        def log_message(self, *_):
-            pass
+class RuntimeApi:
+    def __init__(self, function_arn="arn:aws:lambda:us-east-1:123456789012:function:local", extra=None):
+        self.function_arn = function_arn
+        self.extra = extra  # callable(method, path, headers, body) -> (status, body, headers) | None
+        self.pending = queue.Queue()
+        self.in_flight = {}
+        self.first_next = None
+        self.init_error = None
+        self.closing = threading.Event()
+        self.lock = threading.Lock()
+        api = self
 
-        def do_GET(self):
-            if self.path != f"{PREFIX}/invocation/next":
-                self.send_error(404)
-                return
-            if invocation.delivered:
-                # One invocation only: the runtime waits here until it is killed.
-                invocation.done.wait(TIMEOUT_SECS)
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            # Headers and body are two writes: without TCP_NODELAY the body can wait for the
+            # runtime's delayed ACK (~40 ms on loopback), which timings would count.
+            disable_nagle_algorithm = True
+
+            def log_message(self, *_):
+                pass
+
+            def reply(self, status, body=b"", headers=()):
                 try:
-                    self.send_error(410)
+                    self.send_response(status)
+                    for name, value in headers:
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
                 except OSError:
                     pass  # the runtime was killed while it waited
-                return
-            invocation.delivered = True
-            self.send_response(200)
-            deadline_ms = int((time.time() + TIMEOUT_SECS) * 1000)
-            for name, value in [
-                ("Content-Type", "application/json"),
-                ("Lambda-Runtime-Aws-Request-Id", REQUEST_ID),
-                ("Lambda-Runtime-Deadline-Ms", str(deadline_ms)),
-                ("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:000000000000:function:local"),
-                ("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000;Sampled=0"),
-                ("Content-Length", str(len(invocation.event))),
-            ]:
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(invocation.event)
 
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            kinds = {
-                f"{PREFIX}/invocation/{REQUEST_ID}/response": "response",
-                f"{PREFIX}/invocation/{REQUEST_ID}/error": "error",
-                f"{PREFIX}/init/error": "init-error",
-            }
-            kind = kinds.get(self.path)
-            if kind is None:
-                self.send_error(404)
-                return
-            self.send_response(202)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            if invocation.outcome is None:
-                invocation.answered_at = time.monotonic()
-                invocation.outcome = (kind, body)
-                invocation.done.set()
+            def try_extra(self, method, body):
+                if api.extra is None:
+                    return False
+                answer = api.extra(method, self.path, self.headers, body)
+                if answer is None:
+                    return False
+                self.reply(*answer)
+                return True
 
-    return Handler
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                if self.path != f"{PREFIX}/invocation/next":
+                    if not self.try_extra("GET", b""):
+                        self.reply(404)
+                    return
+                with api.lock:
+                    if api.first_next is None:
+                        api.first_next = time.perf_counter()
+                invocation = None
+                while invocation is None and not api.closing.is_set():
+                    try:
+                        invocation = api.pending.get(timeout=0.2)
+                    except queue.Empty:
+                        pass
+                if invocation is None:
+                    self.close_connection = True
+                    return
+                invocation.delivered_at = time.perf_counter()
+                api.in_flight[invocation.request_id] = invocation
+                deadline_ms = int((time.time() + invocation.deadline_secs) * 1000)
+                self.reply(200, invocation.event, [
+                    ("Content-Type", "application/json"),
+                    ("Lambda-Runtime-Aws-Request-Id", invocation.request_id),
+                    ("Lambda-Runtime-Deadline-Ms", str(deadline_ms)),
+                    ("Lambda-Runtime-Invoked-Function-Arn", api.function_arn),
+                    ("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000;Sampled=0"),
+                ])
+
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                path = self.path
+                if path == f"{PREFIX}/init/error":
+                    api.init_error = body
+                    for inv in list(api.in_flight.values()):
+                        inv.answer("init-error", body)
+                    while not api.pending.empty():
+                        try:
+                            api.pending.get_nowait().answer("init-error", body)
+                        except queue.Empty:
+                            break
+                    self.reply(202, b'{"status":"OK"}', [("Content-Type", "application/json")])
+                    return
+                if path.startswith(f"{PREFIX}/invocation/"):
+                    rest = path[len(f"{PREFIX}/invocation/"):]
+                    request_id, _, kind = rest.partition("/")
+                    invocation = api.in_flight.pop(request_id, None)
+                    if invocation is not None and kind in ("response", "error"):
+                        invocation.answer(kind, body)
+                        self.reply(202, b'{"status":"OK"}', [("Content-Type", "application/json")])
+                        return
+                if not self.try_extra("POST", body):
+                    self.reply(404)
+
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.address = f"127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def submit(self, event: bytes, deadline_secs: float = TIMEOUT_SECS) -> Invocation:
+        invocation = Invocation(event, deadline_secs)
+        if self.init_error is not None:
+            invocation.answer("init-error", self.init_error)
+        else:
+            self.pending.put(invocation)
+        return invocation
+
+    def invoke(self, event: bytes, timeout: float = TIMEOUT_SECS):
+        """Hands one event to the function and waits for its answer: (kind, body), or
+        ("timeout", b"") after `timeout` seconds."""
+        invocation = self.submit(event, timeout)
+        if not invocation.done.wait(timeout):
+            invocation.answer("timeout", b"")
+        return invocation.outcome
+
+    def close(self):
+        self.closing.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class OneShot:
+    """One invocation's Runtime API (bench/functions.py): the first `next` gets the event, later
+    ones wait (as an idle execution environment does) until close()."""
+
+    def __init__(self, event: bytes, function_arn="arn:aws:lambda:us-east-1:123456789012:function:local",
+                 extra=None, deadline_secs=10):
+        self.api = RuntimeApi(function_arn, extra)
+        self.invocation = self.api.submit(event, deadline_secs)
+        self.port = self.api.port
+        self.done = self.invocation.done
+
+    @property
+    def first_next(self):
+        return self.api.first_next
+
+    @property
+    def answered(self):
+        return self.invocation.answered_at
+
+    @property
+    def outcome(self):
+        return self.invocation.outcome
+
+    def close(self):
+        self.api.close()
+
+
+def lambda_env(api: RuntimeApi, name, memory=256, log_group=None):
+    """The variables Lambda sets for the runtime itself (not the function's configuration)."""
+    return {
+        "AWS_LAMBDA_RUNTIME_API": api.address,
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
+        "AWS_LAMBDA_LOG_GROUP_NAME": log_group or f"/aws/lambda/{name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+        "LAMBDA_TASK_ROOT": "/var/task",
+        "LAMBDA_RUNTIME_DIR": "/var/runtime",
+    }
 
 
 def create_table(endpoint: str, table: str):
@@ -122,30 +256,26 @@ def main():
     args = parser.parse_args()
     name = args.function or os.path.basename(os.path.dirname(args.binary)) or "function"
     with open(args.event, "rb") as f:
-        invocation = Invocation(f.read())
+        event = f.read()
     if args.create_table:
         create_table(os.environ["CANOPY_DYNAMODB_ENDPOINT"], os.environ["CANOPY_TABLE"])
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_for(invocation))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    api = RuntimeApi(f"arn:aws:lambda:us-east-1:000000000000:function:{name}")
     env = dict(os.environ)
-    env.update(
-        {
-            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}",
-            "AWS_LAMBDA_FUNCTION_NAME": name,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "local",
-        }
-    )
-    started = time.monotonic()
+    env.update(lambda_env(api, name))
+    started = time.perf_counter()
     process = subprocess.Popen([args.binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # stderr is drained by a thread: a chatty function must not block on a full pipe.
+    chunks = []
+    reader = threading.Thread(target=lambda: chunks.append(process.stderr.read()), daemon=True)
+    reader.start()
+    invocation = api.submit(event, TIMEOUT_SECS)
     answered = invocation.done.wait(TIMEOUT_SECS)
     process.kill()
-    _, stderr = process.communicate()
-    server.shutdown()
+    process.wait()
+    reader.join(5)
+    api.close()
+    stderr = b"".join(chunks)
     result = {"function": name, "event": args.event}
     if not answered:
         result.update(outcome="timeout", stderr=stderr.decode(errors="replace")[-2000:])

@@ -13,6 +13,7 @@ CFN_LINT_VERSION=1.58.0
 SCHEMATHESIS_VERSION=4.32.5
 CARGO_LAMBDA_VERSION=1.9.2 # bundles zig: release artifacts for provided.al2023 (sam build, scripts/lambda-invoke)
 CARGO_FUZZ_VERSION=0.13.1
+PYYAML_VERSION=6.0.3 # scripts/rehearse reads template.yaml (short-form tags) with it
 
 TOOLS_DIR=${CANOPY_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/canopy-tools}
 
@@ -110,6 +111,14 @@ ensure_python_tools() {
   PY_TOOLS_BIN="$VENV_DIR/bin"
   [[ -x $PY_TOOLS_BIN/sam && -x $PY_TOOLS_BIN/cfn-lint && -x $PY_TOOLS_BIN/cargo-lambda ]] \
     || die "sam, cfn-lint or cargo-lambda missing under $VENV_DIR: remove it and re-run"
+}
+
+# ensure_rehearse_python: sets REHEARSE_PYTHON, a python3 with PyYAML (scripts/rehearse). A venv of
+# its own: a few hundred kB, nothing of the SAM CLI's pins.
+ensure_rehearse_python() {
+  ensure_venv "pyyaml-$PYYAML_VERSION" "PyYAML==$PYYAML_VERSION"
+  REHEARSE_PYTHON="$VENV_DIR/bin/python"
+  "$REHEARSE_PYTHON" -c 'import yaml' 2>/dev/null || die "PyYAML missing under $VENV_DIR: remove it and re-run"
 }
 
 # ensure_schemathesis: sets SCHEMATHESIS_BIN. A venv of its own: its dependencies (hypothesis,
