@@ -1,4 +1,4 @@
-//! Atlassian's JWT interoperability vectors (`../shared/fixtures/connect-jwt-signed-urls.json`,
+//! Atlassian's JWT interoperability vectors (`tests/fixtures/connect-jwt-signed-urls.json`,
 //! Apache-2.0, Atlassian): canonical request, qsh and HS256 signature for every case.
 
 use canopy_shared::domain::connect::jwt::{QshRule, TokenKind, verify_hs256};
@@ -20,8 +20,7 @@ struct Case {
 }
 
 fn vectors() -> Vectors {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/connect-jwt-signed-urls.json");
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let text = support::repo::read("tests/fixtures/connect-jwt-signed-urls.json");
     serde_json::from_str(&text).expect("vector file parses")
 }
 
