@@ -127,20 +127,20 @@ impl TestApp {
         let regions = canopy_shared::domain::regions::Regions::home_only(&config, store.clone(), media.clone())
             .with_settings(canopy_shared::domain::regions::Settings { auto_drive: false });
         let state = AppState {
-            install_keys: install_keys,
+            install_keys,
             forge: ForgeRemote::new(Arc::new(forge_dev_keys()), clock.clone()),
             admins: Arc::new(LocalAdminDirectory::new([ADMIN_ACCOUNT.to_owned()])),
             stack: canopy_shared::domain::data::Stack {
                 data: canopy_shared::domain::data::Data {
-                    store: store,
+                    store,
                     clock: clock.clone(),
                     secrets: SecretSealer::new(Arc::new(
                         LocalKeyring::open_or_create(&dir.path().join(KEYRING_FILE)).expect("keyring"),
                     )),
                 },
                 config: Arc::new(config),
-                media: media,
-                regions: regions,
+                media,
+                regions,
             },
         };
         let router = canopy_shared::http::finish(lifecycle::routes().merge(content::routes()), state.clone());
