@@ -13,7 +13,7 @@ use crate::kernel::keys::REGISTRY_DUE_KIND;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{Condition, Due, Item, MAX_PAGE_SIZE, PageRequest, Write, retry_conflicts};
 
-use super::copy::{digest, snapshot, sync};
+use super::copy::{Synced, digest, snapshot, sync};
 use super::model::{
     DarePlan, Kind, Migration, Phase, Progress, ROLLBACK_WINDOW_SECS, load_in, load_tenant_in, residency_item,
     residency_write, tenant_item,
@@ -123,7 +123,7 @@ pub(super) fn not_scheduled() -> Error {
 pub async fn drive(state: &Stack, tenant: &TenantKey) -> Result<Migration> {
     loop {
         let now = state.clock.now_secs();
-        let (m, _) = load_in(home(state)?, tenant, now).await?.ok_or_else(|| Error::internal("no migration"))?;
+        let (m, _) = current(state, tenant, now).await?;
         match m.phase {
             Phase::Copying => {
                 let mut last = m.progress.items_copied;
@@ -206,10 +206,24 @@ async fn claim_target(state: &Stack, to: &Region, tenant: &TenantKey) -> Result<
     to.store.transact(writes, now).await
 }
 
+/// The migration this region records for the tenant, and its version; one must exist.
+async fn current(state: &Stack, tenant: &TenantKey, now: i64) -> Result<(Migration, u64)> {
+    load_in(home(state)?, tenant, now).await?.ok_or_else(|| Error::internal("no migration"))
+}
+
+/// Adds a pass's figures to the migration's progress.
+fn count_pass(progress: &mut Progress, synced: &Synced) {
+    progress.passes += 1;
+    progress.items_total = synced.total;
+    progress.items_copied += synced.put;
+    progress.items_deleted += synced.deleted;
+    progress.objects_copied += synced.objects;
+}
+
 /// One copy pass of a migration in `copying` (the tenant stays usable meanwhile).
 pub async fn copy_pass(state: &Stack, tenant: &TenantKey) -> Result<Migration> {
     let now = state.clock.now_secs();
-    let (m, _) = load_in(home(state)?, tenant, now).await?.ok_or_else(|| Error::internal("no migration"))?;
+    let (m, _) = current(state, tenant, now).await?;
     if m.phase != Phase::Copying {
         return Ok(m);
     }
@@ -219,11 +233,7 @@ pub async fn copy_pass(state: &Stack, tenant: &TenantKey) -> Result<Migration> {
     }
     let synced = sync(from, to, tenant, now).await?;
     update(state, tenant, |m| {
-        m.progress.passes += 1;
-        m.progress.items_total = synced.total;
-        m.progress.items_copied += synced.put;
-        m.progress.items_deleted += synced.deleted;
-        m.progress.objects_copied += synced.objects;
+        count_pass(&mut m.progress, &synced);
         tracing::info!(tenant = %tenant, pass = m.progress.passes, put = synced.put, deleted = synced.deleted, objects = synced.objects, "residency copy pass");
         Ok(())
     })
@@ -234,8 +244,7 @@ pub async fn copy_pass(state: &Stack, tenant: &TenantKey) -> Result<Migration> {
 async fn update(state: &Stack, tenant: &TenantKey, change: impl Fn(&mut Migration) -> Result<()>) -> Result<Migration> {
     retry_conflicts(|| async {
         let now = state.clock.now_secs();
-        let (mut m, version) =
-            load_in(home(state)?, tenant, now).await?.ok_or_else(|| Error::internal("no migration"))?;
+        let (mut m, version) = current(state, tenant, now).await?;
         change(&mut m)?;
         state.store.transact(vec![residency_write(state, tenant, &m, Some(version))?], now).await?;
         Ok(m)
@@ -282,8 +291,7 @@ async fn set_read_only(
 ) -> Result<Migration> {
     retry_conflicts(|| async {
         let now = state.clock.now_secs();
-        let (mut m, version) =
-            load_in(home(state)?, tenant, now).await?.ok_or_else(|| Error::internal("no migration"))?;
+        let (mut m, version) = current(state, tenant, now).await?;
         let (mut record, item) =
             load_tenant_in(home(state)?, tenant, now).await?.ok_or_else(tenants::unknown_tenant)?;
         change(&mut m);
@@ -304,7 +312,7 @@ async fn set_read_only(
 /// last pass (the fence lets no write land after the freeze), verifies both sides, switches.
 pub async fn finish_copy(state: &Stack, tenant: &TenantKey) -> Result<Migration> {
     let now = state.clock.now_secs();
-    let (m, _) = load_in(home(state)?, tenant, now).await?.ok_or_else(|| Error::internal("no migration"))?;
+    let (m, _) = current(state, tenant, now).await?;
     if m.phase != Phase::ReadOnly {
         return Ok(m);
     }
@@ -330,11 +338,7 @@ pub async fn finish_copy(state: &Stack, tenant: &TenantKey) -> Result<Migration>
         ));
     }
     let m = update(state, tenant, |m| {
-        m.progress.passes += 1;
-        m.progress.items_total = synced.total;
-        m.progress.items_copied += synced.put;
-        m.progress.items_deleted += synced.deleted;
-        m.progress.objects_copied += synced.objects;
+        count_pass(&mut m.progress, &synced);
         m.verified = Some(source_sum.clone());
         if m.kind == Kind::Dare {
             m.phase = Phase::Ready;
@@ -352,7 +356,7 @@ pub async fn finish_copy(state: &Stack, tenant: &TenantKey) -> Result<Migration>
 /// its region), then the source's names the target and is due for the sweep in 7 days.
 pub async fn switch(state: &Stack, tenant: &TenantKey) -> Result<Migration> {
     let now = state.clock.now_secs();
-    let (mut m, _) = load_in(home(state)?, tenant, now).await?.ok_or_else(|| Error::internal("no migration"))?;
+    let (mut m, _) = current(state, tenant, now).await?;
     if m.phase == Phase::Switched {
         return Ok(m);
     }
@@ -422,7 +426,7 @@ async fn switch_source(state: &Stack, tenant: &TenantKey, switched: &Migration) 
 /// thaws and the target's partial copy is handed to the retention sweep.
 pub async fn cancel(state: &Stack, tenant: &TenantKey, phase: Phase, message: &str) -> Result<Migration> {
     let now = state.clock.now_secs();
-    let (m, _) = load_in(home(state)?, tenant, now).await?.ok_or_else(|| Error::internal("no migration"))?;
+    let (m, _) = current(state, tenant, now).await?;
     if !m.phase.in_flight() {
         return Ok(m);
     }
