@@ -2,7 +2,7 @@
 //! library (themes, layouts, reports), page metadata, the trash, and the one-query site config.
 //! Reads are open to every user of the tenant; writes need a site administrator.
 
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::auth::AuthContext;
 use super::body::JsonBody;
-use super::extract::{Admin, IfMatch, PageView, Paging, item_response};
+use super::extract::{Admin, IfMatch, PageView, Paging, QueryParams, item_response};
 use super::schema::{IfMatchHeader, Item, ItemPage, ItemParam, PageSchema, PagingParams, SiteParam};
 use crate::domain::content::library::{LAYOUTS, Library, REPORTS, THEMES};
 use crate::domain::content::model::ContentModel;
@@ -424,10 +424,11 @@ struct ImportQuery {
 async fn import(
     State(state): State<AppState>,
     Admin(editor): Admin,
-    query: std::result::Result<Query<ImportQuery>, axum::extract::rejection::QueryRejection>,
+    // Taken as a `Result` and answered after the body, so a bad body still wins over a bad query.
+    query: std::result::Result<QueryParams<ImportQuery>, crate::Error>,
     JsonBody(document): JsonBody<portability::ExportDocument>,
 ) -> Result<Response> {
-    let Query(query) = query.map_err(|e| crate::Error::bad_request("bad_query", format!("Bad query string: {e}")))?;
+    let QueryParams(query) = query?;
     let report = portability::import(&state, &editor, &document, query.dry_run).await?;
     Ok(axum::Json(report).into_response())
 }

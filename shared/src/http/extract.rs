@@ -1,10 +1,11 @@
-//! Request pieces the content routes share: the admin check, `If-Match`, paging, and the JSON
-//! shapes of answers (ETag'd items, pages).
+//! Request pieces the routes share: the admin check, `If-Match`, query strings, paging, and the
+//! JSON shapes of answers (ETag'd items, pages).
 
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::auth::AuthContext;
@@ -49,6 +50,21 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     }
 }
 
+/// The query string as `T`; a query string that does not parse is 400 `bad_query`, in Canopy's
+/// JSON error format like [`super::body::JsonBody`].
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let Query(query) = Query::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Error::bad_request("bad_query", format!("Bad query string: {e}")))?;
+        Ok(Self(query))
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PagingQuery {
@@ -66,9 +82,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
-        let Query(query) = Query::<PagingQuery>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| Error::bad_request("bad_query", format!("Bad query string: {e}")))?;
+        let QueryParams(query) = QueryParams::<PagingQuery>::from_request_parts(parts, state).await?;
         let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=MAX_LIST_PAGE_SIZE).contains(&limit) {
             return Err(Error::bad_request("bad_page_size", format!("limit must be 1 to {MAX_LIST_PAGE_SIZE}.")));

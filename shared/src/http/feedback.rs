@@ -3,7 +3,7 @@
 //! succeeded records the caller's visit (`users::record_visit`: at most one write an hour); a
 //! refused request writes nothing at all.
 
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::auth::AuthContext;
 use super::body::JsonBody;
-use super::extract::{Admin, IfMatch, PageView};
+use super::extract::{Admin, IfMatch, PageView, QueryParams};
 use super::schema::{IfMatchHeader, ItemParam, PageSchema};
 use crate::domain::feedback::{self, Filter, Submission};
 use crate::domain::records::{DEFAULT_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
@@ -73,20 +73,13 @@ fn bad_query(message: impl Into<String>) -> Error {
     Error::bad_request("bad_query", message)
 }
 
-fn parse_query<T: serde::de::DeserializeOwned>(
-    query: std::result::Result<Query<T>, impl std::fmt::Display>,
-) -> Result<T> {
-    query.map(|Query(q)| q).map_err(|e| bad_query(format!("Bad query string: {e}")))
-}
-
 /// Newest first, filtered by site, page or both (site admins).
 #[utoipa::path(get, path = "/api/feedback", tag = "feedback", params(ListQuery), responses((status = 200, body = PageSchema)))]
 async fn list(
     State(state): State<AppState>,
     Admin(editor): Admin,
-    query: std::result::Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Response> {
-    let query = parse_query(query)?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_LIST_PAGE_SIZE).contains(&limit) {
         return Err(Error::bad_request("bad_page_size", format!("limit must be 1 to {MAX_LIST_PAGE_SIZE}.")));
@@ -118,9 +111,8 @@ struct ExportQuery {
 async fn export(
     State(state): State<AppState>,
     Admin(editor): Admin,
-    query: std::result::Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
+    QueryParams(query): QueryParams<ExportQuery>,
 ) -> Result<Response> {
-    let query = parse_query(query)?;
     let document = feedback::export(&state, &editor.tenant, query.cursor.as_deref()).await?;
     seen(&state, &editor.tenant, editor.account_id.as_deref()).await;
     let filename =

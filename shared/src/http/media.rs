@@ -1,7 +1,7 @@
 //! The media function's routes: upload tickets, completion, reading (with a short-lived
 //! download URL), listing by purpose, and deletion.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use super::auth::AuthContext;
 use super::body::JsonBody;
-use super::extract::{Admin, IfMatch, PageView};
+use super::extract::{Admin, IfMatch, PageView, QueryParams};
 use super::schema::{IfMatchHeader, ItemParam, PageSchema};
 use crate::domain::media::{self, Purpose, UploadRequest};
 use crate::domain::records::{DEFAULT_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
@@ -57,18 +57,13 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-fn query<T>(query: std::result::Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T> {
-    query.map(|Query(q)| q).map_err(|e| Error::bad_request("bad_query", format!("Bad query string: {e}")))
-}
-
 /// The tenant's media, by purpose.
 #[utoipa::path(get, path = "/api/media", tag = "media", params(ListQuery), responses((status = 200, body = PageSchema)))]
 async fn list(
     State(state): State<AppState>,
     auth: AuthContext,
-    params: std::result::Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    QueryParams(params): QueryParams<ListQuery>,
 ) -> Result<Response> {
-    let params = query(params)?;
     let limit = params.limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_LIST_PAGE_SIZE).contains(&limit) {
         return Err(Error::bad_request("bad_page_size", format!("limit must be 1 to {MAX_LIST_PAGE_SIZE}.")));
@@ -95,9 +90,8 @@ async fn delete(
     Admin(editor): Admin,
     Path(id): Path<String>,
     IfMatch(if_match): IfMatch,
-    params: std::result::Result<Query<DeleteQuery>, axum::extract::rejection::QueryRejection>,
+    QueryParams(params): QueryParams<DeleteQuery>,
 ) -> Result<StatusCode> {
-    let params = query(params)?;
     media::delete(&state, &editor, &id, if_match, params.force).await?;
     Ok(StatusCode::NO_CONTENT)
 }

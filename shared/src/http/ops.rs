@@ -6,7 +6,7 @@
 //! mounted without the authorizer by mistake answers 403, not data. The local server mounts them
 //! with [`OperatorAccess::Local`] (no identity to check on a developer's machine).
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use lambda_http::request::RequestContext;
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::PageView;
+use super::extract::{PageView, QueryParams};
 use super::schema::PageSchema;
 use crate::domain::records::{DEFAULT_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
 use crate::domain::usage;
@@ -65,11 +65,7 @@ struct DaysQuery {
 
 /// Day summaries (totals only), oldest first; `cursor` is the last date of the previous page.
 #[utoipa::path(get, path = "/ops/usage", tag = "ops", params(DaysQuery), responses((status = 200, body = PageSchema)))]
-async fn list_days(
-    State(state): State<AppState>,
-    query: std::result::Result<Query<DaysQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response> {
-    let Query(query) = query.map_err(|e| Error::bad_request("bad_query", format!("Bad query string: {e}")))?;
+async fn list_days(State(state): State<AppState>, QueryParams(query): QueryParams<DaysQuery>) -> Result<Response> {
     let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_LIST_PAGE_SIZE).contains(&limit) {
         return Err(Error::bad_request("bad_page_size", format!("limit must be 1 to {MAX_LIST_PAGE_SIZE}.")));
@@ -86,11 +82,7 @@ async fn read_day(State(state): State<AppState>, Path(date): Path<String>) -> Re
 
 /// Deletion receipts, oldest first: a hash of the clientKey, when, and what was deleted.
 #[utoipa::path(get, path = "/ops/receipts", tag = "ops", params(DaysQuery), responses((status = 200, body = PageSchema)))]
-async fn list_receipts(
-    State(state): State<AppState>,
-    query: std::result::Result<Query<DaysQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response> {
-    let Query(query) = query.map_err(|e| Error::bad_request("bad_query", format!("Bad query string: {e}")))?;
+async fn list_receipts(State(state): State<AppState>, QueryParams(query): QueryParams<DaysQuery>) -> Result<Response> {
     let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_LIST_PAGE_SIZE).contains(&limit) {
         return Err(Error::bad_request("bad_page_size", format!("limit must be 1 to {MAX_LIST_PAGE_SIZE}.")));

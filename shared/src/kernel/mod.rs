@@ -1,9 +1,10 @@
-//! The leaf kernel: errors, time, ids, keys, the tenant key, configuration, telemetry. Imports nothing else of the crate.
+//! The leaf kernel: errors, time, ids, keys, RS256 signing, the tenant key, configuration, telemetry. Imports nothing else of the crate.
 
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod ids;
+pub mod jwt;
 pub mod keys;
 pub mod telemetry;
 pub mod tenant_key;

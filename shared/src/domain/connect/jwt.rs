@@ -220,10 +220,7 @@ pub fn sign_hs256(claims: &ConnectClaims, shared_secret: &str) -> Result<String>
 
 /// Signs claims as an RS256 signed install with `kid` (the local dev install key, tests).
 pub fn sign_rs256(claims: &ConnectClaims, kid: &str, private_key_pem: &[u8]) -> Result<String> {
-    let key = EncodingKey::from_rsa_pem(private_key_pem).map_err(Error::internal)?;
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(kid.to_owned());
-    jsonwebtoken::encode(&header, claims, &key).map_err(Error::internal)
+    crate::kernel::jwt::sign_rs256(claims, kid, private_key_pem)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! Every failure is `Error::Unauthenticated` with a precise reason for the log (callers answer the
 //! uniform 401), except an unreachable JWKS, which is `Unavailable` (503).
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -177,10 +177,7 @@ pub fn invocation_claims(audience: &str, invocation: &Invocation, iat: i64, ttl_
 
 /// Signs FIT claims with RS256 and `kid` (the committed dev Forge key, tests).
 pub fn sign(claims: &Value, kid: &str, private_key_pem: &[u8]) -> Result<String> {
-    let key = EncodingKey::from_rsa_pem(private_key_pem).map_err(Error::internal)?;
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(kid.to_owned());
-    jsonwebtoken::encode(&header, claims, &key).map_err(Error::internal)
+    crate::kernel::jwt::sign_rs256(claims, kid, private_key_pem)
 }
 
 #[cfg(test)]
@@ -188,6 +185,7 @@ mod tests {
     use super::*;
     use crate::adapters::forge_keys::StaticForgeKeys;
     use crate::kernel::config::app_ari;
+    use jsonwebtoken::{EncodingKey, Header};
 
     const KID: &str = "forge/invocation-token/canopy-dev";
     const PRIVATE: &[u8] = include_bytes!("../../../../dev/forge-key.pem");

@@ -16,7 +16,7 @@ use crate::domain::content::library::{LAYOUTS, THEMES};
 use crate::domain::content::model::ContentModel;
 use crate::domain::content::pages;
 use crate::domain::data::Stack;
-use crate::domain::records::{Editor, check_if_match, not_found};
+use crate::domain::records::{Editor, Stored, check_if_match, not_found};
 use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::ids;
@@ -391,39 +391,52 @@ pub async fn list(
 
 /// Where an item is used: themes, layouts and page metadata that reference it.
 pub async fn usages(state: &Stack, tenant: &TenantKey, id: &str) -> Result<Vec<String>> {
-    let mut found = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = THEMES.list(state, tenant, MAX_PAGE_SIZE, cursor.as_deref()).await?;
-        found.extend(
-            page.items.iter().filter(|t| t.data.media_ids().contains(&id)).map(|t| format!("theme {}", t.data.name)),
-        );
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    cursor = None;
-    loop {
-        let page = LAYOUTS.list(state, tenant, MAX_PAGE_SIZE, cursor.as_deref()).await?;
-        found.extend(
-            page.items.iter().filter(|l| l.data.media_ids().contains(&id)).map(|l| format!("layout {}", l.data.title)),
-        );
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    cursor = None;
-    loop {
-        let page = pages::list(state, tenant, MAX_PAGE_SIZE, cursor.as_deref()).await?;
-        found.extend(page.items.iter().filter(|p| p.data.media_ids().contains(&id)).map(|p| format!("page {}", p.id)));
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let mut found = referencing(
+        id,
+        |cursor| async move { THEMES.list(state, tenant, MAX_PAGE_SIZE, cursor.as_deref()).await },
+        |theme| format!("theme {}", theme.data.name),
+    )
+    .await?;
+    found.extend(
+        referencing(
+            id,
+            |cursor| async move { LAYOUTS.list(state, tenant, MAX_PAGE_SIZE, cursor.as_deref()).await },
+            |layout| format!("layout {}", layout.data.title),
+        )
+        .await?,
+    );
+    found.extend(
+        referencing(
+            id,
+            |cursor| async move { pages::list(state, tenant, MAX_PAGE_SIZE, cursor.as_deref()).await },
+            |page| format!("page {}", page.id),
+        )
+        .await?,
+    );
     Ok(found)
+}
+
+/// Pages through one listing (`list` of a cursor) to its end; `name`s every record that
+/// references media `id`.
+async fn referencing<M, Fut>(
+    id: &str,
+    list: impl Fn(Option<String>) -> Fut,
+    name: impl Fn(&Stored<M>) -> String,
+) -> Result<Vec<String>>
+where
+    M: ContentModel,
+    Fut: Future<Output = Result<Page<Stored<M>>>>,
+{
+    let mut found = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = list(cursor.take()).await?;
+        found.extend(page.items.iter().filter(|record| record.data.media_ids().contains(&id)).map(&name));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(found),
+        }
+    }
 }
 
 /// Deletes record and object. Media in use needs `force`; the answer names where it is used.

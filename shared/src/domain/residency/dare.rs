@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{DarePlan, Kind, Migration, Phase, Progress};
+use super::engine::{cancel, not_scheduled, request, spawn_drive, start_scheduled, switch};
+use super::model::{DarePlan, Kind, Migration, Phase, Progress};
+use super::routing::view;
 use crate::domain::data::Stack;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::tenant_key::TenantKey;
@@ -45,17 +47,17 @@ pub fn region_of_realm(state: &Stack, realm: &str) -> Result<String> {
 pub async fn schedule(state: &Stack, tenant: &TenantKey, body: ScheduleBody) -> Result<Migration> {
     let to = region_of_realm(state, &body.location)?;
     let plan = DarePlan { location: body.location, start_time: body.start_time, end_time: body.end_time };
-    super::request(state, tenant, &to, Kind::Dare, Some(plan)).await
+    request(state, tenant, &to, Kind::Dare, Some(plan)).await
 }
 
 pub async fn start(state: &Stack, tenant: &TenantKey) -> Result<Migration> {
-    let m = super::start_scheduled(state, tenant).await?;
-    super::spawn_drive(state, tenant);
+    let m = start_scheduled(state, tenant).await?;
+    spawn_drive(state, tenant);
     Ok(m)
 }
 
 pub async fn status(state: &Stack, tenant: &TenantKey) -> Result<DareStatus> {
-    let view = super::view(state, tenant).await?;
+    let view = view(state, tenant).await?;
     let Some(m) = view.migration.filter(|m| m.kind == Kind::Dare) else {
         return Ok(DareStatus { status: "not-scheduled", phase: None, progress: None });
     };
@@ -71,19 +73,19 @@ pub async fn status(state: &Stack, tenant: &TenantKey) -> Result<DareStatus> {
 }
 
 pub async fn commit(state: &Stack, tenant: &TenantKey) -> Result<Migration> {
-    super::switch(state, tenant).await
+    switch(state, tenant).await
 }
 
 pub async fn rollback(state: &Stack, tenant: &TenantKey) -> Result<Migration> {
-    let view = super::view(state, tenant).await?;
+    let view = view(state, tenant).await?;
     match view.migration {
         Some(m) if m.kind == Kind::Dare && m.phase == Phase::Switched => Err(Error::conflict(
             "already_committed",
             "The realm migration was committed; the tenant now lives in the new region.",
         )),
         Some(m) if m.kind == Kind::Dare => {
-            super::cancel(state, tenant, Phase::Cancelled, "Atlassian rolled the realm migration back.").await
+            cancel(state, tenant, Phase::Cancelled, "Atlassian rolled the realm migration back.").await
         }
-        _ => Err(super::not_scheduled()),
+        _ => Err(not_scheduled()),
     }
 }

@@ -90,7 +90,7 @@ impl ItemStore for FencedStore {
             Err(conflict @ Error::WriteConflict) => {
                 for tenant in &fenced {
                     if self.inner.get(tenant, keys::RESIDENCY_FREEZE, now).await?.is_some() {
-                        return Err(super::read_only_error());
+                        return Err(super::model::read_only_error());
                     }
                 }
                 Err(conflict)

@@ -1,6 +1,6 @@
 //! Restoring one tenant from a point-in-time copy of the table (infra/README.md): DynamoDB
 //! restores a whole table into a new one; this makes one tenant's partition in the live table
-//! equal to that copy, with the residency engine's copy pass (`residency::sync`).
+//! equal to that copy, with the residency engine's copy pass (`residency::copy::sync`).
 //!
 //! The install record, a migration in flight and a purge marker stay as they are live: the
 //! tenant's current secret, state and region win over the restored ones. Media records come back
@@ -24,7 +24,7 @@ pub struct Restored {
 /// Makes `tenant`'s partition in `live` what it is in `restored`. Idempotent: a second run
 /// changes nothing.
 pub async fn restore_tenant(restored: &Region, live: &Region, tenant: &TenantKey, now: i64) -> Result<Restored> {
-    let synced = crate::domain::residency::sync(restored, live, tenant, now).await?;
+    let synced = super::copy::sync(restored, live, tenant, now).await?;
     tracing::info!(tenant = %tenant, items = synced.total, put = synced.put, deleted = synced.deleted, "tenant restored");
     Ok(Restored { items: synced.total, put: synced.put, deleted: synced.deleted })
 }

@@ -43,56 +43,37 @@
 //! - The `due` index is KEYS_ONLY, so [`ItemStore::due`] cannot see `ttl`: an expired item still
 //!   on the index is listed until DynamoDB deletes it; callers `get` the item before acting.
 
+mod codec;
+mod conditions;
+mod errors;
 mod in_flight;
+mod table;
 
 use std::collections::HashMap;
-use std::fmt::Display;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::client::Waiters;
-use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, DeleteRequest, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification,
-    TransactWriteItem, WriteRequest,
+    AttributeValue, ConditionCheck, Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest,
 };
 
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{
-    Condition, Due, DueEntry, Item, ItemStore, MAX_SORT_KEY_BYTES, Page, PageRequest, Write, check_batch, check_page,
+    Condition, DueEntry, Item, ItemStore, MAX_SORT_KEY_BYTES, Page, PageRequest, Write, check_batch, check_page,
     check_sort_key, check_writes, is_live, write_conflict,
 };
+use codec::{DUE_PK, DUE_SK, PK, SK, TTL, decode, encode, item_key, item_key_from, number, required_string};
+use conditions::Conditional;
+use errors::{sdk_error, transact_error};
 pub use in_flight::ATTEMPTS as IN_FLIGHT_ATTEMPTS;
-use in_flight::{Cancellation, Refusal};
-
-/// Name of the sparse global secondary index of due entries.
-pub const DUE_INDEX: &str = "due";
-
-const PK: &str = "pk";
-const SK: &str = "sk";
-const VERSION: &str = "v";
-const UPDATED_AT: &str = "updatedAt";
-const UPDATED_BY: &str = "updatedBy";
-const BODY: &str = "body";
-const DUE_PK: &str = "duePk";
-const DUE_SK: &str = "dueSk";
-const TTL: &str = "ttl";
-
-/// Longest [`DynamoItemStore::create_table`] waits for a new table to become ACTIVE.
-const TABLE_ACTIVE_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
-
-type AttributeMap = HashMap<String, AttributeValue>;
+use in_flight::Refusal;
+use table::DUE_INDEX;
 
 #[derive(Debug, Clone)]
 pub struct DynamoItemStore {
@@ -132,102 +113,9 @@ impl DynamoItemStore {
         Client::from_conf(builder.build())
     }
 
-    /// Creates the table as template.yaml declares it and enables TTL on `ttl`, waiting until it
-    /// is ACTIVE. If a table of that name already exists with the same key layout this is a
-    /// no-op, so a local server can call it on every start.
-    pub async fn create_table(&self) -> Result<()> {
-        let key = |name: &str, key_type: KeyType| {
-            KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().map_err(Error::internal)
-        };
-        let string_attr = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(Error::internal)
-        };
-        let due_index = GlobalSecondaryIndex::builder()
-            .index_name(DUE_INDEX)
-            .key_schema(key(DUE_PK, KeyType::Hash)?)
-            .key_schema(key(DUE_SK, KeyType::Range)?)
-            .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
-            .build()
-            .map_err(Error::internal)?;
-        let created = self
-            .client
-            .create_table()
-            .table_name(&self.table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(string_attr(PK)?)
-            .attribute_definitions(string_attr(SK)?)
-            .attribute_definitions(string_attr(DUE_PK)?)
-            .attribute_definitions(string_attr(DUE_SK)?)
-            .key_schema(key(PK, KeyType::Hash)?)
-            .key_schema(key(SK, KeyType::Range)?)
-            .global_secondary_indexes(due_index)
-            .send()
-            .await;
-        match created {
-            Ok(_) => {}
-            Err(err) if matches!(err.as_service_error(), Some(CreateTableError::ResourceInUseException(_))) => {
-                return self.check_existing_table().await;
-            }
-            Err(err) => return Err(sdk_error("CreateTable", err)),
-        }
-        self.client
-            .wait_until_table_exists()
-            .table_name(&self.table)
-            .wait(TABLE_ACTIVE_WAIT)
-            .await
-            .map_err(|err| Error::unavailable("dynamodb", format!("waiting for table {}: {err}", self.table)))?;
-        self.client
-            .update_time_to_live()
-            .table_name(&self.table)
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .attribute_name(TTL)
-                    .enabled(true)
-                    .build()
-                    .map_err(Error::internal)?,
-            )
-            .send()
-            .await
-            .map_err(|err| sdk_error("UpdateTimeToLive", err))?;
-        Ok(())
-    }
-
-    /// An existing table must have our key schema and the due index.
-    async fn check_existing_table(&self) -> Result<()> {
-        let described = self
-            .client
-            .describe_table()
-            .table_name(&self.table)
-            .send()
-            .await
-            .map_err(|err| sdk_error("DescribeTable", err))?;
-        let table = described.table.ok_or_else(|| Error::internal("DescribeTable answered no table"))?;
-        let names =
-            |schema: &[KeySchemaElement]| schema.iter().map(|k| k.attribute_name().to_owned()).collect::<Vec<_>>();
-        let has_due_index = table
-            .global_secondary_indexes()
-            .iter()
-            .any(|index| index.index_name() == Some(DUE_INDEX) && names(index.key_schema()) == [DUE_PK, DUE_SK]);
-        if names(table.key_schema()) != [PK, SK] || !has_due_index {
-            return Err(Error::internal(format!("table {} exists with another key layout", self.table)));
-        }
-        Ok(())
-    }
-
     async fn put_one(&self, item: &Item, condition: Condition, now: i64) -> Result<()> {
-        let expression = ConditionExpr::new(condition, now);
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(encode(item)?))
-            .set_condition_expression(expression.expression)
-            .set_expression_attribute_names(expression.names)
-            .set_expression_attribute_values(expression.values);
+        let request =
+            self.client.put_item().table_name(&self.table).set_item(Some(encode(item)?)).condition(condition, now);
         in_flight::send_with_retries(&self.conflict_retries, || async {
             request.clone().send().await.map(drop).map_err(|err| match err.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(_)) => Refusal::Final(write_conflict()),
@@ -242,15 +130,12 @@ impl DynamoItemStore {
     }
 
     async fn delete_one(&self, tenant: &TenantKey, sk: &str, condition: Condition, now: i64) -> Result<()> {
-        let expression = ConditionExpr::new(condition, now);
         let request = self
             .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(item_key(tenant, sk)))
-            .set_condition_expression(expression.expression)
-            .set_expression_attribute_names(expression.names)
-            .set_expression_attribute_values(expression.values);
+            .condition(condition, now);
         in_flight::send_with_retries(&self.conflict_retries, || async {
             request.clone().send().await.map(drop).map_err(|err| match err.as_service_error() {
                 Some(DeleteItemError::ConditionalCheckFailedException(_)) => Refusal::Final(write_conflict()),
@@ -269,37 +154,28 @@ impl DynamoItemStore {
         for write in writes {
             let transact_item = match write {
                 Write::Put { item, condition } => {
-                    let expression = ConditionExpr::new(*condition, now);
                     let put = Put::builder()
                         .table_name(&self.table)
                         .set_item(Some(encode(item)?))
-                        .set_condition_expression(expression.expression)
-                        .set_expression_attribute_names(expression.names)
-                        .set_expression_attribute_values(expression.values)
+                        .condition(*condition, now)
                         .build()
                         .map_err(Error::internal)?;
                     TransactWriteItem::builder().put(put).build()
                 }
                 Write::Delete { tenant, sk, condition } => {
-                    let expression = ConditionExpr::new(*condition, now);
                     let delete = Delete::builder()
                         .table_name(&self.table)
                         .set_key(Some(item_key(tenant, sk)))
-                        .set_condition_expression(expression.expression)
-                        .set_expression_attribute_names(expression.names)
-                        .set_expression_attribute_values(expression.values)
+                        .condition(*condition, now)
                         .build()
                         .map_err(Error::internal)?;
                     TransactWriteItem::builder().delete(delete).build()
                 }
                 Write::Check { tenant, sk, condition } => {
-                    let expression = ConditionExpr::new(*condition, now);
                     let check = ConditionCheck::builder()
                         .table_name(&self.table)
                         .set_key(Some(item_key(tenant, sk)))
-                        .set_condition_expression(expression.expression)
-                        .set_expression_attribute_names(expression.names)
-                        .set_expression_attribute_values(expression.values)
+                        .condition(*condition, now)
                         .build()
                         .map_err(Error::internal)?;
                     TransactWriteItem::builder().condition_check(check).build()
@@ -505,185 +381,14 @@ impl ItemStore for DynamoItemStore {
     }
 }
 
-/// A condition as DynamoDB expression parts (`None` parts for [`Condition::None`]).
-struct ConditionExpr {
-    expression: Option<String>,
-    names: Option<HashMap<String, String>>,
-    values: Option<AttributeMap>,
-}
-
-impl ConditionExpr {
-    fn new(condition: Condition, now: i64) -> Self {
-        // `ttl` is a DynamoDB reserved word: every attribute goes through a name placeholder.
-        let (expression, names, values) = match condition {
-            Condition::None => {
-                return Self { expression: None, names: None, values: None };
-            }
-            // An expired item that DynamoDB has not deleted yet counts as absent.
-            Condition::Absent => (
-                "attribute_not_exists(#pk) OR #ttl <= :now",
-                vec![("#pk", PK), ("#ttl", TTL)],
-                vec![(":now", number(now))],
-            ),
-            Condition::Version(version) => (
-                "#v = :v AND (attribute_not_exists(#ttl) OR #ttl > :now)",
-                vec![("#v", VERSION), ("#ttl", TTL)],
-                vec![(":v", number(version)), (":now", number(now))],
-            ),
-        };
-        Self {
-            expression: Some(expression.to_owned()),
-            names: Some(names.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()),
-            values: Some(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
-        }
-    }
-}
-
-/// DynamoDB's `Limit` for a page of `limit`: one entry more, to learn whether another follows.
 /// BatchWriteItem rounds before unprocessed deletes are reported.
 const BATCH_ATTEMPTS: u32 = 8;
 
+/// DynamoDB's `Limit` for a page of `limit`: one entry more, to learn whether another follows.
 fn page_limit(limit: usize) -> i32 {
     i32::try_from(limit + 1).unwrap_or(i32::MAX)
 }
 
 fn bad_cursor() -> Error {
     Error::bad_request("bad_cursor", "The page cursor does not belong to this listing.")
-}
-
-fn number(value: impl Display) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn item_key(tenant: &TenantKey, sk: &str) -> AttributeMap {
-    item_key_from(keys::partition_key(tenant), sk.to_owned())
-}
-
-fn item_key_from(pk: String, sk: String) -> AttributeMap {
-    HashMap::from([(PK.to_owned(), AttributeValue::S(pk)), (SK.to_owned(), AttributeValue::S(sk))])
-}
-
-fn encode(item: &Item) -> Result<AttributeMap> {
-    let body = serde_json::to_string(&item.body).map_err(Error::internal)?;
-    let mut map = item_key(&item.tenant, &item.sk);
-    map.insert(VERSION.to_owned(), number(item.version));
-    map.insert(UPDATED_AT.to_owned(), number(item.updated_at));
-    map.insert(BODY.to_owned(), AttributeValue::S(body));
-    if let Some(by) = &item.updated_by {
-        map.insert(UPDATED_BY.to_owned(), AttributeValue::S(by.clone()));
-    }
-    if let Some(due) = &item.due {
-        map.insert(DUE_PK.to_owned(), AttributeValue::S(keys::due_partition(&due.kind)));
-        map.insert(DUE_SK.to_owned(), AttributeValue::S(keys::due_sort_key(due.at, &item.tenant, &item.sk)));
-    }
-    if let Some(expires_at) = item.expires_at {
-        map.insert(TTL.to_owned(), number(expires_at));
-    }
-    Ok(map)
-}
-
-fn decode(map: &AttributeMap) -> Result<Item> {
-    let pk = required_string(map, PK)?;
-    let tenant = keys::tenant_of_partition(pk).ok_or_else(|| malformed(PK, pk))?;
-    let sk = required_string(map, SK)?.to_owned();
-    let version = optional_number(map, VERSION)?.ok_or_else(|| missing(VERSION))?;
-    let updated_at = optional_number(map, UPDATED_AT)?.ok_or_else(|| missing(UPDATED_AT))?;
-    let updated_by = optional_string(map, UPDATED_BY)?.map(str::to_owned);
-    let body = required_string(map, BODY)?;
-    let body = serde_json::from_str(body)
-        .map_err(|err| Error::internal(format!("stored item {pk} {sk} has an unparseable body: {err}")))?;
-    let due = match (optional_string(map, DUE_PK)?, optional_string(map, DUE_SK)?) {
-        (None, None) => None,
-        (Some(due_pk), Some(due_sk)) => {
-            // `due_partition("")` is the prefix every due partition key starts with.
-            let kind =
-                due_pk.strip_prefix(keys::due_partition("").as_str()).ok_or_else(|| malformed(DUE_PK, due_pk))?;
-            let (at, _, _) = keys::parse_due_sort_key(due_sk).ok_or_else(|| malformed(DUE_SK, due_sk))?;
-            Some(Due { kind: kind.to_owned(), at })
-        }
-        _ => {
-            return Err(Error::internal(format!("stored item {pk} {sk} has only one of {DUE_PK}/{DUE_SK}")));
-        }
-    };
-    let expires_at = optional_number(map, TTL)?;
-    Ok(Item { tenant, sk, version, updated_at, updated_by, due, expires_at, body })
-}
-
-fn optional_string<'a>(map: &'a AttributeMap, name: &str) -> Result<Option<&'a str>> {
-    match map.get(name) {
-        None => Ok(None),
-        Some(AttributeValue::S(value)) => Ok(Some(value)),
-        Some(other) => Err(Error::internal(format!("stored attribute {name} is not a string: {other:?}"))),
-    }
-}
-
-fn required_string<'a>(map: &'a AttributeMap, name: &str) -> Result<&'a str> {
-    optional_string(map, name)?.ok_or_else(|| missing(name))
-}
-
-fn optional_number<T: FromStr>(map: &AttributeMap, name: &str) -> Result<Option<T>> {
-    match map.get(name) {
-        None => Ok(None),
-        Some(AttributeValue::N(value)) => value.parse().map(Some).map_err(|_| malformed(name, value)),
-        Some(other) => Err(Error::internal(format!("stored attribute {name} is not a number: {other:?}"))),
-    }
-}
-
-fn missing(name: &str) -> Error {
-    Error::internal(format!("stored item lacks attribute {name}"))
-}
-
-fn malformed(name: &str, value: &str) -> Error {
-    Error::internal(format!("stored attribute {name} is malformed: {value:?}"))
-}
-
-/// Error codes of DynamoDB answers that say "try again later" rather than "this is wrong".
-fn is_transient_code(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some(
-            "ThrottlingException"
-                | "ProvisionedThroughputExceededException"
-                | "RequestLimitExceeded"
-                | "ServiceUnavailable"
-                | "InternalServerError"
-                | "TransactionInProgressException"
-        )
-    )
-}
-
-/// Translates an SDK error that is not a failed condition: transient failures (throttling,
-/// 5xx answers, timeouts, connection failures) are `unavailable`, the rest `internal`.
-fn sdk_error<E>(operation: &str, err: SdkError<E, HttpResponse>) -> Error
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let transient = match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
-        SdkError::ServiceError(context) => {
-            is_transient_code(context.err().code()) || context.raw().status().is_server_error()
-        }
-        SdkError::ResponseError(context) => context.raw().status().is_server_error(),
-        _ => false,
-    };
-    let cause = format!("{operation}: {}", DisplayErrorContext(&err));
-    if transient { Error::unavailable("dynamodb", cause) } else { Error::internal(cause) }
-}
-
-fn transact_error(err: SdkError<TransactWriteItemsError, HttpResponse>) -> Refusal {
-    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
-        let codes: Vec<&str> = cancelled.cancellation_reasons().iter().filter_map(|reason| reason.code()).collect();
-        match in_flight::classify(&codes) {
-            Cancellation::ConditionFailed => return Refusal::Final(write_conflict()),
-            Cancellation::InFlight => return Refusal::InFlight,
-            Cancellation::Throttled => {
-                return Refusal::Final(Error::unavailable(
-                    "dynamodb",
-                    format!("TransactWriteItems cancelled: {codes:?}"),
-                ));
-            }
-            Cancellation::Other => {}
-        }
-    }
-    Refusal::Final(sdk_error("TransactWriteItems", err))
 }
