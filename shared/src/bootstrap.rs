@@ -20,7 +20,7 @@ use crate::domain::data::{Data, Stack};
 use crate::domain::forge::ForgeRemote;
 use crate::domain::regions::{Region, Regions};
 use crate::domain::residency::fence::FencedStore;
-use crate::kernel::clock::{Clock, SystemClock};
+use crate::kernel::clock::{Clock, OffsetClock, SystemClock, clock_offset_from};
 use crate::kernel::config::AppConfig;
 use crate::kernel::error::{Error, Result};
 use crate::ports::secrets::SecretSealer;
@@ -78,7 +78,13 @@ pub async fn lambda_state() -> Result<AppState> {
     let secrets = SecretSealer::new(Arc::new(KmsMasterKey::new(secrets_key, kms)?));
     let http = http_client()?;
     let install_keys = HttpInstallKeys::new(&config.connect_keys_url, http.clone());
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock: Arc<dyn Clock> = match clock_offset_from(|name| std::env::var(name).ok()).map_err(Error::internal)? {
+        Some(offset_secs) => {
+            tracing::warn!(offset_secs, "rehearsal clock: the system clock moved by an offset");
+            Arc::new(OffsetClock { offset_secs })
+        }
+        None => Arc::new(SystemClock),
+    };
     let forge_keys = HttpForgeKeys::new(&config.forge_jwks_url, http.clone(), clock.clone());
     let admins = CachedAdminDirectory::with_ttl_secs(
         ConnectAdminDirectory::new(ProductClient::new(config.app_key.clone(), http.clone()))

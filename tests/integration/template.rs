@@ -393,6 +393,21 @@ const DEFAULTED_ON_LAMBDA: &[&str] = &[
     "CANOPY_S3_ENDPOINT",         // a local S3
 ];
 
+/// A moved clock (`kernel::clock::clock_offset_from`) is honoured only beside a loopback store
+/// endpoint: no function of the template may get either, so no deployed stack runs with one.
+#[test]
+fn no_function_gets_the_rehearsal_clock_or_a_local_endpoint() {
+    let text = template();
+    for name in function_names(&text) {
+        let env = environment(&text, &name);
+        for variable in
+            [canopy_shared::kernel::clock::TEST_CLOCK_OFFSET_VAR, "CANOPY_DYNAMODB_ENDPOINT", "CANOPY_S3_ENDPOINT"]
+        {
+            assert!(!env.contains_key(variable), "{name} gets {variable}");
+        }
+    }
+}
+
 /// Every function starts through `bootstrap::lambda_state`, which reads the whole configuration:
 /// each variable the code reads is given to every function (from Globals, so none is forgotten),
 /// and the ones that must be the stack's own values are. A missing `CANOPY_APP_KEY` makes a job

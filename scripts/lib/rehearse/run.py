@@ -28,9 +28,10 @@ from . import gateway, iam, kms, proxy, sigv4, stacks
 # a real Marketplace app key is never the template's default, and with the default every
 # function signs with the right `iss` by accident (defect 1 would not show).
 REHEARSAL_PARAMS = {"AppKey": "io.canopy.rehearsal"}
-# Test-only environment overrides beyond endpoints: the purge date is "now" at uninstall (no
-# clock override exists in the code; docs/rehearse.md says what one would need).
-TEST_ENV = {"CANOPY_PURGE_AFTER_DAYS": "0"}
+# Dates are reached by moving a function's clock (kernel::clock::clock_offset_from): honoured only
+# beside a loopback store endpoint, which no deployed function has.
+CLOCK_OFFSET_VAR = "CANOPY_TEST_CLOCK_OFFSET_SECS"
+DAY = 86_400
 # Denied calls the scenario expects (function logical id, action); any other denial fails.
 EXPECTED_DENIALS = set()
 MAX_WORKER_FIRES = 15
@@ -264,7 +265,6 @@ class Rehearsal:
     def function_env(self, n, stack, lid, fn):
         key, secret = self.creds[(n, lid)]
         env = dict(fn["environment"])
-        env.update(TEST_ENV)
         env.update({
             # What Lambda gives every function (its role's session credentials, its region).
             "AWS_REGION": stack.region, "AWS_DEFAULT_REGION": stack.region,
@@ -301,6 +301,17 @@ class Rehearsal:
             log.close()
 
     # ---- helpers for the scenario ---------------------------------------------------------
+    def move_clock(self, lid, offset_secs):
+        """Restarts `lid` in every stack with its clock `offset_secs` ahead, as a later day's run."""
+        for n, s in self.stacks.items():
+            self.hosts[(n, lid)].stop()
+            fn = self.functions[n][lid]
+            env = self.function_env(n, s, lid, fn)
+            env[CLOCK_OFFSET_VAR] = str(offset_secs)
+            host = gateway.FunctionHost(s, fn, os.path.join(self.args.bin_dir, fn["binary"]), env, self.run_dir)
+            self.hosts[(n, lid)] = host
+            self.gateways[n].hosts[lid] = host
+
     def gw(self, n):
         s = self.stacks[n]
         return Client(self.gateways[n].port, urllib.parse.urlsplit(s.params["AppBaseUrl"]).netloc)
@@ -529,7 +540,10 @@ class Rehearsal:
             status, _, raw = self.gw("us").call("POST", path, token,
                                                 t.payload(REHEARSAL_PARAMS["AppKey"], "uninstalled"))
             c.check(status in (200, 204), f"canopy-us: uninstall {t.client_key}", f"{status}: {raw[:300]!r}")
-        time.sleep(1.1)  # the purge date (now, CANOPY_PURGE_AFTER_DAYS=0) must be in the past
+        # The next sweeps run 31 days later: past the 30-day purge date of the uninstalled tenants
+        # and the 7-day rollback window of the copies their migrations left in the other region.
+        self.move_clock("RetentionFunction", 31 * DAY)
+        c.line("-- 31 days later (the retention functions' clocks moved: CANOPY_TEST_CLOCK_OFFSET_SECS)")
         for n in ("us", "eu"):
             kind, doc = self.fire(n, "RetentionFunction")
             c.check(kind == "response", f"{self.stacks[n].name}: retention sweep after the purge date",
@@ -542,9 +556,10 @@ class Rehearsal:
             for t in gone:
                 mine, _ = scan_tenant(self.ddb, s, t.client_key)
                 left = [i for i in mine if not i.get("pk", {}).get("S", "").startswith("T#_operator")]
-                # Expired items (`ttl` past): DynamoDB's TTL deletes them, DynamoDB Local never does,
-                # and reads (the purge's too) skip them.
-                expired = [i for i in left if "ttl" in i and int(float(i["ttl"].get("N", "0"))) < time.time()]
+                # Expired items (`ttl` past when the sweep ran, 31 days on): DynamoDB's TTL deletes
+                # them, DynamoDB Local never does, and reads (the purge's too) skip them.
+                swept_at = time.time() + 31 * DAY
+                expired = [i for i in left if "ttl" in i and int(float(i["ttl"].get("N", "0"))) < swept_at]
                 if expired:
                     c.line(f"NOTE  {s.name}: {len(expired)} expired item(s) of {t.client_key} left for DynamoDB's TTL "
                            f"to delete (the purge skips expired items): "
@@ -552,19 +567,6 @@ class Rehearsal:
                     left = [i for i in left if i not in expired]
                 objs = [o for o in objects if o.startswith(f"tenants/{t.client_key}/")]
                 residency = [i for i in left if i.get("sk", {}).get("S") == "RESIDENCY"]
-                source = None
-                if residency:
-                    body = json.loads(residency[0].get("body", {}).get("S", "{}"))
-                    if body.get("phase") == "switched" and body.get("from") == n and body.get("rollbackUntilSecs"):
-                        source = body
-                if left and source:
-                    # The copy a rollback left behind is kept for the 7-day rollback window, then the
-                    # sweep's migrated-sources purge removes it: not reachable without a clock override.
-                    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(source["rollbackUntilSecs"]))
-                    c.line(f"NOTE  {s.name}: {len(left)} item(s) and {len(objs)} object(s) of {t.client_key} kept as "
-                           f"the source of its {source['kind']} to {source['to']} until {until} (rollback window; "
-                           f"purged by the sweep then; not reachable here without a clock override)")
-                    continue
                 c.check(not left, f"{s.name}: nothing of {t.client_key} left in the table",
                         f"{len(left)} item(s): {[(i['pk']['S'], i['sk']['S']) for i in left][:8]}"
                         + (f"; RESIDENCY item: {json.dumps(residency[0])[:600]}" if residency else ""))
