@@ -549,6 +549,14 @@ class Rehearsal:
             c.check(kind == "response", f"{self.stacks[n].name}: retention sweep after the purge date",
                     f"{kind}: {str(doc)[:400]}")
             c.line(f"      sweep report: {json.dumps(doc)[:400]}")
+        # Tenant b's site has answered 401 since the first sweep: 31 days on, past the 14-day
+        # grace, the sweep treats it as uninstalled (its purge comes 30 days later).
+        b_key = self.atlassian.tenants["b"].client_key
+        b_items, _ = scan_tenant(self.ddb, self.stacks["us"], b_key)
+        b_record = [i for i in b_items if i.get("sk", {}).get("S") == "TENANT"]
+        b_state = json.loads(b_record[0]["body"]["S"]).get("state") if b_record else None
+        c.check(b_state == "uninstalled", f"canopy-us: {b_key}, whose site denies the app, is uninstalled after the "
+                "14-day liveness grace", f"state {b_state!r}")
         for n, s in self.stacks.items():
             status, out = s3_request(self.s3, self.s3_keys, "GET", "/" + s.physical_id("MediaBucket"),
                                      "list-type=2&prefix=tenants%2F")
