@@ -18,7 +18,7 @@ over HTTP + enable), their content is created through the public API with the ad
 load tokens are non-admin context JWTs from `POST /dev/token` (valid 1 h).
 
 ACE peer: this script plays Atlassian as the peer's own load generator does (contract in
-../shared/peers/ace/README.md): an RSA key made with `openssl genpkey`, served as PEM at
+the peer's README, bench/README.md): an RSA key made with `openssl genpkey`, served as PEM at
 http://127.0.0.1:<keys-port>/<kid> for the peer's CONNECT_KEYS_CDN_URL while installing, RS256
 install JWTs signed with `openssl dgst -sha256 -sign`, installs strictly one at a time (ACE's
 default sqlite store breaks under concurrent writes), one ~0.9 KB document PUT per tenant, and
