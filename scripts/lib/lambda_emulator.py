@@ -30,6 +30,18 @@ PREFIX = "/2018-06-01/runtime"
 TIMEOUT_SECS = 60
 
 
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive, no access log, and TCP_NODELAY: headers and body are two writes, and
+    without it the body can wait for the peer's delayed ACK (~40 ms on loopback), which the
+    timings would count."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, *_):
+        pass
+
+
 class QuietServer(http.server.ThreadingHTTPServer):
     """A threading HTTP server that says nothing when a client goes away: the runtime is killed
     while its keep-alive connection waits, which is how every invocation here ends."""
@@ -72,15 +84,7 @@ class RuntimeApi:
         self.lock = threading.Lock()
         api = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body are two writes: without TCP_NODELAY the body can wait for the
-            # runtime's delayed ACK (~40 ms on loopback), which timings would count.
-            disable_nagle_algorithm = True
-
-            def log_message(self, *_):
-                pass
-
+        class Handler(QuietHandler):
             def reply(self, status, body=b"", headers=()):
                 try:
                     self.send_response(status)

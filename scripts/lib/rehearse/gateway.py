@@ -11,7 +11,6 @@ the typed EventBridge "Scheduled Event" a Schedule rule delivers.
 """
 
 import base64
-import http.server
 import json
 import os
 import re
@@ -107,13 +106,7 @@ class Gateway:
                              key=lambda r: r.rank)
         gateway = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *_):
-                pass
-
+        class Handler(lambda_emulator.QuietHandler):
             def handle_any(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""

@@ -16,7 +16,6 @@ bucket, as S3 does.
 """
 
 import http.client
-import http.server
 import json
 import re
 import threading
@@ -94,13 +93,7 @@ class Proxy:
         self.log = open(log_path, "a", buffering=1)
         proxy = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *_):
-                pass
-
+        class Handler(lambda_emulator.QuietHandler):
             def handle_any(self):
                 try:
                     body = read_body(self)
