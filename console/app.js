@@ -6,7 +6,8 @@
  * API with a context token; uploads go straight to the media store.
  */
 
-import { Api, ApiError, connectTokens, devTokens, ifMatch, insideAtlassian, modelOf } from './api.js';
+import { Api, ApiError, connectTokens, devTokens, errorOf, ifMatch, insideAtlassian, modelOf } from './api.js';
+import { guardedSave } from './conflict.js';
 import { MIN_TEXT_CONTRAST, contrast } from './colors.js';
 import { byId, h, localToRfc3339, say, values, when } from './dom.js';
 import { uploadLogo } from './media.js';
@@ -174,28 +175,45 @@ function showDraft() {
 themeForm().addEventListener('input', showDraft);
 
 /**
- * Saves the draft (plus `change` to it); a site without a theme gets a new one.
+ * Saves the draft (plus `change` to it); a site without a theme gets a new one. `done` says what
+ * happened once it is written, now or after the admin settled a conflict.
+ * @param {(stored: any) => string} done
  * @param {(draft: any) => void} [change]
  */
-async function saveTheme(change) {
+async function saveTheme(done, change) {
+  const status = byId('theme-status');
   const draft = draftTheme();
   change?.(draft);
-  if (theme) {
-    theme = (await api.json('PUT', `/api/themes/${encodeURIComponent(theme.id)}`, { body: draft, headers: ifMatch(theme) })).data;
-  } else {
+  if (!theme) {
     theme = (await api.json('POST', '/api/themes', { body: draft })).data;
     const body = { ...modelOf(site), themeId: theme.id };
     site = (await api.json('PUT', `/api/sites/${encodeURIComponent(site.id)}`, { body, headers: ifMatch(site) })).data;
+    await preview.refresh();
+    say(status, done(theme), 'ok');
+    return;
   }
-  await preview.refresh();
+  const path = `/api/themes/${encodeURIComponent(theme.id)}`;
+  await guardedSave(status, {
+    what: 'The theme',
+    read: theme,
+    send: async (headers) => (await api.json('PUT', path, { body: draft, headers })).data,
+    latest: () => api.get(path),
+    reload: async () => {
+      theme = await api.get(path);
+      fillThemeForm();
+      await preview.refresh();
+    },
+    saved: async (stored) => {
+      theme = stored;
+      await preview.refresh();
+      say(status, done(stored), 'ok');
+    },
+  });
 }
 
 onSubmit('theme-form', async () => {
   const status = byId('theme-status');
-  await attempt(status, async () => {
-    await saveTheme();
-    say(status, `Saved theme ${theme.name} (version ${theme.version}).`, 'ok');
-  });
+  await attempt(status, () => saveTheme((stored) => `Saved theme ${stored.name} (version ${stored.version}).`));
 });
 
 onSubmit('logo-form', async (form) => {
@@ -205,11 +223,17 @@ onSubmit('logo-form', async (form) => {
     if (!file) throw new Error('Choose an image first.');
     say(status, `Uploading ${file.name}…`);
     const media = await uploadLogo(api, file);
-    await saveTheme((draft) => {
-      draft.header = { ...draft.header, logoMediaId: media.id };
-    });
-    form.reset();
-    say(status, `Logo ${file.name} uploaded and checked (${media.size} bytes); the theme uses it.`, 'ok');
+    say(status, `Logo ${file.name} uploaded and checked (${media.size} bytes); saving the theme…`);
+    await saveTheme(
+      (stored) => {
+        form.reset();
+        say(status, `Logo ${file.name} uploaded and checked (${media.size} bytes); the theme uses it.`, 'ok');
+        return `Saved theme ${stored.name} (version ${stored.version}).`;
+      },
+      (draft) => {
+        draft.header = { ...draft.header, logoMediaId: media.id };
+      },
+    );
   });
 });
 
@@ -282,12 +306,27 @@ onSubmit('nav-form', async (form) => {
 
 byId('nav-save').addEventListener('click', () => {
   const status = byId('nav-status');
-  void attempt(status, async () => {
-    const headers = navStored ? ifMatch(navStored) : {};
-    navStored = (await api.json('PUT', `/api/sites/${encodeURIComponent(site.id)}/navigation`, { body: { items: navItems }, headers })).data;
-    say(status, `Navigation saved (${flatten(navItems).length} items).`, 'ok');
-    await preview.refresh();
-  });
+  const path = `/api/sites/${encodeURIComponent(site.id)}/navigation`;
+  const items = navItems;
+  void attempt(status, () =>
+    guardedSave(status, {
+      what: 'The navigation',
+      read: navStored,
+      send: async (headers) => (await api.json('PUT', path, { body: { items }, headers })).data,
+      latest: async () => {
+        const response = await api.send('GET', path);
+        if (response.status === 404) return null;
+        if (!response.ok) throw await errorOf(response);
+        return response.json();
+      },
+      reload: loadNavigation,
+      saved: async (stored) => {
+        navStored = stored;
+        say(status, `Navigation saved (${flatten(items).length} items).`, 'ok');
+        await preview.refresh();
+      },
+    }),
+  );
 });
 
 // Announcements.
@@ -338,14 +377,23 @@ byId('ann-list').addEventListener('click', (event) => {
   const button = event.target instanceof Element ? event.target.closest('button[data-announcement]') : null;
   if (!button) return;
   const status = byId('ann-status');
-  void attempt(status, async () => {
-    const id = String(button.getAttribute('data-announcement'));
-    const headers = ifMatch({ version: Number(button.getAttribute('data-version')) });
-    await api.json('DELETE', `/api/sites/${encodeURIComponent(site.id)}/announcements/${encodeURIComponent(id)}`, { headers });
-    await Promise.all([loadAnnouncements(), preview.refresh()]);
-    say(status, 'Announcement deleted (restorable from the trash for 30 days).', 'ok');
-    byId('ann-title').focus();
-  });
+  const path = `/api/sites/${encodeURIComponent(site.id)}/announcements/${encodeURIComponent(String(button.getAttribute('data-announcement')))}`;
+  void attempt(status, () =>
+    guardedSave(status, {
+      what: 'The announcement',
+      read: { version: Number(button.getAttribute('data-version')) },
+      send: (headers) => api.json('DELETE', path, { headers }),
+      latest: () => api.get(path),
+      reload: async () => {
+        await loadAnnouncements();
+      },
+      saved: async () => {
+        await Promise.all([loadAnnouncements(), preview.refresh()]);
+        say(status, 'Announcement deleted (restorable from the trash for 30 days).', 'ok');
+        byId('ann-title').focus();
+      },
+    }),
+  );
 });
 
 // Feedback.

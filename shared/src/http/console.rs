@@ -52,6 +52,7 @@ const ASSETS: &[Asset] = &[
     asset!("api.js", JS),
     asset!("app.js", JS),
     asset!("colors.js", JS),
+    asset!("conflict.js", JS),
     asset!("dom.js", JS),
     asset!("media.js", JS),
     asset!("navigation.js", JS),
