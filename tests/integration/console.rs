@@ -61,7 +61,8 @@ async fn every_console_file_is_served_as_it_is_on_disk_with_its_type() {
         assert!(header_of(&response, header::ETAG).starts_with('"'), "{name}");
         served += 1;
     }
-    assert_eq!(served, 10, "console/ should hold the 10 files the console is made of");
+    // Screens are added as modules of their own; the count only guards against an empty folder.
+    assert!(served >= 10, "console/ should hold at least the 10 files the console started with, not {served}");
     let (index, body) = get(&router, console::CONSOLE_PATH, None).await;
     assert_eq!(index.status(), 200);
     assert_eq!(body, std::fs::read(console_dir().join("index.html")).unwrap());
