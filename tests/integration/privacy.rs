@@ -461,12 +461,109 @@ mod scenarios {
                 .map(|i| (i.sk.clone(), i.version))
                 .collect::<Vec<_>>()
         };
-        assert_eq!(fields(&after), fields(&before));
+        let content = |items: &[Item]| {
+            fields(items).into_iter().filter(|(sk, _)| !sk.starts_with(keys::EDITOR_PREFIX)).collect::<Vec<_>>()
+        };
+        assert_eq!(content(&after), content(&before));
+        assert!(after.iter().all(|i| !i.sk.starts_with(&keys::edits_of(ADMIN_ACCOUNT))), "the pointers go too");
 
         let again = canopy_shared::domain::privacy::editors::forget_editor(&w.app.state, &key(A), ADMIN_ACCOUNT)
             .await
             .expect("again");
         assert_eq!(again, 0);
+    }
+
+    /// Every kind of item an admin writes (site, navigation, announcement, page metadata, theme,
+    /// a deletion to the trash, a restore) in two tenants, plus an item written before the editor
+    /// pointers existed: after each tenant's report says `closed`, no item of either tenant
+    /// holds the accountId anywhere (key, editor, body), pointers included.
+    pub async fn after_a_closed_report_no_item_of_any_tenant_holds_the_account(w: World) {
+        let pre_index = "PAGE#777";
+        for client in [A, B] {
+            let site = Arc::new(FakeAtlassian {
+                closed: HashSet::from([ADMIN_ACCOUNT.to_owned()]),
+                ..Arc::into_inner(fake(&w.secret_of(client), &[], &[], None)).expect("fresh fake")
+            });
+            w.tenant(client, &site, 2).await;
+            let admin = context_token_as(client, &w.secret_of(client), Some(ADMIN_ACCOUNT), w.app.now_secs());
+            users::record_visit(&w.app.state, &key(client), Some(ADMIN_ACCOUNT)).await.expect("admin visit");
+            let created = |path: &str, body: Value| {
+                let request = post(path, Some(&admin), &body);
+                async {
+                    let (status, _, body) = w.app.send(request).await;
+                    assert_eq!(status, 201, "{body}");
+                    body["id"].as_str().expect("id").to_owned()
+                }
+            };
+            let theme = json!({"name": "T", "colors": {"primary": "#0052CC", "background": "#FFFFFF", "text": "#172B4D"}, "fonts": {"body": "Inter, sans-serif"}});
+            let theme_id = created("/api/themes", theme).await;
+            let site_id =
+                created("/api/sites", json!({"name": "S", "visibility": "public", "themeId": theme_id})).await;
+            let nav = json!({"items": [{"id": "n1", "label": "Home", "target": {"type": "space", "spaceKey": "DOC"}, "children": []}]});
+            let status = w.app.send(put(&format!("/api/sites/{site_id}/navigation"), &admin, None, &nav)).await.0;
+            assert_eq!(status, 201);
+            let announcement = json!({"title": "Hi", "body": "x", "severity": "info", "audience": "everyone",
+                "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2026-02-01T00:00:00Z", "dismissible": true});
+            let path = format!("/api/sites/{site_id}/announcements");
+            let gone = created(&path, announcement.clone()).await;
+            created(&path, announcement).await;
+            assert_eq!(w.app.send(delete(&format!("{path}/{gone}"), &admin, Some("\"1\""))).await.0, 204);
+            let meta = json!({"description": "About"});
+            assert_eq!(w.app.send(put("/api/pages/12345/metadata", &admin, None, &meta)).await.0, 201);
+            assert_eq!(w.app.send(delete("/api/pages/12345/metadata", &admin, Some("\"1\""))).await.0, 204);
+            let (_, _, trash) = w.app.send(get("/api/trash", Some(&admin))).await;
+            let page_entry = trash["items"]
+                .as_array()
+                .and_then(|items| items.iter().find(|i| i["kind"] == "page metadata"))
+                .and_then(|i| i["id"].as_str())
+                .expect("page metadata in the trash")
+                .to_owned();
+            let restore = post(&format!("/api/trash/{page_entry}/restore"), Some(&admin), &json!({}));
+            assert_eq!(w.app.send(restore).await.0, 200);
+            // Written before the pointers existed: no pointer, found by the one-time indexing.
+            let legacy = Item {
+                tenant: key(client),
+                sk: pre_index.into(),
+                version: 3,
+                updated_at: 0,
+                updated_by: Some(ADMIN_ACCOUNT.into()),
+                due: None,
+                expires_at: None,
+                body: json!({"description": "old"}),
+            };
+            let write = Write::Put { item: legacy, condition: Condition::Absent };
+            w.app.state.store.transact(vec![write], w.app.now_secs()).await.expect("legacy item");
+        }
+        let holding = |items: &[Item]| {
+            items
+                .iter()
+                .filter(|i| {
+                    i.sk.contains(ADMIN_ACCOUNT)
+                        || i.updated_by.as_deref() == Some(ADMIN_ACCOUNT)
+                        || i.body.to_string().contains(ADMIN_ACCOUNT)
+                })
+                .map(|i| i.sk.clone())
+                .collect::<Vec<_>>()
+        };
+        for client in [A, B] {
+            let items = w.items(client, "").await;
+            let held = holding(&items);
+            assert!(held.len() >= 10, "{client}: the admin is named widely before: {held:?}");
+            assert!(
+                !items.iter().any(|i| i.sk == keys::edit(ADMIN_ACCOUNT, pre_index)),
+                "the legacy item has no pointer yet"
+            );
+        }
+
+        let report = w.run().await;
+        assert_eq!((report.completed, report.closed, report.errors), (2, 2, 0), "{report:?}");
+        for client in [A, B] {
+            let items = w.items(client, "").await;
+            assert_eq!(holding(&items), Vec::<String>::new(), "{client} still holds the account");
+            let legacy = items.iter().find(|i| i.sk == pre_index).expect("the content stays");
+            assert_eq!((legacy.version, legacy.body["description"].as_str()), (3, Some("old")));
+            assert!(w.progress(client).await.editors_indexed);
+        }
     }
 
     /// The per-tenant bound at (180 accounts = 2 calls: completes) and over it (181: paused and
@@ -544,4 +641,5 @@ support::scenarios!(stores: [
     run_bounds_pause_and_resume,
     tenants_without_a_connect_install_are_skipped,
     a_closed_admin_is_forgotten_as_editor_and_deleter,
+    after_a_closed_report_no_item_of_any_tenant_holds_the_account,
 ]);

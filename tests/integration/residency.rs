@@ -561,6 +561,10 @@ mod scenarios {
         assert_eq!((status, tenant_view["region"].as_str()), (200, Some("eu")));
         // The source copy is kept, untouched, for the rollback window.
         assert!(w.items(&w.us).await.len() >= 3);
+        // The editor pointers move with the content, so erasing a closed account in the new
+        // region still reaches the site it wrote.
+        let pointer = keys::edit(ADMIN_ACCOUNT, &keys::site(&id));
+        assert!(w.items(&w.eu).await.iter().any(|item| item.sk == pointer), "the editor pointer moved");
     }
 
     pub async fn writes_during_the_copy_are_carried_over_and_the_freeze_refuses_writes_only(w: World) {

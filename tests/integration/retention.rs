@@ -242,6 +242,7 @@ mod scenarios {
         let report = w.sweep().await;
         assert_eq!(report.tenants_purged, 0, "day 29: nothing is due");
         assert!(w.items(A).await.len() > 5, "day 29: everything still there");
+        assert!(w.items(A).await.iter().any(|sk| sk.starts_with(keys::EDITOR_PREFIX)), "editor pointers exist");
         assert!(w.object_exists(A, &media_a).await);
 
         w.app.clock.advance_secs(1);
@@ -333,10 +334,13 @@ mod scenarios {
         assert_eq!(w.sweep().await.trash_purged, 0);
         let (_, _, trash) = w.app.send(get("/api/trash", Some(&w.admin(A)))).await;
         assert_eq!(trash["items"].as_array().map(Vec::len), Some(1), "day 29: restorable");
+        let trash_pointer = keys::edit(ADMIN_ACCOUNT, &keys::trash(&keys::site(id)));
+        assert!(w.items(A).await.contains(&trash_pointer), "the deleter's pointer to the trash entry");
         w.app.clock.advance_secs(1);
         assert_eq!(w.sweep().await.trash_purged, 1);
         let (_, _, trash) = w.app.send(get("/api/trash", Some(&w.admin(A)))).await;
         assert_eq!(trash["items"], json!([]));
+        assert!(!w.items(A).await.contains(&trash_pointer), "the pointer goes with the entry");
     }
 
     pub async fn uploads_never_completed_go_after_a_day(w: World) {

@@ -139,6 +139,13 @@ pub fn item_for<M: ContentModel>(editor: &Editor, sk: &str, version: u64, data: 
     })
 }
 
+/// Commits content writes together with the editor pointers of every item they name
+/// ([`crate::domain::privacy::editors`]): every write that stores an accountId goes through here.
+pub async fn commit(ctx: &Data, mut writes: Vec<Write>) -> Result<()> {
+    crate::domain::privacy::editors::index(&mut writes)?;
+    ctx.store.transact(writes, ctx.clock.now_secs()).await
+}
+
 /// The answer to a write, from the item it puts at `sk`: never read back after the commit, where
 /// a failing read would answer an error for a committed write (and a client retrying it would
 /// write twice) and a concurrent writer's later version could be returned as this one's.
@@ -207,7 +214,7 @@ pub fn trash_writes(editor: &Editor, kind: &str, item: &Item, now_millis: i64) -
         expires_at: None,
         body: serde_json::to_value(&entry).map_err(Error::internal)?,
     };
-    Ok(vec![
+    let mut writes = vec![
         Write::Delete {
             tenant: editor.tenant.clone(),
             sk: item.sk.clone(),
@@ -215,7 +222,9 @@ pub fn trash_writes(editor: &Editor, kind: &str, item: &Item, now_millis: i64) -
         },
         // A later deletion of the same key replaces the older trash entry.
         Write::Put { item: trash_item, condition: Condition::None },
-    ])
+    ];
+    writes.extend(crate::domain::privacy::editors::unindex(item)?);
+    Ok(writes)
 }
 
 /// Every media id a document references must be a completed upload of this tenant; another

@@ -9,7 +9,8 @@
 //!   a repeated batch is harmless (erasure is idempotent).
 //! - `closed`: everything Canopy holds for the account in that tenant goes: the contact on
 //!   feedback (live and trashed) first, then the account as last editor or deleter of content
-//!   ([`crate::domain::privacy::editors`]), the user record last, so a partial erasure is reported and
+//!   ([`crate::domain::privacy::editors`], through its pointers; content written before the
+//!   pointers existed is indexed once, before the tenant's first report), the user record last, so a partial erasure is reported and
 //!   finished again. Other tenants holding the same account report it in their own cycle and erase
 //!   it then (within one cycle); there is deliberately no cross-tenant index of accountIds.
 //! - `updated`: Canopy caches no profile data, so there is nothing to refresh; it is counted.
@@ -196,6 +197,12 @@ async fn report_tenant(job: &PrivacyJob, tenant: &TenantKey, now: i64, report: &
         progress.last_outcome = Some("skipped: Forge-only tenant".into());
         save(app, tenant, &progress, &mut version).await?;
         return Ok(Outcome::Skipped);
+    }
+    if !progress.editors_indexed {
+        let pointers = crate::domain::privacy::editors::index_existing(app, tenant).await?;
+        tracing::info!(tenant = %tenant, pointers, "editor pointers of earlier content written");
+        progress.editors_indexed = true;
+        save(app, tenant, &progress, &mut version).await?;
     }
     progress.cycle_started_at.get_or_insert(now);
     let mut sent = 0;

@@ -92,6 +92,16 @@ pub fn contact(account_id: &str, feedback_id: &str) -> String {
     format!("CONTACT#{account_id}#{feedback_id}")
 }
 
+/// One pointer per item that names an account as its last editor or deleter, so erasing a closed
+/// account follows its pointers instead of scanning the tenant: `EDITOR#<accountId>#<sk>`.
+pub const EDITOR_PREFIX: &str = "EDITOR#";
+pub fn edits_of(account_id: &str) -> String {
+    format!("{EDITOR_PREFIX}{account_id}#")
+}
+pub fn edit(account_id: &str, sk: &str) -> String {
+    format!("{EDITOR_PREFIX}{account_id}#{sk}")
+}
+
 /// A fixed-window rate-limit counter: `RATE#<action>#<caller>#<window secs>#<window start secs>`.
 /// `caller` is `user#<accountId>` or `anonymous`, so the two can never share a counter.
 pub fn rate_window(action: &str, caller: &str, window_secs: i64, window_start: i64) -> String {
@@ -276,6 +286,8 @@ mod tests {
         assert_eq!(user("557058:a"), "USER#557058:a");
         assert!(contact("557058:a", "01F").starts_with(&contacts_of("557058:a")));
         assert!(!contact("557058:ab", "01F").starts_with(&contacts_of("557058:a")));
+        assert!(edit("557058:a", "SITE#01F").starts_with(&edits_of("557058:a")));
+        assert!(!edit("557058:ab", "SITE#01F").starts_with(&edits_of("557058:a")));
         assert_ne!(rate_window("feedback", "anonymous", 60, 0), rate_window("feedback", "user#anonymous", 60, 0));
     }
 

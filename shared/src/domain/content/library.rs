@@ -84,7 +84,7 @@ impl<M: ContentModel> Library<M> {
                 writes.push(counters::apply(editor, current, version, self.counted(), now)?);
             }
             let answer = written(&writes, &sk, &id)?;
-            ctx.store.transact(writes, ctx.clock.now_secs()).await?;
+            crate::domain::records::commit(ctx, writes).await?;
             Ok(answer)
         })
         .await
@@ -123,7 +123,7 @@ impl<M: ContentModel> Library<M> {
             }
             writes.push(Write::Put { item, condition: Condition::Version(stored.version) });
             let answer = written(&writes, &sk, id)?;
-            ctx.store.transact(writes, ctx.clock.now_secs()).await?;
+            crate::domain::records::commit(ctx, writes).await?;
             Ok(answer)
         })
         .await
@@ -162,7 +162,7 @@ impl<M: ContentModel> Library<M> {
                 let (current, version) = counters::read(ctx, &editor.tenant).await?;
                 writes.push(counters::apply(editor, current, version, Counters::default().minus(self.counted()), now)?);
             }
-            ctx.store.transact(writes, ctx.clock.now_secs()).await
+            crate::domain::records::commit(ctx, writes).await
         })
         .await
     }

@@ -188,7 +188,10 @@ pub async fn export(ctx: &Data, tenant: &TenantKey) -> Result<ExportDocument> {
             doc.media.push(raw(&item));
         } else if sk.starts_with(keys::TRASH_PREFIX) {
             doc.trash.push(raw(&item));
-        } else if !sk.starts_with(keys::SITE_LISTING_PREFIX) {
+        } else if sk.starts_with(keys::SITE_LISTING_PREFIX) || sk.starts_with(keys::EDITOR_PREFIX) {
+            // Listing copies and editor pointers index the items above; import rebuilds both
+            // from what it writes.
+        } else {
             doc.other.push(raw(&item));
         }
     }
@@ -426,15 +429,14 @@ pub async fn import(ctx: &Data, editor: &Editor, doc: &ExportDocument, dry_run: 
     let mut batch = Vec::new();
     for group in writes {
         if batch.len() + group.len() > IMPORT_BATCH {
-            ctx.store
-                .transact(std::mem::take(&mut batch), ctx.clock.now_secs())
+            crate::domain::records::commit(ctx, std::mem::take(&mut batch))
                 .await
                 .map_err(crate::domain::records::stale_on_conflict)?;
         }
         batch.extend(group);
     }
     if !batch.is_empty() {
-        ctx.store.transact(batch, ctx.clock.now_secs()).await.map_err(crate::domain::records::stale_on_conflict)?;
+        crate::domain::records::commit(ctx, batch).await.map_err(crate::domain::records::stale_on_conflict)?;
     }
     rebuild_derived(ctx, editor).await?;
     Ok(report)
@@ -466,14 +468,14 @@ async fn rebuild_derived(ctx: &Data, editor: &Editor) -> Result<()> {
                 None => writes.push(Write::Delete { tenant: editor.tenant.clone(), sk, condition: Condition::None }),
             }
         }
-        ctx.store.transact(writes, now).await?;
+        crate::domain::records::commit(ctx, writes).await?;
     }
     let themes = super::library::THEMES.list(ctx, &editor.tenant, MAX_PAGE_SIZE, None).await?;
     totals.themes = themes.items.len() as i64;
     let (current, version) = counters::read(ctx, &editor.tenant).await?;
     if current != totals {
         let write = counters::apply(editor, current, version, totals.minus(current), ctx.clock.now_millis())?;
-        ctx.store.transact(vec![write], now).await?;
+        crate::domain::records::commit(ctx, vec![write]).await?;
     }
     Ok(())
 }

@@ -80,7 +80,7 @@ impl<M: ContentModel> SiteCollection<M> {
             let item = item_for(editor, &sk, 1, &data, ctx.clock.now_millis())?;
             let writes = vec![site_check(&site), Write::Put { item, condition: Condition::Absent }];
             let answer = written(&writes, &sk, &id)?;
-            ctx.store.transact(writes, ctx.clock.now_secs()).await?;
+            crate::domain::records::commit(ctx, writes).await?;
             Ok(answer)
         })
         .await
@@ -105,7 +105,7 @@ impl<M: ContentModel> SiteCollection<M> {
             let item = item_for(editor, &sk, stored.version + 1, &data, ctx.clock.now_millis())?;
             let writes = vec![site_check(&site), Write::Put { item, condition: Condition::Version(stored.version) }];
             let answer = written(&writes, &sk, id)?;
-            ctx.store.transact(writes, ctx.clock.now_secs()).await?;
+            crate::domain::records::commit(ctx, writes).await?;
             Ok(answer)
         })
         .await
@@ -132,7 +132,7 @@ impl<M: ContentModel> SiteCollection<M> {
             check_if_match(if_match, item.version)?;
             let mut writes = vec![site_check(&site)];
             writes.extend(records::trash_writes(editor, M::KIND, &item, ctx.clock.now_millis())?);
-            ctx.store.transact(writes, ctx.clock.now_secs()).await
+            crate::domain::records::commit(ctx, writes).await
         })
         .await
     }
@@ -171,7 +171,7 @@ pub async fn put_singleton<M: ContentModel>(
             .collect();
         writes.push(Write::Put { item: item_for(editor, sk, version, data, ctx.clock.now_millis())?, condition });
         let answer = written(&writes, sk, id)?;
-        ctx.store.transact(writes, ctx.clock.now_secs()).await?;
+        crate::domain::records::commit(ctx, writes).await?;
         Ok(answer)
     })
     .await
@@ -187,7 +187,7 @@ pub async fn delete_singleton<M: ContentModel>(
         let item = ctx.store.get(&editor.tenant, sk, ctx.clock.now_secs()).await?.ok_or_else(|| not_found(M::KIND))?;
         check_if_match(if_match, item.version)?;
         let writes = records::trash_writes(editor, M::KIND, &item, ctx.clock.now_millis())?;
-        ctx.store.transact(writes, ctx.clock.now_secs()).await
+        crate::domain::records::commit(ctx, writes).await
     })
     .await
 }

@@ -136,7 +136,9 @@ pub fn snapshot_item(
         sk: uses.snapshot_sk(site_id),
         version: source.version,
         updated_at: now_millis,
-        updated_by: editor.account_id.clone(),
+        // Derived data names nobody: a theme update rewrites up to 40 snapshots in one
+        // transaction, which has no room for an editor pointer each.
+        updated_by: None,
         due: None,
         expires_at: None,
         body: serde_json::to_value(snapshot).map_err(Error::internal)?,
@@ -176,7 +178,7 @@ pub async fn create(ctx: &Data, editor: &Editor, site: Site) -> Result<Stored<Si
         let mut writes = site_writes(ctx, editor, &id, &site, 1, Condition::Absent).await?;
         writes.push(counters::apply(editor, current, counters_version, counted(&site), ctx.clock.now_millis())?);
         let answer = records::written(&writes, &keys::site(&id), &id)?;
-        ctx.store.transact(writes, ctx.clock.now_secs()).await?;
+        crate::domain::records::commit(ctx, writes).await?;
         Ok(answer)
     })
     .await
@@ -195,7 +197,7 @@ pub async fn update(ctx: &Data, editor: &Editor, id: &str, if_match: Option<u64>
             writes.push(counters::apply(editor, current, counters_version, delta, ctx.clock.now_millis())?);
         }
         let answer = records::written(&writes, &keys::site(id), id)?;
-        ctx.store.transact(writes, ctx.clock.now_secs()).await?;
+        crate::domain::records::commit(ctx, writes).await?;
         Ok(answer)
     })
     .await
@@ -223,7 +225,7 @@ pub async fn delete(ctx: &Data, editor: &Editor, id: &str, if_match: Option<u64>
             Counters::default().minus(counted(&site)),
             now,
         )?);
-        ctx.store.transact(writes, ctx.clock.now_secs()).await
+        crate::domain::records::commit(ctx, writes).await
     })
     .await
 }

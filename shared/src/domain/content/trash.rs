@@ -88,6 +88,7 @@ pub async fn restore(ctx: &Data, editor: &Editor, id: &str) -> Result<String> {
             sk: trash_sk.clone(),
             condition: Condition::Version(trash.version),
         }];
+        writes.extend(crate::domain::privacy::editors::unindex(&trash)?);
         let restored = Item {
             tenant: editor.tenant.clone(),
             sk: original.clone(),
@@ -125,7 +126,7 @@ pub async fn restore(ctx: &Data, editor: &Editor, id: &str) -> Result<String> {
             }
             writes.push(Write::Put { item: restored, condition: Condition::Absent });
         }
-        ctx.store.transact(writes, ctx.clock.now_secs()).await
+        crate::domain::records::commit(ctx, writes).await
     })
     .await?;
     Ok(original)

@@ -244,7 +244,7 @@ pub async fn create_upload(state: &Stack, editor: &Editor, request: UploadReques
         };
         let writes =
             vec![Write::Put { item, condition: Condition::Absent }, usage_write(&editor.tenant, next, version, now)?];
-        state.store.transact(writes, state.clock.now_secs()).await
+        crate::domain::records::commit(&state.data, writes).await
     })
     .await?;
     let upload = state.media.presign_upload(&key, &request.content_type, request.size, UPLOAD_URL_TTL).await?;
@@ -276,10 +276,12 @@ fn removal_writes(
         items: usage.items.saturating_sub(1),
         pending: usage.pending.saturating_sub(pending),
     };
-    Ok(vec![
+    let mut writes = vec![
         Write::Delete { tenant: tenant.clone(), sk: item.sk.clone(), condition: Condition::Version(item.version) },
         usage_write(tenant, next, version, now)?,
-    ])
+    ];
+    writes.extend(crate::domain::privacy::editors::unindex(item)?);
+    Ok(writes)
 }
 
 /// Checks what was uploaded; a mismatch deletes object and record and says why.
@@ -313,7 +315,7 @@ pub async fn complete(state: &Stack, editor: &Editor, id: &str) -> Result<MediaV
         retry_conflicts(|| async {
             let (usage, version) = read_usage(state, &editor.tenant).await?;
             let writes = removal_writes(&editor.tenant, &item, &record, usage, version, now)?;
-            state.store.transact(writes, state.clock.now_secs()).await
+            crate::domain::records::commit(&state.data, writes).await
         })
         .await?;
         return Err(Error::invalid("upload_mismatch", format!("The upload was removed: {problem}.")));
@@ -334,7 +336,7 @@ pub async fn complete(state: &Stack, editor: &Editor, id: &str) -> Result<MediaV
             Write::Put { item: updated, condition: Condition::Version(item.version) },
             usage_write(&editor.tenant, next, version, now)?,
         ];
-        state.store.transact(writes, state.clock.now_secs()).await
+        crate::domain::records::commit(&state.data, writes).await
     })
     .await
     .map_err(|e| match e {
@@ -454,7 +456,7 @@ pub async fn delete(state: &Stack, editor: &Editor, id: &str, if_match: Option<u
     retry_conflicts(|| async {
         let (usage, version) = read_usage(state, &editor.tenant).await?;
         let writes = removal_writes(&editor.tenant, &item, &record, usage, version, now)?;
-        state.store.transact(writes, state.clock.now_secs()).await
+        crate::domain::records::commit(&state.data, writes).await
     })
     .await
     .map_err(crate::domain::records::stale_on_conflict)?;
@@ -483,7 +485,7 @@ pub async fn expire_pending(state: &Stack, tenant: &TenantKey, sk: &str) -> Resu
             return Ok(false);
         }
         let writes = removal_writes(tenant, &item, &record, usage, version, state.clock.now_millis())?;
-        state.store.transact(writes, state.clock.now_secs()).await.map(|()| true)
+        crate::domain::records::commit(&state.data, writes).await.map(|()| true)
     })
     .await?;
     if removed {

@@ -35,6 +35,10 @@ pub struct ReportState {
     pub last_outcome: Option<String>,
     #[serde(default)]
     pub last_completed_at: Option<i64>,
+    /// Whether the content written before the editor pointers existed has been indexed
+    /// (`privacy::editors::index_existing`); done once, before the tenant's first report.
+    #[serde(default)]
+    pub editors_indexed: bool,
 }
 
 impl ReportState {
@@ -47,6 +51,8 @@ impl ReportState {
             failures: 0,
             last_outcome: None,
             last_completed_at: None,
+            // Content may predate enrolment (and the pointers); indexing it once is idempotent.
+            editors_indexed: false,
         }
     }
 }

@@ -141,7 +141,9 @@ async fn purge_trash_entry(state: &Stack, entry: &DueEntry) -> Result<bool> {
         sk: entry.sk.clone(),
         condition: Condition::Version(item.version),
     };
-    match state.store.transact(vec![delete], state.clock.now_secs()).await {
+    let mut writes = vec![delete];
+    writes.extend(crate::domain::privacy::editors::unindex(&item)?);
+    match state.store.transact(writes, state.clock.now_secs()).await {
         Ok(()) => Ok(true),
         Err(crate::Error::WriteConflict) => Ok(false),
         Err(other) => Err(other),
