@@ -10,6 +10,7 @@ import { Api, ApiError, connectTokens, devTokens, errorOf, ifMatch, insideAtlass
 import { guardedSave } from './conflict.js';
 import { MIN_TEXT_CONTRAST, contrast } from './colors.js';
 import { byId, h, localToRfc3339, say, values, when } from './dom.js';
+import { LayoutBuilder } from './layout.js';
 import { uploadLogo } from './media.js';
 import { addItem, describeTarget, flatten, newId, removeItem, targetOf } from './navigation.js';
 import { Preview } from './preview.js';
@@ -33,6 +34,12 @@ const api = new Api(insideAtlassian() ? connectTokens() : devTokens(), (region, 
 });
 const preview = new Preview(api);
 const residency = new Residency(api);
+const layouts = new LayoutBuilder(api, preview, {
+  get: () => site,
+  set: (saved) => {
+    site = saved;
+  },
+});
 
 /** @type {any[]} */
 let sites = [];
@@ -120,7 +127,7 @@ async function chooseSite(id) {
   preview.show(site.id);
   theme = site.themeId ? await api.get(`/api/themes/${encodeURIComponent(site.themeId)}`) : null;
   fillThemeForm();
-  await Promise.all([loadSites(), loadNavigation(), loadAnnouncements(), loadFeedback(), preview.refresh()]);
+  await Promise.all([loadSites(), loadNavigation(), loadAnnouncements(), loadFeedback(), preview.refresh(), layouts.showSite(site)]);
   say(byId('site-status'), `Managing ${site.name}.`, 'ok');
 }
 

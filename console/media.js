@@ -19,6 +19,10 @@ export function sendableHeaders(headers) {
   return Object.fromEntries(headers.filter(([name]) => name.toLowerCase() !== 'content-length'));
 }
 
+/** The `layoutImage` purpose (layout blocks, featured images): photos up to 5 MiB. */
+export const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
+export const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
+
 /**
  * Uploads `file` as a logo; answers the completed media item.
  * @param {import('./api.js').Api} api
@@ -29,8 +33,31 @@ export async function uploadLogo(api, file) {
     throw new ApiError(422, 'unsupported_type', 'A logo must be a PNG, JPEG or WebP image.');
   }
   if (file.size > MAX_LOGO_BYTES) throw new ApiError(413, 'too_large', 'A logo may be at most 1 MiB.');
+  return upload(api, file, 'logo');
+}
+
+/**
+ * Uploads `file` as an image for layouts and pages; answers the completed media item.
+ * @param {import('./api.js').Api} api
+ * @param {File} file
+ */
+export async function uploadImage(api, file) {
+  if (!IMAGE_TYPES.includes(file.type)) {
+    throw new ApiError(422, 'unsupported_type', 'An image must be a PNG, JPEG, GIF or WebP file.');
+  }
+  if (file.size > MAX_IMAGE_BYTES) throw new ApiError(413, 'too_large', 'An image may be at most 5 MiB.');
+  return upload(api, file, 'layoutImage');
+}
+
+/**
+ * Ticket, straight PUT to the store, completion.
+ * @param {import('./api.js').Api} api
+ * @param {File} file
+ * @param {string} purpose
+ */
+async function upload(api, file, purpose) {
   const ticket = await api.json('POST', '/api/media/uploads', {
-    body: { purpose: 'logo', contentType: file.type, size: file.size, fileName: file.name },
+    body: { purpose, contentType: file.type, size: file.size, fileName: file.name },
   });
   const { media, upload } = ticket.data;
   const put = await fetch(upload.url, { method: upload.method, headers: sendableHeaders(upload.headers), body: file });
@@ -38,6 +65,16 @@ export async function uploadLogo(api, file) {
     throw new ApiError(put.status, 'upload_refused', `The media store refused the upload (${put.status}).`);
   }
   return (await api.json('POST', `/api/media/${encodeURIComponent(media.id)}/complete`)).data;
+}
+
+/**
+ * The tenant's ready images, newest first as the API lists them (the first 100).
+ * @param {import('./api.js').Api} api
+ * @returns {Promise<any[]>}
+ */
+export async function imageLibrary(api) {
+  const page = await api.get('/api/media?limit=100');
+  return page.items.filter((/** @type {any} */ m) => m.state === 'ready' && String(m.contentType).startsWith('image/'));
 }
 
 /** Download URLs by media id; they live 5 minutes, so they are kept 4. */

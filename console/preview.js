@@ -7,6 +7,8 @@
  */
 
 import { byId, find, h, say } from './dom.js';
+import { renderLayout } from './layoutview.js';
+import { renderMarkup } from './markup.js';
 import { mediaUrl } from './media.js';
 
 /** Theme colour → the preview's custom property. */
@@ -18,30 +20,6 @@ const COLOR_PROPERTIES = {
   headerBackground: '--site-header-background',
   headerText: '--site-header-text',
 };
-
-/**
- * Limited markup (`**bold**`, `_italic_`, `[label](https://…)`, newlines) as DOM nodes; anything
- * else is text.
- * @param {string} markup
- * @returns {Node[]}
- */
-export function renderMarkup(markup) {
-  /** @type {Node[]} */
-  const nodes = [];
-  const pattern = /\*\*(.+?)\*\*|_(.+?)_|\[([^\]]+)\]\((https?:\/\/[^)\s]+)\)|\n/g;
-  let at = 0;
-  for (const match of markup.matchAll(pattern)) {
-    const index = match.index ?? 0;
-    if (index > at) nodes.push(document.createTextNode(markup.slice(at, index)));
-    if (match[1] !== undefined) nodes.push(h('strong', {}, [match[1]]));
-    else if (match[2] !== undefined) nodes.push(h('em', {}, [match[2]]));
-    else if (match[3] !== undefined) nodes.push(h('a', { href: match[4], rel: 'noopener noreferrer', target: '_blank' }, [match[3]]));
-    else nodes.push(h('br'));
-    at = index + match[0].length;
-  }
-  if (at < markup.length) nodes.push(document.createTextNode(markup.slice(at)));
-  return nodes;
-}
 
 /**
  * @param {import('./navigation.js').NavItem[]} items
@@ -127,7 +105,7 @@ export class Preview {
   }
 
   async draw() {
-    const { site, theme, navigation, announcements } = this.config;
+    const { site, theme, navigation, announcements, homeLayout } = this.config;
     find(this.root, '.site-title', HTMLElement).textContent = site.name;
     const colors = theme?.colors ?? {};
     this.applyTheme(
@@ -143,6 +121,10 @@ export class Preview {
         ]),
       ),
     );
+    // The home layout as the site's landing page draws it; the sample text stands in without one.
+    const context = { mediaUrl: (/** @type {string} */ id) => mediaUrl(this.api, id), announcements };
+    find(this.root, '.site-layout', HTMLElement).replaceChildren(...(homeLayout ? [renderLayout(homeLayout, context)] : []));
+    find(this.root, '.site-sample', HTMLElement).hidden = Boolean(homeLayout);
     const logo = find(this.root, '.site-logo', HTMLImageElement);
     const logoId = theme?.header?.logoMediaId;
     if (logoId) {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { adminApi, axeViolations, openBrowser, screenshot, startCanopy } from './harness.mjs';
+import { adminApi, axeViolations, openBrowser, png, screenshot, startCanopy } from './harness.mjs';
 
 describe('console screens in chromium', () => {
   let canopy;
@@ -115,4 +115,136 @@ describe('console screens in chromium', () => {
     assert.equal((await api.call('GET', `/api/sites/${siteId}/announcements/${id}`)).status, 404);
     assert.deepEqual(errors.filter((e) => !/status of 40[349]|status of 412/.test(e)), []);
   });
+
+  test('layout builder: every block type, in-form bounds, keyboard and pointer moves, live preview, home layout', async () => {
+    const field = (path) => page.locator(`#layout-form [data-path="${path}"][data-kind]`);
+    const problem = (path) => page.locator(`#layout-form [data-error-for="${path}"]`);
+    const idOf = (path) => `lb-${path.replace(/[^A-Za-z0-9]+/g, '-').replace(/-$/, '')}`;
+    const addBlock = async (list, type) => {
+      await page.selectOption(`#${idOf(list)}-type`, type);
+      await page.click(`#layout-form button[data-action=add-block][data-path="${list}"]`);
+    };
+    await status('layout-status').filter({ hasText: 'This site has no home layout yet' }).waitFor();
+
+    await field('title').fill('Welcome');
+    await addBlock('sections[0].columns[0].blocks', 'text');
+    const markup = 'sections[0].columns[0].blocks[0].markup';
+    await field(markup).fill('**Welcome** to the <b>intranet</b>');
+    await problem(markup).filter({ hasText: 'contains < or >; only limited markup is allowed, not HTML' }).waitFor();
+    assert.equal(await field(markup).getAttribute('aria-invalid'), 'true');
+    await field(markup).fill('**Welcome** to the intranet. See [the handbook](https://handbook.example.com).');
+    assert.equal(await problem(markup).textContent(), '');
+
+    // A second section of 8 + 4: widths over 12 are refused in the form.
+    await page.selectOption('#lb-preset', '8+4');
+    await page.click('#layout-form button[data-action=add-section]');
+    await field('sections[1].columns[1].width').fill('6');
+    await problem('sections[1].columns').filter({ hasText: 'widths add up to more than 12' }).waitFor();
+    await field('sections[1].columns[1].width').fill('4');
+    assert.equal(await problem('sections[1].columns').textContent(), '');
+
+    // Every other block type, each with its own form and its bounds.
+    const left = 'sections[1].columns[0].blocks';
+    const right = 'sections[1].columns[1].blocks';
+    await addBlock(left, 'image');
+    await page.setInputFiles(`#${idOf(`${left}[0]`)}-file`, { name: 'team.png', mimeType: 'image/png', buffer: png(60, 30, [30, 120, 200]) });
+    await page.click(`#layout-form button[data-action=upload][data-path="${left}[0]"]`);
+    await status('layout-status').filter({ hasText: 'Uploaded team.png' }).waitFor();
+    await field(`${left}[0].alt`).fill('Our team');
+    await field(`${left}[0].link`).fill('javascript:alert(1)');
+    await problem(`${left}[0].link`).filter({ hasText: 'not an http(s) URL' }).waitFor();
+    await field(`${left}[0].link`).fill('https://team.example.com');
+    await addBlock(left, 'pageList');
+    await field(`${left}[1].limit`).fill('60');
+    await problem(`${left}[1].limit`).filter({ hasText: 'not between 1 and 50' }).waitFor();
+    await field(`${left}[1].limit`).fill('5');
+    await field(`${left}[1].spaceKey`).fill('DOCS');
+    await field(`${left}[1].parentPageId`).fill('12ab');
+    await problem(`${left}[1].parentPageId`).filter({ hasText: 'not a Confluence page id' }).waitFor();
+    await field(`${left}[1].parentPageId`).fill('98765');
+    await field(`${left}[1].labels`).fill('featured, how to');
+    await problem(`${left}[1].labels`).filter({ hasText: 'label 2 contains whitespace' }).waitFor();
+    await field(`${left}[1].labels`).fill('featured, howto');
+    await addBlock(left, 'container');
+    await addBlock(`${left}[2].blocks`, 'links');
+    await field(`${left}[2].blocks[0].items[0].label`).fill('Status');
+    await field(`${left}[2].blocks[0].items[0].url`).fill('https://status.example.com');
+    await addBlock(right, 'spaceList');
+    await field(`${right}[0].spaceKeys`).fill('DOCS, K B');
+    await problem(`${right}[0].spaceKeys`).filter({ hasText: 'key 2 is not a space key' }).waitFor();
+    await field(`${right}[0].spaceKeys`).fill('DOCS, KB');
+    await addBlock(right, 'announcements');
+    await addBlock(right, 'searchBox');
+    await field(`${right}[2].placeholder`).fill('Search the intranet');
+
+    // By keyboard: the search box goes up one, then to the left column (at its end).
+    await page.focus(`#layout-form [data-item="${right}[2]"] > .lb-bar .handle`);
+    await page.keyboard.press('Alt+ArrowUp');
+    await status('layout-status').filter({ hasText: 'Moved: now Search box block 2 of column 2, section 2' }).waitFor();
+    await page.keyboard.press('Alt+ArrowLeft');
+    await status('layout-status').filter({ hasText: 'Moved: now Search box block 4 of column 1, section 2' }).waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-path')), `${left}[3]`);
+    // By pointer: the second section is dragged above the first.
+    // By pointer: the announcements are dragged above the space list.
+    await page.locator(`#layout-form [data-item="${right}[0]"]`).scrollIntoViewIfNeeded();
+    await page.dragAndDrop(`#layout-form [data-item="${right}[1]"] > .lb-bar .handle`, `#layout-form [data-item="${right}[0]"] > .lb-bar strong`);
+    await status('layout-status').filter({ hasText: 'Moved: now Announcements block 1 of column 2, section 2' }).waitFor();
+    // And the second section goes above the first, by keyboard.
+    await page.focus('#layout-form [data-item="sections[1]"] > .lb-bar .handle');
+    await page.keyboard.press('Alt+ArrowUp');
+    await status('layout-status').filter({ hasText: 'Moved: now section 1' }).waitFor();
+
+    // The live preview draws the draft as the site will.
+    const live = page.locator('#layout-live');
+    await live.locator('.lp-section').nth(1).locator('strong', { hasText: 'Welcome' }).waitFor();
+    await live.locator('.lp-section').first().locator('.lp-pageList', { hasText: 'Up to 5 pages in space DOCS under page 98765 labelled featured, howto' }).waitFor();
+    await page.waitForFunction(() => document.querySelector('#layout-live img')?.naturalWidth === 60);
+
+    await page.click('#layout-form button[type=submit]');
+    await status('layout-status').filter({ hasText: 'Created layout Welcome (version 1)' }).waitFor();
+    const layouts = (await api.ok('GET', '/api/layouts')).items;
+    assert.equal(layouts.length, 1);
+    const layout = layouts[0];
+    assert.deepEqual(layout.sections.map((s) => s.columns.map((c) => c.width)), [[8, 4], [12]]);
+    assert.deepEqual(layout.sections[0].columns[0].blocks.map((b) => b.type), ['image', 'pageList', 'container', 'searchBox']);
+    assert.deepEqual(layout.sections[0].columns[1].blocks.map((b) => b.type), ['announcements', 'spaceList']);
+    assert.deepEqual(layout.sections[0].columns[0].blocks[1], { type: 'pageList', spaceKey: 'DOCS', parentPageId: '98765', labels: ['featured', 'howto'], limit: 5 });
+    assert.deepEqual(layout.sections[0].columns[0].blocks[2].blocks, [{ type: 'links', items: [{ label: 'Status', url: 'https://status.example.com' }] }]);
+    assert.equal(layout.sections[0].columns[0].blocks[0].alt, 'Our team');
+
+    // Home layout: the site points at it, and the site preview draws it from the config.
+    await page.click('#layout-form button[data-action=set-home]');
+    await status('layout-status').filter({ hasText: 'Welcome is now the home layout of Intranet' }).waitFor();
+    assert.equal((await siteOf('Intranet')).homeLayoutId, layout.id);
+    const config = await api.ok('GET', `/api/sites/${siteId}/config`);
+    assert.equal(config.homeLayout.id, layout.id);
+    await page.locator('#preview .site-layout strong', { hasText: 'Welcome' }).waitFor();
+    assert.ok(await page.locator('#preview .site-sample').isHidden());
+
+    // Someone else renames it meanwhile: the admin overwrites, knowingly.
+    const { id, version, updatedAt, updatedBy, ...model } = layout;
+    await api.ok('PUT', `/api/layouts/${id}`, { ...model, title: 'Their welcome' }, { 'if-match': `"${version}"` });
+    await field('title').fill('Welcome home');
+    await page.click('#layout-form button[type=submit]');
+    await status('layout-status').filter({ hasText: 'The layout was changed by someone else' }).waitFor();
+    assert.equal((await api.ok('GET', `/api/layouts/${id}`)).title, 'Their welcome');
+    await page.click('#layout-status button[data-conflict=overwrite]');
+    await status('layout-status').filter({ hasText: 'Saved layout Welcome home (version 3)' }).waitFor();
+    assert.equal((await api.ok('GET', `/api/layouts/${id}`)).title, 'Welcome home');
+    await page.locator('#preview .site-layout').waitFor();
+    assert.deepEqual(await axeViolations(page), []);
+    await screenshot(page, 'layout-builder');
+
+    // A scratch layout is created and deleted (the trash test restores it).
+    await page.click('#layout-new');
+    await field('title').fill('Scratch');
+    await page.click('#layout-form button[type=submit]');
+    await status('layout-status').filter({ hasText: 'Created layout Scratch (version 1)' }).waitFor();
+    const scratch = (await api.ok('GET', '/api/layouts')).items.find((l) => l.title === 'Scratch');
+    await page.click('#layout-form button[data-action=delete-layout]');
+    await status('layout-status').filter({ hasText: 'Deleted layout Scratch (restorable from the trash for 30 days)' }).waitFor();
+    assert.equal((await api.call('GET', `/api/layouts/${scratch.id}`)).status, 404);
+    assert.deepEqual(errors.filter((e) => !/status of 40[349]|status of 412/.test(e)), []);
+  });
+
 });
