@@ -1,4 +1,4 @@
-//! `canopy-local <job> [flags]`: runs a scheduled job once against the data dir, as its Lambda
+//! `canopy-local <job> [flags]` (`cli.rs` declares them): runs a scheduled job once against the data dir, as its Lambda
 //! would on schedule, and prints what it did.
 //!
 //! - `privacy-report`: reports the stored accountIds of every tenant due (CONNECT.md §7) and
@@ -19,32 +19,32 @@ use canopy_shared::jobs::privacy::{self, PrivacyJob};
 use canopy_shared::kernel::clock::{Clock, SystemClock};
 use canopy_shared::state::AppState;
 
+use crate::cli::Command;
 use crate::settings::Settings;
 
-/// Runs the job named by the first argument; `None` when it names none (start the server).
-pub async fn run_from_args() -> Option<anyhow::Result<()>> {
-    let mut args = std::env::args().skip(1);
-    let job = args.next()?;
-    let rest: Vec<String> = args.collect();
-    match job.as_str() {
-        "privacy-report" => Some(privacy_report(rest).await),
-        "usage-snapshot" => Some(usage_snapshot(rest).await),
-        "retention-sweep" => Some(crate::retention::run(rest).await),
-        "residency-status" => Some(crate::residency::run(rest).await),
-        _ => None,
+/// Runs one job once over the settings' data dir (or, for `residency-status`, against the server).
+pub async fn run(job: Command, settings: Settings) -> anyhow::Result<()> {
+    match job {
+        Command::Openapi => unreachable!("main prints the document"),
+        Command::PrivacyReport => privacy_report(&settings).await,
+        Command::UsageSnapshot { date } => usage_snapshot(&settings, date).await,
+        Command::RetentionSweep { budget_secs } => crate::retention::run(&settings, budget_secs).await,
+        Command::ResidencyStatus { tenant, server, watch } => {
+            let server = server.unwrap_or_else(|| format!("http://{}", settings.listen));
+            crate::residency::run(&tenant, server.trim_end_matches('/'), watch).await
+        }
     }
 }
 
-async fn open_state(args: Vec<String>) -> anyhow::Result<AppState> {
-    let settings = Settings::from_env_and_args(args.into_iter())?;
+pub async fn open_state(settings: &Settings) -> anyhow::Result<AppState> {
     let (state, _) = settings.open_state([]).await.with_context(|| {
         format!("opening {} (is the local server running on it? stop it first)", settings.data_dir.display())
     })?;
     Ok(state)
 }
 
-async fn privacy_report(args: Vec<String>) -> anyhow::Result<()> {
-    let state = open_state(args).await?;
+async fn privacy_report(settings: &Settings) -> anyhow::Result<()> {
+    let state = open_state(settings).await?;
     let job = PrivacyJob::new(state, http_client()?);
     let r = privacy::run(&job).await?;
     println!(
@@ -68,19 +68,12 @@ async fn privacy_report(args: Vec<String>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn usage_snapshot(args: Vec<String>) -> anyhow::Result<()> {
-    let mut date = None;
-    let mut rest = Vec::new();
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        if arg == "--date" {
-            let value = args.next().context("--date needs a value (yyyy-mm-dd)")?;
-            date = Some(usage::parse_date(&value).map_err(|_| anyhow::anyhow!("--date {value}: not yyyy-mm-dd"))?);
-        } else {
-            rest.push(arg);
-        }
-    }
-    let state = open_state(rest).await?;
+async fn usage_snapshot(settings: &Settings, date: Option<String>) -> anyhow::Result<()> {
+    let date = match date {
+        Some(value) => Some(usage::parse_date(&value).map_err(|_| anyhow::anyhow!("--date {value}: not yyyy-mm-dd"))?),
+        None => None,
+    };
+    let state = open_state(settings).await?;
     let date = match date {
         Some(date) => date,
         None => usage::day_of(SystemClock.now_secs())?,

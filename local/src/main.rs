@@ -2,6 +2,7 @@
 //! embedded store under a data dir (or a DynamoDB table, `CANOPY_STORE=dynamodb`), with dev
 //! routes that play Atlassian for a dev tenant.
 
+mod cli;
 mod dev;
 mod document;
 mod jobs;
@@ -20,15 +21,17 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    telemetry::init_pretty();
-    if std::env::args().nth(1).as_deref() == Some("openapi") {
-        document::print();
-        return Ok(());
+    let cli = cli::Cli::parse_args();
+    telemetry::init_pretty(Some(&cli.server.log));
+    let mut settings = settings::Settings::from_cli(&cli.server, &cli.app)?;
+    match cli.command {
+        Some(cli::Command::Openapi) => {
+            document::print();
+            return Ok(());
+        }
+        Some(job) => return jobs::run(job, settings).await,
+        None => {}
     }
-    if let Some(outcome) = jobs::run_from_args().await {
-        return outcome;
-    }
-    let mut settings = settings::Settings::from_env_and_args(std::env::args().skip(1))?;
     let (listener, mut other_listener) = settings.bind().await?;
     let (state, local_media) = settings.open_state([dev::DEV_ADMIN_ACCOUNT_ID.to_owned()]).await?;
     let address = listener.local_addr()?;

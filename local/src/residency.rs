@@ -16,25 +16,13 @@ const WATCH_LIMIT: Duration = Duration::from_secs(30 * 60);
 /// 421 redirections followed (one move; a second would be a loop).
 const MAX_HOPS: usize = 2;
 
-pub async fn run(args: Vec<String>) -> anyhow::Result<()> {
-    let listen = std::env::var("CANOPY_LISTEN").unwrap_or_else(|_| crate::settings::DEFAULT_LISTEN.into());
-    let (mut tenant, mut server, mut watch) =
-        (crate::dev::DEV_CLIENT_KEY.to_owned(), format!("http://{listen}"), false);
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--tenant" => tenant = args.next().context("--tenant needs a clientKey")?,
-            "--server" => server = args.next().context("--server needs a URL")?.trim_end_matches('/').to_owned(),
-            "--watch" => watch = true,
-            other => bail!("unknown argument {other}: residency-status [--tenant KEY] [--server URL] [--watch]"),
-        }
-    }
+pub async fn run(tenant: &str, server: &str, watch: bool) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let started = Instant::now();
     let mut last = String::new();
     loop {
-        let view = fetch(&client, &server, &tenant).await?;
-        let line = describe(&tenant, &view);
+        let view = fetch(&client, server, tenant).await?;
+        let line = describe(tenant, &view);
         if line != last {
             println!("{line}");
             last = line;

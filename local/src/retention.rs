@@ -5,29 +5,13 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use canopy_shared::adapters::http::http_client;
 use canopy_shared::domain::retention::{self, Budget, SweepReport, liveness};
 
 use crate::settings::Settings;
 
-pub async fn run(args: Vec<String>) -> anyhow::Result<()> {
-    let mut budget_secs = 3600;
-    let mut rest = Vec::new();
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        if arg == "--budget-secs" {
-            budget_secs =
-                args.next().context("--budget-secs needs a value")?.parse().context("--budget-secs: seconds")?;
-        } else {
-            rest.push(arg);
-        }
-    }
-    let settings = Settings::from_env_and_args(rest.into_iter())?;
-    let (state, _) = settings
-        .open_state([])
-        .await
-        .with_context(|| format!("opening {} (stop the local server on it first)", settings.data_dir.display()))?;
+pub async fn run(settings: &Settings, budget_secs: u64) -> anyhow::Result<()> {
+    let state = crate::jobs::open_state(settings).await?;
     let budget = Budget::new(Duration::from_secs(budget_secs));
     let probe = canopy_shared::adapters::product::site_probe::ConnectSiteProbe {
         client: http_client()?,

@@ -1,7 +1,5 @@
-//! Local server settings: `CANOPY_LISTEN`, `CANOPY_DATA_DIR`, `CANOPY_BASE_URL`,
-//! `CANOPY_CONNECT_KEYS_URL`, `CANOPY_STORE`, `CANOPY_DYNAMODB_ENDPOINT`, `CANOPY_TABLE`, each
-//! mirrored by a flag (`--listen`, `--data-dir`, `--base-url`, `--connect-keys-url`, `--store`,
-//! `--dynamodb-endpoint`, `--table`); a flag wins over the variable.
+//! The local server's settings, from its parsed command line (`cli.rs`, where each flag falls back
+//! to its `CANOPY_*` variable).
 //!
 //! Two regions by default: `us` at the listen address and `eu` on the next port, in one process,
 //! so a residency migration runs from the plain start command (listen port 0: each region gets a
@@ -18,6 +16,8 @@ use canopy_shared::bootstrap;
 use canopy_shared::kernel::config::AppConfig;
 use canopy_shared::state::AppState;
 use tokio::net::TcpListener;
+
+use crate::cli::{AppArgs, ServerArgs, Store};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = ".canopy-data";
@@ -45,58 +45,33 @@ pub struct Settings {
     /// Where the second region listens, once [`Settings::bind`] has bound it.
     other_region: Option<SocketAddr>,
     pub store: StoreChoice,
+    /// The product's settings, as `AppConfig` reads them.
+    app: AppArgs,
 }
 
 impl Settings {
-    pub fn from_env_and_args(args: impl Iterator<Item = String>) -> anyhow::Result<Self> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let mut settings = Self {
-            listen: var("CANOPY_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.into()),
-            data_dir: var("CANOPY_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.into()).into(),
-            base_url: var("CANOPY_BASE_URL"),
-            connect_keys_url: var("CANOPY_CONNECT_KEYS_URL"),
-            two_regions: match var("CANOPY_TWO_REGIONS").as_deref() {
-                None | Some("1" | "true") => true,
-                Some("0" | "false") => false,
-                Some(other) => bail!("CANOPY_TWO_REGIONS={other:?}: 1 (the default) or 0"),
-            },
-            regions_listed: var("CANOPY_REGIONS").is_some(),
-            other_region: None,
-            store: StoreChoice::Embedded,
-        };
-        let mut store = var("CANOPY_STORE").unwrap_or_else(|| "embedded".into());
-        let mut endpoint = var("CANOPY_DYNAMODB_ENDPOINT");
-        let mut table = var("CANOPY_TABLE").unwrap_or_else(|| DEFAULT_TABLE.into());
-        let mut args = args;
-        while let Some(flag) = args.next() {
-            let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
-            match flag.as_str() {
-                "--listen" => settings.listen = value()?,
-                "--data-dir" => settings.data_dir = value()?.into(),
-                "--base-url" => settings.base_url = Some(value()?),
-                "--connect-keys-url" => settings.connect_keys_url = Some(value()?),
-                "--two-regions" => settings.two_regions = true,
-                "--one-region" => settings.two_regions = false,
-                "--store" => store = value()?,
-                "--dynamodb-endpoint" => endpoint = Some(value()?),
-                "--table" => table = value()?,
-                "--help" | "-h" => {
-                    println!(
-                        "canopy-local [--listen ADDR] [--data-dir DIR] [--base-url URL] [--connect-keys-url URL] \
-                         [--one-region | --two-regions] [--store embedded|dynamodb] [--dynamodb-endpoint URL] [--table NAME]"
-                    );
-                    std::process::exit(0);
-                }
-                other => bail!("unknown argument {other}; see --help"),
+    pub fn from_cli(server: &ServerArgs, app: &AppArgs) -> anyhow::Result<Self> {
+        let nonblank = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+        let store = match server.store {
+            Store::Embedded => StoreChoice::Embedded,
+            Store::Dynamodb if server.table.trim().is_empty() => {
+                bail!("the DynamoDB table name (CANOPY_TABLE, --table) is empty")
             }
-        }
-        settings.store = match store.as_str() {
-            "embedded" => StoreChoice::Embedded,
-            "dynamodb" if table.trim().is_empty() => bail!("the DynamoDB table name (CANOPY_TABLE, --table) is empty"),
-            "dynamodb" => StoreChoice::Dynamo { endpoint, table },
-            other => bail!("unknown store {other:?} (CANOPY_STORE, --store): embedded or dynamodb"),
+            Store::Dynamodb => {
+                StoreChoice::Dynamo { endpoint: nonblank(&server.dynamodb_endpoint), table: server.table.clone() }
+            }
         };
-        Ok(settings)
+        Ok(Self {
+            listen: server.listen.clone(),
+            data_dir: server.data_dir.clone(),
+            base_url: nonblank(&server.base_url),
+            connect_keys_url: nonblank(&server.connect_keys_url),
+            two_regions: server.two_regions(),
+            regions_listed: nonblank(&app.regions).is_some(),
+            other_region: None,
+            store,
+            app: app.clone(),
+        })
     }
 
     /// Binds the home region's listener and, with two regions, the other region's on the next
@@ -155,15 +130,21 @@ impl Settings {
         })
     }
 
+    /// A variable `AppConfig` reads, as the command line has it.
+    fn lookup(&self, variable: &str) -> Option<String> {
+        match variable {
+            "CANOPY_BASE_URL" => self.base_url.clone(),
+            "CANOPY_CONNECT_KEYS_URL" => self.connect_keys_url.clone(),
+            other => self.app.lookup(other),
+        }
+    }
+
     /// The base URL defaults to the listen address; install keys default to the server's own
     /// dev key route, so a dev install verifies without Atlassian. Forge likewise: unless
     /// `CANOPY_FORGE_APP_ID` / `CANOPY_FORGE_JWKS_URL` say otherwise, FITs are those the dev routes
     /// mint, for the dev app, verified against the server's own dev key set.
     pub fn app_config(&self) -> anyhow::Result<AppConfig> {
-        let mut config = AppConfig::from_env(Some(&format!("http://{}", self.listen)))?;
-        if let Some(base) = &self.base_url {
-            config.base_url = base.trim_end_matches('/').to_owned();
-        }
+        let mut config = AppConfig::from_lookup(Some(&format!("http://{}", self.listen)), |name| self.lookup(name))?;
         config.connect_keys_url = match &self.connect_keys_url {
             Some(url) => url.clone(),
             None => format!("http://{}/dev/install-keys", self.listen),
@@ -174,7 +155,7 @@ impl Settings {
         if config.forge_app_ari.is_none() {
             config.forge_app_ari = Some(crate::dev::DEV_FORGE_APP_ARI.into());
         }
-        if std::env::var("CANOPY_FORGE_JWKS_URL").is_err() {
+        if self.app.lookup("CANOPY_FORGE_JWKS_URL").is_none_or(|url| url.trim().is_empty()) {
             config.forge_jwks_url = format!("http://{}{}", self.listen, crate::dev::DEV_FORGE_JWKS_PATH);
         }
         config.validate()?;

@@ -101,9 +101,10 @@ async fn the_server_on_dynamodb_local_serves_a_site_config_that_outlives_its_dat
 #[test]
 fn an_unknown_store_or_an_empty_table_name_is_refused_at_start() {
     let data = tempfile::tempdir().expect("temp dir");
-    for (store, table, message) in
-        [("postgres", "canopy", "unknown store \"postgres\""), ("dynamodb", " ", "table name (CANOPY_TABLE, --table)")]
-    {
+    for (store, table, message) in [
+        ("postgres", "canopy", "invalid value 'postgres' for '--store"),
+        ("dynamodb", " ", "table name (CANOPY_TABLE, --table)"),
+    ] {
         let output = command(data.path(), "unused", "http://127.0.0.1:9")
             .args(["--store", store, "--table", table, "--listen", "127.0.0.1:0"])
             .output()

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod cli;
 mod dynamodb_store;
 mod forge_dev;
 mod residency;

@@ -44,7 +44,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for RawBody {
         <axum::body::Bytes as axum::extract::FromRequest<S>>::from_request(req, state).await.map(Self).map_err(
             |rejection| {
                 if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    Error::too_large("The body is larger than this route accepts (see the README's limits).")
+                    Error::too_large("The body is larger than this route accepts (docs/API.md lists the limits).")
                 } else {
                     Error::bad_request("unreadable_body", "The request body could not be read.")
                 }

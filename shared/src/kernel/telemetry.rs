@@ -10,10 +10,11 @@ use tracing_subscriber::prelude::*;
 
 /// `RUST_LOG` as directives; unset or unparseable means `info`.
 fn filter_from_env() -> Targets {
-    std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|directives| directives.parse().ok())
-        .unwrap_or_else(|| Targets::new().with_default(Level::INFO))
+    filter_from(std::env::var("RUST_LOG").ok().as_deref())
+}
+
+fn filter_from(directives: Option<&str>) -> Targets {
+    directives.and_then(|d| d.parse().ok()).unwrap_or_else(|| Targets::new().with_default(Level::INFO))
 }
 
 /// JSON lines to stdout (CloudWatch on Lambda), filtered by `RUST_LOG` (default `info`).
@@ -22,7 +23,8 @@ pub fn init_json() {
     let _ = subscriber.with(filter_from_env()).try_init();
 }
 
-/// Human-readable logs for the local server.
-pub fn init_pretty() {
-    let _ = tracing_subscriber::fmt().finish().with(filter_from_env()).try_init();
+/// Human-readable logs for the local server, filtered by `directives` (its `--log`, which falls
+/// back to `RUST_LOG`; unset or unparseable means `info`).
+pub fn init_pretty(directives: Option<&str>) {
+    let _ = tracing_subscriber::fmt().finish().with(filter_from(directives)).try_init();
 }

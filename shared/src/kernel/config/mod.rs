@@ -69,7 +69,14 @@ impl AppConfig {
     /// (`US=https://…,EU=https://…`), `CANOPY_PURGE_AFTER_DAYS`, `CANOPY_ADMIN_CACHE_SECS`,
     /// `CANOPY_FORGE_APP_ID`, `CANOPY_FORGE_JWKS_URL` and `CANOPY_FORGE_API_BASE_URL`.
     pub fn from_env(default_base_url: Option<&str>) -> Result<Self> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Self::from_lookup(default_base_url, |name| std::env::var(name).ok())
+    }
+
+    /// [`AppConfig::from_env`] over any source of the same variables: the local server passes
+    /// its parsed command line, where each flag has already fallen back to its variable. A blank
+    /// value counts as unset.
+    pub fn from_lookup(default_base_url: Option<&str>, lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let base_url = var("CANOPY_BASE_URL")
             .or_else(|| default_base_url.map(str::to_owned))
             .ok_or_else(|| Error::internal("CANOPY_BASE_URL is not set"))?;
@@ -83,7 +90,14 @@ impl AppConfig {
         if let Some(region) = var("CANOPY_HOME_REGION") {
             config.home_region = region;
         }
-        config.regions = regions::specs_from_env(&config.home_region, &config.base_url)?;
+        config.regions = regions::specs_from(
+            &config.home_region,
+            &config.base_url,
+            var("CANOPY_REGIONS").as_deref(),
+            var("CANOPY_REGION_TABLES").as_deref(),
+            var("CANOPY_REGION_BUCKETS").as_deref(),
+            var("CANOPY_REGION_AWS").as_deref(),
+        )?;
         if let Some(list) = var("CANOPY_REGION_BASE_URLS") {
             config.region_base_urls = parse_region_base_urls(&list)?;
         }

@@ -69,20 +69,8 @@ fn pairs(var: &str, list: &str) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-/// Reads the region list from the `CANOPY_REGION*` variables (see the module docs); the home
-/// region is always in it, at `base_url` unless listed.
-pub fn specs_from_env(home: &str, base_url: &str) -> Result<Vec<RegionSpec>> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    specs_from(
-        home,
-        base_url,
-        var("CANOPY_REGIONS").as_deref(),
-        var("CANOPY_REGION_TABLES").as_deref(),
-        var("CANOPY_REGION_BUCKETS").as_deref(),
-        var("CANOPY_REGION_AWS").as_deref(),
-    )
-}
-
+/// The region list from the `CANOPY_REGION*` values (see the module docs; `AppConfig::from_env`
+/// reads them); the home region is always in it, at `base_url` unless listed.
 pub fn specs_from(
     home: &str,
     base_url: &str,
