@@ -22,6 +22,7 @@ mod logs;
 mod media;
 mod openapi;
 mod privacy;
+mod repository;
 mod residency;
 mod restore;
 mod retention;
