@@ -15,6 +15,7 @@ import { uploadLogo } from './media.js';
 import { addItem, describeTarget, flatten, newId, removeItem, targetOf } from './navigation.js';
 import { Preview } from './preview.js';
 import { Residency } from './residency.js';
+import { Trash } from './trash.js';
 
 /** The largest page of sites one listing shows (Canopy's page limit). */
 const SITES_PAGE = 200;
@@ -34,6 +35,7 @@ const api = new Api(insideAtlassian() ? connectTokens() : devTokens(), (region, 
 });
 const preview = new Preview(api);
 const residency = new Residency(api);
+const trash = new Trash(api);
 const layouts = new LayoutBuilder(api, preview, {
   get: () => site,
   set: (saved) => {
@@ -397,6 +399,7 @@ byId('ann-list').addEventListener('click', (event) => {
       saved: async () => {
         await Promise.all([loadAnnouncements(), preview.refresh()]);
         say(status, 'Announcement deleted (restorable from the trash for 30 days).', 'ok');
+        document.dispatchEvent(new CustomEvent('content-deleted'));
         byId('ann-title').focus();
       },
     }),
@@ -419,6 +422,16 @@ async function loadFeedback() {
 
 byId('feedback-refresh').addEventListener('click', () => void attempt(byId('feedback-status'), loadFeedback));
 document.addEventListener('feedback-sent', () => void attempt(byId('feedback-status'), loadFeedback));
+
+// Trash: a deletion anywhere shows up there; a restore is shown everywhere it belongs.
+
+document.addEventListener('content-deleted', () => void attempt(byId('trash-status'), () => trash.load()));
+document.addEventListener('content-restored', () =>
+  void attempt(byId('trash-status'), async () => {
+    await loadSites();
+    if (site) await chooseSite(site.id);
+  }),
+);
 
 // Export.
 
@@ -455,6 +468,7 @@ async function start() {
     alertBox.hidden = false;
     return;
   }
+  await attempt(byId('trash-status'), () => trash.load());
   await attempt(byId('residency-status'), () => residency.load());
 }
 

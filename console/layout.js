@@ -769,6 +769,7 @@ export class LayoutBuilder {
         this.layouts = this.layouts.filter((l) => l.id !== stored.id);
         this.start(null, newLayout(), `Deleted layout ${stored.title} (restorable from the trash for 30 days).`);
         say(this.status, `Deleted layout ${stored.title} (restorable from the trash for 30 days).`, 'ok');
+        this.root.dispatchEvent(new CustomEvent('content-deleted', { bubbles: true }));
       },
     });
   }

@@ -247,4 +247,38 @@ describe('console screens in chromium', () => {
     assert.deepEqual(errors.filter((e) => !/status of 40[349]|status of 412/.test(e)), []);
   });
 
+
+  test('trash: lists by kind with days left, shows what a restore brings back, restores with one click', async () => {
+    const rows = page.locator('#trash-table tbody tr[data-trash]');
+    await rows.filter({ hasText: 'Scratch' }).waitFor();
+    const kinds = await page.locator('#trash-kind option').allTextContents();
+    assert.deepEqual(kinds, ['All kinds (2)', 'announcement (1)', 'layout (1)']);
+    await page.selectOption('#trash-kind', 'layout');
+    assert.equal(await rows.count(), 1);
+    const scratchRow = rows.filter({ hasText: 'Scratch' });
+    assert.match(await scratchRow.textContent(), /30 days/);
+    await scratchRow.locator('summary').click();
+    await scratchRow.locator('li', { hasText: 'sections: 1 entry (0 blocks)' }).waitFor();
+    assert.deepEqual(await axeViolations(page), []);
+    await screenshot(page, 'trash');
+    const scratch = (await api.ok('GET', '/api/trash')).items.find((e) => e.kind === 'layout');
+    await page.click('button[aria-label="Restore layout Scratch"]');
+    await status('trash-status').filter({ hasText: 'Restored layout Scratch: sections: 1 entry (0 blocks); title: Scratch.' }).waitFor();
+    const restored = (await api.ok('GET', '/api/layouts')).items.find((l) => l.title === 'Scratch');
+    assert.ok(restored, 'the layout is back');
+    assert.equal((await api.ok('GET', '/api/trash')).items.some((e) => e.id === scratch.id), false);
+    await page.locator('#layout-pick option', { hasText: 'Scratch' }).waitFor({ state: 'attached' });
+
+    // The announcement deleted in the conflict test comes back to its site's list.
+    await page.selectOption('#trash-kind', '');
+    await page.click('button[aria-label="Restore announcement Office closed Friday"]');
+    await status('trash-status').filter({ hasText: 'Restored announcement Office closed Friday' }).waitFor();
+    await page.locator('#ann-list li', { hasText: 'Office closed Friday' }).waitFor();
+    assert.equal((await api.ok('GET', `/api/sites/${siteId}/announcements`)).items.length, 1);
+    await page.locator('#trash-table tbody', { hasText: 'The trash is empty.' }).waitFor();
+    // A second restore of the same entry finds nothing and says so.
+    const again = await api.call('POST', `/api/trash/${scratch.id}/restore`);
+    assert.equal(again.status, 404);
+  });
+
 });

@@ -63,6 +63,7 @@ const ASSETS: &[Asset] = &[
     asset!("navigation.js", JS),
     asset!("preview.js", JS),
     asset!("residency.js", JS),
+    asset!("trash.js", JS),
 ];
 
 static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
