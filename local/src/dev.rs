@@ -39,6 +39,22 @@ pub const DEV_CLIENT_KEY: &str = "canopy-dev-tenant";
 pub const DEV_ADMIN_ACCOUNT_ID: &str = "557058:canopy-dev-admin";
 /// A dev user who is not an administrator, for trying what readers may do.
 pub const DEV_USER_ACCOUNT_ID: &str = "557058:canopy-dev-user";
+/// A dev user in the dev group [`DEV_GROUP_ID`] (and no administrator): a `restricted` site for
+/// that group opens to them and stays shut to [`DEV_USER_ACCOUNT_ID`].
+pub const DEV_MEMBER_ACCOUNT_ID: &str = "557058:canopy-dev-member";
+/// The dev group: an Atlassian group id, and its display name.
+pub const DEV_GROUP_ID: &str = "6c1f0a52-9d3e-4b7a-8f21-canopy0group";
+pub const DEV_GROUP_NAME: &str = "canopy-dev-group";
+
+/// The built-in dev directory: the dev admin, and the dev member in the dev group.
+pub fn directory() -> canopy_shared::bootstrap::LocalDirectory {
+    use canopy_shared::domain::access::ProductGroup;
+    let group = ProductGroup { id: Some(DEV_GROUP_ID.into()), name: DEV_GROUP_NAME.into() };
+    canopy_shared::bootstrap::LocalDirectory::Dev {
+        admins: vec![DEV_ADMIN_ACCOUNT_ID.to_owned()],
+        members: vec![(DEV_MEMBER_ACCOUNT_ID.to_owned(), vec![group])],
+    }
+}
 /// Context tokens from Atlassian live about 15 minutes; the dev one lives an hour for curl work.
 const DEV_TOKEN_TTL_SECS: i64 = 3600;
 /// The Forge app the local server trusts FITs of unless `CANOPY_FORGE_APP_ID` says otherwise.

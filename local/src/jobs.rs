@@ -37,9 +37,10 @@ pub async fn run(job: Command, settings: Settings) -> anyhow::Result<()> {
 }
 
 pub async fn open_state(settings: &Settings) -> anyhow::Result<AppState> {
-    let (state, _) = settings.open_state([]).await.with_context(|| {
-        format!("opening {} (is the local server running on it? stop it first)", settings.data_dir.display())
-    })?;
+    let (state, _) =
+        settings.open_state(canopy_shared::bootstrap::LocalDirectory::nobody()).await.with_context(|| {
+            format!("opening {} (is the local server running on it? stop it first)", settings.data_dir.display())
+        })?;
     Ok(state)
 }
 

@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
         None => {}
     }
     let (listener, mut other_listener) = settings.bind().await?;
-    let (state, local_media) = settings.open_state([dev::DEV_ADMIN_ACCOUNT_ID.to_owned()]).await?;
+    let (state, local_media) = settings.open_state(dev::directory()).await?;
     let address = listener.local_addr()?;
     let mut servers = tokio::task::JoinSet::new();
     servers.spawn(serve(state.clone(), listener, local_media));

@@ -119,13 +119,13 @@ impl Settings {
     /// The local composition over the chosen store (the server and the one-shot jobs alike).
     pub async fn open_state(
         &self,
-        admins: impl IntoIterator<Item = String>,
+        directory: bootstrap::LocalDirectory,
     ) -> anyhow::Result<(AppState, LocalMediaStore)> {
         Ok(match &self.store {
-            StoreChoice::Embedded => bootstrap::local_state(self.app_config()?, &self.data_dir, admins)?,
+            StoreChoice::Embedded => bootstrap::local_state(self.app_config()?, &self.data_dir, directory)?,
             StoreChoice::Dynamo { endpoint, table } => {
                 let store = bootstrap::local_dynamo_store(endpoint.as_deref(), table).await?;
-                bootstrap::local_state_over(self.app_config()?, &self.data_dir, admins, store)?
+                bootstrap::local_state_over(self.app_config()?, &self.data_dir, directory, store)?
             }
         })
     }

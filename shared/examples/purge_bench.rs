@@ -59,6 +59,7 @@ async fn run(items: usize, objects: usize) {
         install_keys: Arc::new(StaticInstallKeys::default()),
         forge: ForgeRemote::new(Arc::new(StaticForgeKeys::default()), clock.clone()),
         admins: Arc::new(LocalAdminDirectory::new(Vec::<String>::new())),
+        groups: Arc::new(canopy_shared::adapters::groups::LocalGroupDirectory::new([])),
         stack: canopy_shared::domain::data::Stack {
             data: canopy_shared::domain::data::Data {
                 store,

@@ -4,8 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::adapters::admins::{CachedAdminDirectory, ConnectAdminDirectory, LocalAdminDirectory};
+use crate::adapters::admins::{AdminDirectory, CachedAdminDirectory, ConnectAdminDirectory, LocalAdminDirectory};
 use crate::adapters::forge_keys::HttpForgeKeys;
+use crate::adapters::groups::{CachedGroupDirectory, GroupDirectory, LocalGroupDirectory, ProductGroupDirectory};
 use crate::adapters::http::http_client;
 use crate::adapters::install_keys::HttpInstallKeys;
 use crate::adapters::media::local::LocalMediaStore;
@@ -16,6 +17,7 @@ use crate::adapters::secrets::kms::KmsMasterKey;
 use crate::adapters::secrets::local::{KEYRING_FILE, LocalKeyring};
 use crate::adapters::store::dynamo::DynamoItemStore;
 use crate::adapters::store::embedded::EmbeddedItemStore;
+use crate::domain::access::ProductGroup;
 use crate::domain::data::{Data, Stack};
 use crate::domain::forge::ForgeRemote;
 use crate::domain::regions::{Region, Regions};
@@ -86,9 +88,16 @@ pub async fn lambda_state() -> Result<AppState> {
         None => Arc::new(SystemClock),
     };
     let forge_keys = HttpForgeKeys::new(&config.forge_jwks_url, http.clone(), clock.clone());
+    let product = ProductClient::new(config.app_key.clone(), http.clone());
+    let forge_product = ForgeProductClient::new(&config.forge_api_base_url, http);
     let admins = CachedAdminDirectory::with_ttl_secs(
-        ConnectAdminDirectory::new(ProductClient::new(config.app_key.clone(), http.clone()))
-            .with_forge(ForgeProductClient::new(&config.forge_api_base_url, http)),
+        ConnectAdminDirectory::new(product.clone()).with_forge(forge_product.clone()),
+        clock.clone(),
+        config.admin_cache_secs,
+    );
+    // Membership is cached like admin rights, for the same TTL (`CANOPY_ADMIN_CACHE_SECS`).
+    let groups = CachedGroupDirectory::with_ttl_secs(
+        ProductGroupDirectory::new(product).with_forge(forge_product),
         clock.clone(),
         config.admin_cache_secs,
     );
@@ -96,6 +105,7 @@ pub async fn lambda_state() -> Result<AppState> {
         install_keys: Arc::new(install_keys),
         forge: ForgeRemote::new(Arc::new(forge_keys), clock.clone()),
         admins: Arc::new(admins),
+        groups: Arc::new(groups),
         stack: Stack { data: Data { store, clock, secrets }, config: Arc::new(config), media, regions },
     })
 }
@@ -105,17 +115,30 @@ pub fn local_region_dir(data_dir: &Path, region: &str) -> std::path::PathBuf {
     data_dir.join(format!("region-{region}"))
 }
 
+/// Who the local server asks about admin rights and group membership.
+pub enum LocalDirectory {
+    /// A fixed set of admin accountIds and of group members, the same for every tenant.
+    Dev { admins: Vec<String>, members: Vec<(String, Vec<ProductGroup>)> },
+}
+
+impl LocalDirectory {
+    /// No admins, no members: the one-shot jobs, which answer no user.
+    pub fn nobody() -> Self {
+        Self::Dev { admins: Vec::new(), members: Vec::new() }
+    }
+}
+
 /// Local server: the embedded store, media files and the secret keyring under `data_dir`, install keys and Forge
-/// keys over HTTP from `config`, and a fixed set of admin accountIds (there is no product to ask). The local
-/// media store is also returned: the local server serves its signed URLs.
+/// keys over HTTP from `config`, and the directory `directory` names. The local media store is also returned:
+/// the local server serves its signed URLs.
 pub fn local_state(
     config: AppConfig,
     data_dir: &Path,
-    admins: impl IntoIterator<Item = String>,
+    directory: LocalDirectory,
 ) -> Result<(AppState, LocalMediaStore)> {
     std::fs::create_dir_all(data_dir).map_err(|e| Error::internal(format!("create {}: {e}", data_dir.display())))?;
     let store = Arc::new(EmbeddedItemStore::open(&data_dir.join("canopy.redb"))?);
-    local_state_over(config, data_dir, admins, store)
+    local_state_over(config, data_dir, directory, store)
 }
 
 /// The local server over a given home store (`local_dynamo_store`, or the embedded one); media
@@ -123,7 +146,7 @@ pub fn local_state(
 pub fn local_state_over(
     config: AppConfig,
     data_dir: &Path,
-    admins: impl IntoIterator<Item = String>,
+    directory: LocalDirectory,
     store: Arc<dyn crate::ports::store::ItemStore>,
 ) -> Result<(AppState, LocalMediaStore)> {
     std::fs::create_dir_all(data_dir).map_err(|e| Error::internal(format!("create {}: {e}", data_dir.display())))?;
@@ -151,10 +174,16 @@ pub fn local_state_over(
         });
     }
     let regions = Regions::new(&config.home_region, regions)?;
+    let (admins, groups): (Arc<dyn AdminDirectory>, Arc<dyn GroupDirectory>) = match directory {
+        LocalDirectory::Dev { admins, members } => {
+            (Arc::new(LocalAdminDirectory::new(admins)), Arc::new(LocalGroupDirectory::new(members)))
+        }
+    };
     let state = AppState {
         install_keys: Arc::new(install_keys),
         forge: ForgeRemote::new(Arc::new(forge_keys), clock.clone()),
-        admins: Arc::new(LocalAdminDirectory::new(admins)),
+        admins,
+        groups,
         stack: Stack {
             data: Data { store, clock, secrets },
             config: Arc::new(config),

@@ -4,6 +4,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::adapters::admins::AdminDirectory;
+use crate::adapters::groups::GroupDirectory;
 use crate::domain::data::Stack;
 use crate::domain::forge::ForgeRemote;
 use crate::ports::keys::InstallKeys;
@@ -14,6 +15,8 @@ pub struct AppState {
     pub stack: Stack,
     pub install_keys: Arc<dyn InstallKeys>,
     pub admins: Arc<dyn AdminDirectory>,
+    /// Group membership, which opens `restricted` sites (never stored).
+    pub groups: Arc<dyn GroupDirectory>,
     /// Forge Invocation Token keys and the cloudId → tenant cache.
     pub forge: ForgeRemote,
 }

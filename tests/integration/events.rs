@@ -538,6 +538,7 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
         install_keys: Arc::new(dev_keys()),
         forge: canopy_shared::domain::forge::ForgeRemote::new(Arc::new(forge_dev_keys()), Arc::new(SystemClock)),
         admins: Arc::new(canopy_shared::adapters::admins::LocalAdminDirectory::new([ADMIN.to_owned()])),
+        groups: Arc::new(canopy_shared::adapters::groups::LocalGroupDirectory::new([])),
         stack: canopy_shared::domain::data::Stack {
             data: canopy_shared::domain::data::Data {
                 store,

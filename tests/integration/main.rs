@@ -6,6 +6,7 @@
 //! Filter by concern with the module path, e.g. `cargo nextest run -p canopy-tests --test
 //! integration content::`.
 
+mod access;
 mod admins;
 mod concurrency;
 mod connect_vectors;
@@ -20,6 +21,7 @@ mod forge;
 mod lifecycle;
 mod logs;
 mod media;
+mod membership;
 mod openapi;
 mod privacy;
 mod repository;

@@ -8,10 +8,12 @@ use axum::body::Body;
 use axum::http::{Request, Response};
 use canopy_shared::adapters::admins::LocalAdminDirectory;
 use canopy_shared::adapters::forge_keys::StaticForgeKeys;
+use canopy_shared::adapters::groups::LocalGroupDirectory;
 use canopy_shared::adapters::install_keys::StaticInstallKeys;
 use canopy_shared::adapters::media::local::LocalMediaStore;
 use canopy_shared::adapters::secrets::local::{KEYRING_FILE, LocalKeyring};
 use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
+use canopy_shared::domain::access::ProductGroup;
 use canopy_shared::domain::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
 use canopy_shared::domain::connect::qsh::{CONTEXT_QSH, query_string_hash};
 use canopy_shared::domain::forge::ForgeRemote;
@@ -35,6 +37,10 @@ pub const BASE_URL: &str = "https://canopy.example.com";
 pub const ADMIN_ACCOUNT: &str = "557058:admin";
 /// An ordinary user.
 pub const USER_ACCOUNT: &str = "557058:user";
+/// An ordinary user in the group [`GROUP_ID`] (named [`GROUP_NAME`]) of the test directory.
+pub const MEMBER_ACCOUNT: &str = "557058:member";
+pub const GROUP_ID: &str = "a1f3c9e2-57b4-4d1e-9c0a-execs0000001";
+pub const GROUP_NAME: &str = "execs";
 pub const DEV_KID: &str = "canopy-dev-install-key";
 pub const DEV_PRIVATE_KEY: &[u8] = include_bytes!("../../dev/install-key.pem");
 pub const DEV_PUBLIC_KEY: &[u8] = include_bytes!("../../dev/install-key.pub.pem");
@@ -130,6 +136,10 @@ impl TestApp {
             install_keys,
             forge: ForgeRemote::new(Arc::new(forge_dev_keys()), clock.clone()),
             admins: Arc::new(LocalAdminDirectory::new([ADMIN_ACCOUNT.to_owned()])),
+            groups: Arc::new(LocalGroupDirectory::new([(
+                MEMBER_ACCOUNT.to_owned(),
+                vec![ProductGroup { id: Some(GROUP_ID.into()), name: GROUP_NAME.into() }],
+            )])),
             stack: canopy_shared::domain::data::Stack {
                 data: canopy_shared::domain::data::Data {
                     store,
@@ -158,6 +168,15 @@ impl TestApp {
         let router = self.router.clone();
         tokio::spawn(async move { axum::serve(listener, router).await });
         base
+    }
+
+    /// The answer as sent: status, headers and the body's bytes (for byte-for-byte comparisons).
+    pub async fn send_raw(&self, request: Request<Body>) -> (u16, axum::http::HeaderMap, Vec<u8>) {
+        let response: Response<Body> = self.router.clone().oneshot(request).await.expect("router answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        (status, headers, bytes.to_vec())
     }
 
     pub async fn send(&self, request: Request<Body>) -> (u16, axum::http::HeaderMap, Value) {

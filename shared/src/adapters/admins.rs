@@ -10,30 +10,24 @@
 //! Every doubt answers "not an admin" or an error, never "admin": an unknown account is not an
 //! admin, and an unreachable product is `Unavailable` (the write is refused, the caller retries).
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::adapters::answer_cache::AnswerCache;
+pub use crate::adapters::answer_cache::MAX_CACHED_ANSWERS as MAX_CACHED_ADMIN_ANSWERS;
 use crate::adapters::product::connect::{PRODUCT_REJECTED, ProductClient, encode_query_value};
-use crate::adapters::product::forge::{ForgeAccess, ForgeProductClient};
+use crate::adapters::product::forge::ForgeProductClient;
+pub use crate::adapters::product::route::ProductAccess;
+use crate::adapters::product::route::ProductRoute as Route;
 use crate::domain::tenants::Tenant;
-use crate::kernel::clock::{Clock, SystemClock};
+use crate::kernel::clock::Clock;
 use crate::kernel::error::{Error, Result};
-pub const MAX_CACHED_ADMIN_ANSWERS: usize = 10_000;
 /// Atlassian accountIds are at most ~130 characters (`557058:` + UUID, or 24 hex digits).
 const MAX_ACCOUNT_ID_LEN: usize = 128;
-
-/// How a request reaches the tenant's product as the app.
-#[derive(Debug, Clone, Copy)]
-pub enum ProductAccess<'a> {
-    /// The Connect app token (HS256 with the tenant's shared secret) to the tenant's `baseUrl`.
-    Connect,
-    /// The Forge app system token of this request, through Atlassian's API gateway.
-    Forge(&'a ForgeAccess),
-}
 
 #[async_trait]
 pub trait AdminDirectory: Send + Sync {
@@ -66,28 +60,6 @@ impl<T: AdminDirectory + ?Sized> AdminDirectory for Arc<T> {
 pub struct ConnectAdminDirectory {
     pub product: ProductClient,
     pub forge: Option<ForgeProductClient>,
-}
-
-/// One product, reached one way.
-enum Route<'a> {
-    Connect(&'a ProductClient, &'a Tenant),
-    Forge(&'a ForgeProductClient, &'a Tenant, &'a ForgeAccess),
-}
-
-impl Route<'_> {
-    async fn get_json(&self, path: &str) -> Result<Option<Value>> {
-        match self {
-            Self::Connect(client, tenant) => client.get_json(tenant, path, SystemClock.now_secs()).await,
-            Self::Forge(client, tenant, access) => client.get_json(&tenant.product_type, access, path).await,
-        }
-    }
-
-    async fn post_json(&self, path: &str, body: &Value) -> Result<Option<Value>> {
-        match self {
-            Self::Connect(client, tenant) => client.post_json(tenant, path, body, SystemClock.now_secs()).await,
-            Self::Forge(client, tenant, access) => client.post_json(&tenant.product_type, access, path, body).await,
-        }
-    }
 }
 
 impl ConnectAdminDirectory {
@@ -142,12 +114,12 @@ impl ConnectAdminDirectory {
     }
 }
 
-fn unexpected(what: &str, cause: impl std::fmt::Display) -> Error {
+pub(crate) fn unexpected(what: &str, cause: impl std::fmt::Display) -> Error {
     Error::unavailable("product", format!("unexpected {what} answer: {cause}"))
 }
 
 /// AccountIds reach us from verified JWTs, but they go into product URLs: bound them anyway.
-fn plausible_account_id(account_id: &str) -> bool {
+pub(crate) fn plausible_account_id(account_id: &str) -> bool {
     !account_id.is_empty() && account_id.len() <= MAX_ACCOUNT_ID_LEN && !account_id.chars().any(char::is_control)
 }
 
@@ -157,17 +129,7 @@ impl AdminDirectory for ConnectAdminDirectory {
         if !plausible_account_id(account_id) {
             return Ok(false);
         }
-        let route = match access {
-            ProductAccess::Connect if tenant.has_connect_install() => Route::Connect(&self.product, tenant),
-            // Signing with an empty secret would be a token anyone can forge; never send one.
-            ProductAccess::Connect => {
-                return Err(Error::unavailable("product", "a Forge-only tenant has no Connect app token"));
-            }
-            ProductAccess::Forge(access) => {
-                let forge = self.forge.as_ref().ok_or_else(|| Error::internal("no Forge product client configured"))?;
-                Route::Forge(forge, tenant, access)
-            }
-        };
+        let route = Route::choose(&self.product, self.forge.as_ref(), tenant, access)?;
         match tenant.product_type.as_str() {
             "confluence" => Self::confluence(&route, account_id).await,
             "jira" => Self::jira(&route, account_id).await,
@@ -199,9 +161,7 @@ impl AdminDirectory for LocalAdminDirectory {
 pub struct CachedAdminDirectory<D: AdminDirectory> {
     inner: D,
     clock: Arc<dyn Clock>,
-    ttl_millis: i64,
-    /// (clientKey, accountId) → (answer, expiry in unix millis).
-    answers: Mutex<HashMap<(String, String), (bool, i64)>>,
+    answers: AnswerCache<bool>,
 }
 
 impl<D: AdminDirectory> CachedAdminDirectory<D> {
@@ -210,23 +170,7 @@ impl<D: AdminDirectory> CachedAdminDirectory<D> {
     }
 
     pub fn with_ttl_secs(inner: D, clock: Arc<dyn Clock>, ttl_secs: i64) -> Self {
-        Self { inner, clock, ttl_millis: ttl_secs.max(0).saturating_mul(1000), answers: Mutex::default() }
-    }
-
-    fn cached(&self, key: &(String, String), now: i64) -> Option<bool> {
-        let answers = self.answers.lock().ok()?;
-        answers.get(key).filter(|(_, expires)| now < *expires).map(|(answer, _)| *answer)
-    }
-
-    fn remember(&self, key: (String, String), answer: bool, now: i64) {
-        let Ok(mut answers) = self.answers.lock() else { return };
-        if answers.len() >= MAX_CACHED_ADMIN_ANSWERS && !answers.contains_key(&key) {
-            answers.retain(|_, (_, expires)| now < *expires);
-            if answers.len() >= MAX_CACHED_ADMIN_ANSWERS {
-                answers.clear();
-            }
-        }
-        answers.insert(key, (answer, now.saturating_add(self.ttl_millis)));
+        Self { inner, clock, answers: AnswerCache::with_ttl_secs(ttl_secs) }
     }
 }
 
@@ -234,12 +178,11 @@ impl<D: AdminDirectory> CachedAdminDirectory<D> {
 impl<D: AdminDirectory> AdminDirectory for CachedAdminDirectory<D> {
     async fn is_admin_via(&self, tenant: &Tenant, account_id: &str, access: ProductAccess<'_>) -> Result<bool> {
         let key = (tenant.client_key.clone(), account_id.to_owned());
-        if let Some(answer) = self.cached(&key, self.clock.now_millis()) {
+        if let Some(answer) = self.answers.get(&key, self.clock.now_millis()) {
             return Ok(answer);
         }
         let answer = self.inner.is_admin_via(tenant, account_id, access).await?;
-        // The expiry counts from the answer, not the question: a slow product must not shorten it.
-        self.remember(key, answer, self.clock.now_millis());
+        self.answers.remember(key, answer, self.clock.now_millis());
         Ok(answer)
     }
 }
@@ -295,7 +238,7 @@ mod tests {
         clock.advance_secs(40);
         // Full: the 9 999 answers from t=0 have expired and go; the one from t=30 stays.
         cache.is_admin(&t, "admin-new").await.unwrap();
-        assert_eq!(cache.answers.lock().unwrap().len(), 2);
+        assert_eq!(cache.answers.len(), 2);
         let calls = cache.inner.0.load(Ordering::SeqCst);
         assert!(cache.is_admin(&t, "admin-fresh").await.unwrap());
         assert_eq!(cache.inner.0.load(Ordering::SeqCst), calls, "still cached");
@@ -303,7 +246,7 @@ mod tests {
         for i in 0..MAX_CACHED_ADMIN_ANSWERS {
             cache.is_admin(&t, &format!("other-{i}")).await.unwrap();
         }
-        assert!(cache.answers.lock().unwrap().len() <= MAX_CACHED_ADMIN_ANSWERS);
+        assert!(cache.answers.len() <= MAX_CACHED_ADMIN_ANSWERS);
     }
 
     #[test]

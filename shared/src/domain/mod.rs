@@ -1,5 +1,6 @@
 //! The domain: tenants, content, media, feedback, users, privacy, usage, residency and retention, over the ports only.
 
+pub mod access;
 pub mod connect;
 pub mod content;
 pub mod data;

@@ -1,6 +1,7 @@
 //! The content function's routes under `/api`: sites and what belongs to them, the tenant's
 //! library (themes, layouts, reports), page metadata, the trash, and the one-query site config.
-//! Reads are open to every user of the tenant; writes need a site administrator.
+//! A site and what hangs under it are read by whoever may see the site (`http::access`); the
+//! library is read by every user of the tenant; writes need a site administrator.
 
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -9,6 +10,7 @@ use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::access::{Viewer, site_for};
 use super::auth::AuthContext;
 use super::body::JsonBody;
 use super::extract::{Admin, IfMatch, PageView, Paging, QueryParams, item_response};
@@ -42,6 +44,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(read_report, update_report, delete_report))
         .routes(routes!(list_pages))
         .routes(routes!(read_page, put_page, delete_page))
+        .routes(routes!(read_site_page))
         .routes(routes!(list_trash))
         .routes(routes!(restore_trash))
         .routes(routes!(export))
@@ -60,7 +63,19 @@ fn page<T: serde::Serialize>(page: crate::ports::store::Page<T>) -> Response {
 
 #[utoipa::path(get, path = "/api/sites", tag = "content", params(PagingParams), responses((status = 200, body = ItemPage<Site>)))]
 async fn list_sites(State(state): State<AppState>, auth: AuthContext, paging: Paging) -> Result<Response> {
-    Ok(page(sites::list(&state, &auth.tenant, paging.limit, paging.cursor.as_deref()).await?))
+    let mut listed = sites::list(&state, &auth.tenant, paging.limit, paging.cursor.as_deref()).await?;
+    let mut viewer = Viewer::new(&state, &auth);
+    if viewer.admin_view().await.is_none() {
+        // The cursor still moves past the sites left out: a page may hold fewer than `limit`.
+        let mut seen = Vec::with_capacity(listed.items.len());
+        for site in listed.items {
+            if viewer.lists(&site.data).await {
+                seen.push(site);
+            }
+        }
+        listed.items = seen;
+    }
+    Ok(page(listed))
 }
 
 #[utoipa::path(post, path = "/api/sites", tag = "content", request_body = Site, responses((status = 201, body = Item<Site>)))]
@@ -74,7 +89,8 @@ async fn create_site(
 
 #[utoipa::path(get, path = "/api/sites/{site_id}", tag = "content", params(SiteParam), responses((status = 200, body = Item<Site>)))]
 async fn read_site(State(state): State<AppState>, auth: AuthContext, Path(id): Path<String>) -> Result<Response> {
-    Ok(item_response(StatusCode::OK, &sites::read(&state, &auth.tenant, &id).await?))
+    let (site, _view) = site_for(&state, &auth, &id).await?;
+    Ok(item_response(StatusCode::OK, &site))
 }
 
 #[utoipa::path(put, path = "/api/sites/{site_id}", tag = "content", params(SiteParam, IfMatchHeader), request_body = Site, responses((status = 200, body = Item<Site>)))]
@@ -108,8 +124,9 @@ async fn read_site_config(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let site_config::RenderedConfig { json, etag } =
-        site_config::read(&state, &auth.tenant, &id, auth.account_id.is_some()).await?;
+    let parts = site_config::load(&state, &auth.tenant, &id).await?;
+    let view = Viewer::new(&state, &auth).view(&parts.site.data).await?;
+    let site_config::RenderedConfig { json, etag } = parts.render(view)?;
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -135,6 +152,7 @@ async fn read_navigation(
     auth: AuthContext,
     Path(site_id): Path<String>,
 ) -> Result<Response> {
+    site_for(&state, &auth, &site_id).await?;
     Ok(item_response(StatusCode::OK, &site_items::read_navigation(&state, &auth.tenant, &site_id).await?))
 }
 
@@ -173,6 +191,7 @@ macro_rules! site_collection_handlers {
             paging: Paging,
         ) -> Result<Response> {
             let collection: &SiteCollection<$model> = &$collection;
+            site_for(&state, &auth, &site_id).await?;
             Ok(page(collection.list(&state, &auth.tenant, &site_id, paging.limit, paging.cursor.as_deref()).await?))
         }
 
@@ -192,6 +211,7 @@ macro_rules! site_collection_handlers {
             auth: AuthContext,
             Path((site_id, id)): Path<(String, String)>,
         ) -> Result<Response> {
+            site_for(&state, &auth, &site_id).await?;
             Ok(item_response(StatusCode::OK, &$collection.read(&state, &auth.tenant, &site_id, &id).await?))
         }
 
@@ -350,13 +370,31 @@ library_handlers!(
 
 // Page metadata.
 
+/// Every page's metadata in the tenant, whichever site shows the page: site administrators.
 #[utoipa::path(get, path = "/api/pages", tag = "content", params(PagingParams), responses((status = 200, body = ItemPage<PageMetadata>)))]
-async fn list_pages(State(state): State<AppState>, auth: AuthContext, paging: Paging) -> Result<Response> {
-    Ok(page(pages::list(&state, &auth.tenant, paging.limit, paging.cursor.as_deref()).await?))
+async fn list_pages(State(state): State<AppState>, Admin(editor): Admin, paging: Paging) -> Result<Response> {
+    Ok(page(pages::list(&state, &editor.tenant, paging.limit, paging.cursor.as_deref()).await?))
 }
 
+/// One page's metadata outside any site: site administrators (visitors read it through a site).
 #[utoipa::path(get, path = "/api/pages/{page_id}/metadata", tag = "content", params(("page_id" = String, Path, description = "A Confluence page id.")), responses((status = 200, body = Item<PageMetadata>)))]
-async fn read_page(State(state): State<AppState>, auth: AuthContext, Path(page_id): Path<String>) -> Result<Response> {
+async fn read_page(
+    State(state): State<AppState>,
+    Admin(editor): Admin,
+    Path(page_id): Path<String>,
+) -> Result<Response> {
+    Ok(item_response(StatusCode::OK, &pages::read(&state, &editor.tenant, &page_id).await?))
+}
+
+/// One page's metadata as a site shows it: whoever may see the site. Whether the caller may
+/// read the page itself stays Confluence's question; the metadata is not the page's content.
+#[utoipa::path(get, path = "/api/sites/{site_id}/pages/{page_id}/metadata", tag = "content", params(SiteParam, ("page_id" = String, Path, description = "A Confluence page id.")), responses((status = 200, body = Item<PageMetadata>)))]
+async fn read_site_page(
+    State(state): State<AppState>,
+    auth: AuthContext,
+    Path((site_id, page_id)): Path<(String, String)>,
+) -> Result<Response> {
+    site_for(&state, &auth, &site_id).await?;
     Ok(item_response(StatusCode::OK, &pages::read(&state, &auth.tenant, &page_id).await?))
 }
 

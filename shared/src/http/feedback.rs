@@ -50,6 +50,10 @@ async fn submit(
     auth: AuthContext,
     JsonBody(submission): JsonBody<Submission>,
 ) -> Result<Response> {
+    // Feedback about a site the caller may not see is refused as about a missing one.
+    if let Some(site_id) = submission.site_id.as_deref().filter(|id| crate::kernel::ids::is_ulid(id)) {
+        super::access::site_for(&state, &auth, site_id).await?;
+    }
     let stored = feedback::submit(&state, &auth.tenant, auth.account_id.as_deref(), submission).await?;
     seen(&state, &auth.tenant, auth.account_id.as_deref()).await;
     Ok((StatusCode::CREATED, axum::Json(stored)).into_response())

@@ -1,6 +1,7 @@
 //! HTTP: the routers every host (Lambda, local server) runs, the auth extractor, body parsing
 //! and the response headers Atlassian's security requirements check.
 
+pub mod access;
 pub mod auth;
 pub mod body;
 pub mod console;

@@ -3,4 +3,5 @@
 pub mod connect;
 pub mod forge;
 pub mod report_accounts;
+pub mod route;
 pub mod site_probe;

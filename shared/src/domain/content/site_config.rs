@@ -10,6 +10,7 @@ use super::model::navigation::Navigation;
 use super::model::promoted_search::PromotedSearch;
 use super::model::site::Site;
 use super::sites::{Snapshot, check_site_id};
+use crate::domain::access::View;
 use crate::domain::data::Data;
 use crate::domain::records::{Stored, decode, not_found};
 use crate::kernel::error::{Error, Result};
@@ -45,7 +46,21 @@ pub struct RenderedConfig {
     pub etag: String,
 }
 
-pub async fn read(ctx: &Data, tenant: &TenantKey, site_id: &str, logged_in: bool) -> Result<RenderedConfig> {
+/// Everything a site's config is made of, read with one store query, before the caller's view.
+#[derive(Debug)]
+pub struct ConfigParts {
+    pub site: Stored<Site>,
+    theme: Option<SnapshotView>,
+    home_layout: Option<SnapshotView>,
+    navigation: Option<Navigation>,
+    announcements: Vec<Stored<Announcement>>,
+    promoted_searches: Vec<Stored<PromotedSearch>>,
+    /// Unix seconds of the read: the announcements' and searches' windows are judged at it.
+    now: i64,
+}
+
+/// The site and everything under it, with one query; a missing site is 404.
+pub async fn load(ctx: &Data, tenant: &TenantKey, site_id: &str) -> Result<ConfigParts> {
     check_site_id(site_id)?;
     let now = ctx.clock.now_secs();
     let site_sk = keys::site(site_id);
@@ -71,20 +86,36 @@ pub async fn read(ctx: &Data, tenant: &TenantKey, site_id: &str, logged_in: bool
             let view = SnapshotView { id: snapshot.source_id, version: snapshot.source_version, data: snapshot.data };
             if sk == theme_sk { theme = Some(view) } else { home_layout = Some(view) }
         } else if let Some(id) = sk.strip_prefix(&ann_prefix) {
-            let announcement = decode::<Announcement>(item, id)?;
-            if announcement.data.is_active_at(now) && announcement.data.audience.includes(logged_in) {
-                announcements.push(announcement);
-            }
+            announcements.push(decode::<Announcement>(item, id)?);
         } else if let Some(id) = sk.strip_prefix(&search_prefix) {
-            let search = decode::<PromotedSearch>(item, id)?;
-            if search.data.is_active_at(now) {
-                promoted_searches.push(search);
-            }
+            promoted_searches.push(decode::<PromotedSearch>(item, id)?);
         }
     }
     let site = site.ok_or_else(|| not_found("site"))?;
-    let config = SiteConfig { site, theme, home_layout, navigation, announcements, promoted_searches };
-    let json = serde_json::to_vec(&config).map_err(Error::internal)?;
-    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&json))[..32]);
-    Ok(RenderedConfig { json, etag })
+    Ok(ConfigParts { site, theme, home_layout, navigation, announcements, promoted_searches, now })
+}
+
+impl ConfigParts {
+    /// The config as `view` sees it: the announcements and promoted searches active at the read,
+    /// announcements only for the caller's audience.
+    pub fn render(self, view: View) -> Result<RenderedConfig> {
+        let now = self.now;
+        let announcements = self
+            .announcements
+            .into_iter()
+            .filter(|a| a.data.is_active_at(now) && a.data.audience.includes(view.signed_in()))
+            .collect();
+        let promoted_searches = self.promoted_searches.into_iter().filter(|s| s.data.is_active_at(now)).collect();
+        let config = SiteConfig {
+            site: self.site,
+            theme: self.theme,
+            home_layout: self.home_layout,
+            navigation: self.navigation,
+            announcements,
+            promoted_searches,
+        };
+        let json = serde_json::to_vec(&config).map_err(Error::internal)?;
+        let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&json))[..32]);
+        Ok(RenderedConfig { json, etag })
+    }
 }

@@ -1,0 +1,159 @@
+//! Site access: who may see a site, and what of its records they see.
+//!
+//! - `public`: any caller with a valid token of the tenant, anonymous visitors included;
+//! - `licensed`: a signed-in user;
+//! - `restricted`: a signed-in member of one of the site's groups;
+//! - a site administrator sees every site, with full records.
+//!
+//! A caller who may not see a site gets the answer of a site that does not exist
+//! ([`hidden`]): the same status and the same bytes. Group membership comes from the product
+//! (`adapters::groups`) and is never stored; these rules are pure so they are tested alone.
+
+use std::collections::HashSet;
+
+use crate::domain::content::model::site::{Site, Visibility};
+use crate::domain::records::not_found;
+use crate::kernel::error::Error;
+
+/// One group the product says an account belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductGroup {
+    /// Atlassian's group id; a product that answers none leaves it out.
+    pub id: Option<String>,
+    pub name: String,
+}
+
+/// The groups of one account in one tenant's site, as the product answered.
+#[derive(Debug, Default)]
+pub struct Membership {
+    ids: HashSet<String>,
+    /// Lowercase: Atlassian group names are case-insensitive.
+    names: HashSet<String>,
+}
+
+impl Membership {
+    pub fn new(groups: impl IntoIterator<Item = ProductGroup>) -> Self {
+        let mut membership = Self::default();
+        for group in groups {
+            if let Some(id) = group.id {
+                membership.ids.insert(id);
+            }
+            membership.names.insert(group.name.to_lowercase());
+        }
+        membership
+    }
+
+    /// Whether the account is in a group of `site`.
+    pub fn opens(&self, site: &Site) -> bool {
+        site.restricted_to_groups.iter().any(|group| self.contains(group))
+    }
+
+    /// A site's group entry names its group by id; an entry stored before groups were kept by
+    /// id names it by name and still matches by name (see `docs/ACCESS.md`).
+    pub fn contains(&self, group: &str) -> bool {
+        self.ids.contains(group) || self.names.contains(&group.to_lowercase())
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len().max(self.names.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What a caller sees of the records of a site it may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// A site administrator: full records.
+    Admin,
+    /// Anyone else: what rendering needs (`view`).
+    Visitor { signed_in: bool },
+}
+
+impl View {
+    pub fn is_admin(self) -> bool {
+        self == Self::Admin
+    }
+
+    pub fn signed_in(self) -> bool {
+        match self {
+            Self::Admin => true,
+            Self::Visitor { signed_in } => signed_in,
+        }
+    }
+}
+
+/// What is needed beyond the token to decide whether a non-admin caller sees a site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Decided: visible as a visitor.
+    Visible,
+    /// Decided: not visible.
+    Hidden,
+    /// The caller's groups in the product.
+    Membership,
+}
+
+/// The rule for a caller who is not (or not known to be) an administrator.
+pub fn needs(visibility: Visibility, signed_in: bool) -> Needs {
+    match (visibility, signed_in) {
+        (Visibility::Public, _) | (Visibility::Licensed, true) => Needs::Visible,
+        (Visibility::Licensed | Visibility::Restricted, false) => Needs::Hidden,
+        (Visibility::Restricted, true) => Needs::Membership,
+    }
+}
+
+/// The answer to a caller who may not see a site: exactly a missing site's.
+pub fn hidden() -> Error {
+    not_found("site")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(visibility: Visibility, groups: &[&str]) -> Site {
+        Site {
+            name: "S".into(),
+            description: None,
+            spaces: Vec::new(),
+            custom_domains: Vec::new(),
+            theme_id: None,
+            home_layout_id: None,
+            visibility,
+            restricted_to_groups: groups.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_rules_by_visibility_and_sign_in() {
+        assert_eq!(needs(Visibility::Public, false), Needs::Visible);
+        assert_eq!(needs(Visibility::Public, true), Needs::Visible);
+        assert_eq!(needs(Visibility::Licensed, false), Needs::Hidden);
+        assert_eq!(needs(Visibility::Licensed, true), Needs::Visible);
+        assert_eq!(needs(Visibility::Restricted, false), Needs::Hidden);
+        assert_eq!(needs(Visibility::Restricted, true), Needs::Membership);
+    }
+
+    #[test]
+    fn membership_matches_ids_exactly_and_names_without_case() {
+        let member = Membership::new([
+            ProductGroup { id: Some("a1b2-execs".into()), name: "Execs".into() },
+            ProductGroup { id: None, name: "staff".into() },
+        ]);
+        assert!(member.opens(&site(Visibility::Restricted, &["a1b2-execs"])));
+        assert!(member.opens(&site(Visibility::Restricted, &["other", "execs"])), "a legacy entry by name");
+        assert!(member.opens(&site(Visibility::Restricted, &["STAFF"])));
+        assert!(!member.opens(&site(Visibility::Restricted, &["A1B2-EXECS"])), "ids are exact");
+        assert!(!member.opens(&site(Visibility::Restricted, &["board"])));
+        assert!(!Membership::default().opens(&site(Visibility::Restricted, &["execs"])));
+    }
+
+    #[test]
+    fn hidden_is_the_missing_site_answer() {
+        let (a, b) = (hidden(), not_found("site"));
+        assert_eq!((a.status(), a.code(), a.public_message()), (b.status(), b.code(), b.public_message()));
+    }
+}
