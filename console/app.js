@@ -15,6 +15,7 @@ import { uploadLogo } from './media.js';
 import { addItem, describeTarget, flatten, newId, removeItem, targetOf } from './navigation.js';
 import { Preview } from './preview.js';
 import { Residency } from './residency.js';
+import { PromotedSearches } from './searches.js';
 import { Trash } from './trash.js';
 
 /** The largest page of sites one listing shows (Canopy's page limit). */
@@ -36,6 +37,7 @@ const api = new Api(insideAtlassian() ? connectTokens() : devTokens(), (region, 
 const preview = new Preview(api);
 const residency = new Residency(api);
 const trash = new Trash(api);
+const searches = new PromotedSearches(api, () => site);
 const layouts = new LayoutBuilder(api, preview, {
   get: () => site,
   set: (saved) => {
@@ -129,7 +131,7 @@ async function chooseSite(id) {
   preview.show(site.id);
   theme = site.themeId ? await api.get(`/api/themes/${encodeURIComponent(site.themeId)}`) : null;
   fillThemeForm();
-  await Promise.all([loadSites(), loadNavigation(), loadAnnouncements(), loadFeedback(), preview.refresh(), layouts.showSite(site)]);
+  await Promise.all([loadSites(), loadNavigation(), loadAnnouncements(), loadFeedback(), preview.refresh(), layouts.showSite(site), searches.load()]);
   say(byId('site-status'), `Managing ${site.name}.`, 'ok');
 }
 

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import * as bounds from '../bounds.js';
+import { SEARCH_BOUNDS, searchProblems } from '../searches.js';
 import { BLOCK_TYPES, LAYOUT_BOUNDS, moveBlock, moveWithin, neighbourColumn, problemsOf } from '../layoutmodel.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -94,4 +95,21 @@ test('moves: within a list, across columns, never a container into itself', () =
   assert.equal(moveBlock(layout, 'sections[0].columns[0].blocks[0]', 'sections[0].columns[0].blocks[0].blocks', 0), null);
   assert.equal(moveBlock(layout, 'sections[0].columns[1].blocks[0]', 'sections[0].columns[0].blocks[0].blocks', 0), 'sections[0].columns[0].blocks[0].blocks[0]');
   assert.deepEqual(layout.sections[0].columns[0].blocks[0].blocks.map((b) => b.type), ['text']);
+});
+
+test('the promoted search bounds are promoted_search.rs, and its problems carry the API paths', () => {
+  assert.deepEqual(SEARCH_BOUNDS, rustConsts(model('promoted_search.rs')));
+  const search = { keywords: ['vpn'], targets: [{ title: 'VPN', target: { type: 'page', pageId: '123' } }] };
+  assert.deepEqual([...searchProblems(search)], []);
+  const problems = searchProblems({
+    keywords: ['VPN', ' vpn '],
+    targets: [{ title: '', target: { type: 'url', url: 'ftp://x' } }],
+    startsAt: '2026-01-02T00:00:00Z',
+    endsAt: '2026-01-01T00:00:00Z',
+  });
+  assert.equal(problems.get('keywords'), 'keyword 2 duplicate of keyword 1');
+  assert.equal(problems.get('targets[0].title'), 'empty');
+  assert.match(problems.get('targets[0].target'), /^not an http\(s\) URL/);
+  assert.equal(problems.get('endsAt'), 'before startsAt');
+  assert.equal(searchProblems({ keywords: [], targets: [] }).get('targets'), 'needs at least 1 item');
 });

@@ -281,4 +281,78 @@ describe('console screens in chromium', () => {
     assert.equal(again.status, 404);
   });
 
+
+  test('promoted searches: keywords, results and window checked in the form, active now, conflict, delete and restore', async () => {
+    const field = (path) => page.locator(`#ps-form [data-path="${path}"]`);
+    const problem = (path) => page.locator(`#ps-form [data-error-for="${path}"]`);
+    const local = (date) => new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+    await page.locator('#ps-list', { hasText: 'No promoted searches yet.' }).waitFor();
+    await field('keywords').fill('VPN, remote access, vpn');
+    await problem('keywords').filter({ hasText: 'keyword 3 duplicate of keyword 1' }).waitFor();
+    await field('keywords').fill('VPN, remote access');
+    await field('targets[0].title').fill('VPN setup');
+    await field('targets[0].target').fill('12ab');
+    await problem('targets[0].target').filter({ hasText: 'not a Confluence page id' }).waitFor();
+    await field('targets[0].target').fill('123456');
+    await field('targets[0].description').fill('How to connect from home.');
+    await page.click('#ps-add-target');
+    await field('targets[1].title').fill('Request access');
+    await page.selectOption('#ps-targets li[data-target="1"] select', 'url');
+    await field('targets[1].target').fill('https://it.example.com/request');
+    await field('startsAt').fill(local(new Date(Date.now() + 2 * 86_400_000)));
+    await field('endsAt').fill(local(new Date(Date.now() + 86_400_000)));
+    await problem('endsAt').filter({ hasText: 'before startsAt' }).waitFor();
+    await field('startsAt').fill('');
+    await field('endsAt').fill('');
+    await page.click('#ps-save');
+    await status('ps-status').filter({ hasText: 'Created promoted search VPN, remote access (active)' }).waitFor();
+
+    await page.click('#ps-new');
+    await field('keywords').fill('holiday');
+    await field('targets[0].title').fill('Holiday calendar');
+    await page.selectOption('#ps-targets li[data-target="0"] select', 'space');
+    await field('targets[0].target').fill('HR');
+    await field('startsAt').fill(local(new Date(Date.now() + 86_400_000)));
+    await page.click('#ps-save');
+    await status('ps-status').filter({ hasText: 'Created promoted search holiday (scheduled from' }).waitFor();
+
+    // Active now is what the site's config serves: the VPN search only.
+    assert.deepEqual(await page.locator('#ps-active li').allTextContents(), ['VPN, remote access → VPN setup (page 123456); Request access (https://it.example.com/request)']);
+    await page.fill('#ps-try', 'Remote Access ');
+    await status('ps-try-result').filter({ hasText: 'Promoted for “remote access”: VPN setup (page 123456)' }).waitFor();
+    await page.fill('#ps-try', 'holiday');
+    await status('ps-try-result').filter({ hasText: 'Nothing is promoted for “holiday” now.' }).waitFor();
+    const path = `/api/sites/${siteId}/promoted-searches`;
+    const stored = (await api.ok('GET', path)).items;
+    assert.equal(stored.length, 2);
+    const vpn = stored.find((s) => s.keywords[0] === 'VPN');
+    assert.deepEqual(vpn.targets, [
+      { title: 'VPN setup', target: { type: 'page', pageId: '123456' }, description: 'How to connect from home.' },
+      { title: 'Request access', target: { type: 'url', url: 'https://it.example.com/request' } },
+    ]);
+    assert.deepEqual(Object.keys(vpn).filter((k) => k === 'startsAt' || k === 'endsAt'), []);
+    assert.deepEqual(await axeViolations(page), []);
+    await screenshot(page, 'promoted-searches');
+
+    // A colleague adds a keyword while the admin edits: reload shows theirs.
+    await page.click('button[aria-label="Edit VPN, remote access"]');
+    const { id, version, updatedAt, updatedBy, ...model } = vpn;
+    await api.ok('PUT', `${path}/${id}`, { ...model, keywords: [...model.keywords, 'wireguard'] }, { 'if-match': `"${version}"` });
+    await field('targets[0].description').fill('Set up the VPN client.');
+    await page.click('#ps-save');
+    await status('ps-status').filter({ hasText: 'The promoted search was changed by someone else' }).waitFor();
+    await page.click('#ps-status button[data-conflict=reload]');
+    await status('ps-status').filter({ hasText: 'Reloaded' }).waitFor();
+    assert.equal(await field('keywords').inputValue(), 'VPN, remote access, wireguard');
+    assert.equal(await field('targets[0].description').inputValue(), 'How to connect from home.');
+
+    // Deleted, then restored from the trash.
+    await page.click('button[aria-label="Delete holiday"]');
+    await status('ps-status').filter({ hasText: 'Deleted promoted search holiday' }).waitFor();
+    assert.equal((await api.ok('GET', path)).items.length, 1);
+    await page.click('button[aria-label="Restore promoted search holiday"]');
+    await page.locator('#ps-list li', { hasText: 'holiday' }).waitFor();
+    assert.equal((await api.ok('GET', path)).items.length, 2);
+  });
+
 });

@@ -55,6 +55,7 @@ const ASSETS: &[Asset] = &[
     asset!("conflict.js", JS),
     asset!("bounds.js", JS),
     asset!("dom.js", JS),
+    asset!("fields.js", JS),
     asset!("layout.js", JS),
     asset!("layoutmodel.js", JS),
     asset!("layoutview.js", JS),
@@ -63,6 +64,7 @@ const ASSETS: &[Asset] = &[
     asset!("navigation.js", JS),
     asset!("preview.js", JS),
     asset!("residency.js", JS),
+    asset!("searches.js", JS),
     asset!("trash.js", JS),
 ];
 
