@@ -13,6 +13,7 @@ import { byId, h, localToRfc3339, say, values, when } from './dom.js';
 import { LayoutBuilder } from './layout.js';
 import { uploadLogo } from './media.js';
 import { addItem, describeTarget, flatten, newId, removeItem, targetOf } from './navigation.js';
+import { PageMetadata } from './pages.js';
 import { Preview } from './preview.js';
 import { Residency } from './residency.js';
 import { PromotedSearches } from './searches.js';
@@ -38,6 +39,7 @@ const preview = new Preview(api);
 const residency = new Residency(api);
 const trash = new Trash(api);
 const searches = new PromotedSearches(api, () => site);
+const pages = new PageMetadata(api);
 const layouts = new LayoutBuilder(api, preview, {
   get: () => site,
   set: (saved) => {
@@ -430,7 +432,7 @@ document.addEventListener('feedback-sent', () => void attempt(byId('feedback-sta
 document.addEventListener('content-deleted', () => void attempt(byId('trash-status'), () => trash.load()));
 document.addEventListener('content-restored', () =>
   void attempt(byId('trash-status'), async () => {
-    await loadSites();
+    await Promise.all([loadSites(), pages.load()]);
     if (site) await chooseSite(site.id);
   }),
 );
@@ -471,6 +473,7 @@ async function start() {
     return;
   }
   await attempt(byId('trash-status'), () => trash.load());
+  await attempt(byId('pm-status'), () => pages.load());
   await attempt(byId('residency-status'), () => residency.load());
 }
 

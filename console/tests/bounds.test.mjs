@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import * as bounds from '../bounds.js';
+import { PAGE_BOUNDS, pageProblems } from '../pages.js';
 import { SEARCH_BOUNDS, searchProblems } from '../searches.js';
 import { BLOCK_TYPES, LAYOUT_BOUNDS, moveBlock, moveWithin, neighbourColumn, problemsOf } from '../layoutmodel.js';
 
@@ -112,4 +113,11 @@ test('the promoted search bounds are promoted_search.rs, and its problems carry 
   assert.match(problems.get('targets[0].target'), /^not an http\(s\) URL/);
   assert.equal(problems.get('endsAt'), 'before startsAt');
   assert.equal(searchProblems({ keywords: [], targets: [] }).get('targets'), 'needs at least 1 item');
+});
+
+test('the page metadata bound is page_metadata.rs, with the API messages', () => {
+  assert.deepEqual(PAGE_BOUNDS, rustConsts(model('page_metadata.rs')));
+  assert.equal(pageProblems({}).get('featuredImageMediaId'), 'missing, and so is description; give at least one');
+  assert.equal(pageProblems({ description: 'd'.repeat(1001) }).get('description'), 'longer than 1000 characters');
+  assert.equal(pageProblems({ description: 'ok\nfine' }).size, 0);
 });

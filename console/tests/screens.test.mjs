@@ -355,4 +355,56 @@ describe('console screens in chromium', () => {
     assert.equal((await api.ok('GET', path)).items.length, 2);
   });
 
+
+  test('page metadata: pick a page by id, featured image by upload or library, text, conflict, remove and restore', async () => {
+    const field = (path) => page.locator(`#pages-screen [data-path="${path}"]`);
+    const problem = (path) => page.locator(`#pages-screen [data-error-for="${path}"]`);
+    await page.locator('#pm-list', { hasText: 'No page has metadata yet.' }).waitFor();
+    await field('pageId').fill('12ab');
+    await page.click('#pm-pick button[type=submit]');
+    await problem('pageId').filter({ hasText: 'not a Confluence page id (1 to 20 digits)' }).waitFor();
+    await field('pageId').fill('4242');
+    await page.click('#pm-pick button[type=submit]');
+    await status('pm-status').filter({ hasText: 'Page 4242 has no metadata yet' }).waitFor();
+    await field('description').fill('x'.repeat(1001));
+    await problem('description').filter({ hasText: 'longer than 1000 characters' }).waitFor();
+    await field('description').fill('How we onboard new colleagues.\nRead this first.');
+    await page.setInputFiles('#pm-file', { name: 'onboarding.png', mimeType: 'image/png', buffer: png(32, 16, [200, 80, 40]) });
+    await page.click('#pm-upload');
+    await status('pm-status').filter({ hasText: 'Uploaded onboarding.png' }).waitFor();
+    await page.waitForFunction(() => document.querySelector('#pages-screen .pm-thumb')?.naturalWidth === 32);
+    await page.click('#pm-save');
+    await status('pm-status').filter({ hasText: 'Saved the metadata of page 4242 (version 1)' }).waitFor();
+    const path = '/api/pages/4242/metadata';
+    const stored = await api.ok('GET', path);
+    assert.equal(stored.description, 'How we onboard new colleagues.\nRead this first.');
+    assert.equal((await api.ok('GET', `/api/media/${stored.featuredImageMediaId}`)).fileName, 'onboarding.png');
+    // The library offers the layout builder's image too.
+    assert.ok((await field('featuredImageMediaId').locator('option').allTextContents()).includes('team.png'));
+    await page.locator('#pm-list li', { hasText: 'Page 4242' }).waitFor();
+    assert.deepEqual(await axeViolations(page), []);
+    await screenshot(page, 'page-metadata');
+
+    // Changed elsewhere meanwhile: overwrite keeps the admin's text, with the library image.
+    const { id, version, updatedAt, updatedBy, ...model } = stored;
+    await api.ok('PUT', path, { ...model, description: 'Theirs.' }, { 'if-match': `"${version}"` });
+    await field('featuredImageMediaId').selectOption({ label: 'team.png' });
+    await field('description').fill('Start here.');
+    await page.click('#pm-save');
+    await status('pm-status').filter({ hasText: 'The page metadata was changed by someone else' }).waitFor();
+    assert.equal((await api.ok('GET', path)).description, 'Theirs.');
+    await page.click('#pm-status button[data-conflict=overwrite]');
+    await status('pm-status').filter({ hasText: 'Overwrote their version. Saved the metadata of page 4242 (version 3)' }).waitFor();
+    const mine = await api.ok('GET', path);
+    assert.equal(mine.description, 'Start here.');
+    assert.equal((await api.ok('GET', `/api/media/${mine.featuredImageMediaId}`)).fileName, 'team.png');
+
+    await page.click('#pm-delete');
+    await status('pm-status').filter({ hasText: 'Removed the metadata of page 4242' }).waitFor();
+    assert.equal((await api.call('GET', path)).status, 404);
+    await page.click('button[aria-label="Restore page metadata Start here."]');
+    await page.locator('#pm-list li', { hasText: 'Page 4242' }).waitFor();
+    assert.equal((await api.ok('GET', path)).description, 'Start here.');
+  });
+
 });

@@ -62,6 +62,7 @@ const ASSETS: &[Asset] = &[
     asset!("markup.js", JS),
     asset!("media.js", JS),
     asset!("navigation.js", JS),
+    asset!("pages.js", JS),
     asset!("preview.js", JS),
     asset!("residency.js", JS),
     asset!("searches.js", JS),
