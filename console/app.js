@@ -10,6 +10,7 @@ import { Api, ApiError, connectTokens, devTokens, errorOf, ifMatch, insideAtlass
 import { guardedSave } from './conflict.js';
 import { MIN_TEXT_CONTRAST, contrast } from './colors.js';
 import { byId, h, localToRfc3339, say, values, when } from './dom.js';
+import { Import } from './import.js';
 import { LayoutBuilder } from './layout.js';
 import { uploadLogo } from './media.js';
 import { addItem, describeTarget, flatten, newId, removeItem, targetOf } from './navigation.js';
@@ -40,6 +41,7 @@ const residency = new Residency(api);
 const trash = new Trash(api);
 const searches = new PromotedSearches(api, () => site);
 const pages = new PageMetadata(api);
+new Import(api);
 const layouts = new LayoutBuilder(api, preview, {
   get: () => site,
   set: (saved) => {

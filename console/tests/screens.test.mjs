@@ -407,4 +407,44 @@ describe('console screens in chromium', () => {
     assert.equal((await api.ok('GET', path)).description, 'Start here.');
   });
 
+
+  test('import: a refused file shows the API message at its item; a dry run lists each outcome, then applies', async () => {
+    const exported = await api.ok('GET', '/api/export');
+    const layout = exported.layouts.find((l) => l.data.title === 'Welcome home');
+    const theme = exported.themes[0];
+    const file = (name, doc) => ({ name, mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(doc)) });
+    const bad = { ...exported, layouts: exported.layouts.map((l) => (l.id === layout.id ? { ...l, data: { ...l.data, title: ' ' } } : l)) };
+    const badIndex = exported.layouts.findIndex((l) => l.id === layout.id);
+    await page.setInputFiles('#import-file', file('broken.json', bad));
+    await page.click('#import-check');
+    await status('import-summary').filter({ hasText: 'Dry run of broken.json: refused' }).waitFor();
+    assert.match(await status('import-summary').textContent(), new RegExp(`layouts\\[${badIndex}\\]: title: empty \\(422 invalid_import\\)`));
+    await page.locator('#import-table tr.refused', { hasText: 'refused: title: empty' }).waitFor();
+    assert.equal(await page.locator('#import-apply').isDisabled(), true);
+
+    const NEW_THEME = '01HZX3K8Q9V7W2N4M6P8R0T2Y4';
+    const good = {
+      ...exported,
+      themes: [...exported.themes, { id: NEW_THEME, data: { ...theme.data, name: 'Imported theme' } }],
+      layouts: exported.layouts.map((l) => (l.id === layout.id ? { ...l, data: { ...l.data, title: 'Welcome (imported)' } } : l)),
+    };
+    await page.setInputFiles('#import-file', file('good.json', good));
+    await page.click('#import-check');
+    await status('import-summary').filter({ hasText: 'Dry run of good.json: would be created 1 (1 themes); changed 1 (1 layouts); unchanged' }).waitFor();
+    const outcome = async (name) => (await page.locator('#import-table tbody tr', { hasText: name }).locator('td').nth(2).textContent());
+    assert.equal(await outcome('Imported theme'), 'would be created');
+    assert.equal(await outcome('Welcome (imported)'), 'would be changed');
+    assert.equal(await outcome('Scratch'), 'unchanged');
+    assert.equal((await api.call('GET', `/api/themes/${NEW_THEME}`)).status, 404, 'a dry run writes nothing');
+    assert.deepEqual(await axeViolations(page), []);
+    await screenshot(page, 'import');
+    await page.click('#import-apply');
+    await status('import-status').filter({ hasText: 'Imported: created 1 (1 themes); changed 1 (1 layouts)' }).waitFor();
+    assert.equal((await api.ok('GET', `/api/themes/${NEW_THEME}`)).name, 'Imported theme');
+    assert.equal((await api.ok('GET', `/api/layouts/${layout.id}`)).title, 'Welcome (imported)');
+    // The home layout's snapshot follows: the site preview draws the imported title's layout.
+    assert.equal((await api.ok('GET', `/api/sites/${siteId}/config`)).homeLayout.title, 'Welcome (imported)');
+    assert.equal(await page.locator('#import-apply').isDisabled(), true);
+  });
+
 });

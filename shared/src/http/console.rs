@@ -56,6 +56,7 @@ const ASSETS: &[Asset] = &[
     asset!("bounds.js", JS),
     asset!("dom.js", JS),
     asset!("fields.js", JS),
+    asset!("import.js", JS),
     asset!("layout.js", JS),
     asset!("layoutmodel.js", JS),
     asset!("layoutview.js", JS),
