@@ -16,6 +16,7 @@ import { uploadLogo } from './media.js';
 import { addItem, describeTarget, flatten, newId, removeItem, targetOf } from './navigation.js';
 import { PageMetadata } from './pages.js';
 import { Preview } from './preview.js';
+import { Reports } from './reports.js';
 import { Residency } from './residency.js';
 import { PromotedSearches } from './searches.js';
 import { Trash } from './trash.js';
@@ -33,7 +34,9 @@ const DEFAULT_THEME = {
 const COLOR_FIELDS = ['primary', 'background', 'text', 'link', 'headerBackground', 'headerText'];
 
 const alertBox = byId('alert');
-const api = new Api(insideAtlassian() ? connectTokens() : devTokens(), (region, baseUrl) => {
+// Locally, `?devTenant=<clientKey>` acts as another installed dev tenant (a Jira one, say).
+const devTenant = new URLSearchParams(location.search).get('devTenant') || undefined;
+const api = new Api(insideAtlassian() ? connectTokens() : devTokens(devTenant), (region, baseUrl) => {
   say(byId('tenant'), `The tenant moved to region ${region}; calls now go to ${baseUrl}.`);
 });
 const preview = new Preview(api);
@@ -42,6 +45,7 @@ const trash = new Trash(api);
 const searches = new PromotedSearches(api, () => site);
 const pages = new PageMetadata(api);
 new Import(api);
+const reports = new Reports(api);
 const layouts = new LayoutBuilder(api, preview, {
   get: () => site,
   set: (saved) => {
@@ -434,7 +438,7 @@ document.addEventListener('feedback-sent', () => void attempt(byId('feedback-sta
 document.addEventListener('content-deleted', () => void attempt(byId('trash-status'), () => trash.load()));
 document.addEventListener('content-restored', () =>
   void attempt(byId('trash-status'), async () => {
-    await Promise.all([loadSites(), pages.load()]);
+    await Promise.all([loadSites(), pages.load(), reports.root.hidden ? null : reports.load()]);
     if (site) await chooseSite(site.id);
   }),
 );
@@ -465,8 +469,10 @@ setInterval(() => {
 }, PREVIEW_REFRESH_MS);
 
 async function start() {
+  /** @type {any} */
+  let tenant;
   try {
-    const tenant = await api.get('/api/tenant');
+    tenant = await api.get('/api/tenant');
     say(byId('tenant'), `${tenant.clientKey} (${tenant.productType}, region ${tenant.region})`);
     await loadSites();
   } catch (error) {
@@ -475,6 +481,8 @@ async function start() {
     return;
   }
   await attempt(byId('trash-status'), () => trash.load());
+  // Report configurations are Jira's: the screen exists for Jira tenants only.
+  if (tenant.productType === 'jira') await attempt(byId('rp-status'), () => reports.show());
   await attempt(byId('pm-status'), () => pages.load());
   await attempt(byId('residency-status'), () => residency.load());
 }

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 import * as bounds from '../bounds.js';
 import { PAGE_BOUNDS, pageProblems } from '../pages.js';
+import { REPORT_BOUNDS, reportProblems } from '../reports.js';
 import { SEARCH_BOUNDS, searchProblems } from '../searches.js';
 import { BLOCK_TYPES, LAYOUT_BOUNDS, moveBlock, moveWithin, neighbourColumn, problemsOf } from '../layoutmodel.js';
 
@@ -120,4 +121,20 @@ test('the page metadata bound is page_metadata.rs, with the API messages', () =>
   assert.equal(pageProblems({}).get('featuredImageMediaId'), 'missing, and so is description; give at least one');
   assert.equal(pageProblems({ description: 'd'.repeat(1001) }).get('description'), 'longer than 1000 characters');
   assert.equal(pageProblems({ description: 'ok\nfine' }).size, 0);
+});
+
+test('the report bounds are report.rs, with the API messages', () => {
+  assert.deepEqual(REPORT_BOUNDS, rustConsts(model('report.rs')));
+  const report = { name: 'Open bugs', jql: 'project = X', columns: ['key'], sort: [], filters: [], aggregations: [] };
+  assert.deepEqual([...reportProblems(report)], []);
+  const problems = reportProblems({
+    ...report,
+    columns: ['key', 'key'],
+    filters: [{ field: 'status', operator: 'isEmpty', values: ['x'] }, { field: 'priority', operator: 'in', values: [] }],
+    aggregations: [{ field: 'issue', function: 'sum' }],
+  });
+  assert.equal(problems.get('columns'), 'column 2 duplicate of column 1');
+  assert.equal(problems.get('filters[0].values'), 'isEmpty takes no values');
+  assert.equal(problems.get('filters[1].values'), 'in takes at least one value');
+  assert.equal(problems.get('aggregations[0].field'), '"issue" can only be counted');
 });

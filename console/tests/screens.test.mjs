@@ -447,4 +447,81 @@ describe('console screens in chromium', () => {
     assert.equal(await page.locator('#import-apply').isDisabled(), true);
   });
 
+
+  // Last: the page moves to a Jira tenant.
+  test('report configurations: only for Jira tenants; JQL, fields, sorting, filters and aggregations as the model has them', async () => {
+    assert.equal(await page.locator('#reports-screen').isHidden(), true, 'a Confluence tenant has no reports screen');
+    const jira = adminApi(canopy.base, 'jira-dev-tenant', { productType: 'jira' });
+    assert.equal((await jira.ok('GET', '/api/tenant')).productType, 'jira');
+    await page.goto(`${canopy.base}/console/?devTenant=jira-dev-tenant`);
+    await page.locator('#tenant').filter({ hasText: 'jira-dev-tenant (jira' }).waitFor();
+    await page.locator('#rp-list', { hasText: 'No reports yet.' }).waitFor();
+    const field = (path) => page.locator(`#rp-form [data-path="${path}"]`);
+    const problem = (path) => page.locator(`#rp-form [data-error-for="${path}"]`);
+    await field('name').fill('Open bugs');
+    await field('jql').fill('project = WEB AND type = Bug ORDER BY created');
+    await field('columns').fill('key, summary, status, key');
+    await problem('columns').filter({ hasText: 'column 4 duplicate of column 1' }).waitFor();
+    await field('columns').fill('key, summary, status, customfield_10016');
+    await field('groupBy').fill('assignee');
+    await page.click('#rp-form button[data-rows=sort]:not([data-index])');
+    await field('sort[0].field').fill('priority');
+    await page.selectOption('#rp-sort-0-direction', 'desc');
+    await page.click('#rp-form button[data-rows=filters]:not([data-index])');
+    await field('filters[0].field').fill('status');
+    await page.selectOption('#rp-filters-0-operator', 'in');
+    await problem('filters[0].values').filter({ hasText: 'in takes at least one value' }).waitFor();
+    await field('filters[0].values').fill('To Do, In Progress');
+    await page.click('#rp-form button[data-rows=filters]:not([data-index])');
+    await field('filters[1].field').fill('assignee');
+    await page.selectOption('#rp-filters-1-operator', 'isEmpty');
+    assert.equal(await field('filters[1].values').isDisabled(), true);
+    await page.click('#rp-form button[data-rows=aggregations]:not([data-index])');
+    await page.click('#rp-form button[data-rows=aggregations]:not([data-index])');
+    await page.selectOption('#rp-aggregations-1-function', 'sum');
+    await problem('aggregations[1].field').filter({ hasText: '"issue" can only be counted' }).waitFor();
+    await field('aggregations[1].field').fill('customfield_10016');
+    await page.click('#rp-save');
+    await status('rp-status').filter({ hasText: 'Created report Open bugs' }).waitFor();
+    const [report] = (await jira.ok('GET', '/api/reports')).items;
+    const { id, version, updatedAt, updatedBy, ...model } = report;
+    assert.deepEqual(model, {
+      name: 'Open bugs',
+      jql: 'project = WEB AND type = Bug ORDER BY created',
+      columns: ['key', 'summary', 'status', 'customfield_10016'],
+      sort: [{ field: 'priority', direction: 'desc' }],
+      groupBy: 'assignee',
+      filters: [
+        { field: 'status', operator: 'in', values: ['To Do', 'In Progress'] },
+        { field: 'assignee', operator: 'isEmpty', values: [] },
+      ],
+      aggregations: [
+        { field: 'issue', function: 'count' },
+        { field: 'customfield_10016', function: 'sum' },
+      ],
+    });
+    assert.deepEqual(await axeViolations(page), []);
+    await screenshot(page, 'reports');
+
+    await jira.ok('PUT', `/api/reports/${id}`, { ...model, name: 'Bugs (theirs)' }, { 'if-match': `"${version}"` });
+    await field('jql').fill('project = WEB AND type = Bug AND resolution = Unresolved');
+    await page.click('#rp-save');
+    await status('rp-status').filter({ hasText: 'The report was changed by someone else' }).waitFor();
+    await page.click('#rp-status button[data-conflict=overwrite]');
+    await status('rp-status').filter({ hasText: 'Overwrote their version. Saved report Open bugs (version 3)' }).waitFor();
+    const mine = await jira.ok('GET', `/api/reports/${id}`);
+    assert.equal(mine.jql, 'project = WEB AND type = Bug AND resolution = Unresolved');
+    assert.equal(mine.name, 'Open bugs');
+
+    await page.click('button[aria-label="Delete Open bugs"]');
+    await status('rp-status').filter({ hasText: 'Deleted report Open bugs' }).waitFor();
+    assert.equal((await jira.call('GET', `/api/reports/${id}`)).status, 404);
+    await page.click('button[aria-label="Restore report Open bugs"]');
+    await status('trash-status').filter({ hasText: 'Restored report Open bugs' }).waitFor();
+    assert.equal((await jira.ok('GET', `/api/reports/${id}`)).name, 'Open bugs');
+    await page.locator('#rp-list li', { hasText: 'Open bugs' }).waitFor();
+    // The Confluence tenant's data was never touched by the Jira tenant's console.
+    assert.equal((await api.ok('GET', '/api/reports')).items.length, 0);
+  });
+
 });

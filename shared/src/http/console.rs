@@ -65,6 +65,7 @@ const ASSETS: &[Asset] = &[
     asset!("navigation.js", JS),
     asset!("pages.js", JS),
     asset!("preview.js", JS),
+    asset!("reports.js", JS),
     asset!("residency.js", JS),
     asset!("searches.js", JS),
     asset!("trash.js", JS),
