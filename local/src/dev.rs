@@ -131,6 +131,22 @@ fn context_token(client_key: &str, secret: &str, account_id: &str) -> Result<Str
     sign_hs256(&claims, secret)
 }
 
+/// Where dev tenants' sites are: under a reserved `.test` domain (RFC 6761), never resolved, so
+/// product calls for them fail as an outage would.
+pub const DEV_SITE_DOMAIN: &str = "atlassian.test";
+
+/// `https://<clientKey as a DNS label>.atlassian.test/wiki`.
+fn dev_site_url(client_key: &str) -> String {
+    let label: String = client_key
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .take(63)
+        .collect();
+    let label = label.trim_matches('-').replace("xn--", "xn-");
+    let label = if label.is_empty() { "dev".to_owned() } else { label };
+    format!("https://{label}.{DEV_SITE_DOMAIN}/wiki")
+}
+
 /// Installs and enables a dev tenant the way Atlassian would; answers a context JWT.
 #[utoipa::path(post, path = "/dev/install", tag = "dev", request_body(content = Option<Value>, description = "`{clientKey, productType, cloudId}`, all optional"), responses((status = 200, body = Value)))]
 async fn install(
@@ -159,7 +175,7 @@ async fn install(
         "key": state.config.app_key,
         "clientKey": client_key,
         "sharedSecret": secret,
-        "baseUrl": format!("https://{}.atlassian.test/wiki", client_key.replace(':', "-")),
+        "baseUrl": dev_site_url(&client_key),
         "productType": product_type,
         "cloudId": cloud_id,
         "description": "Canopy dev tenant",

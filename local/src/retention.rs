@@ -16,6 +16,7 @@ pub async fn run(settings: &Settings, budget_secs: u64) -> anyhow::Result<()> {
     let probe = canopy_shared::adapters::product::site_probe::ConnectSiteProbe {
         client: http_client()?,
         app_key: state.config.app_key.clone(),
+        hosts: state.config.product_hosts.clone(),
     };
     let checked = liveness::check_sites(&state, &probe, state.config.liveness_grace_days, &budget).await?;
     println!(

@@ -152,6 +152,9 @@ impl Settings {
         if let Some(other) = self.other_region_address() {
             config.regions = two_regions(other, &config.home_region, &config.base_url)?;
         }
+        // The local server also trusts loopback `http` sites (a test client standing in for
+        // Confluence) and the dev tenants' reserved `.test` domain, which never resolves.
+        config.product_hosts = config.product_hosts.with_loopback_http().with_suffix(crate::dev::DEV_SITE_DOMAIN);
         if config.forge_app_ari.is_none() {
             config.forge_app_ari = Some(crate::dev::DEV_FORGE_APP_ARI.into());
         }

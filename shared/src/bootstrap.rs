@@ -88,7 +88,7 @@ pub async fn lambda_state() -> Result<AppState> {
         None => Arc::new(SystemClock),
     };
     let forge_keys = HttpForgeKeys::new(&config.forge_jwks_url, http.clone(), clock.clone());
-    let product = ProductClient::new(config.app_key.clone(), http.clone());
+    let product = ProductClient::new(config.app_key.clone(), config.product_hosts.clone(), http.clone());
     let forge_product = ForgeProductClient::new(&config.forge_api_base_url, http);
     let admins = CachedAdminDirectory::with_ttl_secs(
         ConnectAdminDirectory::new(product.clone()).with_forge(forge_product.clone()),

@@ -24,6 +24,7 @@ use canopy_shared::domain::connect::qsh::query_string_hash;
 use canopy_shared::domain::tenants::{Tenant, TenantState};
 use canopy_shared::kernel::clock::{Clock, ManualClock, SystemClock};
 use canopy_shared::kernel::config::DEFAULT_ADMIN_CACHE_TTL_SECS;
+use canopy_shared::kernel::product_url::ProductHosts;
 use serde_json::{Value, json};
 
 const APP_KEY: &str = "canopy";
@@ -215,8 +216,13 @@ async fn site(client_key: &str, product: Product, admins: &[&str], users: &[&str
     (fake, tenant)
 }
 
+/// The product hosts the stand-ins on loopback need beside Atlassian's.
+fn stand_in_hosts() -> ProductHosts {
+    ProductHosts::default().with_loopback_http()
+}
+
 fn directory() -> ConnectAdminDirectory {
-    ConnectAdminDirectory::new(ProductClient::new(APP_KEY, http_client().expect("client")))
+    ConnectAdminDirectory::new(ProductClient::new(APP_KEY, stand_in_hosts(), http_client().expect("client")))
 }
 
 fn assert_unavailable(result: canopy_shared::Result<bool>) -> Error {
@@ -281,9 +287,30 @@ async fn an_unreachable_or_slow_product_is_unavailable_and_the_error_holds_no_ac
 
     let (_fake, slow_tenant) = site("conf-5", Product::Confluence, &[ADMIN], &[]).await;
     let quick = reqwest::Client::builder().timeout(Duration::from_millis(300)).build().expect("client");
-    let impatient = ConnectAdminDirectory::new(ProductClient::new(APP_KEY, quick));
+    let impatient = ConnectAdminDirectory::new(ProductClient::new(APP_KEY, stand_in_hosts(), quick));
     let error = assert_unavailable(impatient.is_admin(&slow_tenant, SLOW).await);
     assert!(!format!("{error:?}").contains("slow"), "no accountId in {error:?}");
+}
+
+#[tokio::test]
+async fn a_stored_base_url_outside_the_trusted_hosts_is_never_called() {
+    // Records written before the policy are checked on every call: a deployed client (no
+    // loopback) never reaches the stand-in, and neither does a query or fragment smuggled in.
+    let (fake, t) = site("conf-untrusted", Product::Confluence, &[ADMIN], &[]).await;
+    let deployed = ConnectAdminDirectory::new(ProductClient::new(
+        APP_KEY,
+        ProductHosts::default(),
+        http_client().expect("client"),
+    ));
+    assert_unavailable(deployed.is_admin(&t, ADMIN).await);
+    for suffix in ["?", "#", "/x?a=1#"] {
+        let mut smuggled = t.clone();
+        smuggled.base_url = format!("{}{suffix}", t.base_url);
+        assert_unavailable(directory().is_admin(&smuggled, ADMIN).await);
+    }
+    assert_eq!(fake.requests(), 0, "no request may leave for an untrusted base URL");
+    assert!(directory().is_admin(&t, ADMIN).await.expect("the trusted stand-in answers"));
+    assert_eq!(fake.requests(), 1);
 }
 
 #[tokio::test]

@@ -28,6 +28,7 @@ use canopy_shared::domain::tenants::cloud_index;
 use canopy_shared::domain::tenants::{self, Tenant, TenantState};
 use canopy_shared::kernel::keys;
 use canopy_shared::kernel::keys::PURGE_DUE_KIND;
+use canopy_shared::kernel::product_url::ProductHosts;
 use canopy_shared::ports::store::PageRequest;
 use canopy_shared::state::AppState;
 use serde_json::{Value, json};
@@ -653,8 +654,12 @@ async fn app_with_fake_atlassian() -> (TestApp, Arc<FakeAtlassian>, SocketAddr) 
         .with_state(fake.clone());
     let addr = spawn(router).await;
     let http = http_client().expect("client");
-    let directory = ConnectAdminDirectory::new(ProductClient::new("canopy", http.clone()))
-        .with_forge(ForgeProductClient::new(&format!("http://{addr}"), http));
+    let directory = ConnectAdminDirectory::new(ProductClient::new(
+        "canopy",
+        ProductHosts::default().with_loopback_http(),
+        http.clone(),
+    ))
+    .with_forge(ForgeProductClient::new(&format!("http://{addr}"), http));
     let app = rebuilt(TestApp::new(), |state| state.admins = Arc::new(directory));
     (app, fake, addr)
 }

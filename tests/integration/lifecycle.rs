@@ -13,6 +13,7 @@ use canopy_shared::adapters::install_keys::HttpInstallKeys;
 use canopy_shared::domain::connect::jwt::{Audience, sign_hs256, sign_rs256};
 use canopy_shared::domain::tenants;
 use canopy_shared::kernel::keys;
+use canopy_shared::kernel::product_url::ProductHosts;
 use canopy_shared::ports::store::PageRequest;
 use serde_json::{Value, json};
 use support::app::*;
@@ -173,6 +174,75 @@ async fn aud_with_a_trailing_slash_is_the_same_app() {
     let (status, _, body) =
         app.send(post(INSTALLED, Some(&sign_install(&claims)), &install_payload(CLIENT, SECRET))).await;
     assert_eq!(status, 204, "{body}");
+}
+
+/// Base URLs that would send Canopy's app-signed calls elsewhere than an Atlassian site.
+const UNTRUSTED_BASE_URLS: &[&str] = &[
+    "https://evil.example/wiki",
+    "http://acme.atlassian.net/wiki",
+    "https://evil.example#.atlassian.net",
+    "https://evil.example?.atlassian.net/wiki",
+    "https://acme.atlassian.net@evil.example",
+    "https://evil.example@acme.atlassian.net",
+    "https://acme.atlassian.net/wiki#",
+    "https://acme.atlassian.net/wiki?x=1",
+    "https://acme.atlassian.net:8443/wiki",
+    "https://127.0.0.1/wiki",
+    "https://169.254.169.254",
+    "https://[::1]/wiki",
+    "https://2130706433/wiki",
+    "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next#",
+    "http://localhost:8080/wiki",
+    "https://acme.atlаssian.net/wiki",
+    "https://xn--acme-9na.atlassian.net/wiki",
+    "https://acme.atlassian.net./wiki",
+    "https://acme.atlassian.net.evil.example/wiki",
+];
+
+#[tokio::test]
+async fn installs_name_a_trusted_product_site() {
+    let app = TestApp::new().with_config(|config| config.product_hosts = ProductHosts::default());
+    for base_url in UNTRUSTED_BASE_URLS {
+        let mut payload = install_payload(CLIENT, SECRET);
+        payload["baseUrl"] = json!(base_url);
+        let token = sign_install(&install_claims(CLIENT, INSTALLED, app.now_secs()));
+        let (status, _, body) = app.send(post(INSTALLED, Some(&token), &payload)).await;
+        assert_error(status, &body, 422, "untrusted_base_url");
+        assert!(stored(&app, CLIENT).await.is_none(), "{base_url}: nothing may be written");
+    }
+    assert_eq!(install(&app, CLIENT, SECRET).await, 204, "an Atlassian site installs");
+    // A reinstall cannot move a tenant to an untrusted site either.
+    for base_url in UNTRUSTED_BASE_URLS {
+        let mut payload = install_payload(CLIENT, "another-secret");
+        payload["baseUrl"] = json!(base_url);
+        let token = sign_install(&install_claims(CLIENT, INSTALLED, app.now_secs()));
+        let (status, _, body) = app.send(post(INSTALLED, Some(&token), &payload)).await;
+        assert_error(status, &body, 422, "untrusted_base_url");
+    }
+    let tenant = stored(&app, CLIENT).await.expect("tenant");
+    assert_eq!(tenant.base_url, install_payload(CLIENT, SECRET)["baseUrl"].as_str().expect("url"));
+    assert_eq!(tenant.shared_secret, SECRET);
+}
+
+#[tokio::test]
+async fn the_product_hosts_are_configurable_and_loopback_is_opt_in() {
+    let mut payload = install_payload(CLIENT, SECRET);
+    payload["baseUrl"] = json!("https://acme.example-product.net/wiki");
+    let custom =
+        TestApp::new().with_config(|c| c.product_hosts = ProductHosts::parse("example-product.net").expect("setting"));
+    let token = sign_install(&install_claims(CLIENT, INSTALLED, custom.now_secs()));
+    assert_eq!(custom.send(post(INSTALLED, Some(&token), &payload)).await.0, 204);
+    // The configured list replaces the default one.
+    assert_eq!(install(&custom, "other-client", SECRET).await, 422);
+
+    payload["baseUrl"] = json!("http://127.0.0.1:9/wiki");
+    let deployed = TestApp::new().with_config(|c| c.product_hosts = ProductHosts::default());
+    let token = sign_install(&install_claims(CLIENT, INSTALLED, deployed.now_secs()));
+    assert_eq!(deployed.send(post(INSTALLED, Some(&token), &payload)).await.0, 422);
+    let with_loopback = TestApp::new()
+        .with_config(|c| c.product_hosts = ProductHosts::parse("atlassian.net,http-loopback").expect("setting"));
+    let token = sign_install(&install_claims(CLIENT, INSTALLED, with_loopback.now_secs()));
+    assert_eq!(with_loopback.send(post(INSTALLED, Some(&token), &payload)).await.0, 204);
 }
 
 #[tokio::test]

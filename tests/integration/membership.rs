@@ -22,6 +22,7 @@ use canopy_shared::adapters::product::forge::ForgeProductClient;
 use canopy_shared::domain::connect::jwt::{QshRule, unverified_issuer, verify_hs256};
 use canopy_shared::domain::connect::qsh::query_string_hash;
 use canopy_shared::kernel::clock::{Clock, SystemClock};
+use canopy_shared::kernel::product_url::ProductHosts;
 use serde_json::{Value, json};
 use support::app::*;
 use support::world::{Opened, Scheme, Store};
@@ -181,7 +182,7 @@ async fn world(store: Store, scheme: Scheme, product: Product) -> World {
     let Opened { store, dir } = store.open().await;
     let mut app = TestApp::with_store(store);
     let http = http_client().expect("client");
-    let product_client = ProductClient::new("canopy", http.clone());
+    let product_client = ProductClient::new("canopy", ProductHosts::default().with_loopback_http(), http.clone());
     let gateway = ForgeProductClient::new(&format!("http://{addr}"), http);
     app.state.admins = Arc::new(CachedAdminDirectory::with_ttl_secs(
         ConnectAdminDirectory::new(product_client.clone()).with_forge(gateway.clone()),

@@ -161,6 +161,7 @@ impl World {
         let probe = canopy_shared::adapters::product::site_probe::ConnectSiteProbe {
             client: reqwest::Client::new(),
             app_key: "canopy".into(),
+            hosts: self.app.state.config.product_hosts.clone(),
         };
         let budget = Budget::new(std::time::Duration::from_secs(60));
         retention::liveness::check_sites(&self.app.state, &probe, 14, &budget).await.expect("liveness")

@@ -433,6 +433,7 @@ fn every_function_gets_every_variable_its_code_reads() {
         ("CANOPY_FORGE_APP_ID", "!Ref ForgeAppId"),
         ("CANOPY_FORGE_JWKS_URL", "!Ref ForgeJwksUrl"),
         ("CANOPY_FORGE_API_BASE_URL", "!Ref ForgeApiBaseUrl"),
+        ("CANOPY_PRODUCT_HOSTS", "!Ref ProductHosts"),
     ];
     let mut missing = Vec::new();
     for name in function_names(&text) {
@@ -763,4 +764,27 @@ fn region_parameters_that_would_fail_every_cold_start_are_refused_at_deploy() {
         assert!(needs.contains(&condition.as_str()), "{parameter}: {needs:?}");
     }
     assert!(needs.contains(&"- Assert: !Not [!Equals [!Ref Regions, \"\"]]"), "{needs:?}");
+}
+
+/// The template's product hosts are the code's default (Atlassian's domains, https only), and no
+/// stack's parameters widen them: loopback is for the rehearsal, which says so in its own
+/// parameters (`scripts/lib/rehearse/run.py`).
+#[test]
+fn deployed_stacks_trust_atlassian_product_sites_only() {
+    let text = template();
+    let parameter = block(&text, "ProductHosts");
+    let default = parameter
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("Default: "))
+        .expect("ProductHosts has a default")
+        .to_owned();
+    assert_eq!(default, canopy_shared::kernel::product_url::DEFAULT_PRODUCT_HOST_SUFFIXES.join(","));
+    let hosts = canopy_shared::kernel::product_url::ProductHosts::parse(&default).expect("the default parses");
+    assert!(!hosts.allows_loopback_http());
+    for stack in ["us", "eu"] {
+        let params = support::repo::read(&format!("infra/params/{stack}.json"));
+        assert!(!params.contains("ProductHosts"), "{stack}: the deployed stacks keep the default product hosts");
+        let env = support::repo::read(&format!("infra/env/{stack}.json"));
+        assert!(env.contains(&format!("\"CANOPY_PRODUCT_HOSTS\": \"{default}\"")), "{stack}: infra/env is current");
+    }
 }

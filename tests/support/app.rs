@@ -97,6 +97,14 @@ impl TestApp {
         app.with_media_routes()
     }
 
+    /// The app with its configuration changed; the lifecycle and content routes serve the new one.
+    pub fn with_config(mut self, change: impl FnOnce(&mut AppConfig)) -> Self {
+        let mut config = AppConfig::clone(&self.state.config);
+        change(&mut config);
+        self.state.stack.config = Arc::new(config);
+        self.serving(lifecycle::routes().merge(content::routes()))
+    }
+
     /// Serves `routes` over this app's state (call it again after changing the state).
     pub fn serving(mut self, routes: OpenApiRouter<AppState>) -> Self {
         self.router = canopy_shared::http::finish(routes, self.state.clone());
@@ -129,6 +137,9 @@ impl TestApp {
         let clock = Arc::new(ManualClock::at_millis(START_MILLIS));
         let mut config = AppConfig::new(BASE_URL);
         config.forge_app_ari = Some(FORGE_APP_ARI.into());
+        // Atlassian's sites are played by stand-ins on loopback, as with the local server; the
+        // deployed policy has its own tests (`lifecycle::installs_name_a_trusted_product_site`).
+        config.product_hosts = config.product_hosts.with_loopback_http();
         let media: Arc<dyn MediaStore> = Arc::new(LocalMediaStore::open(dir.path(), BASE_URL).expect("local media"));
         let regions = canopy_shared::domain::regions::Regions::home_only(&config, store.clone(), media.clone())
             .with_settings(canopy_shared::domain::regions::Settings { auto_drive: false });

@@ -14,7 +14,11 @@ use lambda_runtime::{LambdaEvent, service_fn};
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init_json();
     let state = &bootstrap::lambda_state().await?;
-    let probe = &ConnectSiteProbe { client: http_client()?, app_key: state.config.app_key.clone() };
+    let probe = &ConnectSiteProbe {
+        client: http_client()?,
+        app_key: state.config.app_key.clone(),
+        hosts: state.config.product_hosts.clone(),
+    };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ScheduledEvent>| {
         retention::on_schedule(state, probe, event)
     }))

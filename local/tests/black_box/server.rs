@@ -104,6 +104,44 @@ async fn dev_install_gives_a_working_context_token_that_survives_a_restart() {
     assert_eq!(response.status(), 200, "the tenant is still there after a restart");
 }
 
+/// The local server trusts Atlassian's sites and loopback `http` (a test client standing in for
+/// Confluence), nothing else.
+#[tokio::test]
+async fn the_local_server_trusts_loopback_product_sites_and_nothing_else() {
+    let keys = key_server().await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = start(data.path(), Some(&keys));
+    let client = reqwest::Client::new();
+    let installed = format!("{}/lifecycle/installed", server.base);
+    let trusted = ["http://127.0.0.1:9/wiki", "http://localhost:8090", "https://site.atlassian.net/wiki"];
+    for (i, base_url) in trusted.iter().enumerate() {
+        let client_key = format!("loopback-{i}");
+        let mut body = payload(&client_key, "s3cret");
+        body["baseUrl"] = json!(base_url);
+        let token = install_token(&server.base, &client_key, "/lifecycle/installed");
+        let (status, answer) = post(&client, &installed, Some(&token), &body).await;
+        assert_eq!(status, 204, "{base_url}: {answer}");
+    }
+    let refused = [
+        "http://10.0.0.1:8080/wiki",
+        "http://169.254.169.254",
+        "http://[::1]:8080",
+        "http://127.0.0.1:9/wiki#",
+        "http://127.0.0.1:9/wiki?x=1",
+        "http://user@127.0.0.1:9",
+        "https://127.0.0.1:9",
+        "http://site.atlassian.net/wiki",
+        "https://evil.example/wiki",
+    ];
+    for base_url in refused {
+        let mut body = payload("refused", "s3cret");
+        body["baseUrl"] = json!(base_url);
+        let token = install_token(&server.base, "refused", "/lifecycle/installed");
+        let (status, answer) = post(&client, &installed, Some(&token), &body).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (422, Some("untrusted_base_url")), "{base_url}");
+    }
+}
+
 #[tokio::test]
 async fn signed_install_and_uninstall_over_http_with_a_loopback_key_service() {
     let keys = key_server().await;

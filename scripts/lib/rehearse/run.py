@@ -27,7 +27,10 @@ from . import gateway, iam, kms, proxy, sigv4, stacks
 # The rehearsal's own parameter values on top of infra/params (documented in docs/rehearse.md):
 # a real Marketplace app key is never the template's default, and with the default every
 # function signs with the right `iss` by accident (defect 1 would not show).
-REHEARSAL_PARAMS = {"AppKey": "io.canopy.rehearsal"}
+# ProductHosts: the Atlassian stand-in serves its sites on http://127.0.0.1, which the default
+# (Atlassian's domains, https only) refuses; the rehearsal says so the way an operator would.
+REHEARSAL_PARAMS = {"AppKey": "io.canopy.rehearsal",
+                    "ProductHosts": "atlassian.net,jira.com,jira-dev.com,atlassian-dev.net,http-loopback"}
 # Dates are reached by moving a function's clock (kernel::clock::clock_offset_from): honoured only
 # beside a loopback store endpoint, which no deployed function has.
 CLOCK_OFFSET_VAR = "CANOPY_TEST_CLOCK_OFFSET_SECS"

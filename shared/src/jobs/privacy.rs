@@ -73,7 +73,8 @@ pub struct PrivacyJob {
 
 impl PrivacyJob {
     pub fn new(state: AppState, http: reqwest::Client) -> Self {
-        let reporter = ReportAccountsClient::new(state.config.app_key.clone(), http);
+        let reporter =
+            ReportAccountsClient::new(state.config.app_key.clone(), state.config.product_hosts.clone(), http);
         Self { state, reporter, bounds: RunBounds::default() }
     }
 }

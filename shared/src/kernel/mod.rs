@@ -1,4 +1,4 @@
-//! The leaf kernel: errors, time, ids, keys, RS256 signing, the tenant key, configuration, telemetry. Imports nothing else of the crate.
+//! The leaf kernel: errors, time, ids, keys, RS256 signing, the tenant key, configuration, the trusted product URLs, telemetry. Imports nothing else of the crate.
 
 pub mod clock;
 pub mod config;
@@ -6,5 +6,6 @@ pub mod error;
 pub mod ids;
 pub mod jwt;
 pub mod keys;
+pub mod product_url;
 pub mod telemetry;
 pub mod tenant_key;

@@ -14,6 +14,7 @@ use crate::domain::connect::jwt::{ConnectClaims, sign_hs256};
 use crate::domain::connect::qsh::query_string_hash;
 use crate::domain::tenants::Tenant;
 use crate::kernel::error::{Error, Result};
+use crate::kernel::product_url::{ProductBaseUrl, ProductHosts};
 
 /// Lifetime of an app token; ACE uses the same three minutes.
 pub const APP_TOKEN_TTL_SECS: i64 = 180;
@@ -86,14 +87,25 @@ fn base_path_of(base_url: &str) -> &str {
 #[derive(Clone)]
 pub struct ProductClient {
     app_key: String,
+    hosts: ProductHosts,
     client: reqwest::Client,
+}
+
+/// The tenant's `baseUrl` if the configured product hosts trust it. Records written before the
+/// policy existed are checked on every call: an untrusted one is never called, and an operator
+/// sees why.
+pub fn trusted_base_url(hosts: &ProductHosts, tenant: &Tenant) -> Result<ProductBaseUrl> {
+    hosts.check(&tenant.base_url).map_err(|e| {
+        tracing::error!(tenant = %tenant.client_key, error = %e, "tenant baseUrl is not a trusted product site: not called");
+        Error::unavailable("product", "the tenant's baseUrl is not a trusted product site")
+    })
 }
 
 impl ProductClient {
     /// `client` is the process's outbound client (`install_keys::http_client()`: timeouts, no
-    /// redirects).
-    pub fn new(app_key: impl Into<String>, client: reqwest::Client) -> Self {
-        Self { app_key: app_key.into(), client }
+    /// redirects); `hosts` the product sites it may call (`AppConfig::product_hosts`).
+    pub fn new(app_key: impl Into<String>, hosts: ProductHosts, client: reqwest::Client) -> Self {
+        Self { app_key: app_key.into(), hosts, client }
     }
 
     /// GET `{tenant.base_url}{path_and_query}`: `Some(json)` on 200, `None` on 404.
@@ -120,13 +132,19 @@ impl ProductClient {
         body: Option<&Value>,
         now_secs: i64,
     ) -> Result<Option<Value>> {
-        let base_url = tenant.base_url.trim_end_matches('/');
-        let token =
-            app_token(&self.app_key, &tenant.shared_secret, method.as_str(), base_url, path_and_query, now_secs)?;
+        let base_url = trusted_base_url(&self.hosts, tenant)?;
+        let token = app_token(
+            &self.app_key,
+            &tenant.shared_secret,
+            method.as_str(),
+            base_url.as_str(),
+            path_and_query,
+            now_secs,
+        )?;
         let path = split_path_and_query(path_and_query)?.0;
         let mut request = self
             .client
-            .request(method.clone(), format!("{base_url}{path_and_query}"))
+            .request(method.clone(), base_url.endpoint(path_and_query)?)
             .header(reqwest::header::AUTHORIZATION, format!("JWT {token}"))
             .header(reqwest::header::ACCEPT, "application/json");
         if let Some(body) = body {

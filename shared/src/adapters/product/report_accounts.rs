@@ -10,9 +10,10 @@
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::adapters::product::connect::{MAX_PRODUCT_RESPONSE_BYTES, app_token};
+use crate::adapters::product::connect::{MAX_PRODUCT_RESPONSE_BYTES, app_token, trusted_base_url};
 use crate::domain::tenants::Tenant;
 use crate::kernel::clock::{Clock, SystemClock};
+use crate::kernel::product_url::ProductHosts;
 
 pub const REPORT_ACCOUNTS_PATH: &str = "/rest/atlassian-connect/latest/report-accounts";
 /// Atlassian's limit on accounts per call.
@@ -67,13 +68,14 @@ struct Request<'a> {
 #[derive(Clone)]
 pub struct ReportAccountsClient {
     app_key: String,
+    hosts: ProductHosts,
     client: reqwest::Client,
 }
 
 impl ReportAccountsClient {
     /// `client` is the process's outbound client (`install_keys::http_client()`: timeouts, no redirects).
-    pub fn new(app_key: impl Into<String>, client: reqwest::Client) -> Self {
-        Self { app_key: app_key.into(), client }
+    pub fn new(app_key: impl Into<String>, hosts: ProductHosts, client: reqwest::Client) -> Self {
+        Self { app_key: app_key.into(), hosts, client }
     }
 
     /// Reports up to [`MAX_ACCOUNTS_PER_REPORT`] accounts stored for `tenant`. The token is dated
@@ -82,15 +84,22 @@ impl ReportAccountsClient {
         if accounts.is_empty() || accounts.len() > MAX_ACCOUNTS_PER_REPORT {
             return Answer::Failed { reason: format!("{} accounts in one report", accounts.len()) };
         }
-        let base_url = tenant.base_url.trim_end_matches('/');
+        let (base_url, endpoint) = match trusted_base_url(&self.hosts, tenant)
+            .and_then(|base| base.endpoint(REPORT_ACCOUNTS_PATH).map(|endpoint| (base, endpoint)))
+        {
+            Ok(pair) => pair,
+            Err(e) => return Answer::Failed { reason: e.to_string() },
+        };
         let now = SystemClock.now_secs();
-        let token = match app_token(&self.app_key, &tenant.shared_secret, "POST", base_url, REPORT_ACCOUNTS_PATH, now) {
+        let signed =
+            app_token(&self.app_key, &tenant.shared_secret, "POST", base_url.as_str(), REPORT_ACCOUNTS_PATH, now);
+        let token = match signed {
             Ok(token) => token,
             Err(e) => return Answer::Failed { reason: format!("cannot sign: {e}") },
         };
         let sent = self
             .client
-            .post(format!("{base_url}{REPORT_ACCOUNTS_PATH}"))
+            .post(endpoint)
             .header(reqwest::header::AUTHORIZATION, format!("JWT {token}"))
             .header(reqwest::header::ACCEPT, "application/json")
             .json(&Request { accounts })

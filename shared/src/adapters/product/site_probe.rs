@@ -2,16 +2,19 @@
 
 use async_trait::async_trait;
 
-use super::connect::app_token;
+use super::connect::{app_token, trusted_base_url};
 use crate::domain::retention::liveness::{Access, SiteProbe};
 use crate::domain::tenants::Tenant;
 use crate::kernel::error::{Error, Result};
+use crate::kernel::product_url::ProductHosts;
 
 /// Connect: a cheap read with the app's JWT (`READ` scope). An uninstalled app's token is
 /// refused (401), a deleted site answers 404/410.
 pub struct ConnectSiteProbe {
     pub client: reqwest::Client,
     pub app_key: String,
+    /// The product sites it may call (`AppConfig::product_hosts`).
+    pub hosts: ProductHosts,
 }
 
 #[async_trait]
@@ -19,10 +22,11 @@ impl SiteProbe for ConnectSiteProbe {
     async fn probe(&self, tenant: &Tenant) -> Result<Access> {
         let path = if tenant.product_type == "jira" { "/rest/api/3/serverInfo" } else { "/rest/api/space?limit=1" };
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        let token = app_token(&self.app_key, &tenant.shared_secret, "GET", &tenant.base_url, path, now)?;
+        let base_url = trusted_base_url(&self.hosts, tenant)?;
+        let token = app_token(&self.app_key, &tenant.shared_secret, "GET", base_url.as_str(), path, now)?;
         let response = self
             .client
-            .get(format!("{}{path}", tenant.base_url.trim_end_matches('/')))
+            .get(base_url.endpoint(path)?)
             .header("authorization", format!("JWT {token}"))
             .send()
             .await

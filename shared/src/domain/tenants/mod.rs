@@ -118,6 +118,8 @@ pub async fn install(state: &Stack, key: &TenantKey, payload: &InstallPayload) -
 /// regional base URL Atlassian installed it through). An existing tenant keeps its region.
 pub async fn install_in(state: &Stack, key: &TenantKey, payload: &InstallPayload, region: &str) -> Result<Tenant> {
     let secret = payload.validate_for_install()?.to_owned();
+    // Canopy calls this URL signed as the app: only a site the configured hosts trust.
+    state.config.product_hosts.check(&payload.base_url)?;
     retry_conflicts(|| async {
         let now = rfc3339(state.clock.now_millis());
         let existing = load(state, key).await?;

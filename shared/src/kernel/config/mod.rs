@@ -3,6 +3,7 @@
 pub mod regions;
 
 use crate::kernel::error::{Error, Result};
+use crate::kernel::product_url::ProductHosts;
 
 pub const DEFAULT_CONNECT_KEYS_URL: &str = "https://connect-install-keys.atlassian.com";
 pub const DEFAULT_APP_KEY: &str = "canopy";
@@ -44,6 +45,9 @@ pub struct AppConfig {
     pub forge_jwks_url: String,
     /// Atlassian's API gateway, for product calls as the Forge app (`/ex/<product>/<cloudId>/…`).
     pub forge_api_base_url: String,
+    /// The product sites Canopy calls with the app's JWT (`CANOPY_PRODUCT_HOSTS`): install
+    /// `baseUrl`s outside it are refused, and no product call leaves for one.
+    pub product_hosts: ProductHosts,
 }
 
 impl AppConfig {
@@ -61,13 +65,15 @@ impl AppConfig {
             forge_app_ari: None,
             forge_jwks_url: DEFAULT_FORGE_JWKS_URL.into(),
             forge_api_base_url: DEFAULT_FORGE_API_BASE_URL.into(),
+            product_hosts: ProductHosts::default(),
         }
     }
 
     /// Reads `CANOPY_BASE_URL` (required unless `default_base_url` is given), `CANOPY_APP_KEY`,
     /// `CANOPY_CONNECT_KEYS_URL`, `CANOPY_HOME_REGION`, `CANOPY_REGION_BASE_URLS`
     /// (`US=https://…,EU=https://…`), `CANOPY_PURGE_AFTER_DAYS`, `CANOPY_ADMIN_CACHE_SECS`,
-    /// `CANOPY_FORGE_APP_ID`, `CANOPY_FORGE_JWKS_URL` and `CANOPY_FORGE_API_BASE_URL`.
+    /// `CANOPY_FORGE_APP_ID`, `CANOPY_FORGE_JWKS_URL`, `CANOPY_FORGE_API_BASE_URL` and
+    /// `CANOPY_PRODUCT_HOSTS`.
     pub fn from_env(default_base_url: Option<&str>) -> Result<Self> {
         Self::from_lookup(default_base_url, |name| std::env::var(name).ok())
     }
@@ -129,6 +135,9 @@ impl AppConfig {
         }
         if let Some(url) = var("CANOPY_FORGE_API_BASE_URL") {
             config.forge_api_base_url = url.trim_end_matches('/').to_owned();
+        }
+        if let Some(hosts) = var("CANOPY_PRODUCT_HOSTS") {
+            config.product_hosts = ProductHosts::parse(&hosts)?;
         }
         config.validate()?;
         Ok(config)
