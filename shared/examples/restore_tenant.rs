@@ -1,5 +1,5 @@
 //! Restores one tenant from a table restored to a point in time into the live table
-//! (infra/README.md, "Restoring one tenant"). Run from an operator machine with credentials that
+//! (docs/OPERATIONS.md, "Restoring a tenant"). Run from an operator machine with credentials that
 //! may read the restored table and write the live one:
 //!
 //!   cargo run --release -p canopy-shared --example restore_tenant -- \

@@ -13,6 +13,7 @@ mod connect_vectors;
 mod console;
 mod content;
 mod cross_tenant;
+mod deploy;
 mod events;
 mod faults;
 mod feedback;
