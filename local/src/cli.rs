@@ -25,6 +25,8 @@ pub struct Cli {
     pub server: ServerArgs,
     #[command(flatten)]
     pub app: AppArgs,
+    #[command(flatten)]
+    pub tunnel: TunnelArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -107,9 +109,10 @@ pub enum Store {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Product (the same variables as on Lambda)")]
 pub struct AppArgs {
-    /// Descriptor `key`: unique per app registered with Atlassian (1-64 of [A-Za-z0-9-._]).
-    #[arg(long, env = "CANOPY_APP_KEY", value_name = "KEY", default_value = "canopy", global = true)]
-    pub app_key: String,
+    /// Descriptor `key`: unique per app registered with Atlassian (1-64 of [A-Za-z0-9-._])
+    /// [default: canopy; with --tunnel: canopy-dev-<8 random hex digits>, kept in the data dir].
+    #[arg(long, env = "CANOPY_APP_KEY", value_name = "KEY", global = true)]
+    pub app_key: Option<String>,
 
     /// This stack's region name.
     #[arg(long, env = "CANOPY_HOME_REGION", value_name = "NAME", default_value = "us", global = true)]
@@ -169,13 +172,19 @@ pub struct AppArgs {
         global = true
     )]
     pub forge_api_base_url: String,
+
+    /// The domains whose sites Canopy calls with the app's JWT; an install baseUrl elsewhere is
+    /// refused. Without --tunnel the local server also trusts loopback http and the dev tenants'
+    /// domain [default: atlassian.net,jira.com,jira-dev.com,atlassian-dev.net].
+    #[arg(long, env = "CANOPY_PRODUCT_HOSTS", value_name = "DOMAINS", global = true)]
+    pub product_hosts: Option<String>,
 }
 
 impl AppArgs {
     /// The value for one of `AppConfig`'s variables, as the command line has it.
     pub fn lookup(&self, variable: &str) -> Option<String> {
         let value = match variable {
-            "CANOPY_APP_KEY" => Some(&self.app_key),
+            "CANOPY_APP_KEY" => self.app_key.as_ref(),
             "CANOPY_HOME_REGION" => Some(&self.home_region),
             "CANOPY_REGIONS" => self.regions.as_ref(),
             "CANOPY_REGION_TABLES" => self.region_tables.as_ref(),
@@ -188,9 +197,45 @@ impl AppArgs {
             "CANOPY_FORGE_APP_ID" => self.forge_app_id.as_ref(),
             "CANOPY_FORGE_JWKS_URL" => self.forge_jwks_url.as_ref(),
             "CANOPY_FORGE_API_BASE_URL" => Some(&self.forge_api_base_url),
+            "CANOPY_PRODUCT_HOSTS" => self.product_hosts.as_ref(),
             _ => None,
         };
         value.cloned()
+    }
+}
+
+/// Installing the local server into your own Atlassian Cloud dev site (`tunnel.rs`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Your own dev site")]
+pub struct TunnelArgs {
+    /// Start a tunnel client and serve behind it: its https URL becomes the base URL, installs are
+    /// verified with Atlassian's install keys, the app key is this data dir's own, one region, no
+    /// dev routes; prints the descriptor URL and the "Upload app" steps.
+    #[arg(
+        long,
+        env = "CANOPY_TUNNEL",
+        value_name = "BOOL",
+        value_parser = BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true"
+    )]
+    pub tunnel: bool,
+
+    /// The tunnel client to start (through sh -c); {listen} and {port} stand for the local
+    /// address. Its first bare https origin on stdout or stderr is the tunnel's URL.
+    #[arg(long, env = "CANOPY_TUNNEL_COMMAND", value_name = "COMMAND", default_value = crate::tunnel::DEFAULT_TUNNEL_COMMAND)]
+    pub tunnel_command: String,
+
+    /// The https URL of a tunnel you started yourself (any client): no client is started.
+    /// Implies --tunnel [default: none].
+    #[arg(long, env = "CANOPY_TUNNEL_URL", value_name = "URL")]
+    pub tunnel_url: Option<String>,
+}
+
+impl TunnelArgs {
+    pub fn wanted(&self) -> bool {
+        self.tunnel || self.tunnel_url.as_ref().is_some_and(|url| !url.trim().is_empty())
     }
 }
 

@@ -26,6 +26,17 @@ pub fn routes_and_document(address: SocketAddr) -> (Router<AppState>, utoipa::op
     let routes = openapi::product_routes(OperatorAccess::Local)
         .merge(dev::routes(address))
         .merge(OpenApiRouter::new().routes(routes!(serve_document)));
+    finish(routes)
+}
+
+/// Behind a tunnel: the product's routes only, the operator ones closed as on AWS (they need API
+/// Gateway's IAM identity, which no request here carries), and none of the dev routes, which
+/// would mint tokens for any tenant.
+pub fn exposed_routes_and_document() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    finish(openapi::product_routes(OperatorAccess::Iam).merge(OpenApiRouter::new().routes(routes!(serve_document))))
+}
+
+fn finish(routes: OpenApiRouter<AppState>) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, document) = routes.split_for_parts();
     let document = openapi::complete(document);
     let text = Document(openapi::to_pretty_json(&document).into());

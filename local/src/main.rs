@@ -9,6 +9,7 @@ mod jobs;
 mod residency;
 mod retention;
 mod settings;
+mod tunnel;
 
 use canopy_shared::http;
 use canopy_shared::kernel::telemetry;
@@ -23,7 +24,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse_args();
     telemetry::init_pretty(Some(&cli.server.log));
-    let mut settings = settings::Settings::from_cli(&cli.server, &cli.app)?;
+    let mut settings = settings::Settings::from_cli(&cli.server, &cli.app, &cli.tunnel)?;
     match cli.command {
         Some(cli::Command::Openapi) => {
             document::print();
@@ -33,10 +34,20 @@ async fn main() -> anyhow::Result<()> {
         None => {}
     }
     let (listener, mut other_listener) = settings.bind().await?;
+    // Behind a tunnel the base URL is the tunnel's, known once the client prints it.
+    let _tunnel = match settings.exposed {
+        true => {
+            let tunnel =
+                tunnel::open(&cli.tunnel.tunnel_command, cli.tunnel.tunnel_url.as_deref(), &settings.listen).await?;
+            settings.behind_tunnel(&tunnel.url)?;
+            Some(tunnel)
+        }
+        false => None,
+    };
     let (state, local_media) = settings.open_state(dev::directory()).await?;
     let address = listener.local_addr()?;
     let mut servers = tokio::task::JoinSet::new();
-    servers.spawn(serve(state.clone(), listener, local_media));
+    servers.spawn(serve(settings.exposed, state.clone(), listener, local_media));
 
     println!("Canopy local server listening on http://{address}");
     println!("  base URL        {}", state.config.base_url);
@@ -45,12 +56,22 @@ async fn main() -> anyhow::Result<()> {
         println!("  store           DynamoDB table {table} at {}", endpoint.as_deref().unwrap_or("AWS"));
     }
     println!("  install keys    {}", state.config.connect_keys_url);
+    println!("  app key         {}", state.config.app_key);
     println!("  descriptor      http://{address}/atlassian-connect.json");
     println!("  API document    http://{address}{}", http::openapi::DOCUMENT_PATH);
-    println!("  dev tenant      curl -s -X POST http://{address}/dev/install");
-    println!("  admin console   http://{address}{}", http::console::CONSOLE_PATH);
-    println!("  forge keys      {}  (dev FITs: POST http://{address}/dev/forge-token)", state.config.forge_jwks_url);
-    println!("  usage (ops)     http://{address}/ops/usage   jobs: canopy-local privacy-report | usage-snapshot");
+    if settings.exposed {
+        println!("  console         {}{}", state.config.base_url, http::console::CONSOLE_PATH);
+        println!("  (behind a tunnel: no dev routes; operator routes closed)");
+        print!("{}", tunnel::install_steps(&state.config.base_url, &state.config.app_key));
+    } else {
+        println!("  dev tenant      curl -s -X POST http://{address}/dev/install");
+        println!("  admin console   http://{address}{}", http::console::CONSOLE_PATH);
+        println!(
+            "  forge keys      {}  (dev FITs: POST http://{address}/dev/forge-token)",
+            state.config.forge_jwks_url
+        );
+        println!("  usage (ops)     http://{address}/ops/usage   jobs: canopy-local privacy-report | usage-snapshot");
+    }
     println!("  region {:<8} {} (home region)", state.config.home_region, state.config.base_url);
 
     // Every other region with a loopback base URL (the second local region, or those
@@ -70,10 +91,10 @@ async fn main() -> anyhow::Result<()> {
             None => tokio::net::TcpListener::bind(listen).await?,
         };
         println!("  region {:<8} {} (data under {})", spec.name, spec.base_url, dir.display());
-        servers.spawn(serve(regional.clone(), listener, media));
+        servers.spawn(serve(false, regional.clone(), listener, media));
         states.push(regional);
     }
-    if state.config.regions.len() == 1 {
+    if state.config.regions.len() == 1 && !settings.exposed {
         println!("  (one region: no residency migration; without --one-region it serves two)");
     }
     // Migrations a previous run left in flight finish now (each step is idempotent).
@@ -98,12 +119,16 @@ fn loopback_address(base_url: &str) -> Option<std::net::SocketAddr> {
 }
 
 async fn serve(
+    exposed: bool,
     state: canopy_shared::state::AppState,
     listener: tokio::net::TcpListener,
     local_media: canopy_shared::adapters::media::local::LocalMediaStore,
 ) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
-    let (routes, _) = document::routes_and_document(address);
+    let (routes, _) = match exposed {
+        true => document::exposed_routes_and_document(),
+        false => document::routes_and_document(address),
+    };
     let app = http::finish_router(routes, state).merge(canopy_shared::adapters::media::local::routes(local_media));
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     Ok(())

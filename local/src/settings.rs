@@ -17,7 +17,7 @@ use canopy_shared::kernel::config::AppConfig;
 use canopy_shared::state::AppState;
 use tokio::net::TcpListener;
 
-use crate::cli::{AppArgs, ServerArgs, Store};
+use crate::cli::{AppArgs, ServerArgs, Store, TunnelArgs};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = ".canopy-data";
@@ -47,11 +47,18 @@ pub struct Settings {
     pub store: StoreChoice,
     /// The product's settings, as `AppConfig` reads them.
     app: AppArgs,
+    /// Behind a tunnel (`--tunnel`): reachable from the internet, so configured as deployed
+    /// (Atlassian's install and Forge keys, no dev routes, operator routes closed), one region.
+    pub exposed: bool,
 }
 
 impl Settings {
-    pub fn from_cli(server: &ServerArgs, app: &AppArgs) -> anyhow::Result<Self> {
+    pub fn from_cli(server: &ServerArgs, app: &AppArgs, tunnel: &TunnelArgs) -> anyhow::Result<Self> {
         let nonblank = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+        let exposed = tunnel.wanted();
+        if exposed && nonblank(&server.base_url).is_some() {
+            bail!("--tunnel sets the base URL to the tunnel's: drop --base-url (CANOPY_BASE_URL)");
+        }
         let store = match server.store {
             Store::Embedded => StoreChoice::Embedded,
             Store::Dynamodb if server.table.trim().is_empty() => {
@@ -66,11 +73,12 @@ impl Settings {
             data_dir: server.data_dir.clone(),
             base_url: nonblank(&server.base_url),
             connect_keys_url: nonblank(&server.connect_keys_url),
-            two_regions: server.two_regions(),
+            two_regions: server.two_regions() && !exposed,
             regions_listed: nonblank(&app.regions).is_some(),
             other_region: None,
             store,
             app: app.clone(),
+            exposed,
         })
     }
 
@@ -121,6 +129,8 @@ impl Settings {
         &self,
         directory: bootstrap::LocalDirectory,
     ) -> anyhow::Result<(AppState, LocalMediaStore)> {
+        // Behind a tunnel the site is real: its admins and groups are asked of the product.
+        let directory = if self.exposed { bootstrap::LocalDirectory::Product } else { directory };
         Ok(match &self.store {
             StoreChoice::Embedded => bootstrap::local_state(self.app_config()?, &self.data_dir, directory)?,
             StoreChoice::Dynamo { endpoint, table } => {
@@ -128,6 +138,15 @@ impl Settings {
                 bootstrap::local_state_over(self.app_config()?, &self.data_dir, directory, store)?
             }
         })
+    }
+
+    /// Serves behind the tunnel at `url`, under this data dir's own app key unless one is set.
+    pub fn behind_tunnel(&mut self, url: &str) -> anyhow::Result<()> {
+        self.base_url = Some(url.to_owned());
+        if self.app.app_key.as_ref().is_none_or(|key| key.trim().is_empty()) {
+            self.app.app_key = Some(crate::tunnel::app_key(&self.data_dir)?);
+        }
+        Ok(())
     }
 
     /// A variable `AppConfig` reads, as the command line has it.
@@ -145,6 +164,12 @@ impl Settings {
     /// mint, for the dev app, verified against the server's own dev key set.
     pub fn app_config(&self) -> anyhow::Result<AppConfig> {
         let mut config = AppConfig::from_lookup(Some(&format!("http://{}", self.listen)), |name| self.lookup(name))?;
+        if self.exposed {
+            // As deployed: Atlassian's install keys and Forge keys unless set, Forge off unless
+            // CANOPY_FORGE_APP_ID names the app.
+            config.validate()?;
+            return Ok(config);
+        }
         config.connect_keys_url = match &self.connect_keys_url {
             Some(url) => url.clone(),
             None => format!("http://{}/dev/install-keys", self.listen),

@@ -88,6 +88,29 @@ pub async fn lambda_state() -> Result<AppState> {
         None => Arc::new(SystemClock),
     };
     let forge_keys = HttpForgeKeys::new(&config.forge_jwks_url, http.clone(), clock.clone());
+    let (admins, groups) = product_directories(&config, http, clock.clone());
+    Ok(AppState {
+        install_keys: Arc::new(install_keys),
+        forge: ForgeRemote::new(Arc::new(forge_keys), clock.clone()),
+        admins,
+        groups,
+        stack: Stack { data: Data { store, clock, secrets }, config: Arc::new(config), media, regions },
+    })
+}
+
+/// Where the local server keeps a region other than its home: `<data dir>/region-<name>/`.
+pub fn local_region_dir(data_dir: &Path, region: &str) -> std::path::PathBuf {
+    data_dir.join(format!("region-{region}"))
+}
+
+/// Admin rights and group membership, asked of the product as the app (Connect, or Forge's API
+/// gateway) and cached for `CANOPY_ADMIN_CACHE_SECS`: the Lambda functions, and the local server
+/// behind a tunnel.
+fn product_directories(
+    config: &AppConfig,
+    http: reqwest::Client,
+    clock: Arc<dyn Clock>,
+) -> (Arc<dyn AdminDirectory>, Arc<dyn GroupDirectory>) {
     let product = ProductClient::new(config.app_key.clone(), config.product_hosts.clone(), http.clone());
     let forge_product = ForgeProductClient::new(&config.forge_api_base_url, http);
     let admins = CachedAdminDirectory::with_ttl_secs(
@@ -98,27 +121,19 @@ pub async fn lambda_state() -> Result<AppState> {
     // Membership is cached like admin rights, for the same TTL (`CANOPY_ADMIN_CACHE_SECS`).
     let groups = CachedGroupDirectory::with_ttl_secs(
         ProductGroupDirectory::new(product).with_forge(forge_product),
-        clock.clone(),
+        clock,
         config.admin_cache_secs,
     );
-    Ok(AppState {
-        install_keys: Arc::new(install_keys),
-        forge: ForgeRemote::new(Arc::new(forge_keys), clock.clone()),
-        admins: Arc::new(admins),
-        groups: Arc::new(groups),
-        stack: Stack { data: Data { store, clock, secrets }, config: Arc::new(config), media, regions },
-    })
-}
-
-/// Where the local server keeps a region other than its home: `<data dir>/region-<name>/`.
-pub fn local_region_dir(data_dir: &Path, region: &str) -> std::path::PathBuf {
-    data_dir.join(format!("region-{region}"))
+    (Arc::new(admins), Arc::new(groups))
 }
 
 /// Who the local server asks about admin rights and group membership.
 pub enum LocalDirectory {
     /// A fixed set of admin accountIds and of group members, the same for every tenant.
     Dev { admins: Vec<String>, members: Vec<(String, Vec<ProductGroup>)> },
+    /// The product, as the Lambda functions ask it: the local server behind a tunnel, installed
+    /// into a real site.
+    Product,
 }
 
 impl LocalDirectory {
@@ -156,7 +171,7 @@ pub fn local_state_over(
     let install_keys = HttpInstallKeys::new(&config.connect_keys_url, http.clone());
     let media = LocalMediaStore::open(data_dir, &config.base_url)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let forge_keys = HttpForgeKeys::new(&config.forge_jwks_url, http, clock.clone());
+    let forge_keys = HttpForgeKeys::new(&config.forge_jwks_url, http.clone(), clock.clone());
     // Other regions live beside the home one (`<data dir>/region-<name>/`), so a migration runs
     // on one machine.
     let mut regions = Vec::new();
@@ -178,6 +193,7 @@ pub fn local_state_over(
         LocalDirectory::Dev { admins, members } => {
             (Arc::new(LocalAdminDirectory::new(admins)), Arc::new(LocalGroupDirectory::new(members)))
         }
+        LocalDirectory::Product => product_directories(&config, http, clock.clone()),
     };
     let state = AppState {
         install_keys: Arc::new(install_keys),

@@ -50,7 +50,8 @@ fn options(help: &str, stop_at: Option<&str>) -> Vec<HelpOption> {
         found.push(HelpOption {
             flag,
             variable: bracketed(line, "env").map(|v| v.split('=').next().unwrap_or_default().to_owned()),
-            default: bracketed(line, "default"),
+            // clap quotes a default that has spaces.
+            default: bracketed(line, "default").map(|d| d.trim_matches('"').to_owned()),
         });
     }
     found.into_iter().filter(|o| o.flag != "--help" && o.flag != "--version").collect()
@@ -169,7 +170,7 @@ fn help_names_each_settings_variable_and_default() {
         "[env: CANOPY_DATA_DIR=] [default: .canopy-data]",
         "[env: CANOPY_STORE=] [default: embedded]",
         "[env: RUST_LOG=] [default: info]",
-        "[env: CANOPY_APP_KEY=] [default: canopy]",
+        "[env: CANOPY_TWO_REGIONS=] [default: true]",
     ] {
         assert!(help.contains(expected), "--help lacks {expected:?}:\n{help}");
     }
@@ -204,4 +205,27 @@ fn an_unknown_flag_is_refused_with_a_pointer_to_help() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--no-such-flag") && stderr.contains("--help"), "{stderr}");
+}
+
+/// Every variable `AppConfig` reads is a flag of the local server: a setting added to the
+/// configuration without one would be silently ignored locally (the server passes its parsed
+/// command line, not the environment).
+#[test]
+fn every_variable_the_configuration_reads_has_a_flag() {
+    let help = help(&[]);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut read = Vec::new();
+    for file in ["shared/src/kernel/config/mod.rs", "shared/src/kernel/config/regions.rs"] {
+        let text = std::fs::read_to_string(root.join(file)).expect("config source");
+        for (at, _) in text.match_indices("var(\"CANOPY_") {
+            let name = text[at + 5..].split('"').next().unwrap_or_default().to_owned();
+            read.push(name);
+        }
+    }
+    assert!(read.len() >= 10, "variables found: {read:?}");
+    let missing: Vec<_> = read.iter().filter(|name| !help.contains(&format!("[env: {name}="))).collect();
+    assert!(
+        missing.is_empty(),
+        "read by AppConfig but not a flag of canopy-local (cli.rs, AppArgs::lookup): {missing:?}"
+    );
 }

@@ -8,3 +8,4 @@ mod dynamodb_store;
 mod forge_dev;
 mod residency;
 mod server;
+mod tunnel;
