@@ -19,6 +19,7 @@ mod faults;
 mod feedback;
 mod fence_contention;
 mod forge;
+mod forge_manifest;
 mod lifecycle;
 mod logs;
 mod media;
