@@ -28,7 +28,10 @@ pub async fn run(tenant: &str, server: &str, watch: bool) -> anyhow::Result<()> 
             last = line;
         }
         let phase = view["migration"]["phase"].as_str().unwrap_or_default();
-        if !watch || !matches!(phase, "copying" | "read-only") {
+        // The switch writes the target's record first, then the source's: asked in between, the
+        // source still answers for the tenant with the phase already `switched`.
+        let switching = phase == "switched" && view["region"] != view["migration"]["to"];
+        if !watch || !(matches!(phase, "copying" | "read-only") || switching) {
             return Ok(());
         }
         if started.elapsed() > WATCH_LIMIT {
