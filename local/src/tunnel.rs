@@ -77,7 +77,10 @@ pub async fn open(command: &str, given: Option<&str>, listen: &str) -> anyhow::R
         None
     })
     .await;
-    let last = seen.iter().rev().take(5).rev().cloned().collect::<Vec<_>>().join("\n  ");
+    let last = match seen.iter().rev().take(5).rev().cloned().collect::<Vec<_>>().join("\n  ") {
+        lines if lines.trim().is_empty() => "(it printed nothing)".to_owned(),
+        lines => lines,
+    };
     match found {
         Ok(Some(url)) => {
             // Keep draining the client's output for as long as it runs.
