@@ -288,7 +288,8 @@ async fn forge_token(
         site_url: None,
         cloud_id,
     };
-    let claims = fit::invocation_claims(&audience, &invocation, now_secs(), DEV_FIT_TTL_SECS);
+    let mut claims = fit::invocation_claims(&audience, &invocation, now_secs(), DEV_FIT_TTL_SECS);
+    fit::set_environment(&mut claims, &state.config.forge_environment);
     let token = fit::sign(&claims, DEV_FORGE_KID, DEV_FORGE_PRIVATE_KEY)?;
     Ok(Json(json!({
         "cloudId": invocation.cloud_id,

@@ -250,3 +250,54 @@ async fn the_data_key_cache_stays_within_its_bound() {
     assert_eq!(sealer.open("tenant", &last).await.expect("open"), format!("secret-{MAX_CACHED_DATA_KEYS}"));
     assert!(sealer.open("another-tenant", &last).await.is_err(), "bound to its tenant even when cached");
 }
+
+/// `Debug` of every type that carries the shared secret (the install record, the install payload,
+/// an authenticated caller with its Forge system token) shows that there is one, never its value:
+/// a `{:?}` in a log line or a panic message cannot leak it.
+#[tokio::test]
+async fn debug_output_never_shows_a_secret() {
+    use canopy_shared::adapters::product::forge::ForgeAccess;
+    use canopy_shared::domain::connect::jwt::TokenKind;
+    use canopy_shared::domain::forge::SystemToken;
+    use canopy_shared::domain::forge::fit::Invocation;
+    use canopy_shared::domain::tenants::InstallPayload;
+    use canopy_shared::http::auth::{AuthContext, ForgeCaller};
+
+    const SYSTEM_TOKEN: &str = "eyJ.system-token-of-this-request.sig";
+    let app = TestApp::new();
+    install(&app, CLIENT, SECRET).await;
+    let (tenant, _) = tenants::load(&app.state, &key(CLIENT)).await.expect("load").expect("installed");
+    assert_eq!(tenant.shared_secret, SECRET, "the loaded record holds the opened secret");
+    let payload: InstallPayload = serde_json::from_value(install_payload(CLIENT, SECRET)).expect("payload");
+    let forge = ForgeCaller {
+        invocation: Invocation {
+            cloud_id: cloud_of(CLIENT),
+            installation_id: None,
+            account_id: Some(ADMIN_ACCOUNT.into()),
+            module_key: None,
+            site_url: None,
+        },
+        access: Some(ForgeAccess {
+            cloud_id: cloud_of(CLIENT),
+            system_token: SystemToken::new(SYSTEM_TOKEN).expect("token"),
+        }),
+    };
+    let caller = AuthContext {
+        tenant: key(CLIENT),
+        account_id: Some(ADMIN_ACCOUNT.into()),
+        kind: TokenKind::ForgeInvocation,
+        install: Arc::new(tenant.clone()),
+        forge: Some(Arc::new(forge)),
+    };
+    for (what, shown) in [
+        ("Tenant", format!("{tenant:?}")),
+        ("Tenant, pretty", format!("{tenant:#?}")),
+        ("InstallPayload", format!("{payload:?}")),
+        ("AuthContext", format!("{caller:?}")),
+    ] {
+        assert!(!shown.contains(SECRET), "{what} shows the shared secret: {shown}");
+        assert!(!shown.contains(SYSTEM_TOKEN), "{what} shows the system token: {shown}");
+        assert!(shown.contains(CLIENT), "{what} still shows what it is about: {shown}");
+    }
+    assert!(format!("{payload:?}").contains("shared_secret: Some(\"<redacted>\")"));
+}

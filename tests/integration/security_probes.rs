@@ -1,6 +1,7 @@
 //! Security probes in the spirit of Atlassian's security requirements tester, on EVERY operation
 //! of the OpenAPI document (a new route is probed without touching this file): forged HS256,
-//! `alg: none`, RS256 with an unknown `kid`, expired tokens, the wrong scheme, context tokens on
+//! `alg: none`, RS256 with an unknown `kid`, expired tokens, tokens issued in the future, FITs of
+//! another Forge environment, the wrong scheme, context tokens on
 //! request-bound routes, no token: all 401 with the one uniform body. Every answer, errors
 //! included, carries the security headers, and HSTS exactly when deployed (HTTPS base URL).
 
@@ -98,8 +99,27 @@ fn forged_credentials(now: i64) -> Vec<(&'static str, Credential)> {
         fit::sign(&fit::invocation_claims(FORGE_APP_ARI, &invocation, now, 60), FORGE_KID, DEV_PRIVATE_KEY)
             .expect("sign")
     };
+    // Genuinely signed, but from the vendor's development install of the same Forge app: same
+    // keys, same `aud`; only `app.environment` tells it from production.
+    let development_fit = {
+        let invocation = fit::Invocation {
+            cloud_id: cloud_of(TENANT),
+            installation_id: None,
+            account_id: Some(ADMIN_ACCOUNT.into()),
+            module_key: None,
+            site_url: None,
+        };
+        let mut claims = fit::invocation_claims(FORGE_APP_ARI, &invocation, now, 60);
+        fit::set_environment(&mut claims, "development");
+        sign_fit(&claims)
+    };
     vec![
         ("no token", Credential::None),
+        (
+            "context token issued an hour from now",
+            Credential::Header(format!("JWT {}", context_token(TENANT, SECRET, now + 3600))),
+        ),
+        ("FIT of the development environment", Credential::Header(format!("Bearer {development_fit}"))),
         (
             "HS256 signed with another secret",
             Credential::Header(format!("JWT {}", context_token(TENANT, "not-the-secret", now))),

@@ -431,6 +431,7 @@ fn every_function_gets_every_variable_its_code_reads() {
         ("CANOPY_REGION_TABLES", "!Ref RegionTables"),
         ("CANOPY_REGION_BUCKETS", "!Ref RegionBuckets"),
         ("CANOPY_FORGE_APP_ID", "!Ref ForgeAppId"),
+        ("CANOPY_FORGE_ENVIRONMENT", "!Ref ForgeEnvironment"),
         ("CANOPY_FORGE_JWKS_URL", "!Ref ForgeJwksUrl"),
         ("CANOPY_FORGE_API_BASE_URL", "!Ref ForgeApiBaseUrl"),
         ("CANOPY_PRODUCT_HOSTS", "!Ref ProductHosts"),

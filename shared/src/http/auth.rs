@@ -157,7 +157,7 @@ pub async fn verify_forge_token(state: &AppState, token: &str) -> Result<(Tenant
         .forge_app_ari
         .as_deref()
         .ok_or_else(|| Error::unauthenticated("a FIT, but Forge auth is off (CANOPY_FORGE_APP_ID is not set)"))?;
-    let expect = FitExpectation { audience, now: state.clock.now_secs() };
+    let expect = FitExpectation { audience, environment: &state.config.forge_environment, now: state.clock.now_secs() };
     let invocation = fit::verify(token, state.forge.keys.as_ref(), &expect).await?;
     let (key, tenant) = cloud_index::resolve(state, &state.forge.cloud_index, &invocation.cloud_id)
         .await?

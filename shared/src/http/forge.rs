@@ -57,7 +57,7 @@ async fn event(
     let audience = state.config.forge_app_ari.as_deref().ok_or_else(|| {
         Error::unauthenticated("a Forge event, but Forge auth is off (CANOPY_FORGE_APP_ID is not set)")
     })?;
-    let expect = FitExpectation { audience, now: state.clock.now_secs() };
+    let expect = FitExpectation { audience, environment: &state.config.forge_environment, now: state.clock.now_secs() };
     let invocation = fit::verify(token.trim(), state.forge.keys.as_ref(), &expect).await?;
     let payload: EventPayload = parse_json(&headers, &body)?;
     let (tenant, outcome) = installs::handle(&state, event, &invocation, &payload).await?;

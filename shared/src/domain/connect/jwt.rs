@@ -109,13 +109,19 @@ fn validation(alg: Algorithm) -> Validation {
     v
 }
 
-/// `exp` is required and must be after `now` (unix seconds), give or take [`LEEWAY_SECS`].
+/// `exp` is required and must be after `now` (unix seconds), give or take [`LEEWAY_SECS`]; `iat`
+/// is required and may not be after `now` beyond the same leeway (a token "issued" in the future
+/// is a forged or mis-clocked one, and would otherwise stretch its own life).
 /// `None` skips the check: only for Atlassian's long-expired test vectors.
 fn check_expiry(claims: &ConnectClaims, now: Option<i64>) -> Result<()> {
     let Some(now) = now else { return Ok(()) };
     let exp = claims.exp.ok_or_else(|| Error::unauthenticated("token has no exp"))?;
     if now >= exp.saturating_add(LEEWAY_SECS as i64) {
         return Err(Error::unauthenticated("token expired"));
+    }
+    let iat = claims.iat.ok_or_else(|| Error::unauthenticated("token has no iat"))?;
+    if iat > now.saturating_add(LEEWAY_SECS as i64) {
+        return Err(Error::unauthenticated("token issued in the future (iat beyond the leeway)"));
     }
     Ok(())
 }
@@ -265,6 +271,20 @@ mod tests {
         let no_exp = ConnectClaims { exp: None, ..claims("abc", 0) };
         assert!(verify_hs256(&sign_hs256(&no_exp, "s").unwrap(), "s", QshRule::Request("abc"), Some(NOW)).is_err());
         assert!(verify_hs256(&expired, "s", QshRule::Request("abc"), Some(NOW)).is_err());
+    }
+
+    #[test]
+    fn iat_is_required_and_not_in_the_future_beyond_the_leeway() {
+        let leeway = LEEWAY_SECS as i64;
+        let issued = |iat: Option<i64>| {
+            let token = sign_hs256(&ConnectClaims { iat, ..claims("abc", NOW + 600) }, "s").unwrap();
+            verify_hs256(&token, "s", QshRule::Request("abc"), Some(NOW))
+        };
+        assert!(issued(Some(NOW)).is_ok());
+        assert!(issued(Some(NOW + leeway)).is_ok(), "within the leeway");
+        assert!(issued(Some(NOW + leeway + 1)).is_err(), "beyond the leeway");
+        assert!(issued(Some(NOW + 300)).is_err());
+        assert!(issued(None).is_err(), "no iat");
     }
 
     #[test]

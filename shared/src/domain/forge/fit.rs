@@ -1,6 +1,6 @@
 //! Verification of Forge Invocation Tokens (CONNECT.md §6): RS256 only, key by `kid` from the
-//! Forge JWKS, `iss = forge/invocation-token`, `aud` = this app's ARI, `exp`/`nbf` against
-//! Canopy's clock with [`LEEWAY_SECS`]. What a verified token vouches for is an [`Invocation`].
+//! Forge JWKS, `iss = forge/invocation-token`, `aud` = this app's ARI, `app.environment.type` =
+//! the configured environment, `exp`/`nbf` against Canopy's clock with [`LEEWAY_SECS`]. What a verified token vouches for is an [`Invocation`].
 //!
 //! Every failure is `Error::Unauthenticated` with a precise reason for the log (callers answer the
 //! uniform 401), except an unreachable JWKS, which is `Unavailable` (503).
@@ -55,6 +55,14 @@ struct Claims {
 struct AppClaim {
     installation_id: Option<String>,
     module: Option<ModuleClaim>,
+    environment: Option<EnvironmentClaim>,
+}
+
+/// `app.environment`: `type` is `DEVELOPMENT`, `STAGING` or `PRODUCTION`.
+#[derive(Deserialize)]
+struct EnvironmentClaim {
+    #[serde(rename = "type")]
+    kind: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -75,6 +83,11 @@ struct ContextClaim {
 pub struct FitExpectation<'a> {
     /// This app's ARI ([`crate::kernel::config::app_ari`]).
     pub audience: &'a str,
+    /// The Forge environment this stack serves (`AppConfig::forge_environment`, lower case). The
+    /// same app id has a development, a staging and a production environment; their tokens are
+    /// all signed by Forge with the same keys and the same `aud`, so only this claim tells a
+    /// developer's install from a customer's.
+    pub environment: &'a str,
     /// Unix seconds, from the `Clock` port.
     pub now: i64,
 }
@@ -136,10 +149,14 @@ pub async fn verify(token: &str, keys: &dyn ForgeKeys, expect: &FitExpectation<'
     if account_id.as_deref().is_some_and(|a| a.len() > MAX_ACCOUNT_ID_LEN || a.chars().any(char::is_control)) {
         return Err(reject("principal is not an accountId"));
     }
-    let (installation_id, app_module) = match claims.app {
-        Some(app) => (app.installation_id, app.module.and_then(|m| m.key)),
-        None => (None, None),
+    let (installation_id, app_module, environment) = match claims.app {
+        Some(app) => (app.installation_id, app.module.and_then(|m| m.key), app.environment.and_then(|e| e.kind)),
+        None => (None, None, None),
     };
+    let environment = environment.ok_or_else(|| reject("no app.environment.type"))?;
+    if !environment.eq_ignore_ascii_case(expect.environment) {
+        return Err(reject(format!("app.environment {environment} is not {}", expect.environment)));
+    }
     let bounded = |v: Option<String>| v.filter(|s| !s.is_empty() && s.len() <= MAX_CLAIM_LEN);
     Ok(Invocation {
         cloud_id,
@@ -151,7 +168,8 @@ pub async fn verify(token: &str, keys: &dyn ForgeKeys, expect: &FitExpectation<'
 }
 
 /// Claims of a FIT as Forge sends them (CONNECT.md §6), for the local server's dev tokens and
-/// for tests. `ttl_secs` after `iat` it expires; it is valid from `iat`.
+/// for tests. `ttl_secs` after `iat` it expires; it is valid from `iat`. Its environment is
+/// production ([`set_environment`] changes it).
 pub fn invocation_claims(audience: &str, invocation: &Invocation, iat: i64, ttl_secs: i64) -> Value {
     json!({
         "iss": ISSUER,
@@ -165,6 +183,7 @@ pub fn invocation_claims(audience: &str, invocation: &Invocation, iat: i64, ttl_
             "id": audience,
             "installationId": invocation.installation_id,
             "module": {"key": invocation.module_key},
+            "environment": {"type": "PRODUCTION", "id": "ari:cloud:ecosystem::environment/canopy-dev"},
         },
         "context": {
             "cloudId": invocation.cloud_id,
@@ -173,6 +192,11 @@ pub fn invocation_claims(audience: &str, invocation: &Invocation, iat: i64, ttl_
             "siteUrl": invocation.site_url,
         },
     })
+}
+
+/// Sets the `app.environment.type` of [`invocation_claims`] (upper case, as Forge sends it).
+pub fn set_environment(claims: &mut Value, environment: &str) {
+    claims["app"]["environment"]["type"] = json!(environment.to_ascii_uppercase());
 }
 
 /// Signs FIT claims with RS256 and `kid` (the committed dev Forge key, tests).
@@ -192,6 +216,7 @@ mod tests {
     const JWKS: &[u8] = include_bytes!("../../../../dev/forge-jwks.json");
     const NOW: i64 = 1_800_000_000;
     const AUD: &str = "ari:cloud:ecosystem::app/0b2f-app";
+    const ENV: &str = "production";
 
     fn invocation() -> Invocation {
         Invocation {
@@ -206,7 +231,7 @@ mod tests {
     async fn check(claims: &Value) -> Result<Invocation> {
         let keys = StaticForgeKeys::from_jwks(JWKS).unwrap();
         let token = sign(claims, KID, PRIVATE).unwrap();
-        verify(&token, &keys, &FitExpectation { audience: AUD, now: NOW }).await
+        verify(&token, &keys, &FitExpectation { audience: AUD, environment: ENV, now: NOW }).await
     }
 
     #[tokio::test]
@@ -251,6 +276,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn only_the_configured_forge_environment_is_accepted() {
+        let good = invocation_claims(AUD, &invocation(), NOW, 25);
+        assert!(check(&good).await.is_ok());
+        for other in ["DEVELOPMENT", "STAGING", "production-ish", ""] {
+            let mut claims = good.clone();
+            set_environment(&mut claims, other);
+            assert!(check(&claims).await.is_err(), "{other}");
+        }
+        for missing in ["/app/environment", "/app/environment/type"] {
+            let mut claims = good.clone();
+            *claims.pointer_mut(missing).unwrap() = Value::Null;
+            assert!(check(&claims).await.is_err(), "{missing}");
+        }
+        let mut staging = good.clone();
+        set_environment(&mut staging, "staging");
+        let keys = StaticForgeKeys::from_jwks(JWKS).unwrap();
+        let token = sign(&staging, KID, PRIVATE).unwrap();
+        let expect = FitExpectation { audience: AUD, environment: "staging", now: NOW };
+        assert!(verify(&token, &keys, &expect).await.is_ok(), "a staging stack takes staging tokens");
+    }
+
+    #[tokio::test]
     async fn principal_falls_back_to_the_context_account() {
         let mut claims = invocation_claims(AUD, &invocation(), NOW, 25);
         claims["principal"] = Value::Null;
@@ -263,7 +310,7 @@ mod tests {
     #[tokio::test]
     async fn only_rs256_with_a_known_kid_and_bounded_size() {
         let keys = StaticForgeKeys::from_jwks(JWKS).unwrap();
-        let expect = FitExpectation { audience: AUD, now: NOW };
+        let expect = FitExpectation { audience: AUD, environment: ENV, now: NOW };
         let claims = invocation_claims(AUD, &invocation(), NOW, 25);
         let hs256 = jsonwebtoken::encode(
             &Header { kid: Some(KID.into()), ..Header::new(Algorithm::HS256) },
@@ -290,7 +337,7 @@ mod tests {
         assert!(check(&claims).await.is_err());
 
         let claims = invocation_claims(AUD, &invocation(), NOW, 25);
-        let expect = FitExpectation { audience: AUD, now: NOW };
+        let expect = FitExpectation { audience: AUD, environment: ENV, now: NOW };
         for (len, verifies) in [(MAX_KID_LEN, true), (MAX_KID_LEN + 1, false)] {
             let kid = "k".repeat(len);
             let mut set: Value = serde_json::from_slice(JWKS).unwrap();

@@ -30,8 +30,8 @@ pub struct Transition {
     pub at: String,
 }
 
-/// The stored install record (`sk = TENANT`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// The stored install record (`sk = TENANT`). `Debug` redacts the shared secret.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Tenant {
     pub client_key: String,
@@ -68,8 +68,9 @@ pub struct Tenant {
     pub read_only: bool,
 }
 
-/// The `installed` payload fields Canopy keeps (CONNECT.md §2); others are ignored.
-#[derive(Debug, Clone, Deserialize)]
+/// The `installed` payload fields Canopy keeps (CONNECT.md §2); others are ignored. `Debug`
+/// redacts the shared secret.
+#[derive(Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InstallPayload {
     pub client_key: String,
@@ -111,6 +112,78 @@ impl Tenant {
     pub fn set_shared_secret(&mut self, secret: String) {
         self.shared_secret = secret;
         self.sealed_secret = None;
+    }
+}
+
+/// What `Debug` shows of a secret: whether there is one, never its value.
+fn redacted(secret: &str) -> &'static str {
+    if secret.is_empty() { "" } else { "<redacted>" }
+}
+
+impl std::fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Exhaustive on purpose: a new field fails to compile here until it is shown or hidden.
+        let Self {
+            client_key,
+            product_type,
+            base_url,
+            display_url,
+            shared_secret,
+            sealed_secret,
+            cloud_id,
+            installation_id,
+            state,
+            region,
+            first_installed_at,
+            installed_at,
+            uninstalled_at,
+            purge_after,
+            history,
+            read_only,
+        } = self;
+        f.debug_struct("Tenant")
+            .field("client_key", client_key)
+            .field("product_type", product_type)
+            .field("base_url", base_url)
+            .field("display_url", display_url)
+            .field("shared_secret", &redacted(shared_secret))
+            .field("sealed_secret", &sealed_secret.as_ref().map(|e| &e.key_id))
+            .field("cloud_id", cloud_id)
+            .field("installation_id", installation_id)
+            .field("state", state)
+            .field("region", region)
+            .field("first_installed_at", first_installed_at)
+            .field("installed_at", installed_at)
+            .field("uninstalled_at", uninstalled_at)
+            .field("purge_after", purge_after)
+            .field("history", history)
+            .field("read_only", read_only)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for InstallPayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            client_key,
+            shared_secret,
+            base_url,
+            display_url,
+            product_type,
+            cloud_id,
+            installation_id,
+            event_type,
+        } = self;
+        f.debug_struct("InstallPayload")
+            .field("client_key", client_key)
+            .field("shared_secret", &shared_secret.as_deref().map(redacted))
+            .field("base_url", base_url)
+            .field("display_url", display_url)
+            .field("product_type", product_type)
+            .field("cloud_id", cloud_id)
+            .field("installation_id", installation_id)
+            .field("event_type", event_type)
+            .finish()
     }
 }
 

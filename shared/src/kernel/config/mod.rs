@@ -16,6 +16,10 @@ pub const DEFAULT_LIVENESS_GRACE_DAYS: i64 = 14;
 pub const DEFAULT_FORGE_API_BASE_URL: &str = "https://api.atlassian.com";
 /// What a Forge app id becomes in a FIT's audience.
 pub const APP_ARI_PREFIX: &str = "ari:cloud:ecosystem::app/";
+/// The Forge environment whose invocation tokens are accepted (`CANOPY_FORGE_ENVIRONMENT`): a
+/// production stack refuses tokens of the vendor's development and staging installs.
+pub const DEFAULT_FORGE_ENVIRONMENT: &str = "production";
+pub const FORGE_ENVIRONMENTS: [&str; 3] = ["development", "staging", "production"];
 pub const DEFAULT_FORGE_JWKS_URL: &str = "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json";
 
 #[derive(Debug, Clone)]
@@ -41,6 +45,8 @@ pub struct AppConfig {
     /// The Forge app's ARI (`ari:cloud:ecosystem::app/<appId>`), the `aud` of its invocation
     /// tokens. `None` turns Forge auth off: every FIT gets 401.
     pub forge_app_ari: Option<String>,
+    /// The Forge environment (`app.environment.type` of a FIT, lower case) this stack serves.
+    pub forge_environment: String,
     /// Where the Forge invocation-token keys (JWKS) are fetched.
     pub forge_jwks_url: String,
     /// Atlassian's API gateway, for product calls as the Forge app (`/ex/<product>/<cloudId>/…`).
@@ -63,6 +69,7 @@ impl AppConfig {
             admin_cache_secs: DEFAULT_ADMIN_CACHE_TTL_SECS,
             liveness_grace_days: DEFAULT_LIVENESS_GRACE_DAYS,
             forge_app_ari: None,
+            forge_environment: DEFAULT_FORGE_ENVIRONMENT.into(),
             forge_jwks_url: DEFAULT_FORGE_JWKS_URL.into(),
             forge_api_base_url: DEFAULT_FORGE_API_BASE_URL.into(),
             product_hosts: ProductHosts::default(),
@@ -72,8 +79,8 @@ impl AppConfig {
     /// Reads `CANOPY_BASE_URL` (required unless `default_base_url` is given), `CANOPY_APP_KEY`,
     /// `CANOPY_CONNECT_KEYS_URL`, `CANOPY_HOME_REGION`, `CANOPY_REGION_BASE_URLS`
     /// (`US=https://…,EU=https://…`), `CANOPY_PURGE_AFTER_DAYS`, `CANOPY_ADMIN_CACHE_SECS`,
-    /// `CANOPY_FORGE_APP_ID`, `CANOPY_FORGE_JWKS_URL`, `CANOPY_FORGE_API_BASE_URL` and
-    /// `CANOPY_PRODUCT_HOSTS`.
+    /// `CANOPY_FORGE_APP_ID`, `CANOPY_FORGE_ENVIRONMENT`, `CANOPY_FORGE_JWKS_URL`,
+    /// `CANOPY_FORGE_API_BASE_URL` and `CANOPY_PRODUCT_HOSTS`.
     pub fn from_env(default_base_url: Option<&str>) -> Result<Self> {
         Self::from_lookup(default_base_url, |name| std::env::var(name).ok())
     }
@@ -130,6 +137,11 @@ impl AppConfig {
                 Error::internal("CANOPY_FORGE_APP_ID must be the Forge app id or its ari:cloud:ecosystem::app/ ARI")
             })?);
         }
+        if let Some(environment) = var("CANOPY_FORGE_ENVIRONMENT") {
+            config.forge_environment = forge_environment(&environment).ok_or_else(|| {
+                Error::internal("CANOPY_FORGE_ENVIRONMENT must be development, staging or production")
+            })?;
+        }
         if let Some(url) = var("CANOPY_FORGE_JWKS_URL") {
             config.forge_jwks_url = url;
         }
@@ -180,6 +192,12 @@ fn parse_region_base_urls(list: &str) -> Result<Vec<(String, String)>> {
             Ok((realm.trim().to_owned(), url.trim().trim_end_matches('/').to_owned()))
         })
         .collect()
+}
+
+/// A Forge environment name in its canonical lower case, or `None` if it is not one.
+pub fn forge_environment(name: &str) -> Option<String> {
+    let name = name.trim().to_ascii_lowercase();
+    FORGE_ENVIRONMENTS.contains(&name.as_str()).then_some(name)
 }
 
 /// This app's ARI from a Forge app id (the id alone or the whole ARI), or `None` if it is not one.
