@@ -157,6 +157,17 @@ pub struct AppArgs {
     #[arg(long, env = "CANOPY_FORGE_APP_ID", value_name = "ID", global = true)]
     pub forge_app_id: Option<String>,
 
+    /// The Forge environment whose invocation tokens are accepted: development, staging or
+    /// production (their app.environment.type).
+    #[arg(
+        long,
+        env = "CANOPY_FORGE_ENVIRONMENT",
+        value_name = "ENV",
+        default_value = canopy_shared::kernel::config::DEFAULT_FORGE_ENVIRONMENT,
+        global = true
+    )]
+    pub forge_environment: String,
+
     /// Where Forge invocation-token keys are fetched (Atlassian's:
     /// https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json)
     /// [default: http://<listen>/dev/forge/jwks.json].
@@ -195,6 +206,7 @@ impl AppArgs {
             "CANOPY_LIVENESS_GRACE_DAYS" => Some(&self.liveness_grace_days),
             "CANOPY_ADMIN_CACHE_SECS" => Some(&self.admin_cache_secs),
             "CANOPY_FORGE_APP_ID" => self.forge_app_id.as_ref(),
+            "CANOPY_FORGE_ENVIRONMENT" => Some(&self.forge_environment),
             "CANOPY_FORGE_JWKS_URL" => self.forge_jwks_url.as_ref(),
             "CANOPY_FORGE_API_BASE_URL" => Some(&self.forge_api_base_url),
             "CANOPY_PRODUCT_HOSTS" => self.product_hosts.as_ref(),
