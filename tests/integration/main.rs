@@ -26,6 +26,7 @@ mod media;
 mod membership;
 mod openapi;
 mod privacy;
+mod product_events;
 mod repository;
 mod residency;
 mod restore;

@@ -191,12 +191,28 @@ pub struct TrashEntry {
     pub deleted_by: Option<String>,
     pub version: u64,
     pub body: Value,
+    /// What removed it when it was not an editor: the product event (`page_trashed`, …) that
+    /// took the page it described (`content::product_events`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
 }
 
 /// Deleting moves the item to the trash: the original goes (at its version), a trash entry
 /// appears, due for purge after [`TRASH_DAYS`].
 pub fn trash_writes(editor: &Editor, kind: &str, item: &Item, now_millis: i64) -> Result<Vec<Write>> {
+    trash_writes_for(editor, kind, item, now_millis, None)
+}
+
+/// [`trash_writes`], naming the `cause` when the product, not an editor, removed the item.
+pub fn trash_writes_for(
+    editor: &Editor,
+    kind: &str,
+    item: &Item,
+    now_millis: i64,
+    cause: Option<&str>,
+) -> Result<Vec<Write>> {
     let entry = TrashEntry {
+        cause: cause.map(str::to_owned),
         original_sk: item.sk.clone(),
         kind: kind.to_owned(),
         deleted_at: now_millis,

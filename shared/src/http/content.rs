@@ -21,7 +21,7 @@ use crate::domain::content::model::navigation::Navigation;
 use crate::domain::content::model::page_metadata::PageMetadata;
 use crate::domain::content::model::site::Site;
 use crate::domain::content::site_items::{ANNOUNCEMENTS, PROMOTED_SEARCHES, SiteCollection};
-use crate::domain::content::{pages, portability, site_config, site_items, sites, trash};
+use crate::domain::content::{pages, portability, product_events, site_config, site_items, sites, trash};
 use crate::kernel::error::Result;
 use crate::state::AppState;
 
@@ -32,6 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(read_site, update_site, delete_site))
         .routes(routes!(read_site_config))
         .routes(routes!(read_navigation, put_navigation, delete_navigation))
+        .routes(routes!(broken_navigation))
         .routes(routes!(list_announcements, create_announcement))
         .routes(routes!(read_announcement, update_announcement, delete_announcement))
         .routes(routes!(list_searches, create_search))
@@ -177,6 +178,24 @@ async fn delete_navigation(
 ) -> Result<StatusCode> {
     site_items::delete_navigation(&state, &editor, &site_id, if_match).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The entries of the site's navigation whose page or space the product reported gone
+/// (trashed or removed); for site administrators, who repair the tree.
+#[utoipa::path(get, path = "/api/sites/{site_id}/navigation/broken", tag = "content", params(SiteParam), responses((status = 200, body = BrokenNavigation)))]
+async fn broken_navigation(
+    State(state): State<AppState>,
+    Admin(editor): Admin,
+    Path(site_id): Path<String>,
+) -> Result<axum::Json<BrokenNavigation>> {
+    let items = product_events::broken_navigation(&state, &editor.tenant, &site_id).await?;
+    Ok(axum::Json(BrokenNavigation { items }))
+}
+
+/// The answer of `GET /api/sites/{site_id}/navigation/broken`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct BrokenNavigation {
+    pub items: Vec<product_events::BrokenEntry>,
 }
 
 // Announcements and promoted searches: one set of handlers per collection.

@@ -30,6 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(disabled))
         .routes(routes!(tenant_summary))
         .merge(super::forge::routes())
+        .merge(super::product_events::routes())
 }
 
 /// The Connect app descriptor.

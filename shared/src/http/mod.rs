@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod media;
 pub mod openapi;
 pub mod ops;
+pub mod product_events;
 pub mod residency;
 pub mod schema;
 pub mod span;

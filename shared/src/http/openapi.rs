@@ -53,9 +53,10 @@ pub enum Caller {
     TenantUser,
     /// Atlassian's RS256 signed install (`installed`, `uninstalled`).
     SignedInstall,
-    /// An HS256 JWT with the tenant's secret, bound to this request (`enabled`, `disabled`, realm migrations).
+    /// An HS256 JWT with the tenant's secret, bound to this request (`enabled`, `disabled`, realm
+    /// migrations, product webhooks).
     RequestBound,
-    /// A Forge Invocation Token (Forge lifecycle events).
+    /// A Forge Invocation Token (Forge lifecycle and product events).
     ForgeEvent,
     /// Canopy's operators: IAM-signed on AWS (open on the local server).
     Operator,
@@ -66,7 +67,8 @@ pub fn caller_of(path: &str) -> Caller {
     use crate::domain::connect::descriptor::{DARE_MIGRATION_PATH, INSTALLED_PATH, UNINSTALLED_PATH};
     if path == INSTALLED_PATH || path == UNINSTALLED_PATH {
         Caller::SignedInstall
-    } else if path.starts_with("/lifecycle/") || path.starts_with(DARE_MIGRATION_PATH) {
+    } else if path.starts_with("/lifecycle/") || path.starts_with(DARE_MIGRATION_PATH) || path.starts_with("/webhooks/")
+    {
         Caller::RequestBound
     } else if path.starts_with("/forge/") {
         Caller::ForgeEvent

@@ -102,6 +102,16 @@ pub fn edit(account_id: &str, sk: &str) -> String {
     format!("{EDITOR_PREFIX}{account_id}#{sk}")
 }
 
+/// What Canopy last heard from the product about one page or space it may point at
+/// (`content::product_events`): `PRODUCT#PAGE#<pageId>`, `PRODUCT#SPACE#<spaceKey>`.
+pub const PRODUCT_PREFIX: &str = "PRODUCT#";
+pub fn product_page(page_id: &str) -> String {
+    format!("{PRODUCT_PREFIX}PAGE#{page_id}")
+}
+pub fn product_space(space_key: &str) -> String {
+    format!("{PRODUCT_PREFIX}SPACE#{space_key}")
+}
+
 /// A fixed-window rate-limit counter: `RATE#<action>#<caller>#<window secs>#<window start secs>`.
 /// `caller` is `user#<accountId>` or `anonymous`, so the two can never share a counter.
 pub fn rate_window(action: &str, caller: &str, window_secs: i64, window_start: i64) -> String {

@@ -15,6 +15,14 @@ pub const DARE_MIGRATION_PATH: &str = "/lifecycle/dare-migration";
 /// `/console/{proxy+}` needs a non-empty file name).
 pub const ADMIN_CONSOLE_URL: &str = "/console/index.html";
 
+/// The Connect webhook events Canopy subscribes to (`http::product_events` serves them).
+pub const CONNECT_EVENTS: [&str; 4] = ["page_trashed", "page_removed", "page_restored", "space_removed"];
+
+/// Where Atlassian posts one webhook event.
+pub fn webhook_path(event: &str) -> String {
+    format!("/webhooks/confluence/{event}")
+}
+
 pub fn descriptor(config: &AppConfig) -> Value {
     let mut descriptor = json!({
         "key": config.app_key,
@@ -36,6 +44,12 @@ pub fn descriptor(config: &AppConfig) -> Value {
         "modules": {
             // The admin console (`http::console`): a static page that calls the API with context tokens.
             "adminPages": [{"key": "canopy-console", "name": {"value": "Canopy sites"}, "url": ADMIN_CONSOLE_URL}],
+            // Stored data follows the product (`content::product_events`); each call carries a
+            // request-bound JWT, verified like any other from Atlassian.
+            "webhooks": CONNECT_EVENTS
+                .iter()
+                .map(|event| json!({"event": event, "url": webhook_path(event)}))
+                .collect::<Vec<_>>(),
         },
     });
     if !config.region_base_urls.is_empty() {
@@ -61,6 +75,10 @@ mod tests {
         assert_eq!(d["lifecycle"]["dare-migration"], DARE_MIGRATION_PATH);
         assert_eq!(d["regionBaseUrls"]["EU"], "https://eu.canopy.example");
         assert_eq!(d["modules"]["adminPages"][0]["url"], ADMIN_CONSOLE_URL);
+        let hooks = d["modules"]["webhooks"].as_array().expect("webhooks");
+        assert_eq!(hooks.len(), CONNECT_EVENTS.len());
+        assert!(hooks.iter().any(|h| h["event"] == "page_removed" && h["url"] == "/webhooks/confluence/page_removed"));
+        assert!(hooks.iter().any(|h| h["event"] == "space_removed"));
         assert!(descriptor(&AppConfig::new("https://x")).get("regionBaseUrls").is_none());
     }
 }

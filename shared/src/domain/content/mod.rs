@@ -6,6 +6,7 @@ pub mod library;
 pub mod model;
 pub mod pages;
 pub mod portability;
+pub mod product_events;
 pub mod site_config;
 pub mod site_items;
 pub mod sites;

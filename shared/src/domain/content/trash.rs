@@ -26,6 +26,9 @@ pub struct TrashView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_by: Option<String>,
     pub purge_after: String,
+    /// Set when the product removed it (`page_trashed`, …), not an editor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
     pub item: serde_json::Value,
 }
 
@@ -53,6 +56,7 @@ fn view(item: Item) -> Result<TrashView> {
         deleted_at: rfc3339(entry.deleted_at),
         deleted_by: entry.deleted_by,
         purge_after: rfc3339(entry.deleted_at + TRASH_DAYS * 86_400 * 1000),
+        cause: entry.cause,
         item: entry.body,
     })
 }
