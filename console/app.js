@@ -13,7 +13,7 @@ import { byId, h, localToRfc3339, say, values, when } from './dom.js';
 import { Import } from './import.js';
 import { LayoutBuilder } from './layout.js';
 import { uploadLogo } from './media.js';
-import { addItem, describeTarget, flatten, newId, removeItem, targetOf } from './navigation.js';
+import { addItem, describeBroken, describeTarget, flatten, newId, removeItem, targetOf } from './navigation.js';
 import { PageMetadata } from './pages.js';
 import { Preview } from './preview.js';
 import { Reports } from './reports.js';
@@ -63,6 +63,8 @@ let theme = null;
 let navItems = [];
 /** @type {{version: number} | null} the stored navigation, when there is one */
 let navStored = null;
+/** @type {Map<string, import('./navigation.js').BrokenEntry>} entries whose target Confluence removed, by id */
+let navBroken = new Map();
 
 /** @param {unknown} error */
 function message(error) {
@@ -270,7 +272,17 @@ async function loadNavigation() {
   } else {
     throw new ApiError(response.status, `http_${response.status}`, 'The navigation could not be read.');
   }
+  await loadBrokenNavigation();
   drawNavigation();
+}
+
+/** Which saved entries point at a page or space Confluence trashed or removed. */
+async function loadBrokenNavigation() {
+  const response = await api.send('GET', `/api/sites/${encodeURIComponent(site.id)}/navigation/broken`);
+  if (!response.ok) throw await errorOf(response);
+  /** @type {{items: import('./navigation.js').BrokenEntry[]}} */
+  const broken = await response.json();
+  navBroken = new Map(broken.items.map((entry) => [entry.id, entry]));
 }
 
 /**
@@ -278,22 +290,31 @@ async function loadNavigation() {
  * @returns {HTMLElement[]}
  */
 function navNodes(items) {
-  return items.map((item) =>
-    h('li', {}, [
+  return items.map((item) => {
+    const broken = navBroken.get(item.id);
+    return h('li', broken ? { class: 'broken', 'data-broken': broken.reason } : {}, [
       h('span', { class: 'item' }, [
         h('strong', {}, [item.label]),
         h('span', { class: 'meta' }, [describeTarget(item.target)]),
+        broken ? h('span', { class: 'broken-note' }, [describeBroken(broken)]) : null,
         h('button', { type: 'button', class: 'danger', 'data-remove': item.id, 'aria-label': `Remove ${item.label}` }, ['Remove']),
       ]),
       item.children.length ? h('ul', {}, navNodes(item.children)) : null,
-    ]),
-  );
+    ]);
+  });
 }
 
 function drawNavigation() {
   const tree = byId('nav-tree');
   tree.replaceChildren(...navNodes(navItems));
   if (!navItems.length) tree.append(h('li', {}, ['No items yet.']));
+  const shown = flatten(navItems).filter(({ item }) => navBroken.has(item.id)).length;
+  const summary = byId('nav-broken');
+  summary.hidden = shown === 0;
+  summary.textContent =
+    shown === 1
+      ? '1 entry points at a page or space that is gone from Confluence. Change or remove it, or restore the page in Confluence.'
+      : `${shown} entries point at pages or spaces that are gone from Confluence. Change or remove them, or restore the pages in Confluence.`;
   const parent = byId('nav-parent', HTMLSelectElement);
   parent.replaceChildren(
     h('option', { value: '' }, ['Top level']),
@@ -341,6 +362,8 @@ byId('nav-save').addEventListener('click', () => {
       reload: loadNavigation,
       saved: async (stored) => {
         navStored = stored;
+        await loadBrokenNavigation();
+        drawNavigation();
         say(status, `Navigation saved (${flatten(items).length} items).`, 'ok');
         await preview.refresh();
       },

@@ -81,6 +81,28 @@ export function removeItem(items, id) {
 }
 
 /**
+ * @typedef {{id: string, label: string, target: Target, reason: string, since: string}} BrokenEntry
+ *   an entry whose page or space Confluence trashed or removed (`GET …/navigation/broken`)
+ */
+
+/** What each reason Canopy answers means to an admin. */
+const BROKEN_REASONS = /** @type {Record<string, string>} */ ({
+  page_trashed: 'page in the Confluence trash',
+  page_removed: 'page deleted in Confluence',
+  space_removed: 'space deleted in Confluence',
+});
+
+/**
+ * How a broken entry reads: what happened and since when (a date, in the admin's locale).
+ * @param {BrokenEntry} entry
+ */
+export function describeBroken(entry) {
+  const what = BROKEN_REASONS[entry.reason] ?? 'target gone in Confluence';
+  const since = new Date(entry.since);
+  return Number.isNaN(since.getTime()) ? `Broken: ${what}` : `Broken: ${what} since ${since.toLocaleDateString()}`;
+}
+
+/**
  * How an item's target reads.
  * @param {Target} target
  */

@@ -1,8 +1,9 @@
 // Browser tests of the console's editors and screens beyond the first flows (console.test.mjs):
 // conflicts (If-Match, 412), the layout builder, the trash, promoted searches, page metadata,
-// import and report configurations. Each screen is driven in Chromium against canopy-local,
-// changed behind the console's back through the API where a conflict is the point, checked
-// through the API, run through axe, and left as a screenshot (target/console-screenshots/screen-*.png).
+// import, report configurations and broken navigation entries. Each screen is driven in Chromium
+// against canopy-local, changed behind the console's back through the API where a conflict is the
+// point, checked through the API, run through axe, and left as a screenshot
+// (target/console-screenshots/screen-*.png).
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -355,6 +356,56 @@ describe('console screens in chromium', () => {
     assert.equal((await api.ok('GET', path)).items.length, 2);
   });
 
+  test('navigation: entries whose page or space Confluence removed are shown broken, and go when fixed', async () => {
+    const addNav = async (label, type, target) => {
+      await page.fill('#nav-label', label);
+      await page.selectOption('#nav-type', type);
+      await page.fill('#nav-target', target);
+      await page.click('#nav-form button[type=submit]');
+      await status('nav-status').filter({ hasText: `Added ${label}` }).waitFor();
+    };
+    await addNav('Handbook', 'page', '4242');
+    await addNav('Projects', 'space', 'PROJ');
+    await page.click('#nav-save');
+    await status('nav-status').filter({ hasText: 'Navigation saved' }).waitFor();
+    assert.equal(await page.locator('#nav-broken').isHidden(), true, 'nothing is broken yet');
+
+    // Confluence trashes the page and deletes the space: Forge triggers, each with a FIT.
+    const { fit } = await (
+      await fetch(`${canopy.base}/dev/forge-token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ clientKey: 'canopy-dev-tenant' }),
+      })
+    ).json();
+    const event = async (body) => {
+      const response = await fetch(`${canopy.base}/forge/events/confluence`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${fit}` },
+        body: JSON.stringify(body),
+      });
+      assert.equal(response.status, 200, await response.text());
+    };
+    await event({ eventType: 'avi:confluence:trashed:page', content: { id: '4242', type: 'page' } });
+    await event({ eventType: 'avi:confluence:deleted:space:V2', space: { id: 7, key: 'PROJ' } });
+    const broken = (await api.ok('GET', `/api/sites/${siteId}/navigation/broken`)).items;
+    assert.deepEqual(broken.map((e) => [e.label, e.reason]), [['Handbook', 'page_trashed'], ['Projects', 'space_removed']]);
+
+    await page.click('button[aria-label="Manage Intranet"]');
+    await page.locator('#nav-broken').filter({ hasText: '2 entries point at pages or spaces that are gone' }).waitFor();
+    await page.locator('#nav-tree li.broken', { hasText: 'Broken: page in the Confluence trash since' }).waitFor();
+    await page.locator('#nav-tree li.broken', { hasText: 'Broken: space deleted in Confluence since' }).waitFor();
+    assert.equal(await page.locator('#nav-tree li.broken').count(), 2, 'only the two gone targets');
+    assert.deepEqual(await axeViolations(page), []);
+    await screenshot(page, 'navigation-broken');
+
+    // The admin removes the space entry; once saved, one broken entry is left.
+    await page.click('button[aria-label="Remove Projects"]');
+    await page.click('#nav-save');
+    await status('nav-status').filter({ hasText: 'Navigation saved' }).waitFor();
+    await page.locator('#nav-broken').filter({ hasText: '1 entry points at a page or space' }).waitFor();
+    assert.equal((await api.ok('GET', `/api/sites/${siteId}/navigation/broken`)).items.length, 1);
+  });
 
   test('page metadata: pick a page by id, featured image by upload or library, text, conflict, remove and restore', async () => {
     const field = (path) => page.locator(`#pages-screen [data-path="${path}"]`);
