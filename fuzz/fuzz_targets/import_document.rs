@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 use canopy_shared::TenantKey;
 use canopy_shared::adapters::admins::LocalAdminDirectory;
 use canopy_shared::adapters::forge_keys::StaticForgeKeys;
+use canopy_shared::adapters::groups::LocalGroupDirectory;
 use canopy_shared::adapters::install_keys::StaticInstallKeys;
 use canopy_shared::adapters::media::local::LocalMediaStore;
 use canopy_shared::adapters::secrets::local::{KEYRING_FILE, LocalKeyring};
@@ -51,6 +52,7 @@ fn world() -> &'static World {
             install_keys: Arc::new(StaticInstallKeys::default()),
             forge: ForgeRemote::new(Arc::new(StaticForgeKeys::default()), clock.clone()),
             admins: Arc::new(LocalAdminDirectory::new(["557058:admin".to_owned()])),
+            groups: Arc::new(LocalGroupDirectory::new([])),
             stack: canopy_shared::domain::data::Stack {
                 data: canopy_shared::domain::data::Data {
                     store,
