@@ -140,10 +140,65 @@ async function chooseSite(id) {
   byId('site-panels').hidden = false;
   preview.show(site.id);
   theme = site.themeId ? await api.get(`/api/themes/${encodeURIComponent(site.themeId)}`) : null;
+  fillAccessForm();
   fillThemeForm();
   await Promise.all([loadSites(), loadNavigation(), loadAnnouncements(), loadFeedback(), preview.refresh(), layouts.showSite(site), searches.load()]);
   say(byId('site-status'), `Managing ${site.name}.`, 'ok');
 }
+
+// Who may see the site: its visibility and, for a restricted site, the groups whose members may.
+
+function accessForm() {
+  return byId('access-form', HTMLFormElement);
+}
+
+function fillAccessForm() {
+  const form = accessForm();
+  /** @type {HTMLSelectElement} */ (form.elements.namedItem('visibility')).value = site.visibility;
+  /** @type {HTMLTextAreaElement} */ (form.elements.namedItem('groups')).value = (site.restrictedToGroups ?? []).join('\n');
+  showAccessGroups();
+}
+
+/** The groups matter only to a restricted site; the API refuses them on any other. */
+function showAccessGroups() {
+  const form = accessForm();
+  const restricted = /** @type {HTMLSelectElement} */ (form.elements.namedItem('visibility')).value === 'restricted';
+  /** @type {HTMLTextAreaElement} */ (form.elements.namedItem('groups')).disabled = !restricted;
+}
+
+/** @param {{visibility: string, restrictedToGroups?: string[]}} stored */
+function describeAccess(stored) {
+  if (stored.visibility === 'public') return 'everyone may see it';
+  if (stored.visibility === 'licensed') return 'signed-in users may see it';
+  return `members of ${(stored.restrictedToGroups ?? []).join(', ')} may see it`;
+}
+
+accessForm().addEventListener('change', showAccessGroups);
+
+onSubmit('access-form', async (form) => {
+  const status = byId('access-status');
+  await attempt(status, async () => {
+    const { visibility, groups = '' } = values(form);
+    const restrictedToGroups = visibility === 'restricted' ? groups.split('\n').map((g) => g.trim()).filter(Boolean) : [];
+    const path = `/api/sites/${encodeURIComponent(site.id)}`;
+    await guardedSave(status, {
+      what: 'The site',
+      read: site,
+      send: async (headers) => (await api.json('PUT', path, { body: { ...modelOf(site), visibility, restrictedToGroups }, headers })).data,
+      latest: async () => (site = await api.get(path)),
+      reload: async () => {
+        site = await api.get(path);
+        fillAccessForm();
+      },
+      saved: async (stored) => {
+        site = stored;
+        fillAccessForm();
+        await loadSites();
+        say(status, `Saved: ${describeAccess(stored)}.`, 'ok');
+      },
+    });
+  });
+});
 
 // Theme and logo.
 

@@ -1,8 +1,8 @@
 // Browser tests of the console's editors and screens beyond the first flows (console.test.mjs):
 // conflicts (If-Match, 412), the layout builder, the trash, promoted searches, page metadata,
-// import, report configurations and broken navigation entries. Each screen is driven in Chromium
-// against canopy-local, changed behind the console's back through the API where a conflict is the
-// point, checked through the API, run through axe, and left as a screenshot
+// import, report configurations, broken navigation entries and who may see a site. Each screen is
+// driven in Chromium against canopy-local, changed behind the console's back through the API where
+// a conflict is the point, checked through the API, run through axe, and left as a screenshot
 // (target/console-screenshots/screen-*.png).
 
 import assert from 'node:assert/strict';
@@ -500,6 +500,48 @@ describe('console screens in chromium', () => {
 
 
   // Last: the page moves to a Jira tenant.
+  test('site access: visibility and groups, refused without a group, a conflict reloads, checked through the API', async () => {
+    const path = `/api/sites/${siteId}`;
+    await page.selectOption('#access-visibility', 'restricted');
+    assert.equal(await page.isDisabled('#access-groups'), false, 'groups open for a restricted site');
+    await page.fill('#access-groups', '');
+    await page.click('#access-form button[type=submit]');
+    await status('access-status').filter({ hasText: 'restrictedToGroups' }).waitFor();
+    assert.equal((await api.ok('GET', path)).visibility, 'licensed', 'a refused change writes nothing');
+
+    await page.fill('#access-groups', 'execs\n\n  board  ');
+    await page.click('#access-form button[type=submit]');
+    await status('access-status').filter({ hasText: 'Saved: members of execs, board may see it.' }).waitFor();
+    let stored = await api.ok('GET', path);
+    assert.equal(stored.visibility, 'restricted');
+    assert.deepEqual(stored.restrictedToGroups, ['execs', 'board']);
+    await page.locator('#site-list').filter({ hasText: 'restricted' }).waitFor();
+    assert.deepEqual(await axeViolations(page), []);
+    await screenshot(page, 'site-access');
+
+    // A colleague renames the site; opening it to signed-in users is held until the admin chooses.
+    const { id, version, updatedAt, updatedBy, ...model } = stored;
+    await api.ok('PUT', path, { ...model, name: 'Intranet (execs)' }, { 'if-match': `"${version}"` });
+    await page.selectOption('#access-visibility', 'licensed');
+    assert.equal(await page.isDisabled('#access-groups'), true, 'groups are closed for other visibilities');
+    await page.click('#access-form button[type=submit]');
+    await status('access-status').filter({ hasText: 'The site was changed by someone else' }).waitFor();
+    assert.equal((await api.ok('GET', path)).visibility, 'restricted', 'nothing is written before the choice');
+    await page.click('#access-status button[data-conflict=reload]');
+    await status('access-status').filter({ hasText: 'Reloaded' }).waitFor();
+    assert.equal(await page.inputValue('#access-visibility'), 'restricted');
+    assert.equal(await page.inputValue('#access-groups'), 'execs\nboard');
+
+    await page.selectOption('#access-visibility', 'licensed');
+    await page.click('#access-form button[type=submit]');
+    await status('access-status').filter({ hasText: 'Saved: signed-in users may see it.' }).waitFor();
+    stored = await api.ok('GET', path);
+    assert.equal(stored.visibility, 'licensed');
+    assert.deepEqual(stored.restrictedToGroups, []);
+    assert.equal(stored.name, 'Intranet (execs)', 'the colleague\'s rename is kept');
+    assert.deepEqual(errors.filter((e) => !/status of 40[349]|status of 41[2]|status of 422/.test(e)), []);
+  });
+
   test('report configurations: only for Jira tenants; JQL, fields, sorting, filters and aggregations as the model has them', async () => {
     assert.equal(await page.locator('#reports-screen').isHidden(), true, 'a Confluence tenant has no reports screen');
     const jira = adminApi(canopy.base, 'jira-dev-tenant', { productType: 'jira' });
