@@ -45,9 +45,12 @@ impl World {
     /// A site of tenant A with navigation, an announcement for everyone, a promoted search
     /// and a page's metadata.
     async fn furnished_site(&self, visibility: &str, groups: &[&str]) -> String {
-        let site = self
-            .create("/api/sites", &json!({"name": "Intranet", "visibility": visibility, "restrictedToGroups": groups}))
-            .await;
+        self.furnish(&json!({"name": "Intranet", "visibility": visibility, "restrictedToGroups": groups})).await
+    }
+
+    /// [`Self::furnished_site`] of a site created from `site`.
+    async fn furnish(&self, site: &Value) -> String {
+        let site = self.create("/api/sites", site).await;
         let admin = self.token(A, Some(ADMIN_ACCOUNT));
         let nav = json!({"items": [{"id": "home", "label": "Home", "target": {"type": "page", "pageId": "12345"}, "children": []}]});
         let (status, _, body) = self.app.send(put(&format!("/api/sites/{site}/navigation"), &admin, None, &nav)).await;
@@ -115,8 +118,155 @@ async fn listed(w: &World, token: &str) -> Vec<String> {
     body["items"].as_array().expect("items").iter().map(|s| s["id"].as_str().expect("id").to_owned()).collect()
 }
 
+/// `answer` without the fields only administrators get: every `updatedBy` and
+/// `restrictedToGroups`, and in the site config every `version`.
+fn as_for_visitors(answer: &Value, config: bool) -> Value {
+    match answer {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .filter(|(name, _)| !["updatedBy", "restrictedToGroups"].contains(&name.as_str()))
+                .filter(|(name, _)| !(config && name.as_str() == "version"))
+                .map(|(name, value)| (name.clone(), as_for_visitors(value, config)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|item| as_for_visitors(item, config)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Whether `answer` has a field `name` anywhere.
+fn has_field(answer: &Value, name: &str) -> bool {
+    match answer {
+        Value::Object(fields) => fields.iter().any(|(field, value)| field == name || has_field(value, name)),
+        Value::Array(items) => items.iter().any(|item| has_field(item, name)),
+        _ => false,
+    }
+}
+
+fn announcement(title: &str, audience: &str, window: (Option<&str>, Option<&str>)) -> Value {
+    let mut body = json!({"title": title, "body": "", "severity": "info", "audience": audience});
+    if let Some(starts) = window.0 {
+        body["startsAt"] = json!(starts);
+    }
+    if let Some(ends) = window.1 {
+        body["endsAt"] = json!(ends);
+    }
+    body
+}
+
+fn titles(answer: &Value) -> Vec<String> {
+    let mut titles: Vec<String> = answer
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|item| item["title"].as_str().expect("title").to_owned())
+        .collect();
+    titles.sort();
+    titles
+}
+
 mod scenarios {
     use super::*;
+
+    pub async fn visitors_get_what_rendering_needs_and_admins_the_full_records(w: World) {
+        let theme = w
+            .create("/api/themes", &json!({"name": "Brand", "colors": {"primary": "#0052CC", "background": "#FFFFFF", "text": "#172B4D"}, "fonts": {"body": "Inter, sans-serif"}}))
+            .await;
+        let layout = w
+            .create("/api/layouts", &json!({"title": "Home", "sections": [{"id": "s1", "columns": [{"width": 12, "blocks": [{"type": "text", "markup": "Welcome"}]}]}]}))
+            .await;
+        let site = w
+            .furnish(&json!({"name": "Board", "visibility": "restricted", "restrictedToGroups": [GROUP_ID], "themeId": theme, "homeLayoutId": layout}))
+            .await;
+        let mut paths = read_paths(&w, &site).await;
+        paths.extend(["/api/sites".to_owned(), "/api/themes".to_owned(), "/api/layouts".to_owned()]);
+        paths.extend([format!("/api/themes/{theme}"), format!("/api/layouts/{layout}")]);
+        let (admin, member) = (w.token(A, Some(ADMIN_ACCOUNT)), w.token(A, Some(MEMBER_ACCOUNT)));
+        for path in &paths {
+            let config = path.ends_with("/config");
+            let (status, _, full) = w.app.send(get(path, Some(&admin))).await;
+            assert_eq!(status, 200, "{path}: {full}");
+            assert!(has_field(&full, "updatedBy"), "{path}: an administrator sees who changed it: {full}");
+            let (status, _, seen) = w.app.send(get(path, Some(&member))).await;
+            assert_eq!(status, 200, "{path}: {seen}");
+            assert_eq!(
+                seen,
+                as_for_visitors(&full, config),
+                "{path}: a visitor gets the record without the admin-only fields"
+            );
+            for hidden in ["updatedBy", "restrictedToGroups", "deletedBy"] {
+                assert!(!has_field(&seen, hidden), "{path}: {hidden} in {seen}");
+            }
+            assert!(!seen.to_string().contains(GROUP_ID), "{path}: the group id leaked: {seen}");
+            assert!(!seen.to_string().contains(ADMIN_ACCOUNT), "{path}: an editor's accountId leaked: {seen}");
+        }
+        let (_, _, full) = w.app.send(get(&format!("/api/sites/{site}/config"), Some(&admin))).await;
+        assert_eq!(full["site"]["restrictedToGroups"], json!([GROUP_ID]), "{full}");
+        assert_eq!((full["theme"]["version"].as_u64(), full["site"]["version"].as_u64()), (Some(1), Some(1)));
+        let (_, _, seen) = w.app.send(get(&format!("/api/sites/{site}/config"), Some(&member))).await;
+        assert!(!has_field(&seen, "version"), "no version of any part for a visitor: {seen}");
+        assert_eq!(seen["theme"]["colors"]["primary"], "#0052CC", "what rendering needs stays: {seen}");
+        // An item's own version stays on its own route: it is the answer's ETag.
+        let (_, headers, seen) = w.app.send(get(&format!("/api/sites/{site}"), Some(&member))).await;
+        assert_eq!(headers["etag"].to_str().unwrap(), format!("\"{}\"", seen["version"]));
+    }
+
+    pub async fn announcements_and_searches_not_live_for_a_visitor_are_missing_on_every_route(w: World) {
+        let site = w.furnished_site("public", &[]).await;
+        let base = format!("/api/sites/{site}");
+        let future = (Some("2030-01-01T00:00:00Z"), None);
+        let over = (Some("2025-01-01T00:00:00Z"), Some("2025-02-01T00:00:00Z"));
+        let mut ids = std::collections::BTreeMap::new();
+        for (title, audience, window) in [
+            ("future", "loggedIn", future),
+            ("over", "everyone", over),
+            ("signed-in", "loggedIn", (None, None)),
+            ("anonymous", "anonymous", (None, None)),
+        ] {
+            ids.insert(title, w.create(&format!("{base}/announcements"), &announcement(title, audience, window)).await);
+        }
+        let later = json!({"keywords": ["holidays"], "targets": [{"title": "Holidays", "target": {"type": "page", "pageId": "2"}}], "startsAt": "2030-01-01T00:00:00Z"});
+        let later = w.create(&format!("{base}/promoted-searches"), &later).await;
+
+        let (admin, user, anonymous) =
+            (w.token(A, Some(ADMIN_ACCOUNT)), w.token(A, Some(USER_ACCOUNT)), w.token(A, None));
+        let (_, _, all) = w.app.send(get(&format!("{base}/announcements"), Some(&admin))).await;
+        assert_eq!(
+            titles(&all["items"]),
+            ["Hello", "anonymous", "future", "over", "signed-in"],
+            "an administrator manages them all"
+        );
+        for (token, live) in [(&user, vec!["Hello", "signed-in"]), (&anonymous, vec!["Hello", "anonymous"])] {
+            let (_, _, listed) = w.app.send(get(&format!("{base}/announcements"), Some(token))).await;
+            assert_eq!(titles(&listed["items"]), live, "the list");
+            let (_, _, config) = w.app.send(get(&format!("{base}/config"), Some(token))).await;
+            assert_eq!(titles(&config["announcements"]), live, "the config");
+            for (title, id) in &ids {
+                let path = format!("{base}/announcements/{id}");
+                if live.contains(title) {
+                    assert_visible(&w, &path, token).await;
+                } else {
+                    let hidden = w.app.send_raw(get(&path, Some(token))).await;
+                    let missing = w.app.send_raw(get(&format!("{base}/announcements/{MISSING}"), Some(token))).await;
+                    assert_eq!(hidden.0, 404, "{title}");
+                    assert_eq!(
+                        (&hidden.1, &hidden.2),
+                        (&missing.1, &missing.2),
+                        "{title}: exactly a missing announcement"
+                    );
+                }
+            }
+            let (_, _, searches) = w.app.send(get(&format!("{base}/promoted-searches"), Some(token))).await;
+            assert_eq!(searches["items"].as_array().map(Vec::len), Some(1), "only the live search: {searches}");
+            let (status, _, _) = w.app.send(get(&format!("{base}/promoted-searches/{later}"), Some(token))).await;
+            assert_eq!(status, 404);
+        }
+        for id in ids.values().chain([&later]) {
+            let collection = if id == &later { "promoted-searches" } else { "announcements" };
+            assert_visible(&w, &format!("{base}/{collection}/{id}"), &admin).await;
+        }
+    }
 
     pub async fn a_restricted_site_opens_to_members_and_admins_and_is_missing_for_everyone_else(w: World) {
         let site = w.furnished_site("restricted", &[GROUP_ID]).await;
@@ -195,6 +345,8 @@ mod scenarios {
 }
 
 support::scenarios!(stores and schemes: [
+    visitors_get_what_rendering_needs_and_admins_the_full_records,
+    announcements_and_searches_not_live_for_a_visitor_are_missing_on_every_route,
     a_restricted_site_opens_to_members_and_admins_and_is_missing_for_everyone_else,
     a_licensed_site_opens_to_signed_in_users_only,
     a_public_site_opens_to_anonymous_visitors,

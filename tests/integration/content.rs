@@ -104,6 +104,8 @@ mod scenarios {
         let path = format!("/api/sites/{id}");
         let (status, body, etag) = w.get(&path, &w.user(A)).await;
         assert_eq!((status, body["name"].as_str(), etag.as_deref()), (200, Some("Docs"), Some("\"1\"")));
+        assert_eq!(body["updatedBy"], json!(null), "a user is not told who edited it");
+        let (_, body, _) = w.get(&path, &w.admin(A)).await;
         assert_eq!(body["updatedBy"], ADMIN_ACCOUNT);
 
         let (status, _, body) = w.app.send(put(&path, &w.admin(A), None, &site("Renamed"))).await;

@@ -11,8 +11,12 @@
 
 use std::collections::HashSet;
 
+use serde::Serialize;
+
+use crate::domain::content::model::ContentModel;
 use crate::domain::content::model::site::{Site, Visibility};
-use crate::domain::records::not_found;
+use crate::domain::records::{Stored, not_found};
+use crate::kernel::clock::rfc3339;
 use crate::kernel::error::Error;
 
 /// One group the product says an account belongs to.
@@ -82,6 +86,68 @@ impl View {
             Self::Admin => true,
             Self::Visitor { signed_in } => signed_in,
         }
+    }
+
+    /// Whether this caller is shown `item` at all at `now_secs`: an administrator every item, a
+    /// visitor what is live for them (an announcement in its window and audience, a promoted
+    /// search in its window). Anything else is, to the visitor, an item that does not exist.
+    pub fn shows<M: ContentModel>(self, item: &M, now_secs: i64) -> bool {
+        self.is_admin() || item.shown_to_visitor(self.signed_in(), now_secs)
+    }
+
+    /// `stored` as this caller sees it (see [`Seen`]).
+    pub fn sees<M>(self, stored: &Stored<M>) -> Seen<'_, M> {
+        Seen { stored, view: self, version: true }
+    }
+}
+
+/// A stored item as a [`View`] sees it. An administrator gets the whole record; a visitor gets
+/// what rendering needs: the id, the version (the item's own `ETag`), when it changed and the
+/// model's fields, without the editor's accountId (`updatedBy`) and without the model's
+/// [`ContentModel::ADMIN_ONLY_FIELDS`] (a site's groups).
+pub struct Seen<'a, M> {
+    stored: &'a Stored<M>,
+    view: View,
+    version: bool,
+}
+
+impl<M> Seen<'_, M> {
+    /// Without the version for a visitor: inside an answer about another item (the site config),
+    /// where the versions of the parts are the administrators' business.
+    pub fn without_version(mut self) -> Self {
+        self.version = self.view.is_admin();
+        self
+    }
+}
+
+impl<M: ContentModel> Serialize for Seen<'_, M> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Visitor<'a, D> {
+            id: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            version: Option<u64>,
+            updated_at: String,
+            #[serde(flatten)]
+            data: D,
+        }
+        let stored = self.stored;
+        if self.view.is_admin() {
+            return stored.serialize(serializer);
+        }
+        let (id, version, updated_at) =
+            (&*stored.id, self.version.then_some(stored.version), rfc3339(stored.updated_at));
+        if M::ADMIN_ONLY_FIELDS.is_empty() {
+            return Visitor { id, version, updated_at, data: &stored.data }.serialize(serializer);
+        }
+        let mut data = serde_json::to_value(&stored.data).map_err(serde::ser::Error::custom)?;
+        if let Some(fields) = data.as_object_mut() {
+            for field in M::ADMIN_ONLY_FIELDS {
+                fields.remove(*field);
+            }
+        }
+        Visitor { id, version, updated_at, data }.serialize(serializer)
     }
 }
 

@@ -81,8 +81,17 @@ impl<'a> Viewer<'a> {
         }
     }
 
-    fn visitor(&self) -> View {
+    pub fn visitor(&self) -> View {
         View::Visitor { signed_in: self.auth.account_id.is_some() }
+    }
+
+    /// How this caller sees the tenant's library (themes, layouts, reports): whole records for
+    /// an administrator, a visitor's view for anyone else (and when the admin question fails).
+    pub async fn library_view(&mut self) -> View {
+        match self.admin_view().await {
+            Some(admin) => admin,
+            None => self.visitor(),
+        }
     }
 
     /// How this caller sees `site`; a site it may not see is [`access::hidden`].

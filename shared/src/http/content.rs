@@ -13,8 +13,9 @@ use utoipa_axum::routes;
 use super::access::{Viewer, site_for};
 use super::auth::AuthContext;
 use super::body::JsonBody;
-use super::extract::{Admin, IfMatch, PageView, Paging, QueryParams, item_response};
-use super::schema::{IfMatchHeader, Item, ItemPage, ItemParam, PageSchema, PagingParams, SiteParam};
+use super::extract::{Admin, IfMatch, PageView, Paging, QueryParams, item_response, seen_response};
+use super::schema::{IfMatchHeader, Item, ItemPage, ItemParam, PageSchema, PagingParams, SiteConfigSchema, SiteParam};
+use crate::domain::access::View;
 use crate::domain::content::library::{LAYOUTS, Library, REPORTS, THEMES};
 use crate::domain::content::model::ContentModel;
 use crate::domain::content::model::navigation::Navigation;
@@ -22,6 +23,7 @@ use crate::domain::content::model::page_metadata::PageMetadata;
 use crate::domain::content::model::site::Site;
 use crate::domain::content::site_items::{ANNOUNCEMENTS, PROMOTED_SEARCHES, SiteCollection};
 use crate::domain::content::{pages, portability, product_events, site_config, site_items, sites, trash};
+use crate::domain::records::{Stored, not_found};
 use crate::kernel::error::Result;
 use crate::state::AppState;
 
@@ -60,23 +62,35 @@ fn page<T: serde::Serialize>(page: crate::ports::store::Page<T>) -> Response {
     axum::Json(PageView::from(page)).into_response()
 }
 
+/// A page of items as `view` sees them (`domain::access::Seen`), leaving out those a visitor is
+/// not shown; the cursor still moves past them, so a page may hold fewer than `limit`.
+fn seen_page<M: ContentModel>(mut listed: crate::ports::store::Page<Stored<M>>, view: View, now_secs: i64) -> Response {
+    listed.items.retain(|item| view.shows(&item.data, now_secs));
+    let items = listed.items.iter().map(|item| view.sees(item)).collect();
+    axum::Json(PageView { items, next_cursor: listed.next }).into_response()
+}
+
 // Sites.
 
 #[utoipa::path(get, path = "/api/sites", tag = "content", params(PagingParams), responses((status = 200, body = ItemPage<Site>)))]
 async fn list_sites(State(state): State<AppState>, auth: AuthContext, paging: Paging) -> Result<Response> {
     let mut listed = sites::list(&state, &auth.tenant, paging.limit, paging.cursor.as_deref()).await?;
     let mut viewer = Viewer::new(&state, &auth);
-    if viewer.admin_view().await.is_none() {
-        // The cursor still moves past the sites left out: a page may hold fewer than `limit`.
-        let mut seen = Vec::with_capacity(listed.items.len());
-        for site in listed.items {
-            if viewer.lists(&site.data).await {
-                seen.push(site);
+    let view = match viewer.admin_view().await {
+        Some(admin) => admin,
+        None => {
+            // The cursor still moves past the sites left out: a page may hold fewer than `limit`.
+            let mut seen = Vec::with_capacity(listed.items.len());
+            for site in listed.items {
+                if viewer.lists(&site.data).await {
+                    seen.push(site);
+                }
             }
+            listed.items = seen;
+            viewer.visitor()
         }
-        listed.items = seen;
-    }
-    Ok(page(listed))
+    };
+    Ok(seen_page(listed, view, state.clock.now_secs()))
 }
 
 #[utoipa::path(post, path = "/api/sites", tag = "content", request_body = Site, responses((status = 201, body = Item<Site>)))]
@@ -90,8 +104,8 @@ async fn create_site(
 
 #[utoipa::path(get, path = "/api/sites/{site_id}", tag = "content", params(SiteParam), responses((status = 200, body = Item<Site>)))]
 async fn read_site(State(state): State<AppState>, auth: AuthContext, Path(id): Path<String>) -> Result<Response> {
-    let (site, _view) = site_for(&state, &auth, &id).await?;
-    Ok(item_response(StatusCode::OK, &site))
+    let (site, view) = site_for(&state, &auth, &id).await?;
+    Ok(seen_response(&site, view))
 }
 
 #[utoipa::path(put, path = "/api/sites/{site_id}", tag = "content", params(SiteParam, IfMatchHeader), request_body = Site, responses((status = 200, body = Item<Site>)))]
@@ -116,9 +130,9 @@ async fn delete_site(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Any user of the tenant; `ETag` + `304` on `If-None-Match`, cacheable privately but always
-/// revalidated (announcements start and end by the clock).
-#[utoipa::path(get, path = "/api/sites/{site_id}/config", tag = "content", params(SiteParam), responses((status = 200, body = Value), (status = 304, description = "Unchanged since `If-None-Match`.")))]
+/// Whoever may see the site, as they see it (`SiteConfig`); `ETag` + `304` on `If-None-Match`,
+/// cacheable privately but always revalidated (announcements start and end by the clock).
+#[utoipa::path(get, path = "/api/sites/{site_id}/config", tag = "content", params(SiteParam), responses((status = 200, body = SiteConfigSchema), (status = 304, description = "Unchanged since `If-None-Match`.")))]
 async fn read_site_config(
     State(state): State<AppState>,
     auth: AuthContext,
@@ -153,8 +167,8 @@ async fn read_navigation(
     auth: AuthContext,
     Path(site_id): Path<String>,
 ) -> Result<Response> {
-    site_for(&state, &auth, &site_id).await?;
-    Ok(item_response(StatusCode::OK, &site_items::read_navigation(&state, &auth.tenant, &site_id).await?))
+    let (_, view) = site_for(&state, &auth, &site_id).await?;
+    Ok(seen_response(&site_items::read_navigation(&state, &auth.tenant, &site_id).await?, view))
 }
 
 #[utoipa::path(put, path = "/api/sites/{site_id}/navigation", tag = "content", params(SiteParam, IfMatchHeader), request_body = Navigation, responses((status = 200, body = Item<Navigation>), (status = 201, body = Item<Navigation>)))]
@@ -210,8 +224,9 @@ macro_rules! site_collection_handlers {
             paging: Paging,
         ) -> Result<Response> {
             let collection: &SiteCollection<$model> = &$collection;
-            site_for(&state, &auth, &site_id).await?;
-            Ok(page(collection.list(&state, &auth.tenant, &site_id, paging.limit, paging.cursor.as_deref()).await?))
+            let (_, view) = site_for(&state, &auth, &site_id).await?;
+            let listed = collection.list(&state, &auth.tenant, &site_id, paging.limit, paging.cursor.as_deref()).await?;
+            Ok(seen_page(listed, view, state.clock.now_secs()))
         }
 
         #[utoipa::path(post, path = $list_path, tag = "content", params(SiteParam), request_body = $model, responses((status = 201, body = Item<$model>)))]
@@ -230,8 +245,13 @@ macro_rules! site_collection_handlers {
             auth: AuthContext,
             Path((site_id, id)): Path<(String, String)>,
         ) -> Result<Response> {
-            site_for(&state, &auth, &site_id).await?;
-            Ok(item_response(StatusCode::OK, &$collection.read(&state, &auth.tenant, &site_id, &id).await?))
+            let (_, view) = site_for(&state, &auth, &site_id).await?;
+            let item = $collection.read(&state, &auth.tenant, &site_id, &id).await?;
+            if !view.shows(&item.data, state.clock.now_secs()) {
+                // Not live for this visitor: exactly an item that does not exist.
+                return Err(not_found(<$model as ContentModel>::KIND));
+            }
+            Ok(seen_response(&item, view))
         }
 
         #[utoipa::path(put, path = $item_path, tag = "content", params(SiteParam, ItemParam, IfMatchHeader), request_body = $model, responses((status = 200, body = Item<$model>)))]
@@ -294,7 +314,10 @@ async fn list_library<M: ContentModel>(
 where
     Library<M>: LibraryOf,
 {
-    Ok(page(<Library<M> as LibraryOf>::get().list(&state, &auth.tenant, paging.limit, paging.cursor.as_deref()).await?))
+    let listed =
+        <Library<M> as LibraryOf>::get().list(&state, &auth.tenant, paging.limit, paging.cursor.as_deref()).await?;
+    let view = Viewer::new(&state, &auth).library_view().await;
+    Ok(seen_page(listed, view, state.clock.now_secs()))
 }
 
 /// Maps a model type to its library constant, so one generic handler serves each kind.
@@ -326,7 +349,8 @@ macro_rules! library_handlers {
 
         #[utoipa::path(get, path = $item_path, tag = "content", params(ItemParam), responses((status = 200, body = Item<$model>)))]
         async fn $read(State(state): State<AppState>, auth: AuthContext, Path(id): Path<String>) -> Result<Response> {
-            Ok(item_response(StatusCode::OK, &$library.read(&state, &auth.tenant, &id).await?))
+            let item = $library.read(&state, &auth.tenant, &id).await?;
+            Ok(seen_response(&item, Viewer::new(&state, &auth).library_view().await))
         }
 
         #[utoipa::path(put, path = $item_path, tag = "content", params(ItemParam, IfMatchHeader), request_body = $model, responses((status = 200, body = Item<$model>)))]
@@ -413,8 +437,8 @@ async fn read_site_page(
     auth: AuthContext,
     Path((site_id, page_id)): Path<(String, String)>,
 ) -> Result<Response> {
-    site_for(&state, &auth, &site_id).await?;
-    Ok(item_response(StatusCode::OK, &pages::read(&state, &auth.tenant, &page_id).await?))
+    let (_, view) = site_for(&state, &auth, &site_id).await?;
+    Ok(seen_response(&pages::read(&state, &auth.tenant, &page_id).await?, view))
 }
 
 #[utoipa::path(put, path = "/api/pages/{page_id}/metadata", tag = "content", params(("page_id" = String, Path, description = "A Confluence page id."), IfMatchHeader), request_body = PageMetadata, responses((status = 200, body = Item<PageMetadata>), (status = 201, body = Item<PageMetadata>)))]

@@ -9,6 +9,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::auth::AuthContext;
+use crate::domain::access::View;
+use crate::domain::content::model::ContentModel;
 use crate::domain::records::{DEFAULT_PAGE_SIZE, Editor, MAX_LIST_PAGE_SIZE, Stored};
 use crate::kernel::error::{Error, Result};
 use crate::ports::store::Page;
@@ -109,9 +111,17 @@ impl<T> From<Page<T>> for PageView<T> {
     }
 }
 
+/// One item as `view` sees it (`domain::access::Seen`), with its ETag, as 200.
+pub fn seen_response<M: ContentModel>(stored: &Stored<M>, view: View) -> Response {
+    with_etag((StatusCode::OK, axum::Json(view.sees(stored))).into_response(), stored)
+}
+
 /// One item with its ETag, as 200 or 201.
 pub fn item_response<M: Serialize>(status: StatusCode, stored: &Stored<M>) -> Response {
-    let mut response = (status, axum::Json(stored)).into_response();
+    with_etag((status, axum::Json(stored)).into_response(), stored)
+}
+
+fn with_etag<M>(mut response: Response, stored: &Stored<M>) -> Response {
     if let Ok(etag) = HeaderValue::from_str(&stored.etag()) {
         response.headers_mut().insert(header::ETAG, etag);
     }

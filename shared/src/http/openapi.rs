@@ -142,7 +142,7 @@ pub fn complete(mut document: OpenApi) -> OpenApi {
     merge_flattened_items(document)
 }
 
-/// `Item<M>` comes out as `allOf: [M, {id, version, …}]`, and `M` says `additionalProperties:
+/// `Item<M>` (and the config's `ConfigItem<M>`, `ConfigSnapshot<M>`) comes out as `allOf: [M, {id, version, …}]`, and `M` says `additionalProperties:
 /// false` (its `deny_unknown_fields`): under `allOf` each part would refuse the other's fields, so
 /// every item would fail its own schema. The parts are merged into one object instead.
 fn merge_flattened_items(mut document: OpenApi) -> OpenApi {
@@ -150,7 +150,7 @@ fn merge_flattened_items(mut document: OpenApi) -> OpenApi {
     let Some(components) = document.components.as_mut() else { return document };
     for (name, schema) in components.schemas.iter_mut() {
         let RefOr::T(Schema::AllOf(all_of)) = schema else { continue };
-        if !name.starts_with("Item_") {
+        if !["Item_", "ConfigItem_", "ConfigSnapshot_"].iter().any(|prefix| name.starts_with(prefix)) {
             continue;
         }
         let mut merged = Object::new();

@@ -3,6 +3,13 @@
 
 use utoipa::{IntoParams, ToSchema};
 
+use crate::domain::content::model::announcement::Announcement;
+use crate::domain::content::model::layout::Layout;
+use crate::domain::content::model::navigation::Navigation;
+use crate::domain::content::model::promoted_search::PromotedSearch;
+use crate::domain::content::model::site::Site;
+use crate::domain::content::model::theme::Theme;
+
 /// Every error Canopy answers: `{"error": {"code", "message", …}}`; some codes add fields
 /// (`wrong_region`: `region`, `baseUrl`; `in_use`: `usedBy`).
 #[derive(ToSchema)]
@@ -88,4 +95,52 @@ pub struct Item<M> {
 pub struct ItemPage<M> {
     items: Vec<Item<M>>,
     next_cursor: Option<String>,
+}
+
+/// `GET /api/sites/{site_id}/config`: everything a site page is drawn from, read at once: the
+/// announcements and promoted searches live now (announcements for the caller's audience). A
+/// visitor's answer leaves out `updatedBy`, every `version` and the site's `restrictedToGroups`.
+#[derive(ToSchema)]
+#[schema(as = SiteConfig)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct SiteConfigSchema {
+    site: ConfigItem<Site>,
+    /// The site's theme as copied when the site named it; null without one.
+    theme: Option<ConfigSnapshot<Theme>>,
+    /// The site's home layout as copied when the site named it; null without one.
+    home_layout: Option<ConfigSnapshot<Layout>>,
+    /// null until the site has navigation.
+    navigation: Option<Navigation>,
+    announcements: Vec<ConfigItem<Announcement>>,
+    promoted_searches: Vec<ConfigItem<PromotedSearch>>,
+}
+
+/// An item inside the site config.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ConfigItem<M> {
+    id: String,
+    /// Administrators only.
+    version: Option<u64>,
+    /// RFC 3339.
+    updated_at: String,
+    /// The accountId of the last writer: administrators only.
+    updated_by: Option<String>,
+    #[serde(flatten)]
+    data: M,
+}
+
+/// A theme or layout as the site copied it.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ConfigSnapshot<M> {
+    /// The theme's or layout's id.
+    id: String,
+    /// The version copied: administrators only.
+    version: Option<u64>,
+    #[serde(flatten)]
+    data: M,
 }

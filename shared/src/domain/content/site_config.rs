@@ -10,7 +10,7 @@ use super::model::navigation::Navigation;
 use super::model::promoted_search::PromotedSearch;
 use super::model::site::Site;
 use super::sites::{Snapshot, check_site_id};
-use crate::domain::access::View;
+use crate::domain::access::{Seen, View};
 use crate::domain::data::Data;
 use crate::domain::records::{Stored, decode, not_found};
 use crate::kernel::error::{Error, Result};
@@ -18,24 +18,28 @@ use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{MAX_PAGE_SIZE, PageRequest};
 
+/// A copy of a theme or layout taken when the site named it: the source's id and version.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotView {
     pub id: String,
-    pub version: u64,
+    /// The source's version: administrators only (a visitor is not told other items' versions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
     #[serde(flatten)]
     pub data: Value,
 }
 
-#[derive(Debug, Serialize)]
+/// The config as one caller sees it (`http::schema::SiteConfigSchema` is its documented shape).
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SiteConfig {
-    pub site: Stored<Site>,
-    pub theme: Option<SnapshotView>,
-    pub home_layout: Option<SnapshotView>,
-    pub navigation: Option<Navigation>,
-    pub announcements: Vec<Stored<Announcement>>,
-    pub promoted_searches: Vec<Stored<PromotedSearch>>,
+struct SiteConfig<'a> {
+    site: Seen<'a, Site>,
+    theme: Option<&'a SnapshotView>,
+    home_layout: Option<&'a SnapshotView>,
+    navigation: Option<&'a Navigation>,
+    announcements: Vec<Seen<'a, Announcement>>,
+    promoted_searches: Vec<Seen<'a, PromotedSearch>>,
 }
 
 /// The site config serialised once: the bytes answered and the ETag hashed from them.
@@ -83,7 +87,8 @@ pub async fn load(ctx: &Data, tenant: &TenantKey, site_id: &str) -> Result<Confi
             navigation = Some(decode::<Navigation>(item, site_id)?.data);
         } else if sk == theme_sk || sk == home_sk {
             let snapshot: Snapshot = serde_json::from_value(item.body).map_err(Error::internal)?;
-            let view = SnapshotView { id: snapshot.source_id, version: snapshot.source_version, data: snapshot.data };
+            let view =
+                SnapshotView { id: snapshot.source_id, version: Some(snapshot.source_version), data: snapshot.data };
             if sk == theme_sk { theme = Some(view) } else { home_layout = Some(view) }
         } else if let Some(id) = sk.strip_prefix(&ann_prefix) {
             announcements.push(decode::<Announcement>(item, id)?);
@@ -96,23 +101,35 @@ pub async fn load(ctx: &Data, tenant: &TenantKey, site_id: &str) -> Result<Confi
 }
 
 impl ConfigParts {
-    /// The config as `view` sees it: the announcements and promoted searches active at the read,
-    /// announcements only for the caller's audience.
-    pub fn render(self, view: View) -> Result<RenderedConfig> {
+    /// The config as `view` sees it: the announcements and promoted searches live at the read
+    /// (announcements for the caller's audience), each part as [`View::sees`] it; a visitor is
+    /// told no part's version (the config's `ETag` stands for the whole).
+    pub fn render(mut self, view: View) -> Result<RenderedConfig> {
         let now = self.now;
-        let announcements = self
-            .announcements
-            .into_iter()
-            .filter(|a| a.data.is_active_at(now) && a.data.audience.includes(view.signed_in()))
-            .collect();
-        let promoted_searches = self.promoted_searches.into_iter().filter(|s| s.data.is_active_at(now)).collect();
+        // The config is what a site shows now, to an administrator too.
+        let live = View::Visitor { signed_in: view.signed_in() };
+        if !view.is_admin() {
+            for snapshot in [&mut self.theme, &mut self.home_layout].into_iter().flatten() {
+                snapshot.version = None;
+            }
+        }
         let config = SiteConfig {
-            site: self.site,
-            theme: self.theme,
-            home_layout: self.home_layout,
-            navigation: self.navigation,
-            announcements,
-            promoted_searches,
+            site: view.sees(&self.site).without_version(),
+            theme: self.theme.as_ref(),
+            home_layout: self.home_layout.as_ref(),
+            navigation: self.navigation.as_ref(),
+            announcements: self
+                .announcements
+                .iter()
+                .filter(|a| live.shows(&a.data, now))
+                .map(|a| view.sees(a).without_version())
+                .collect(),
+            promoted_searches: self
+                .promoted_searches
+                .iter()
+                .filter(|s| live.shows(&s.data, now))
+                .map(|s| view.sees(s).without_version())
+                .collect(),
         };
         let json = serde_json::to_vec(&config).map_err(Error::internal)?;
         let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&json))[..32]);

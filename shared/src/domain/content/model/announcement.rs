@@ -72,6 +72,11 @@ impl Announcement {
 impl ContentModel for Announcement {
     const KIND: &'static str = "announcement";
 
+    /// Inside its window and for the visitor's audience.
+    fn shown_to_visitor(&self, signed_in: bool, now_secs: i64) -> bool {
+        self.is_active_at(now_secs) && self.audience.includes(signed_in)
+    }
+
     fn validate(&self) -> Result<()> {
         check_size(Self::KIND, self, MAX_DOCUMENT_BYTES)?;
         bounds::required_text("title", &self.title, MAX_TITLE_CHARS)?;

@@ -50,6 +50,14 @@ pub trait ContentModel: Serialize + serde::de::DeserializeOwned + Clone + Send +
     fn media_ids(&self) -> Vec<&str> {
         Vec::new()
     }
+    /// Whether a visitor (signed in or not) is shown this item at `now_secs`: every item unless
+    /// the model has a window or an audience (`domain::access` explains what visitors get).
+    fn shown_to_visitor(&self, _signed_in: bool, _now_secs: i64) -> bool {
+        true
+    }
+    /// Top-level fields a visitor's answer leaves out: what rendering does not need and the
+    /// visitor has no business knowing (a restricted site's groups).
+    const ADMIN_ONLY_FIELDS: &'static [&'static str] = &[];
 }
 
 /// 413 when `value` serializes (compact JSON) to more than `limit` bytes.

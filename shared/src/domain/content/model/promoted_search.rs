@@ -64,6 +64,11 @@ pub fn normalize_keyword(keyword: &str) -> String {
 impl ContentModel for PromotedSearch {
     const KIND: &'static str = "promoted search";
 
+    /// Inside its window.
+    fn shown_to_visitor(&self, _signed_in: bool, now_secs: i64) -> bool {
+        self.is_active_at(now_secs)
+    }
+
     fn validate(&self) -> Result<()> {
         check_size(Self::KIND, self, MAX_DOCUMENT_BYTES)?;
         bounds::list_len("keywords", self.keywords.len(), 1, MAX_KEYWORDS)?;

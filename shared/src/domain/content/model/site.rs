@@ -65,6 +65,8 @@ impl Site {
 
 impl ContentModel for Site {
     const KIND: &'static str = "site";
+    /// Which groups open a restricted site is the administrators' business.
+    const ADMIN_ONLY_FIELDS: &'static [&'static str] = &["restrictedToGroups"];
 
     fn validate(&self) -> Result<()> {
         check_size(Self::KIND, self, MAX_DOCUMENT_BYTES)?;
