@@ -22,7 +22,7 @@ use canopy_shared::domain::connect::qsh::{CONTEXT_QSH, query_string_hash};
 use canopy_shared::domain::forge::fit::{self, Invocation};
 use canopy_shared::domain::tenants;
 use canopy_shared::http::body::{JsonBody, RawBody, parse_json};
-use canopy_shared::kernel::ids::is_plausible_cloud_id;
+use canopy_shared::kernel::ids::{is_plausible_cloud_id, new_ulid};
 use canopy_shared::state::AppState;
 use canopy_shared::{Error, Result, TenantKey};
 use serde::Deserialize;
@@ -168,7 +168,9 @@ async fn install(
         aud: Some(Audience::Many(vec![state.config.base_url.clone()])),
         iat: Some(now),
         exp: Some(now + 180),
-        context: Some(json!({})),
+        // Each delivery is signed anew, so a token is used with one body only (`install_replay`),
+        // even for two installs of one tenant within a second.
+        context: Some(json!({"delivery": new_ulid(now * 1000)?})),
     };
     let install_jwt = sign_rs256(&install_claims, DEV_KID, DEV_PRIVATE_KEY)?;
     let payload = json!({

@@ -130,6 +130,8 @@ async fn serve(
         false => document::routes_and_document(address),
     };
     let app = http::finish_router(routes, state).merge(canopy_shared::adapters::media::local::routes(local_media));
+    // The socket peer is the client IP locally (per-source limits, the log's `ip`).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     Ok(())
 }

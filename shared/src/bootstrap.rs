@@ -79,7 +79,6 @@ pub async fn lambda_state() -> Result<AppState> {
     let regions = Regions::new(&config.home_region, regions)?.with_settings(on_lambda);
     let secrets = SecretSealer::new(Arc::new(KmsMasterKey::new(secrets_key, kms)?));
     let http = http_client()?;
-    let install_keys = HttpInstallKeys::new(&config.connect_keys_url, http.clone());
     let clock: Arc<dyn Clock> = match clock_offset_from(|name| std::env::var(name).ok()).map_err(Error::internal)? {
         Some(offset_secs) => {
             tracing::warn!(offset_secs, "rehearsal clock: the system clock moved by an offset");
@@ -87,6 +86,7 @@ pub async fn lambda_state() -> Result<AppState> {
         }
         None => Arc::new(SystemClock),
     };
+    let install_keys = HttpInstallKeys::new(&config.connect_keys_url, http.clone(), clock.clone());
     let forge_keys = HttpForgeKeys::new(&config.forge_jwks_url, http.clone(), clock.clone());
     let (admins, groups) = product_directories(&config, http, clock.clone());
     Ok(AppState {
@@ -168,9 +168,9 @@ pub fn local_state_over(
     let store = FencedStore::wrap(store);
     let secrets = SecretSealer::new(Arc::new(LocalKeyring::open_or_create(&data_dir.join(KEYRING_FILE))?));
     let http = http_client()?;
-    let install_keys = HttpInstallKeys::new(&config.connect_keys_url, http.clone());
     let media = LocalMediaStore::open(data_dir, &config.base_url)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let install_keys = HttpInstallKeys::new(&config.connect_keys_url, http.clone(), clock.clone());
     let forge_keys = HttpForgeKeys::new(&config.forge_jwks_url, http.clone(), clock.clone());
     // Other regions live beside the home one (`<data dir>/region-<name>/`), so a migration runs
     // on one machine.

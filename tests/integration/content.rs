@@ -423,6 +423,45 @@ mod scenarios {
             "135 KB is over the layout bound"
         );
     }
+
+    /// Exports and imports read or write a whole tenant: each has a per-tenant limit, every admin
+    /// of the tenant together; another tenant is not affected, and a new window lets them in again.
+    pub async fn exports_and_imports_are_limited_per_tenant(w: World) {
+        use canopy_shared::domain::content::portability::{EXPORT_WINDOWS, IMPORT_WINDOWS};
+        let (_, export, _) = w.get("/api/export", &w.admin(A)).await;
+        for i in 1..EXPORT_WINDOWS[0].max {
+            assert_eq!(w.get("/api/export", &w.admin(A)).await.0, 200, "export {i}");
+        }
+        let (status, headers, body) = w.app.send(get("/api/export", Some(&w.admin(A)))).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (429, Some("rate_limited")), "one over the minute");
+        assert!(headers.contains_key("retry-after"));
+        assert_eq!(w.get("/api/export", &w.admin(B)).await.0, 200, "another tenant has its own");
+
+        for i in 0..IMPORT_WINDOWS[0].max {
+            let (status, _, body) = w.app.send(post("/api/import?dryRun=true", Some(&w.admin(B)), &export)).await;
+            assert_eq!(status, 200, "import {i}: {body}");
+        }
+        let (status, _, body) = w.app.send(post("/api/import", Some(&w.admin(B)), &export)).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (429, Some("rate_limited")));
+        assert_eq!(w.get("/api/sites", &w.admin(B)).await.1["items"], json!([]), "a refused import writes nothing");
+
+        // The hour, at and over its bound: one window a minute.
+        let mut exported = EXPORT_WINDOWS[0].max;
+        while exported < EXPORT_WINDOWS[1].max {
+            w.app.clock.advance_secs(60);
+            for _ in 0..EXPORT_WINDOWS[0].max.min(EXPORT_WINDOWS[1].max - exported) {
+                assert_eq!(w.get("/api/export", &w.admin(A)).await.0, 200, "export {exported}");
+                exported += 1;
+            }
+        }
+        w.app.clock.advance_secs(60);
+        let (status, headers, _) = w.app.send(get("/api/export", Some(&w.admin(A)))).await;
+        assert_eq!(status, 429, "one over the hour");
+        let retry: i64 = headers["retry-after"].to_str().expect("ascii").parse().expect("secs");
+        assert_eq!(retry, 3600 - w.app.now_secs() % 3600, "until the next hour");
+        w.app.clock.advance_secs(retry);
+        assert_eq!(w.get("/api/export", &w.admin(A)).await.0, 200, "a new hour");
+    }
 }
 
 support::scenarios!(stores and schemes: [
@@ -435,6 +474,7 @@ support::scenarios!(stores and schemes: [
     export_and_import_round_trip_between_tenants,
     bad_imports_write_nothing,
     large_documents_fit_up_to_their_own_bound,
+    exports_and_imports_are_limited_per_tenant,
 ]);
 
 /// Below the port: on DynamoDB the site config read is exactly one Query request.

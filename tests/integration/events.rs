@@ -12,7 +12,7 @@ use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
 use canopy_shared::domain::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
 use canopy_shared::domain::connect::qsh::{CONTEXT_QSH, query_string_hash};
 use canopy_shared::domain::forge::fit::{self, Invocation};
-use canopy_shared::kernel::clock::SystemClock;
+use canopy_shared::kernel::clock::ManualClock;
 use canopy_shared::kernel::config::AppConfig;
 use canopy_shared::state::AppState;
 use http_body_util::BodyExt;
@@ -57,9 +57,12 @@ fn claims_of(account: &str, qsh: String, aud: Option<Audience>) -> ConnectClaims
     }
 }
 
+/// A signed install lives 3 minutes from `IAT`, as Atlassian's do (Canopy refuses longer ones):
+/// the test plays the samples on a clock set to `IAT`.
 fn signed_install(path: &str) -> String {
     let aud = Some(Audience::Many(vec![BASE_URL.into()]));
-    sign_rs256(&claims(query_string_hash("POST", path, "", ""), aud), DEV_KID, DEV_PRIVATE_KEY).expect("sign")
+    let claims = ConnectClaims { exp: Some(IAT + 180), ..claims(query_string_hash("POST", path, "", ""), aud) };
+    sign_rs256(&claims, DEV_KID, DEV_PRIVATE_KEY).expect("sign")
 }
 
 fn product_token(method: &str, path: &str) -> String {
@@ -534,15 +537,17 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
     let media: Arc<dyn canopy_shared::ports::media::MediaStore> =
         Arc::new(canopy_shared::adapters::media::local::LocalMediaStore::open(dir.path(), BASE_URL).expect("media"));
     let regions = canopy_shared::domain::regions::Regions::home_only(&config, store.clone(), media.clone());
+    // The samples' time: the signed installs live 3 minutes from `IAT`, every other token until 2100.
+    let clock: Arc<dyn canopy_shared::kernel::clock::Clock> = Arc::new(ManualClock::at_millis((IAT + 1) * 1000));
     let state = AppState {
         install_keys: Arc::new(dev_keys()),
-        forge: canopy_shared::domain::forge::ForgeRemote::new(Arc::new(forge_dev_keys()), Arc::new(SystemClock)),
+        forge: canopy_shared::domain::forge::ForgeRemote::new(Arc::new(forge_dev_keys()), clock.clone()),
         admins: Arc::new(canopy_shared::adapters::admins::LocalAdminDirectory::new([ADMIN.to_owned()])),
         groups: Arc::new(canopy_shared::adapters::groups::LocalGroupDirectory::new([])),
         stack: canopy_shared::domain::data::Stack {
             data: canopy_shared::domain::data::Data {
                 store,
-                clock: Arc::new(SystemClock),
+                clock: clock.clone(),
                 secrets: canopy_shared::ports::secrets::SecretSealer::new(Arc::new(
                     canopy_shared::adapters::secrets::local::LocalKeyring::in_memory(),
                 )),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use canopy_shared::TenantKey;
 use canopy_shared::domain::feedback::model::MAX_TEXT_CHARS;
-use canopy_shared::domain::feedback::{ANONYMOUS_WINDOWS, MAX_SCANNED_PER_PAGE, USER_WINDOWS};
+use canopy_shared::domain::feedback::{ANONYMOUS_WINDOWS, MAX_SCANNED_PER_PAGE, SOURCE_WINDOWS, USER_WINDOWS};
 use canopy_shared::domain::users::MAX_DISMISSED_ANNOUNCEMENTS;
 use canopy_shared::http::feedback::MAX_FEEDBACK_BODY_BYTES;
 use canopy_shared::kernel::clock::Clock;
@@ -75,6 +75,20 @@ impl World {
 
     async fn submit_on(&self, app: &TestApp, token: &str, body: &Value) -> (u16, axum::http::HeaderMap, Value) {
         app.send(post("/api/feedback", Some(token), body)).await
+    }
+
+    /// A submission from the network address `ip` (as the local server's socket peer).
+    async fn submit_from(
+        &self,
+        app: &TestApp,
+        ip: &str,
+        token: &str,
+        body: &Value,
+    ) -> (u16, axum::http::HeaderMap, Value) {
+        let mut request = post("/api/feedback", Some(token), body);
+        let peer: std::net::SocketAddr = format!("{ip}:443").parse().expect("address");
+        request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        app.send(request).await
     }
 
     async fn submit(&self, token: &str, body: &Value) -> (u16, Value) {
@@ -396,10 +410,54 @@ mod scenarios {
         for i in 0..anon_minute {
             // Different anonymous visitors, one bucket.
             let app = if i % 2 == 0 { &w.app } else { &w.second };
-            assert_eq!(w.submit_on(app, &w.token(A, None), &body).await.0, 201, "anonymous {i}");
+            let ip = format!("198.51.100.{i}");
+            assert_eq!(w.submit_from(app, &ip, &w.token(A, None), &body).await.0, 201, "anonymous {i}");
         }
-        assert_eq!(w.submit(&w.token(A, None), &body).await.0, 429);
+        assert_eq!(w.submit_from(&w.app, "203.0.113.9", &w.token(A, None), &body).await.0, 429);
         assert_eq!(w.submit(&w.token(A, Some(OTHER_USER)), &body).await.0, 201, "users are not in it");
+    }
+
+    /// One anonymous source has its own bucket beside the tenant's: it cannot spend the tenant's.
+    pub async fn one_anonymous_source_cannot_spend_the_tenants_anonymous_budget(w: World) {
+        let site = w.site("Docs").await;
+        let body = json!({"siteId": site, "rating": 1});
+        let (minute, day) = (SOURCE_WINDOWS[0].max, SOURCE_WINDOWS[1].max);
+        let flooder = "198.51.100.66";
+        for i in 0..minute {
+            let app = if i % 2 == 0 { &w.app } else { &w.second };
+            assert_eq!(w.submit_from(app, flooder, &w.token(A, None), &body).await.0, 201, "submission {i}");
+        }
+        let before = w.items(A, keys::FEEDBACK_PREFIX).await.len();
+        let (status, headers, answer) = w.submit_from(&w.second, flooder, &w.token(A, None), &body).await;
+        assert_eq!((status, error_code(&answer)), (429, Some("rate_limited")), "one over the source's minute");
+        assert!(headers.contains_key("retry-after"));
+        assert_eq!(w.items(A, keys::FEEDBACK_PREFIX).await.len(), before, "a refused submission writes nothing");
+        // Everyone else still gets in: other anonymous visitors, a signed-in user at the same address.
+        for i in 0..ANONYMOUS_WINDOWS[0].max - minute {
+            let ip = format!("203.0.113.{i}");
+            assert_eq!(w.submit_from(&w.app, &ip, &w.token(A, None), &body).await.0, 201, "visitor {i}");
+        }
+        assert_eq!(w.submit_from(&w.app, flooder, &w.user(), &body).await.0, 201, "users are not in it");
+        // Another tenant's visitors from the same address are counted apart.
+        assert_eq!(
+            w.submit_from(&w.app, flooder, &w.token(B, None), &json!({"rating": 1, "pageId": "1"})).await.0,
+            201
+        );
+
+        // The source's day, at and over its bound.
+        let mut sent = minute;
+        while sent < day {
+            w.advance_secs(60);
+            for _ in 0..minute.min(day - sent) {
+                assert_eq!(w.submit_from(&w.app, flooder, &w.token(A, None), &body).await.0, 201, "day {sent}");
+                sent += 1;
+            }
+        }
+        w.advance_secs(60);
+        let (status, headers, _) = w.submit_from(&w.app, flooder, &w.token(A, None), &body).await;
+        assert_eq!(status, 429, "one over the source's day");
+        let retry: i64 = headers["retry-after"].to_str().expect("ascii").parse().expect("secs");
+        assert_eq!(retry, 86_400 - w.app.now_secs() % 86_400, "until the next UTC day");
     }
 
     pub async fn me_records_visits_hourly_and_keeps_dismissals_bounded(w: World) {
@@ -527,6 +585,7 @@ support::scenarios!(stores and schemes: [
     only_admins_read_and_delete_feedback,
     flooding_is_limited_across_two_instances,
     the_day_limit_and_the_anonymous_bucket,
+    one_anonymous_source_cannot_spend_the_tenants_anonymous_budget,
     me_records_visits_hourly_and_keeps_dismissals_bounded,
     filtered_listing_scans_a_bounded_page,
 ]);

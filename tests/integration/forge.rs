@@ -51,6 +51,48 @@ async fn connect_install(app: &TestApp, client: &str, cloud_id: &str) -> u16 {
     app.send(post(INSTALLED, Some(&token), &payload)).await.0
 }
 
+/// The site every install of [`connect_install_of_site`] names unless told otherwise.
+const SITE: &str = "https://acme.atlassian.net/wiki";
+
+/// A Connect install of `client` for the site at `base_url` naming `cloud_id`: status and body.
+async fn connect_install_of_site(app: &TestApp, client: &str, cloud_id: &str, base_url: &str) -> (u16, Value) {
+    let token = sign_install(&install_claims(client, INSTALLED, app.now_secs()));
+    let mut payload = install_payload(client, SECRET);
+    payload["cloudId"] = json!(cloud_id);
+    payload["baseUrl"] = json!(base_url);
+    let (status, _, body) = app.send(post(INSTALLED, Some(&token), &payload)).await;
+    (status, body)
+}
+
+/// Purges on the due index, whenever due.
+async fn scheduled_purges(app: &TestApp) -> Vec<String> {
+    let page = app.state.store.due(PURGE_DUE_KIND, i64::MAX / 2, PageRequest { limit: 10, after: None }).await;
+    page.expect("due").items.iter().map(|e| e.tenant.to_string()).collect()
+}
+
+/// The log lines written while `run` runs, in the Lambdas' JSON format.
+async fn logged<T>(run: impl std::future::Future<Output = T>) -> (T, String) {
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt().json().with_writer(move || writer.clone()).finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    let out = run.await;
+    drop(guard);
+    let lines = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+    (out, lines)
+}
+
 async fn stored(app: &TestApp, key: &str) -> Option<Tenant> {
     let key = TenantKey::from_verified(key).expect("key");
     tenants::load(&app.state, &key).await.expect("load").map(|(t, _)| t)
@@ -76,12 +118,24 @@ fn bearer(method: &str, path: &str, token: &str, body: Option<&Value>) -> Reques
 
 /// A Forge lifecycle event for `cloud_id` as Forge delivers it: the FIT in `Authorization`.
 fn forge_event(app: &TestApp, path: &str, cloud_id: &str, installation: &str, site: &str) -> Request<Body> {
+    forge_event_of_site(app, path, cloud_id, installation, site, None)
+}
+
+/// [`forge_event`] whose FIT names the site's URL (`context.siteUrl`).
+fn forge_event_of_site(
+    app: &TestApp,
+    path: &str,
+    cloud_id: &str,
+    installation: &str,
+    site: &str,
+    site_url: Option<&str>,
+) -> Request<Body> {
     let invocation = Invocation {
         cloud_id: cloud_id.into(),
         installation_id: Some(installation.into()),
         account_id: None,
         module_key: Some("canopy-lifecycle".into()),
-        site_url: None,
+        site_url: site_url.map(str::to_owned),
     };
     let token = sign_fit(&fit::invocation_claims(FORGE_APP_ARI, &invocation, app.now_secs(), FIT_TTL_SECS));
     let body = json!({
@@ -234,10 +288,26 @@ struct FakeJwks {
     oversized: AtomicBool,
     /// Extra kids published for the dev key.
     extra_kids: Mutex<Vec<String>>,
+    /// Answers only after [`SLOW_JWKS`] (a stuck endpoint); `answered` counts finished fetches.
+    slow: AtomicBool,
+    answered: AtomicUsize,
 }
+
+/// How long the slow fake takes: far longer than an in-memory request, far shorter than the
+/// outbound client's timeout.
+const SLOW_JWKS: std::time::Duration = std::time::Duration::from_secs(3);
 
 async fn serve_jwks(State(fake): State<Arc<FakeJwks>>) -> Response {
     fake.fetches.fetch_add(1, Ordering::SeqCst);
+    if fake.slow.load(Ordering::SeqCst) {
+        tokio::time::sleep(SLOW_JWKS).await;
+    }
+    let answer = answer_jwks(&fake);
+    fake.answered.fetch_add(1, Ordering::SeqCst);
+    answer
+}
+
+fn answer_jwks(fake: &FakeJwks) -> Response {
     if fake.down.load(Ordering::SeqCst) {
         return StatusCode::BAD_GATEWAY.into_response();
     }
@@ -317,6 +387,34 @@ async fn an_unknown_kid_refreshes_the_key_set_once_then_401() {
     app.clock.advance_secs(MIN_REFRESH_INTERVAL_SECS);
     assert_eq!(app.send(get("/api/tenant", Some(&fit_with_kid(&app, rotated)))).await.0, 200);
     assert_eq!(fetches(), 3);
+}
+
+#[tokio::test]
+async fn a_slow_jwks_fetch_never_holds_up_cached_keys_and_concurrent_misses_share_it() {
+    let (app, fake) = app_with_fake_jwks().await;
+    connect_install(&app, CLIENT, CLOUD).await;
+    assert_eq!(app.send(get("/api/tenant", Some(&fit_with_kid(&app, FORGE_KID)))).await.0, 200);
+    assert_eq!(fake.fetches.load(Ordering::SeqCst), 1);
+
+    fake.slow.store(true, Ordering::SeqCst);
+    app.clock.advance_secs(MIN_REFRESH_INTERVAL_SECS);
+    let unknown = |n: usize| fit_with_kid(&app, &format!("forge/invocation-token/wf-flood-{n}"));
+    let (misses, known) = ([unknown(0), unknown(1), unknown(2), unknown(3)], fit_with_kid(&app, FORGE_KID));
+    let miss = |token: &String| app.send(get("/api/tenant", Some(token)));
+    let cached_during_the_fetch = async {
+        // Once the refresh is under way, a token whose key is cached is answered before it ends.
+        while fake.fetches.load(Ordering::SeqCst) < 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let status = app.send(get("/api/tenant", Some(&known))).await.0;
+        (status, fake.answered.load(Ordering::SeqCst))
+    };
+    let (a, b, c, d, (status, answered_by_then)) =
+        tokio::join!(miss(&misses[0]), miss(&misses[1]), miss(&misses[2]), miss(&misses[3]), cached_during_the_fetch);
+    assert_eq!(status, 200);
+    assert_eq!(answered_by_then, 1, "the cached key did not wait for the fetch in flight");
+    assert_eq!([a.0, b.0, c.0, d.0], [401; 4]);
+    assert_eq!(fake.fetches.load(Ordering::SeqCst), 2, "four concurrent misses, one fetch");
 }
 
 #[tokio::test]
@@ -511,50 +609,118 @@ mod scenarios {
 
     pub async fn a_site_import_moves_the_site_to_the_newest_install(app: TestApp) {
         let imported = "b0a1c2d3-imported-site-client-key";
-        connect_install(&app, CLIENT, CLOUD).await;
+        assert_eq!(connect_install_of_site(&app, CLIENT, CLOUD, SITE).await.0, 204);
         let site = json!({"name": "Before import", "visibility": "public"});
         app.send(post("/api/sites", Some(&admin_fit(&app, CLOUD)), &site)).await;
 
-        assert_eq!(connect_install(&app, imported, CLOUD).await, 204);
+        // The imported site keeps its host (whatever the path).
+        let (status, body) = connect_install_of_site(&app, imported, CLOUD, "https://acme.atlassian.net").await;
+        assert_eq!(status, 204, "{body}");
         let (_, _, body) = app.send(get("/api/tenant", Some(&admin_fit(&app, CLOUD)))).await;
         assert_eq!(body["clientKey"], imported, "Forge now reaches the newest install");
         let previous = stored(&app, CLIENT).await.expect("previous tenant");
         assert_eq!(previous.cloud_id, None);
         assert_eq!(previous.history.last().map(|t| t.event.as_str()), Some("site_moved"));
-        assert_eq!(previous.state, TenantState::Installed, "its data and Connect path stay");
+        assert_eq!((previous.state, previous.purge_after), (TenantState::Installed, None), "never uninstalled");
+        assert!(scheduled_purges(&app).await.is_empty(), "and never scheduled for purge");
         assert_eq!(sites_of(&app, CLIENT).await[0]["name"], "Before import");
 
         // The previous clientKey installing again takes the site back: the newest install wins.
-        assert_eq!(connect_install(&app, CLIENT, CLOUD).await, 204);
+        assert_eq!(connect_install_of_site(&app, CLIENT, CLOUD, SITE).await.0, 204);
         let (_, _, body) = app.send(get("/api/tenant", Some(&admin_fit(&app, CLOUD)))).await;
         assert_eq!(body["clientKey"], CLIENT);
         assert_eq!(stored(&app, imported).await.expect("tenant").cloud_id, None);
     }
 
-    pub async fn a_connect_install_supersedes_a_forge_only_tenant_of_the_same_site(app: TestApp) {
-        app.send(forge_event(&app, FORGE_INSTALLED, CLOUD, "ari:inst/1", &site_ari(CLOUD))).await;
+    pub async fn a_connect_install_of_the_same_site_takes_over_from_a_forge_only_tenant_without_purging_it(
+        app: TestApp,
+    ) {
+        let event = forge_event_of_site(
+            &app,
+            FORGE_INSTALLED,
+            CLOUD,
+            "ari:inst/1",
+            &site_ari(CLOUD),
+            Some("https://acme.atlassian.net"),
+        );
+        assert_eq!(app.send(event).await.0, 200);
         // Warm the process's cloudId cache on the Forge-only tenant.
         assert_eq!(
             app.send(get("/api/tenant", Some(&admin_fit(&app, CLOUD)))).await.2["clientKey"],
             format!("forge:{CLOUD}")
         );
 
-        assert_eq!(connect_install(&app, CLIENT, CLOUD).await, 204);
+        assert_eq!(connect_install_of_site(&app, CLIENT, CLOUD, SITE).await.0, 204);
         let (_, _, body) = app.send(get("/api/tenant", Some(&admin_fit(&app, CLOUD)))).await;
         assert_eq!(body["clientKey"], CLIENT, "the cache never outlives a move");
         let superseded = stored(&app, &format!("forge:{CLOUD}")).await.expect("forge-only tenant");
-        assert_eq!((superseded.state, superseded.cloud_id.as_deref()), (TenantState::Uninstalled, None));
-        assert!(superseded.purge_after.is_some(), "unreachable, so its purge is scheduled");
+        assert_eq!((superseded.state, superseded.cloud_id.as_deref()), (TenantState::Installed, None));
+        assert_eq!(superseded.purge_after, None, "a claim never uninstalls a tenant");
+        assert!(scheduled_purges(&app).await.is_empty(), "nor schedules its purge");
+    }
+
+    pub async fn an_install_naming_another_sites_cloud_id_is_refused_logged_and_changes_nothing(app: TestApp) {
+        let attacker = "attacker-client-key";
+        let attacker_site = "https://attacker.atlassian.net/wiki";
+        // A Connect owner, a Forge-only owner that knows its site, one that does not.
+        let (forge_cloud, bare_cloud) = ("5a5a5a5a-forge-only-site", "6b6b6b6b-forge-only-no-url");
+        assert_eq!(connect_install_of_site(&app, CLIENT, CLOUD, SITE).await.0, 204);
+        let forge = forge_event_of_site(
+            &app,
+            FORGE_INSTALLED,
+            forge_cloud,
+            "ari:inst/2",
+            &site_ari(forge_cloud),
+            Some("https://forge-site.atlassian.net"),
+        );
+        assert_eq!(app.send(forge).await.0, 200);
+        assert_eq!(
+            app.send(forge_event(&app, FORGE_INSTALLED, bare_cloud, "ari:inst/3", &site_ari(bare_cloud))).await.0,
+            200
+        );
+        let owners = [CLIENT.to_owned(), format!("forge:{forge_cloud}"), format!("forge:{bare_cloud}")];
+        let mut before = Vec::new();
+        for owner in &owners {
+            before.push(stored(&app, owner).await.expect("owner"));
+        }
+
+        app.clock.advance_secs(60);
+        for (cloud, base_url) in [
+            (CLOUD, attacker_site),
+            (forge_cloud, attacker_site),
+            // Not even the host a site's URL would have: nothing recorded to match.
+            (bare_cloud, "https://bare-site.atlassian.net/wiki"),
+        ] {
+            app.clock.advance_secs(1);
+            let ((status, body), log) = logged(connect_install_of_site(&app, attacker, cloud, base_url)).await;
+            assert_error(status, &body, 409, "cloud_id_claimed");
+            let warning = log.lines().find(|l| l.contains("cloudId claim refused")).expect("a warning for operators");
+            assert!(warning.contains("WARN") && warning.contains(cloud) && warning.contains(attacker), "{warning}");
+            assert!(stored(&app, attacker).await.is_none(), "{cloud}: the attacker's install wrote nothing");
+        }
+        for (owner, before) in owners.iter().zip(&before) {
+            assert_eq!(&stored(&app, owner).await.expect("owner"), before, "{owner} unchanged");
+        }
+        assert!(scheduled_purges(&app).await.is_empty());
+        for (cloud, owner) in [CLOUD, forge_cloud, bare_cloud].into_iter().zip(&owners) {
+            assert_eq!(index_item(&app, cloud).await.expect("index")["tenant"], owner.as_str());
+            let (status, _, body) = app.send(get("/api/tenant", Some(&admin_fit(&app, cloud)))).await;
+            assert_eq!(
+                (status, body["clientKey"].as_str()),
+                (200, Some(owner.as_str())),
+                "Forge still reaches {owner}"
+            );
+        }
     }
 
     pub async fn concurrent_installs_of_one_site_leave_exactly_one_owner(app: TestApp) {
         let clients = ["concurrent-a", "concurrent-b", "concurrent-c"];
         let statuses = tokio::join!(
-            connect_install(&app, clients[0], CLOUD),
-            connect_install(&app, clients[1], CLOUD),
-            connect_install(&app, clients[2], CLOUD),
+            connect_install_of_site(&app, clients[0], CLOUD, SITE),
+            connect_install_of_site(&app, clients[1], CLOUD, SITE),
+            connect_install_of_site(&app, clients[2], CLOUD, SITE),
         );
-        assert_eq!(statuses, (204, 204, 204));
+        assert_eq!((statuses.0.0, statuses.1.0, statuses.2.0), (204, 204, 204));
         let owner = index_item(&app, CLOUD).await.expect("index")["tenant"].as_str().expect("tenant").to_owned();
         for client in clients {
             let cloud_id = stored(&app, client).await.expect("tenant").cloud_id;
@@ -567,7 +733,8 @@ mod scenarios {
 
 support::scenarios!(stores: [
     a_site_import_moves_the_site_to_the_newest_install,
-    a_connect_install_supersedes_a_forge_only_tenant_of_the_same_site,
+    a_connect_install_of_the_same_site_takes_over_from_a_forge_only_tenant_without_purging_it,
+    an_install_naming_another_sites_cloud_id_is_refused_logged_and_changes_nothing,
     concurrent_installs_of_one_site_leave_exactly_one_owner,
 ]);
 

@@ -68,7 +68,7 @@ async fn install_creates_the_tenant_and_its_context_tokens_work() {
     let tenant = stored(&app, CLIENT).await.expect("tenant stored");
     assert_eq!(tenant.shared_secret, SECRET);
     assert_eq!(tenant.state, tenants::TenantState::Installed);
-    assert_eq!(tenant.cloud_id.as_deref(), Some("cloud-1"));
+    assert_eq!(tenant.cloud_id, Some(cloud_of(CLIENT)));
     assert_eq!(tenant.installed_at, "2026-01-15T00:00:00Z");
 
     let token = context_token(CLIENT, SECRET, app.now_secs());
@@ -205,16 +205,20 @@ async fn installs_name_a_trusted_product_site() {
     for base_url in UNTRUSTED_BASE_URLS {
         let mut payload = install_payload(CLIENT, SECRET);
         payload["baseUrl"] = json!(base_url);
+        // Atlassian signs each delivery anew: a token is used with one body only.
+        app.clock.advance_secs(1);
         let token = sign_install(&install_claims(CLIENT, INSTALLED, app.now_secs()));
         let (status, _, body) = app.send(post(INSTALLED, Some(&token), &payload)).await;
         assert_error(status, &body, 422, "untrusted_base_url");
         assert!(stored(&app, CLIENT).await.is_none(), "{base_url}: nothing may be written");
     }
+    app.clock.advance_secs(1);
     assert_eq!(install(&app, CLIENT, SECRET).await, 204, "an Atlassian site installs");
     // A reinstall cannot move a tenant to an untrusted site either.
     for base_url in UNTRUSTED_BASE_URLS {
         let mut payload = install_payload(CLIENT, "another-secret");
         payload["baseUrl"] = json!(base_url);
+        app.clock.advance_secs(1);
         let token = sign_install(&install_claims(CLIENT, INSTALLED, app.now_secs()));
         let (status, _, body) = app.send(post(INSTALLED, Some(&token), &payload)).await;
         assert_error(status, &body, 422, "untrusted_base_url");
@@ -248,8 +252,10 @@ async fn the_product_hosts_are_configurable_and_loopback_is_opt_in() {
 #[tokio::test]
 async fn install_bodies_that_are_malformed_incomplete_mistyped_or_too_large_change_nothing() {
     let app = TestApp::new();
-    let token = sign_install(&install_claims(CLIENT, INSTALLED, app.now_secs()));
+    // A fresh token for each body: a token is used with one body only.
     let raw = |content_type: &str, body: String| {
+        app.clock.advance_secs(1);
+        let token = sign_install(&install_claims(CLIENT, INSTALLED, app.now_secs()));
         Request::post(INSTALLED)
             .header("content-type", content_type)
             .header("authorization", format!("JWT {token}"))
@@ -287,14 +293,90 @@ async fn install_bodies_that_are_malformed_incomplete_mistyped_or_too_large_chan
 #[tokio::test]
 async fn an_install_keys_service_that_is_down_answers_503_and_writes_nothing() {
     // Port 9 (discard) on loopback: nothing listens, the connection is refused.
-    let keys = HttpInstallKeys::new("http://127.0.0.1:9", http_client().expect("client"));
-    let app = TestApp::with_keys(Arc::new(keys));
+    let mut app = TestApp::new();
+    app.state.install_keys =
+        Arc::new(HttpInstallKeys::new("http://127.0.0.1:9", http_client().expect("client"), app.clock.clone()));
+    let app = app.serving(canopy_shared::http::lifecycle::routes());
     let token = sign_install(&install_claims(CLIENT, INSTALLED, app.now_secs()));
     let (status, headers, body) = app.send(post(INSTALLED, Some(&token), &install_payload(CLIENT, SECRET))).await;
     assert_error(status, &body, 503, "dependency_unavailable");
     assert_eq!(headers["retry-after"], "5");
     assert!(!body.to_string().contains("127.0.0.1"), "no internals in a 5xx body");
     assert!(stored(&app, CLIENT).await.is_none());
+}
+
+/// An install-keys service on loopback that knows the dev key only, counting the requests it gets.
+async fn counting_install_keys(app: TestApp) -> (TestApp, Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::extract::Path;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    let service = axum::Router::new().route(
+        "/{kid}",
+        axum::routing::get(move |Path(kid): Path<String>| {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                match kid.as_str() {
+                    DEV_KID => (axum::http::StatusCode::OK, DEV_PUBLIC_KEY.to_vec()),
+                    _ => (axum::http::StatusCode::NOT_FOUND, b"no such key".to_vec()),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, service).await });
+    let mut app = app;
+    app.state.install_keys = Arc::new(HttpInstallKeys::new(&url, http_client().expect("client"), app.clock.clone()));
+    (app.serving(canopy_shared::http::lifecycle::routes()), asked)
+}
+
+#[tokio::test]
+async fn unknown_install_kids_are_remembered_briefly_and_fetches_are_bounded_per_minute() {
+    use canopy_shared::adapters::install_keys::{MAX_FETCHES_PER_MINUTE, UNKNOWN_KID_CACHE_SECS};
+    use std::sync::atomic::Ordering;
+    let (app, asked) = counting_install_keys(TestApp::new()).await;
+    let asked = || asked.load(Ordering::SeqCst);
+    let with_kid = |kid: &str, client: &str| {
+        let token = sign_rs256(&install_claims(client, INSTALLED, app.now_secs()), kid, DEV_PRIVATE_KEY).expect("sign");
+        let mut payload = install_payload(client, SECRET);
+        payload["cloudId"] = json!(cloud_of(client));
+        post(INSTALLED, Some(&token), &payload)
+    };
+
+    // One made-up kid, again and again: asked about once while it is remembered as unknown.
+    for _ in 0..5 {
+        assert_unauthenticated_and_nothing_written(&app, with_kid("made-up-kid", CLIENT)).await;
+    }
+    assert_eq!(asked(), 1);
+    app.clock.advance_secs(UNKNOWN_KID_CACHE_SECS);
+    assert_unauthenticated_and_nothing_written(&app, with_kid("made-up-kid", CLIENT)).await;
+    assert_eq!(asked(), 2, "asked again once the short memory ends");
+
+    // A flood of distinct kids: the minute's budget, then 503 + Retry-After without asking.
+    let minute_start = app.now_secs() - app.now_secs().rem_euclid(60);
+    for i in 0..3 * MAX_FETCHES_PER_MINUTE {
+        let (status, headers, body) = app.send(with_kid(&format!("flood-{i}"), CLIENT)).await;
+        assert!(status == 401 || status == 503, "{status} {body}");
+        if status == 503 {
+            assert_error(status, &body, 503, "dependency_unavailable");
+            let retry: i64 = headers["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+            assert!((1..=minute_start + 60 - app.now_secs()).contains(&retry), "{retry}");
+        }
+    }
+    // Two asks before the flood, one of them in this minute: the rest of the minute's budget.
+    assert_eq!(asked(), 1 + MAX_FETCHES_PER_MINUTE as usize, "the budget of the minute, not one request per kid");
+    assert!(stored(&app, CLIENT).await.is_none());
+
+    // The next minute a genuine install gets its key; once cached, no flood can keep it out.
+    app.clock.advance_secs(60);
+    assert_eq!(app.send(with_kid(DEV_KID, CLIENT)).await.0, 204);
+    for i in 0..2 * MAX_FETCHES_PER_MINUTE {
+        app.send(with_kid(&format!("second-flood-{i}"), "other-client")).await;
+    }
+    app.clock.advance_secs(1);
+    assert_eq!(app.send(with_kid(DEV_KID, "other-client")).await.0, 204);
 }
 
 #[tokio::test]
@@ -471,12 +553,16 @@ async fn unknown_routes_and_methods_answer_json_with_security_headers() {
 
 #[tokio::test]
 async fn concurrent_installs_of_one_tenant_all_succeed() {
-    // Up to WRITE_ATTEMPTS (5) deliveries racing each other all land: each round one wins.
+    // Up to WRITE_ATTEMPTS (5) deliveries racing each other all land: each round one wins. Each
+    // is signed on its own (issued a second apart), as Atlassian signs every delivery.
     let app = Arc::new(TestApp::new());
     let mut tasks = Vec::new();
     for i in 0..5 {
         let app = app.clone();
-        tasks.push(tokio::spawn(async move { install(&app, CLIENT, &format!("secret-{i}")).await }));
+        let token = sign_install(&install_claims(CLIENT, INSTALLED, app.now_secs() - i));
+        tasks.push(tokio::spawn(async move {
+            app.send(post(INSTALLED, Some(&token), &install_payload(CLIENT, &format!("secret-{i}")))).await.0
+        }));
     }
     for task in tasks {
         assert_eq!(task.await.expect("task"), 204);
@@ -485,3 +571,135 @@ async fn concurrent_installs_of_one_tenant_all_succeed() {
     assert!(tenant.shared_secret.starts_with("secret-"));
     assert_eq!(tenant.history.len(), 5, "every delivery recorded once");
 }
+
+#[tokio::test]
+async fn a_signed_install_may_live_five_minutes_at_most() {
+    let app = TestApp::new();
+    let now = app.now_secs();
+    let mut long = install_claims(CLIENT, INSTALLED, now);
+    long.exp = Some(now + canopy_shared::domain::connect::jwt::MAX_INSTALL_TOKEN_LIFETIME_SECS + 1);
+    let payload = install_payload(CLIENT, SECRET);
+    assert_unauthenticated_and_nothing_written(&app, post(INSTALLED, Some(&sign_install(&long)), &payload)).await;
+    let mut year = install_claims(CLIENT, INSTALLED, now);
+    year.exp = Some(now + 365 * 86_400);
+    assert_unauthenticated_and_nothing_written(&app, post(INSTALLED, Some(&sign_install(&year)), &payload)).await;
+
+    let mut at_the_bound = install_claims(CLIENT, INSTALLED, now);
+    at_the_bound.exp = Some(now + canopy_shared::domain::connect::jwt::MAX_INSTALL_TOKEN_LIFETIME_SECS);
+    assert_eq!(app.send(post(INSTALLED, Some(&sign_install(&at_the_bound)), &payload)).await.0, 204);
+}
+
+#[tokio::test]
+async fn installs_must_name_this_apps_key() {
+    let app = TestApp::new();
+    for (key, code) in [(Some("another-app"), "wrong_app_key"), (Some(""), "wrong_app_key"), (None, "missing_field")] {
+        let mut payload = install_payload(CLIENT, SECRET);
+        match key {
+            Some(key) => payload["key"] = json!(key),
+            None => drop(payload.as_object_mut().expect("object").remove("key")),
+        }
+        let token = sign_install(&install_claims(CLIENT, INSTALLED, app.now_secs()));
+        let (status, _, body) = app.send(post(INSTALLED, Some(&token), &payload)).await;
+        assert_error(status, &body, 422, code);
+        assert!(stored(&app, CLIENT).await.is_none(), "{key:?}: nothing may be written");
+        app.clock.advance_secs(1);
+    }
+    assert_eq!(install(&app, CLIENT, SECRET).await, 204);
+    // An uninstall for another app changes nothing either.
+    let mut payload = install_payload(CLIENT, SECRET);
+    payload["key"] = json!("another-app");
+    let token = sign_install(&install_claims(CLIENT, UNINSTALLED, app.now_secs()));
+    let (status, _, body) = app.send(post(UNINSTALLED, Some(&token), &payload)).await;
+    assert_error(status, &body, 422, "wrong_app_key");
+    assert_eq!(stored(&app, CLIENT).await.expect("tenant").state, tenants::TenantState::Installed);
+}
+
+/// The store of a replay scenario: two app instances share it, as two Lambda instances share the table.
+async fn world(store: support::world::Store) -> support::world::Opened {
+    store.open().await
+}
+
+mod scenarios {
+    use super::*;
+    use support::world::Opened;
+
+    /// Two instances of one deployment: one store, one master key for the tenants' secrets, one clock.
+    fn two_instances(opened: &Opened) -> (TestApp, TestApp) {
+        let first = TestApp::with_store(opened.store.clone());
+        let mut second = TestApp::with_store(opened.store.clone());
+        second.state.stack.data.secrets = first.state.secrets.clone();
+        second.state.stack.data.clock = first.clock.clone();
+        second.clock = first.clock.clone();
+        let second = second.serving(canopy_shared::http::lifecycle::routes());
+        (first, second)
+    }
+
+    pub async fn a_signed_install_is_used_once_with_its_body_across_instances(opened: Opened) {
+        let (first, second) = two_instances(&opened);
+        let token = sign_install(&install_claims(CLIENT, INSTALLED, first.now_secs()));
+        let payload = install_payload(CLIENT, SECRET);
+        assert_eq!(first.send(post(INSTALLED, Some(&token), &payload)).await.0, 204);
+        // Atlassian delivering the same request again, to either instance: accepted.
+        assert_eq!(second.send(post(INSTALLED, Some(&token), &payload)).await.0, 204, "a retry");
+
+        // The token with another body: a new secret, another site, on the other instance too.
+        let mut hijack = install_payload(CLIENT, "attackers-secret");
+        hijack["baseUrl"] = json!("https://attacker.atlassian.net/wiki");
+        for app in [&first, &second] {
+            let (status, _, body) = app.send(post(INSTALLED, Some(&token), &hijack)).await;
+            assert_error(status, &body, 409, "install_token_reused");
+        }
+        let tenant = stored(&first, CLIENT).await.expect("tenant");
+        assert_eq!((tenant.shared_secret.as_str(), tenant.history.len()), (SECRET, 2), "nothing changed");
+        assert_eq!(tenant.base_url, payload["baseUrl"]);
+
+        // A token whose first use was refused cannot come back with a repaired body either.
+        second.clock.advance_secs(10);
+        let other = "replayed-after-a-refusal";
+        let token = sign_install(&install_claims(other, INSTALLED, second.now_secs()));
+        let mut bad = install_payload(other, SECRET);
+        bad["productType"] = json!("bitbucket");
+        assert_eq!(second.send(post(INSTALLED, Some(&token), &bad)).await.0, 422);
+        let (status, _, body) = first.send(post(INSTALLED, Some(&token), &install_payload(other, SECRET))).await;
+        assert_error(status, &body, 409, "install_token_reused");
+        assert!(stored(&first, other).await.is_none());
+    }
+
+    pub async fn concurrent_uses_of_one_token_with_two_bodies_let_exactly_one_through(opened: Opened) {
+        let (first, second) = two_instances(&opened);
+        let token = sign_install(&install_claims(CLIENT, INSTALLED, first.now_secs()));
+        let (a, b) = (install_payload(CLIENT, "secret-a"), install_payload(CLIENT, "secret-b"));
+        let ((status_a, _, _), (status_b, _, _)) = tokio::join!(
+            first.send(post(INSTALLED, Some(&token), &a)),
+            second.send(post(INSTALLED, Some(&token), &b)),
+        );
+        let mut statuses = [status_a, status_b];
+        statuses.sort();
+        assert_eq!(statuses, [204, 409]);
+        let winner = if status_a == 204 { "secret-a" } else { "secret-b" };
+        assert_eq!(stored(&first, CLIENT).await.expect("tenant").shared_secret, winner);
+    }
+
+    pub async fn a_used_token_is_forgotten_when_it_expires(opened: Opened) {
+        let app = TestApp::with_store(opened.store.clone());
+        let claims = install_claims(CLIENT, INSTALLED, app.now_secs());
+        let token = sign_install(&claims);
+        assert_eq!(app.send(post(INSTALLED, Some(&token), &install_payload(CLIENT, SECRET))).await.0, 204);
+        let sk = canopy_shared::domain::connect::install_replay::item_key(&token);
+        let seen = app.state.store.get(&keys::install_tokens_tenant(), &sk, app.now_secs()).await.expect("get");
+        let seen = seen.expect("the use is remembered");
+        let exp = claims.exp.expect("exp");
+        assert_eq!(seen.expires_at, Some(exp + canopy_shared::domain::connect::jwt::LEEWAY_SECS as i64));
+        app.clock.advance_secs(exp + canopy_shared::domain::connect::jwt::LEEWAY_SECS as i64 - app.now_secs());
+        assert!(app.state.store.get(&keys::install_tokens_tenant(), &sk, app.now_secs()).await.expect("get").is_none());
+        // By then the token itself is refused as expired.
+        let (status, _, _) = app.send(post(INSTALLED, Some(&token), &install_payload(CLIENT, "other"))).await;
+        assert_eq!(status, 401);
+    }
+}
+
+support::scenarios!(stores: [
+    a_signed_install_is_used_once_with_its_body_across_instances,
+    concurrent_uses_of_one_token_with_two_bodies_let_exactly_one_through,
+    a_used_token_is_forgotten_when_it_expires,
+]);

@@ -167,6 +167,25 @@ mod scenarios {
         assert_eq!(w.app.send(get(&format!("/api/media/{id}"), Some(&w.user(T)))).await.0, 404);
     }
 
+    /// Deleting media scans every theme, layout and page for its uses: per tenant, limited.
+    pub async fn media_usage_scans_are_limited_per_tenant(w: World) {
+        use canopy_shared::domain::media::USAGE_SCAN_WINDOWS;
+        let id = w.uploaded_logo().await;
+        let (status, _, _) = w.app.send(post("/api/themes", Some(&w.admin(T)), &theme_with_logo(&id))).await;
+        assert_eq!(status, 201);
+        let scan = || w.app.send(delete(&format!("/api/media/{id}"), &w.admin(T), Some("\"2\"")));
+        for i in 0..USAGE_SCAN_WINDOWS[0].max {
+            let (status, _, body) = scan().await;
+            assert_eq!((status, body["error"]["code"].as_str()), (409, Some("in_use")), "scan {i}");
+        }
+        let (status, headers, body) = scan().await;
+        assert_eq!((status, body["error"]["code"].as_str()), (429, Some("rate_limited")), "one over the minute");
+        assert!(headers.contains_key("retry-after"));
+        assert_eq!(w.app.send(get(&format!("/api/media/{id}"), Some(&w.user(T)))).await.0, 200, "nothing deleted");
+        w.app.clock.advance_secs(60);
+        assert_eq!(scan().await.0, 409, "a new minute scans again");
+    }
+
     pub async fn pending_or_foreign_media_cannot_be_referenced(w: World) {
         let (_, pending) = w.ticket(&json!({"purpose": "logo", "contentType": "image/png", "size": PNG.len()})).await;
         let pending_id = pending["media"]["id"].as_str().expect("id");
@@ -235,6 +254,7 @@ support::scenarios!(media and schemes: [
     upload_requests_are_checked,
     completion_checks_what_was_uploaded,
     media_in_use_needs_force_to_delete,
+    media_usage_scans_are_limited_per_tenant,
     pending_or_foreign_media_cannot_be_referenced,
     quotas_are_enforced,
 ]);

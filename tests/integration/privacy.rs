@@ -598,7 +598,10 @@ mod scenarios {
         let site = fake(&w.secret_of(A), &[], &[], None);
         w.tenant(A, &site, 3).await;
         let token = sign_install(&install_claims(A, "/lifecycle/uninstalled", w.app.now_secs()));
-        assert_eq!(w.app.send(post("/lifecycle/uninstalled", Some(&token), &json!({"clientKey": A}))).await.0, 204);
+        assert_eq!(
+            w.app.send(post("/lifecycle/uninstalled", Some(&token), &json!({"key": "canopy", "clientKey": A}))).await.0,
+            204
+        );
         let report = w.run().await;
         assert_eq!((report.tenants_due, report.skipped, report.reports_sent), (1, 1, 0));
         assert_eq!(w.progress(A).await.next_due_at, w.app.now_secs() + DEFAULT_CYCLE_SECS);

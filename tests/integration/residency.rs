@@ -670,7 +670,9 @@ mod scenarios {
                 (Some(record.shared_secret), item.body["state"].clone())
             }
         };
-        // Atlassian keeps using the base URL it installed through: a reinstall rotates the secret.
+        // Atlassian keeps using the base URL it installed through: a reinstall rotates the secret
+        // (a delivery of its own, signed anew).
+        w.us.app.clock.advance_secs(1);
         let token = sign_install(&install_claims(A, "/lifecycle/installed", w.now()));
         let (status, _, body) =
             w.us.app.send(post("/lifecycle/installed", Some(&token), &install_payload(A, "secret-2"))).await;
@@ -690,7 +692,9 @@ mod scenarios {
         assert_eq!(w.eu.app.send(get("/api/tenant", Some(&eu_token))).await.0, 200);
         let token = sign_install(&install_claims(A, "/lifecycle/uninstalled", w.now()));
         let (status, _, body) =
-            w.us.app.send(post("/lifecycle/uninstalled", Some(&token), &json!({"clientKey": A}))).await;
+            w.us.app
+                .send(post("/lifecycle/uninstalled", Some(&token), &json!({"key": "canopy", "clientKey": A})))
+                .await;
         assert_eq!(status, 204, "{body}");
         assert_eq!(secret_in(&w.eu).await.1, "uninstalled");
         let (status, _, _) = w.eu.app.send(get("/api/tenant", Some(&eu_token))).await;
@@ -872,9 +876,32 @@ mod scenarios {
         assert_eq!(report.sources_purged, 1, "{report:?}");
         assert!(w.items(&w.eu).await.is_empty());
     }
+
+    /// A signed install is claimed in the table of the region it was issued for, so its token
+    /// cannot come back with another body through another region's endpoint.
+    pub async fn a_signed_install_cannot_be_replayed_through_another_regions_endpoint(mut w: World) {
+        // As deployed, every stack accepts installs issued for any region's base URL.
+        let mut eu_config = (*w.eu.app.state.config).clone();
+        eu_config.region_base_urls = vec![("US".into(), BASE_URL.into()), ("EU".into(), EU_BASE_URL.into())];
+        w.eu.app.state.stack.config = Arc::new(eu_config);
+        w.eu.app.router = router_of(&w.eu.app.state);
+
+        let client = "installed-through-the-us";
+        let token = sign_install(&install_claims(client, "/lifecycle/installed", w.now()));
+        let (status, _, body) =
+            w.us.app.send(post("/lifecycle/installed", Some(&token), &install_payload(client, "genuine"))).await;
+        assert_eq!(status, 204, "{body}");
+        let (status, _, body) =
+            w.eu.app.send(post("/lifecycle/installed", Some(&token), &install_payload(client, "replayed"))).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("install_token_reused")), "{body}");
+        let key = tenant(client);
+        let eu_record = w.eu.state().store.get(&key, keys::TENANT_RECORD, w.now()).await.expect("get");
+        assert_eq!(eu_record, None, "nothing written in the other region");
+    }
 }
 
 support::scenarios!(stores: [
+    a_signed_install_cannot_be_replayed_through_another_regions_endpoint,
     a_migration_moves_content_and_media_and_the_old_region_answers_421,
     writes_during_the_copy_are_carried_over_and_the_freeze_refuses_writes_only,
     a_write_racing_the_freeze_lands_before_the_final_copy_or_is_refused,

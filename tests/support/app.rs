@@ -269,7 +269,8 @@ pub fn install_payload(client_key: &str, secret: &str) -> Value {
         "description": "Atlassian Confluence",
         "serverVersion": "6452",
         "pluginsVersion": "1.801.0",
-        "cloudId": "cloud-1",
+        // Each test site has its own host and its own cloudId (a cloudId moves only within its host).
+        "cloudId": cloud_of(client_key),
         "eventType": "installed",
     })
 }

@@ -44,7 +44,11 @@ fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("time").as_secs() as i64
 }
 
+/// A signed install of its own for each delivery, as Atlassian signs them (a token is used with
+/// one body only).
 fn install_token(base: &str, client: &str, path: &str) -> String {
+    static DELIVERY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let delivery = DELIVERY.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let claims = ConnectClaims {
         iss: client.into(),
         sub: Some("557058:admin".into()),
@@ -52,7 +56,7 @@ fn install_token(base: &str, client: &str, path: &str) -> String {
         aud: Some(Audience::Many(vec![base.into()])),
         iat: Some(now()),
         exp: Some(now() + 180),
-        context: Some(json!({})),
+        context: Some(json!({"delivery": delivery})),
     };
     sign_rs256(&claims, DEV_KID, DEV_PRIVATE_KEY).expect("sign")
 }
@@ -208,9 +212,10 @@ async fn bad_input_over_sockets_gets_json_errors() {
     assert_eq!(response.status(), 400);
     assert_eq!(response.json::<Value>().await.expect("json")["error"]["code"], "malformed_json");
 
+    let fresh = install_token(&server.base, "c1", "/lifecycle/installed");
     let response = client
         .post(&url)
-        .header("authorization", format!("JWT {token}"))
+        .header("authorization", format!("JWT {fresh}"))
         .header("content-type", "text/plain")
         .body(payload("c1", "s").to_string())
         .send()
@@ -228,7 +233,11 @@ async fn bad_input_over_sockets_gets_json_errors() {
     assert_eq!(response.status(), 404);
     assert_eq!(response.headers()["referrer-policy"], "no-referrer");
 
-    // The control: the same token and a good body install the tenant.
+    // The token was used with a bad body: it cannot come back with another one.
+    let (status, body) = post(&client, &url, Some(&token), &payload("c1", "s")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("install_token_reused")));
+    // The control: a delivery of its own with a good body installs the tenant.
+    let token = install_token(&server.base, "c1", "/lifecycle/installed");
     let (status, body) = post(&client, &url, Some(&token), &payload("c1", "s")).await;
     assert_eq!(status, 204, "{body}");
 }

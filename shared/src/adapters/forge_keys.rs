@@ -5,9 +5,13 @@
 //! [`MIN_REFRESH_INTERVAL_SECS`]: a flood of made-up kids costs Atlassian one request per interval,
 //! and a key Atlassian has just started using is picked up on first sight. Only RSA keys for
 //! signatures are kept, so no key from the set can verify an HMAC token.
+//!
+//! The fetch runs outside the lock on the set: a token whose key is cached is verified at once
+//! while a fetch is in flight (which may take the outbound client's whole timeout). Fetches are
+//! single-flight: misses that arrive during one wait for its result instead of sending their own.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use async_trait::async_trait;
 use jsonwebtoken::DecodingKey;
@@ -48,14 +52,46 @@ pub struct HttpForgeKeys {
     url: String,
     client: reqwest::Client,
     clock: Arc<dyn Clock>,
-    /// Held across a fetch, so concurrent misses wait for one fetch instead of each sending one.
-    set: Mutex<CachedSet>,
+    /// What is known; held only to read or update it, never across a fetch.
+    set: std::sync::Mutex<CachedSet>,
+    /// Held by the one fetch in flight, so concurrent misses wait for its result instead of each
+    /// sending one. Lookups of cached keys never take it.
+    flight: Mutex<()>,
+}
+
+/// What a lookup does: answer from the set, or fetch it.
+enum Plan {
+    Answer(Result<Option<Arc<DecodingKey>>>),
+    Fetch,
+}
+
+impl CachedSet {
+    fn plan(&self, kid: &str, now: i64) -> Plan {
+        let fresh = self.fetched_at.is_some_and(|at| now - at < MAX_KEY_SET_AGE_SECS);
+        if fresh && let Some(key) = self.keys.get(kid) {
+            return Plan::Answer(Ok(Some(key.clone())));
+        }
+        let may_fetch = self.attempted_at.is_none_or(|at| now - at >= MIN_REFRESH_INTERVAL_SECS);
+        if may_fetch {
+            return Plan::Fetch;
+        }
+        Plan::Answer(match (self.keys.get(kid), &self.failure) {
+            (Some(key), _) => Ok(Some(key.clone())),
+            (None, Some(cause)) => Err(Error::unavailable(DEPENDENCY, format!("{cause} (waiting to retry)"))),
+            (None, None) => Ok(None),
+        })
+    }
 }
 
 impl HttpForgeKeys {
     /// `client` is the process's outbound client (`install_keys::http_client()`).
     pub fn new(url: &str, client: reqwest::Client, clock: Arc<dyn Clock>) -> Self {
-        Self { url: url.to_owned(), client, clock, set: Mutex::default() }
+        Self { url: url.to_owned(), client, clock, set: Default::default(), flight: Mutex::default() }
+    }
+
+    fn set(&self) -> std::sync::MutexGuard<'_, CachedSet> {
+        // The set is replaced whole under the lock: a panic elsewhere cannot leave it half-written.
+        self.set.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     async fn fetch(&self) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
@@ -76,22 +112,22 @@ impl HttpForgeKeys {
 #[async_trait]
 impl ForgeKeys for HttpForgeKeys {
     async fn key(&self, kid: &str) -> Result<Option<Arc<DecodingKey>>> {
-        let mut set = self.set.lock().await;
+        if let Plan::Answer(answer) = self.set().plan(kid, self.clock.now_secs()) {
+            return answer;
+        }
+        let _flight = self.flight.lock().await;
+        // A fetch that finished while this lookup waited has answered it, or spent the interval.
         let now = self.clock.now_secs();
-        let fresh = set.fetched_at.is_some_and(|at| now - at < MAX_KEY_SET_AGE_SECS);
-        if fresh && let Some(key) = set.keys.get(kid) {
-            return Ok(Some(key.clone()));
+        {
+            let mut set = self.set();
+            if let Plan::Answer(answer) = set.plan(kid, now) {
+                return answer;
+            }
+            set.attempted_at = Some(now);
         }
-        let may_fetch = set.attempted_at.is_none_or(|at| now - at >= MIN_REFRESH_INTERVAL_SECS);
-        if !may_fetch {
-            return match (set.keys.get(kid), &set.failure) {
-                (Some(key), _) => Ok(Some(key.clone())),
-                (None, Some(cause)) => Err(Error::unavailable(DEPENDENCY, format!("{cause} (waiting to retry)"))),
-                (None, None) => Ok(None),
-            };
-        }
-        set.attempted_at = Some(now);
-        match self.fetch().await {
+        let fetched = self.fetch().await;
+        let mut set = self.set();
+        match fetched {
             Ok(keys) => {
                 tracing::info!(keys = keys.len(), "Forge JWKS fetched");
                 set.keys = keys;

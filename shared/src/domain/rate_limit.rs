@@ -34,11 +34,17 @@ pub struct Limit {
     pub windows: &'static [Window],
 }
 
-/// Who a hit is counted against: one user, or every anonymous caller of the tenant together.
+/// Who a hit is counted against: one user, every anonymous caller of the tenant together, one
+/// network source (the client IP), or every caller of the tenant together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caller<'a> {
     User(&'a str),
     Anonymous,
+    /// The client IP as API Gateway reports it (locally the socket peer); `None` when the host
+    /// reports none, and then every such caller shares one counter. The key holds a hash of the
+    /// address, never the address, and lives only as long as its window.
+    Source(Option<&'a str>),
+    Tenant,
 }
 
 impl Caller<'_> {
@@ -46,6 +52,12 @@ impl Caller<'_> {
         match self {
             Self::User(account_id) => format!("user#{account_id}"),
             Self::Anonymous => "anonymous".into(),
+            Self::Source(Some(ip)) => {
+                use sha2::{Digest, Sha256};
+                format!("source#{}", &hex::encode(Sha256::digest(ip.as_bytes()))[..32])
+            }
+            Self::Source(None) => "source#unknown".into(),
+            Self::Tenant => "tenant".into(),
         }
     }
 }
@@ -99,6 +111,19 @@ pub async fn charge(
     Ok(writes)
 }
 
+/// Charges one hit of `caller` and commits it on its own: for work that has no transaction to
+/// carry the counters (exports, imports, scans). A refused hit is [`Error::RateLimited`] and
+/// counts nothing.
+pub async fn spend(ctx: &Data, tenant: &TenantKey, limit: &Limit, caller: Caller<'_>) -> Result<()> {
+    crate::ports::store::retry_conflicts(|| async {
+        let now = ctx.clock.now_millis();
+        let writes = charge(ctx, tenant, limit, caller, now).await?;
+        ctx.store.transact(writes, now.div_euclid(1000)).await
+    })
+    .await
+    .map_err(exhausted_on_conflict)
+}
+
 /// A hit that still conflicts after every retry lost to a flood of concurrent hits on the same
 /// counters: answer it as rate limited rather than as a version conflict the caller cannot fix.
 pub fn exhausted_on_conflict(error: Error) -> Error {
@@ -117,6 +142,16 @@ mod tests {
         assert_eq!(Caller::User("557058:a").key_part(), "user#557058:a");
         assert_eq!(Caller::Anonymous.key_part(), "anonymous");
         assert_ne!(Caller::User("anonymous").key_part(), Caller::Anonymous.key_part());
+        assert_ne!(Caller::User("tenant").key_part(), Caller::Tenant.key_part());
+    }
+
+    #[test]
+    fn sources_are_counted_by_a_hash_of_the_address() {
+        let key = Caller::Source(Some("198.51.100.77")).key_part();
+        assert!(key.starts_with("source#") && !key.contains("198.51"), "{key}");
+        assert_ne!(key, Caller::Source(Some("198.51.100.78")).key_part());
+        assert_ne!(key, Caller::Source(None).key_part());
+        assert_ne!(Caller::User("source#x").key_part(), Caller::Source(Some("x")).key_part());
     }
 
     #[test]

@@ -16,6 +16,31 @@ use crate::kernel::error::{Error, Result};
 use crate::ports::store::Page;
 use crate::state::AppState;
 
+/// The caller's network address: the client IP API Gateway reports (`requestContext.http.sourceIp`),
+/// or the socket peer where a host serves with connect info (the local server). `None` when the
+/// host reports neither (a router driven directly).
+pub struct ClientIp(pub Option<String>);
+
+/// The client IP of a request's extensions (see [`ClientIp`]).
+pub fn client_ip(extensions: &axum::http::Extensions) -> Option<String> {
+    if let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) =
+        extensions.get::<lambda_http::request::RequestContext>()
+    {
+        return ctx.http.source_ip.clone();
+    }
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|axum::extract::ConnectInfo(peer)| peer.ip().to_string())
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> std::result::Result<Self, Self::Rejection> {
+        Ok(Self(client_ip(&parts.extensions)))
+    }
+}
+
 /// A verified caller who administers the tenant's site; everyone else gets 403.
 pub struct Admin(pub Editor);
 
@@ -126,4 +151,32 @@ fn with_etag<M>(mut response: Response, stored: &Stored<M>) -> Response {
         response.headers_mut().insert(header::ETAG, etag);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_ip_is_api_gateways_source_ip_else_the_socket_peer() {
+        let event = serde_json::json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": "/api/feedback", "rawQueryString": "",
+            "headers": {"host": "canopy.example.com"},
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "api", "domainName": "canopy.example.com", "domainPrefix": "canopy",
+                "http": {"method": "POST", "path": "/api/feedback", "protocol": "HTTP/1.1", "sourceIp": "198.51.100.77", "userAgent": "test"},
+                "requestId": "req-1", "routeKey": "$default", "stage": "$default", "time": "15/Jan/2026:00:00:00 +0000", "timeEpoch": 0
+            },
+            "isBase64Encoded": false
+        });
+        let from_lambda = lambda_http::request::from_str(&event.to_string()).expect("event");
+        assert_eq!(client_ip(from_lambda.extensions()).as_deref(), Some("198.51.100.77"));
+
+        let mut served = axum::http::Request::new(());
+        let peer = std::net::SocketAddr::from(([192, 0, 2, 7], 50_000));
+        served.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        assert_eq!(client_ip(served.extensions()).as_deref(), Some("192.0.2.7"));
+
+        assert_eq!(client_ip(&axum::http::Extensions::new()), None, "a router driven directly");
+    }
 }

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::auth::AuthContext;
 use super::body::JsonBody;
-use super::extract::{Admin, IfMatch, PageView, QueryParams};
+use super::extract::{Admin, ClientIp, IfMatch, PageView, QueryParams};
 use super::schema::{IfMatchHeader, ItemParam, PageSchema};
 use crate::domain::feedback::{self, Filter, Submission};
 use crate::domain::records::{DEFAULT_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
@@ -48,13 +48,15 @@ async fn seen(state: &AppState, tenant: &TenantKey, account_id: Option<&str>) {
 async fn submit(
     State(state): State<AppState>,
     auth: AuthContext,
+    ClientIp(source): ClientIp,
     JsonBody(submission): JsonBody<Submission>,
 ) -> Result<Response> {
     // Feedback about a site the caller may not see is refused as about a missing one.
     if let Some(site_id) = submission.site_id.as_deref().filter(|id| crate::kernel::ids::is_ulid(id)) {
         super::access::site_for(&state, &auth, site_id).await?;
     }
-    let stored = feedback::submit(&state, &auth.tenant, auth.account_id.as_deref(), submission).await?;
+    let stored =
+        feedback::submit(&state, &auth.tenant, auth.account_id.as_deref(), source.as_deref(), submission).await?;
     seen(&state, &auth.tenant, auth.account_id.as_deref()).await;
     Ok((StatusCode::CREATED, axum::Json(stored)).into_response())
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::auth::{AuthContext, SignedRequest, verify_tenant_token};
 use super::body::{RawBody, parse_json};
 use crate::domain::connect::descriptor::{self, DISABLED_PATH, ENABLED_PATH, INSTALLED_PATH, UNINSTALLED_PATH};
+use crate::domain::connect::install_replay;
 use crate::domain::connect::jwt::{self, InstallExpectation};
 use crate::domain::tenants::{self, InstallPayload, TenantSummary};
 use crate::kernel::error::{Error, Result};
@@ -39,33 +40,49 @@ async fn descriptor(State(state): State<AppState>) -> Json<Value> {
     Json(descriptor::descriptor(&state.config))
 }
 
-/// The fields every lifecycle payload carries that Canopy checks against the token.
+/// The fields every lifecycle payload carries that Canopy checks against the token and the
+/// configuration.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct LifecyclePayload {
     client_key: String,
+    /// The app key the event is for (the descriptor's `key`); checked on signed installs.
+    #[serde(default)]
+    key: Option<String>,
 }
 
-/// Verifies the RS256 signed install, then parses the body, then checks that the token's `iss` is
-/// the payload's clientKey. The token comes first so that an unauthenticated caller learns
+/// Verifies the RS256 signed install and claims the token for this body (`install_replay`), then
+/// parses the body, then checks that the token's `iss` is the payload's clientKey and that the
+/// payload is for this app's key. The token comes first so that an unauthenticated caller learns
 /// nothing about what the body should look like.
 async fn authenticate_then_parse<T: serde::de::DeserializeOwned>(
     state: &AppState,
     request: &SignedRequest<'_>,
     body: &[u8],
-    client_key_of: impl Fn(&T) -> &str,
 ) -> Result<(TenantKey, T, jwt::ConnectClaims)> {
     let token = request.token()?;
     let app_base_urls = state.config.app_base_urls();
     let qsh = request.qsh(state);
     let expectation = InstallExpectation { app_base_urls: &app_base_urls, qsh: &qsh, now: state.clock.now_secs() };
     let claims = jwt::verify_signed_install(&token, state.install_keys.as_ref(), &expectation).await?;
+    let exp = claims.exp.ok_or_else(|| Error::unauthenticated("signed install without exp"))?;
+    install_replay::claim(&install_replay::issuing_region(state, &claims), &token, exp, body).await?;
     let payload: T = parse_json(request.headers, body)?;
-    let client_key = client_key_of(&payload);
+    let LifecyclePayload { client_key, key: app_key } = parse_json(request.headers, body)?;
     if claims.iss != client_key {
         return Err(Error::unauthenticated("iss of the signed install is not the payload's clientKey"));
     }
-    let key = TenantKey::from_verified(client_key)
+    match app_key {
+        None => return Err(Error::invalid("missing_field", "The payload has no key (the app key).")),
+        Some(app_key) if app_key != state.config.app_key => {
+            return Err(Error::invalid(
+                "wrong_app_key",
+                format!("key is not this app's key ({}).", state.config.app_key),
+            ));
+        }
+        Some(_) => {}
+    }
+    let key = TenantKey::from_verified(&client_key)
         .ok_or_else(|| Error::invalid("invalid_field", "clientKey has characters outside [A-Za-z0-9-_.:]."))?;
     Ok((key, payload, claims))
 }
@@ -80,8 +97,7 @@ async fn installed(
     RawBody(body): RawBody,
 ) -> Result<StatusCode> {
     let request = SignedRequest { method: &method, uri: &uri, headers: &headers };
-    let (key, payload, claims) =
-        authenticate_then_parse(&state, &request, &body, |p: &InstallPayload| &p.client_key).await?;
+    let (key, payload, claims) = authenticate_then_parse::<InstallPayload>(&state, &request, &body).await?;
     let region = crate::domain::residency::region_of_install(&state, &claims);
     let state = crate::domain::residency::home_state(&state, &key).await?;
     tenants::install_in(&state, &key, &payload, &region).await?;
@@ -99,7 +115,7 @@ async fn uninstalled(
     RawBody(body): RawBody,
 ) -> Result<StatusCode> {
     let request = SignedRequest { method: &method, uri: &uri, headers: &headers };
-    let (key, _, _) = authenticate_then_parse(&state, &request, &body, |p: &LifecyclePayload| &p.client_key).await?;
+    let (key, _, _) = authenticate_then_parse::<LifecyclePayload>(&state, &request, &body).await?;
     let state = crate::domain::residency::home_state(&state, &key).await?;
     let tenant = tenants::uninstall(&state, &key).await?;
     tracing::info!(tenant = %key, purge_after = ?tenant.purge_after, "uninstalled");

@@ -8,10 +8,11 @@ use lambda_http::request::RequestContext;
 use tracing::Instrument;
 
 pub async fn request_span(request: Request, next: Next) -> Response {
-    let (request_id, ip) = match request.extensions().get::<RequestContext>() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => (ctx.request_id.clone(), Some(ctx.http.source_ip.clone())),
-        _ => (None, None),
+    let request_id = match request.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        _ => None,
     };
+    let ip = super::extract::client_ip(request.extensions());
     let request_id = request_id
         .or_else(|| request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned))
         .unwrap_or_default();
@@ -20,7 +21,7 @@ pub async fn request_span(request: Request, next: Next) -> Response {
         method = %request.method(),
         path = %request.uri().path(),
         request_id = %request_id,
-        ip = ip.flatten().as_deref().unwrap_or(""),
+        ip = ip.as_deref().unwrap_or(""),
         tenant = tracing::field::Empty,
     );
     async move {

@@ -115,8 +115,9 @@ pub fn product_space(space_key: &str) -> String {
 /// A fixed-window rate-limit counter: `RATE#<action>#<caller>#<window secs>#<window start secs>`.
 /// `caller` is `user#<accountId>` or `anonymous`, so the two can never share a counter.
 pub fn rate_window(action: &str, caller: &str, window_secs: i64, window_start: i64) -> String {
-    format!("RATE#{action}#{caller}#{window_secs}#{window_start}")
+    format!("{RATE_PREFIX}{action}#{caller}#{window_secs}#{window_start}")
 }
+pub const RATE_PREFIX: &str = "RATE#";
 
 /// The tenant's residency migration: its state machine (`residency`), in the region it runs from.
 pub const RESIDENCY: &str = "RESIDENCY";
@@ -148,6 +149,17 @@ pub fn cloud_index_tenant() -> TenantKey {
 }
 pub fn cloud_index(cloud_id: &str) -> String {
     format!("CLOUD#{cloud_id}")
+}
+
+/// Signed install tokens seen within their lifetime (`connect::install_replay`): one item
+/// `INSTALL_TOKEN#<sha256 of the token, hex>` per token in a reserved partition, holding the hash
+/// of the body it came with and expiring with the token.
+pub const INSTALL_TOKENS_TENANT: &str = "_install_tokens";
+pub fn install_tokens_tenant() -> TenantKey {
+    TenantKey::from_verified(INSTALL_TOKENS_TENANT).unwrap_or_else(|| unreachable!("the tokens key is a valid key"))
+}
+pub fn install_token(token_sha256_hex: &str) -> String {
+    format!("INSTALL_TOKEN#{token_sha256_hex}")
 }
 
 /// Tenants of sites that only ever came through Forge are `forge:<cloudId>`; Connect clientKeys
@@ -317,5 +329,11 @@ mod tests {
         let forge_only = forge_only_tenant("4869c4ef-cb0d-4108-8243-8929ac7cc1fa").expect("valid key");
         assert_eq!(forge_only.as_str(), "forge:4869c4ef-cb0d-4108-8243-8929ac7cc1fa");
         assert!(!is_reserved_tenant(forge_only.as_str()));
+    }
+
+    #[test]
+    fn install_tokens_live_in_a_reserved_partition() {
+        assert!(is_reserved_tenant(install_tokens_tenant().as_str()));
+        assert_eq!(install_token("ab12"), "INSTALL_TOKEN#ab12");
     }
 }

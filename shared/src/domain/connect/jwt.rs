@@ -18,6 +18,10 @@ use crate::ports::keys::InstallKeys;
 pub const LEEWAY_SECS: u64 = 3;
 /// Longest token accepted at all; Atlassian's are well under 2 KB.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+/// Longest life (`exp - iat`) of a signed install accepted. Atlassian's live 3 minutes; a longer
+/// one would widen the window in which a seen token could be replayed (`install_replay` refuses a
+/// second use with another body, and remembers each token this long at most).
+pub const MAX_INSTALL_TOKEN_LIFETIME_SECS: i64 = 300;
 /// Longest `kid` accepted before it is put into the install-keys URL.
 pub const MAX_KID_LEN: usize = 128;
 
@@ -46,7 +50,8 @@ pub enum Audience {
 }
 
 impl Audience {
-    fn first(&self) -> Option<&str> {
+    /// The audience a signed install is checked against (and its region read from).
+    pub fn first(&self) -> Option<&str> {
         match self {
             Self::One(a) => Some(a),
             Self::Many(list) => list.first().map(String::as_str),
@@ -168,7 +173,9 @@ pub struct InstallExpectation<'a> {
 }
 
 /// Verifies an RS256 signed-install token (CONNECT.md §3): pinned algorithm, `kid` charset, key
-/// from the install-keys service, `exp`, `aud`, `qsh`. The caller checks `iss` against the body.
+/// from the install-keys service, `exp`, `iat` and a life of at most
+/// [`MAX_INSTALL_TOKEN_LIFETIME_SECS`], `aud`, `qsh`. The caller checks `iss` against the body and
+/// claims the token (`install_replay`).
 pub async fn verify_signed_install(
     token: &str,
     keys: &dyn InstallKeys,
@@ -191,6 +198,7 @@ pub async fn verify_signed_install(
         .map_err(|e| Error::unauthenticated(format!("RS256 verification failed: {e}")))?;
     let claims = data.claims;
     check_expiry(&claims, Some(expect.now))?;
+    check_install_lifetime(&claims)?;
     let aud = claims
         .aud
         .as_ref()
@@ -204,6 +212,21 @@ pub async fn verify_signed_install(
         Some(_) => Err(Error::unauthenticated("signed install qsh does not match the request")),
         None => Err(Error::unauthenticated("signed install without qsh")),
     }
+}
+
+/// `exp - iat` of a signed install within [`MAX_INSTALL_TOKEN_LIFETIME_SECS`] (both are required
+/// by [`check_expiry`]).
+fn check_install_lifetime(claims: &ConnectClaims) -> Result<()> {
+    let (Some(iat), Some(exp)) = (claims.iat, claims.exp) else {
+        return Err(Error::unauthenticated("signed install without iat or exp"));
+    };
+    if exp.saturating_sub(iat) > MAX_INSTALL_TOKEN_LIFETIME_SECS {
+        return Err(Error::unauthenticated(format!(
+            "signed install lives {} s, longer than {MAX_INSTALL_TOKEN_LIFETIME_SECS} s",
+            exp.saturating_sub(iat)
+        )));
+    }
+    Ok(())
 }
 
 /// `kid`s go into a URL path: letters, digits, `-`, `_`, `.`, and no `..`.
@@ -285,6 +308,16 @@ mod tests {
         assert!(issued(Some(NOW + leeway + 1)).is_err(), "beyond the leeway");
         assert!(issued(Some(NOW + 300)).is_err());
         assert!(issued(None).is_err(), "no iat");
+    }
+
+    #[test]
+    fn a_signed_install_may_live_at_most_the_bound() {
+        let lives = |secs: i64| ConnectClaims { iat: Some(NOW), exp: Some(NOW + secs), ..claims("abc", 0) };
+        assert!(check_install_lifetime(&lives(180)).is_ok(), "Atlassian's three minutes");
+        assert!(check_install_lifetime(&lives(MAX_INSTALL_TOKEN_LIFETIME_SECS)).is_ok(), "at the bound");
+        assert!(check_install_lifetime(&lives(MAX_INSTALL_TOKEN_LIFETIME_SECS + 1)).is_err(), "over it");
+        assert!(check_install_lifetime(&lives(365 * 86_400)).is_err(), "a year");
+        assert!(check_install_lifetime(&ConnectClaims { iat: None, ..lives(60) }).is_err());
     }
 
     #[test]

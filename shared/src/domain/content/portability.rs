@@ -26,6 +26,7 @@ use super::model::theme::Theme;
 use super::site_items::{ANNOUNCEMENTS, PROMOTED_SEARCHES};
 use super::sites::{self, MAX_SITES_PER_TENANT, Uses};
 use crate::domain::data::Data;
+use crate::domain::rate_limit::{self, Caller, Limit, Window};
 use crate::domain::records::{Editor, check_media_exist};
 use crate::domain::tenants;
 use crate::kernel::clock::rfc3339;
@@ -40,6 +41,13 @@ pub const FORMAT: &str = "canopy-export";
 pub const SCHEMA_VERSION: u32 = 1;
 /// Import bodies may be larger than other requests: a tenant's whole content.
 pub const MAX_IMPORT_BYTES: usize = 8 * 1024 * 1024;
+/// Exports of one tenant (every admin together): each reads the whole tenant, so a flood of them
+/// would spend the table's read capacity that every tenant shares. A real export is occasional.
+pub const EXPORT_WINDOWS: [Window; 2] = [Window { secs: 60, max: 10 }, Window { secs: 3600, max: 60 }];
+/// Imports (dry runs included) of one tenant: each validates and may write a whole tenant.
+pub const IMPORT_WINDOWS: [Window; 2] = [Window { secs: 60, max: 10 }, Window { secs: 3600, max: 60 }];
+const EXPORT_LIMIT: Limit = Limit { action: "export", windows: &EXPORT_WINDOWS };
+const IMPORT_LIMIT: Limit = Limit { action: "import", windows: &IMPORT_WINDOWS };
 /// Writes per import transaction (DynamoDB allows 100; each put is up to 350 KB and a
 /// transaction may carry 4 MB).
 const IMPORT_BATCH: usize = 10;
@@ -122,7 +130,9 @@ async fn all_items(ctx: &Data, tenant: &TenantKey) -> Result<Vec<Item>> {
     }
 }
 
+/// The tenant's content as one document; limited per tenant ([`EXPORT_WINDOWS`], 429 past it).
 pub async fn export(ctx: &Data, tenant: &TenantKey) -> Result<ExportDocument> {
+    rate_limit::spend(ctx, tenant, &EXPORT_LIMIT, Caller::Tenant).await?;
     let mut doc = ExportDocument {
         format: FORMAT.into(),
         schema_version: SCHEMA_VERSION,
@@ -191,6 +201,9 @@ pub async fn export(ctx: &Data, tenant: &TenantKey) -> Result<ExportDocument> {
         } else if sk.starts_with(keys::SITE_LISTING_PREFIX) || sk.starts_with(keys::EDITOR_PREFIX) {
             // Listing copies and editor pointers index the items above; import rebuilds both
             // from what it writes.
+        } else if sk.starts_with(keys::RATE_PREFIX) {
+            // Rate-limit counters are the flood guard's own bookkeeping (an export charges one),
+            // gone within a day: not the tenant's data.
         } else {
             doc.other.push(raw(&item));
         }
@@ -384,6 +397,7 @@ fn media_references(doc: &ExportDocument) -> Vec<String> {
 
 pub async fn import(ctx: &Data, editor: &Editor, doc: &ExportDocument, dry_run: bool) -> Result<ImportReport> {
     let tenant = &editor.tenant;
+    rate_limit::spend(ctx, tenant, &IMPORT_LIMIT, Caller::Tenant).await?;
     let plan = plan(ctx, tenant, doc).await?;
     let mut report = ImportReport { dry_run, ..ImportReport::default() };
     let now_secs = ctx.clock.now_secs();

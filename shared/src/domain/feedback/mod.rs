@@ -7,8 +7,10 @@
 //! item it is on (including trashed ones) without scanning the tenant's feedback.
 //!
 //! Submissions are rate limited per (tenant, user), anonymous callers sharing one bucket per
-//! tenant: see [`USER_WINDOWS`] and [`ANONYMOUS_WINDOWS`]. The counters are charged in the same
-//! transaction as the item, so a refused submission costs nothing and writes nothing.
+//! tenant and each anonymous source (client IP) having its own, smaller one beside it, so one
+//! visitor cannot spend a tenant's anonymous budget: see [`USER_WINDOWS`], [`ANONYMOUS_WINDOWS`]
+//! and [`SOURCE_WINDOWS`]. The counters are charged in the same transaction as the item, so a
+//! refused submission costs nothing and writes nothing.
 
 pub mod model;
 
@@ -36,8 +38,12 @@ pub const FEEDBACK_KIND: &str = "feedback";
 pub const USER_WINDOWS: [Window; 2] = [Window { secs: 60, max: 10 }, Window { secs: 86_400, max: 100 }];
 /// Every anonymous visitor of a tenant together (public sites): more room, still a ceiling.
 pub const ANONYMOUS_WINDOWS: [Window; 2] = [Window { secs: 60, max: 30 }, Window { secs: 86_400, max: 300 }];
+/// One anonymous source (client IP) of a tenant: a sixth of the tenant's anonymous minute and day,
+/// so it takes six sources to spend them.
+pub const SOURCE_WINDOWS: [Window; 2] = [Window { secs: 60, max: 5 }, Window { secs: 86_400, max: 50 }];
 const USER_LIMIT: Limit = Limit { action: "feedback", windows: &USER_WINDOWS };
 const ANONYMOUS_LIMIT: Limit = Limit { action: "feedback", windows: &ANONYMOUS_WINDOWS };
+const SOURCE_LIMIT: Limit = Limit { action: "feedback", windows: &SOURCE_WINDOWS };
 /// A filtered listing examines at most this many items per page; a page can therefore come back
 /// short (even empty) with a `nextCursor`, and the client follows it.
 pub const MAX_SCANNED_PER_PAGE: usize = 1000;
@@ -68,12 +74,14 @@ fn view(item: &Item) -> Result<FeedbackView> {
     Ok(FeedbackView::new(id_of(&item.sk), decode(item)?))
 }
 
-/// Stores a submission of the caller (`account_id` from the verified token; `None` anonymous).
-/// A site must exist in the caller's tenant: another tenant's site is the same 404 as a missing one.
+/// Stores a submission of the caller (`account_id` from the verified token; `None` anonymous,
+/// then also limited per `source`, the client IP). A site must exist in the caller's tenant:
+/// another tenant's site is the same 404 as a missing one.
 pub async fn submit(
     ctx: &Data,
     tenant: &TenantKey,
     account_id: Option<&str>,
+    source: Option<&str>,
     submission: Submission,
 ) -> Result<FeedbackView> {
     let account = users::storable(account_id);
@@ -95,6 +103,9 @@ pub async fn submit(
                 sk: site.sk,
                 condition: Condition::Version(site.version),
             });
+        }
+        if account.is_none() {
+            writes.extend(rate_limit::charge(ctx, tenant, &SOURCE_LIMIT, Caller::Source(source), now).await?);
         }
         writes.extend(rate_limit::charge(ctx, tenant, &limit, caller, now).await?);
         let item = Item {

@@ -169,7 +169,7 @@ pub async fn handle(
             }
             None => (forge_only_record(state, &key, product, invocation, &now), Condition::Absent),
         };
-        let claim = cloud_index::claim_writes(state, &key, cloud_id).await?;
+        let claim = cloud_index::claim_writes(state, &key, &record.base_url, cloud_id).await?;
         tenants::save(state, &key, &record, condition, None, claim).await?;
         Ok((key, Outcome::Created))
     })

@@ -16,6 +16,7 @@ use crate::domain::content::library::{LAYOUTS, THEMES};
 use crate::domain::content::model::ContentModel;
 use crate::domain::content::pages;
 use crate::domain::data::Stack;
+use crate::domain::rate_limit::{self, Caller, Limit, Window};
 use crate::domain::records::{Editor, Stored, check_if_match, not_found};
 use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
@@ -35,6 +36,10 @@ pub const MAX_TENANT_MEDIA_ITEMS: u64 = 5_000;
 /// Pending uploads a tenant may hold at once: reservations cannot be used to exhaust the quota.
 pub const MAX_PENDING_UPLOADS: u64 = 50;
 pub const MAX_FILE_NAME_CHARS: usize = 255;
+/// Scans of where a media item is used (every delete reads every theme, layout and page of the
+/// tenant): per tenant, generous for an admin tidying up, a ceiling for a script.
+pub const USAGE_SCAN_WINDOWS: [Window; 2] = [Window { secs: 60, max: 30 }, Window { secs: 3600, max: 300 }];
+const USAGE_SCAN_LIMIT: Limit = Limit { action: "media-usage-scan", windows: &USAGE_SCAN_WINDOWS };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -445,6 +450,7 @@ where
 pub async fn delete(state: &Stack, editor: &Editor, id: &str, if_match: Option<u64>, force: bool) -> Result<()> {
     let (item, record) = read_item(state, &editor.tenant, id).await?;
     check_if_match(if_match, item.version)?;
+    rate_limit::spend(state, &editor.tenant, &USAGE_SCAN_LIMIT, Caller::Tenant).await?;
     let used = usages(state, &editor.tenant, id).await?;
     if !used.is_empty() && !force {
         return Err(Error::conflict(

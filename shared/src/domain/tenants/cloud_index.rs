@@ -10,13 +10,19 @@
 //! record it loads anyway, and a cached answer can never outlive a move.
 //!
 //! Edge cases:
-//! - **Site import** gives the same site a new clientKey: its `installed` claims the index (the
-//!   newest install wins). The previous tenant keeps its data and its Connect path, but Forge no
-//!   longer reaches it. Its record's history says `site_moved`.
+//! - **Site import** gives the same site a new clientKey and keeps its host: its `installed`
+//!   claims the index (the newest install of the same host wins). The previous tenant keeps its
+//!   data, its state and its Connect path, but Forge no longer reaches it. Its record's history
+//!   says `site_moved`.
+//! - **Another site's cloudId**: an install whose baseUrl host is not the recorded owner's is
+//!   refused (409 `cloud_id_claimed`, a warning in the log, nothing written). A claim never
+//!   uninstalls or purges the tenant it moves the site from.
 //! - **Installation ids change** without events: they are recorded on the record, never keyed on.
 //! - **Forge first, then Connect** (a Connect-on-Forge site whose Forge event arrives before the
-//!   Connect install): the Connect install takes the site over; the Forge-only tenant it
-//!   supersedes is unreachable (no secret, no index), so it is uninstalled and its purge scheduled.
+//!   Connect install): the Connect install of the same host takes the site over; the Forge-only
+//!   tenant it supersedes keeps its data and state (an operator deletes it on request). A
+//!   Forge-only tenant recorded without its site's URL (the FIT had no `siteUrl`) has no host to
+//!   match: a Connect install for its cloudId is refused until an operator resolves it.
 //! - **Tenants installed before the index existed** have no item until their next `installed`
 //!   (Atlassian sends one on every upgrade); until then their FITs get 401.
 //! - **Uninstall** leaves the item: an uninstalled tenant's FITs get 401, and a re-install within
@@ -29,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 
 use crate::domain::data::Stack;
-use crate::domain::tenants::{self, Tenant, TenantState};
+use crate::domain::tenants::{self, Tenant};
 use crate::kernel::clock::{Clock, rfc3339};
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
@@ -126,10 +132,20 @@ pub async fn resolve(state: &Stack, cache: &CloudIndexCache, cloud_id: &str) -> 
 }
 
 /// The writes that make `claimant` answer for `cloud_id`, for the transaction that saves the
-/// claimant's record with `cloud_id` set. Moving the site away from another tenant clears that
-/// tenant's `cloud_id` (keeping its due entry); a Forge-only tenant left unreachable that way is
-/// uninstalled and its purge scheduled.
-pub async fn claim_writes(state: &Stack, claimant: &TenantKey, cloud_id: &str) -> Result<Vec<Write>> {
+/// claimant's record with `cloud_id` set and `claimant_base_url` as its site.
+///
+/// A site another tenant answers for moves only when the claimant's site is that tenant's site:
+/// the same host (a site import gives the site a new clientKey and keeps its host). The previous
+/// tenant's `cloud_id` is cleared (history `site_moved`) and nothing else: it is never
+/// uninstalled nor scheduled for purge because of a claim. Any other claim is refused with 409
+/// `cloud_id_claimed`, logged as a warning for operators, and writes nothing: the cloudId in an
+/// install body is the caller's word, the host is the site Canopy will call.
+pub async fn claim_writes(
+    state: &Stack,
+    claimant: &TenantKey,
+    claimant_base_url: &str,
+    cloud_id: &str,
+) -> Result<Vec<Write>> {
     let index = keys::cloud_index_tenant();
     let sk = keys::cloud_index(cloud_id);
     let put_index = |condition: Condition, version: u64| Write::Put {
@@ -155,23 +171,42 @@ pub async fn claim_writes(state: &Stack, claimant: &TenantKey, cloud_id: &str) -
     };
     let mut writes = vec![put_index(Condition::Version(version), version + 1)];
     let now = state.clock.now_secs();
-    if let Some(item) = state.store.get(&previous, keys::TENANT_RECORD, now).await? {
-        let mut record: Tenant = serde_json::from_value(item.body)
-            .map_err(|e| Error::internal(format!("tenant record of {previous}: {e}")))?;
-        if record.cloud_id.as_deref() == Some(cloud_id) {
-            record.cloud_id = None;
-            tenants::push_history(&mut record, "site_moved", &rfc3339(state.clock.now_millis()));
-            let due = if !record.has_connect_install() && record.state != TenantState::Uninstalled {
-                tracing::warn!(tenant = %previous, to = %claimant, "a Connect install superseded a Forge-only tenant");
-                Some(tenants::mark_uninstalled(state, &mut record))
-            } else {
-                item.due
-            };
-            writes.push(tenants::record_write(state, &previous, &record, Condition::Version(item.version), due)?);
-        }
+    let Some(item) = state.store.get(&previous, keys::TENANT_RECORD, now).await? else {
+        // A dangling item (its tenant purged): the claim simply replaces it.
+        return Ok(writes);
+    };
+    let mut record: Tenant =
+        serde_json::from_value(item.body).map_err(|e| Error::internal(format!("tenant record of {previous}: {e}")))?;
+    if record.cloud_id.as_deref() != Some(cloud_id) {
+        return Ok(writes);
     }
-    tracing::info!(from = %previous, to = %claimant, "site moved to a newer install");
+    let (owner_host, claimant_host) = (site_host(&record.base_url), site_host(claimant_base_url));
+    if owner_host.is_none() || owner_host != claimant_host {
+        tracing::warn!(
+            %cloud_id,
+            owner = %previous,
+            owner_host = owner_host.as_deref().unwrap_or("-"),
+            claimant = %claimant,
+            claimant_host = claimant_host.as_deref().unwrap_or("-"),
+            "cloudId claim refused: an install names the cloudId of another site"
+        );
+        return Err(Error::conflict(
+            "cloud_id_claimed",
+            "Another site's installation answers for this cloudId; an install may claim only its own site's cloudId.",
+        ));
+    }
+    record.cloud_id = None;
+    tenants::push_history(&mut record, "site_moved", &rfc3339(state.clock.now_millis()));
+    writes.push(tenants::record_write(state, &previous, &record, Condition::Version(item.version), item.due)?);
+    tracing::info!(from = %previous, to = %claimant, %cloud_id, "site moved to a newer install of the same host");
     Ok(writes)
+}
+
+/// The host of a site's base URL, lower case and without a trailing dot; `None` when it has none.
+fn site_host(base_url: &str) -> Option<String> {
+    let url = url::Url::parse(base_url).ok()?;
+    let host = url.host_str()?.trim_end_matches('.').to_ascii_lowercase();
+    (!host.is_empty()).then_some(host)
 }
 
 /// The writes that drop `tenant`'s claim on `cloud_id`, for the purge that deletes the tenant:
@@ -194,6 +229,15 @@ mod tests {
 
     fn key(s: &str) -> TenantKey {
         TenantKey::from_verified(s).unwrap()
+    }
+
+    #[test]
+    fn site_hosts_compare_without_case_path_or_trailing_dot() {
+        assert_eq!(site_host("https://Acme.atlassian.net/wiki").as_deref(), Some("acme.atlassian.net"));
+        assert_eq!(site_host("https://acme.atlassian.net./wiki"), site_host("https://acme.atlassian.net"));
+        assert_ne!(site_host("https://acme.atlassian.net"), site_host("https://evil.atlassian.net"));
+        assert_eq!(site_host("not a url"), None);
+        assert_eq!(site_host("data:text/plain,x"), None);
     }
 
     #[test]

@@ -167,9 +167,9 @@ pub async fn install_in(state: &Stack, key: &TenantKey, payload: &InstallPayload
             record.purge_after = None;
         }
         push_history(&mut record, if was_uninstalled { "reinstalled" } else { "installed" }, &now);
-        // The newest install of a site answers for its cloudId (forge::cloud_index).
+        // The newest install of a site answers for its cloudId, when it is that site (cloud_index).
         let mut claim = match &record.cloud_id {
-            Some(cloud_id) => crate::domain::tenants::cloud_index::claim_writes(state, key, cloud_id).await?,
+            Some(cloud_id) => cloud_index::claim_writes(state, key, &record.base_url, cloud_id).await?,
             None => Vec::new(),
         };
         if was_uninstalled {
