@@ -155,8 +155,34 @@ function accessForm() {
 function fillAccessForm() {
   const form = accessForm();
   /** @type {HTMLSelectElement} */ (form.elements.namedItem('visibility')).value = site.visibility;
-  /** @type {HTMLTextAreaElement} */ (form.elements.namedItem('groups')).value = (site.restrictedToGroups ?? []).join('\n');
+  /** @type {GroupRef[]} */
+  const groups = site.restrictedToGroups ?? [];
+  /** @type {HTMLTextAreaElement} */ (form.elements.namedItem('groups')).value = groups.map(groupLine).join('\n');
+  byId('access-legacy').hidden = !groups.some((g) => !g.id);
   showAccessGroups();
+}
+
+/** @typedef {{id?: string, name?: string}} GroupRef */
+
+/** A prefix marks an entry stored by name only, before groups were kept by id. */
+const BY_NAME = 'by name:';
+
+/** @param {GroupRef} group */
+function groupLine(group) {
+  return group.id ? [group.id, group.name ?? ''].join(' ').trim() : `${BY_NAME} ${group.name ?? ''}`;
+}
+
+/**
+ * One line of the groups field: the group id, then its display name; `by name: …` keeps an entry
+ * stored by name only (the API accepts it only while the site already has it).
+ * @param {string} line
+ * @returns {GroupRef}
+ */
+function parseGroupLine(line) {
+  const text = line.trim();
+  if (text.toLowerCase().startsWith(BY_NAME)) return { name: text.slice(BY_NAME.length).trim() };
+  const [id, ...name] = text.split(/\s+/);
+  return name.length ? { id, name: name.join(' ') } : { id };
 }
 
 /** The groups matter only to a restricted site; the API refuses them on any other. */
@@ -166,11 +192,11 @@ function showAccessGroups() {
   /** @type {HTMLTextAreaElement} */ (form.elements.namedItem('groups')).disabled = !restricted;
 }
 
-/** @param {{visibility: string, restrictedToGroups?: string[]}} stored */
+/** @param {{visibility: string, restrictedToGroups?: GroupRef[]}} stored */
 function describeAccess(stored) {
   if (stored.visibility === 'public') return 'everyone may see it';
   if (stored.visibility === 'licensed') return 'signed-in users may see it';
-  return `members of ${(stored.restrictedToGroups ?? []).join(', ')} may see it`;
+  return `members of ${(stored.restrictedToGroups ?? []).map((g) => g.name ?? g.id).join(', ')} may see it`;
 }
 
 accessForm().addEventListener('change', showAccessGroups);
@@ -179,7 +205,7 @@ onSubmit('access-form', async (form) => {
   const status = byId('access-status');
   await attempt(status, async () => {
     const { visibility, groups = '' } = values(form);
-    const restrictedToGroups = visibility === 'restricted' ? groups.split('\n').map((g) => g.trim()).filter(Boolean) : [];
+    const restrictedToGroups = visibility === 'restricted' ? groups.split('\n').filter((g) => g.trim()).map(parseGroupLine) : [];
     const path = `/api/sites/${encodeURIComponent(site.id)}`;
     await guardedSave(status, {
       what: 'The site',

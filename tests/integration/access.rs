@@ -44,8 +44,25 @@ impl World {
 
     /// A site of tenant A with navigation, an announcement for everyone, a promoted search
     /// and a page's metadata.
+    /// A site restricted to `groups` (ids) when any.
     async fn furnished_site(&self, visibility: &str, groups: &[&str]) -> String {
+        let groups: Vec<Value> = groups.iter().map(|id| json!({"id": id, "name": "Execs"})).collect();
         self.furnish(&json!({"name": "Intranet", "visibility": visibility, "restrictedToGroups": groups})).await
+    }
+
+    /// Rewrites the stored site's groups as a record from before groups were kept by id held
+    /// them: plain strings.
+    async fn store_legacy_groups(&self, site: &str, groups: &[&str]) {
+        use canopy_shared::ports::store::{Condition, Write};
+        let (tenant, sk) =
+            (canopy_shared::TenantKey::from_verified(A).expect("key"), canopy_shared::kernel::keys::site(site));
+        let store = &self.app.state.store;
+        let now = self.app.now_secs();
+        let mut item = store.get(&tenant, &sk, now).await.expect("read").expect("the site");
+        item.body["restrictedToGroups"] = json!(groups);
+        let condition = Condition::Version(item.version);
+        item.version += 1;
+        store.transact(vec![Write::Put { item, condition }], now).await.expect("write");
     }
 
     /// [`Self::furnished_site`] of a site created from `site`.
@@ -177,7 +194,7 @@ mod scenarios {
             .create("/api/layouts", &json!({"title": "Home", "sections": [{"id": "s1", "columns": [{"width": 12, "blocks": [{"type": "text", "markup": "Welcome"}]}]}]}))
             .await;
         let site = w
-            .furnish(&json!({"name": "Board", "visibility": "restricted", "restrictedToGroups": [GROUP_ID], "themeId": theme, "homeLayoutId": layout}))
+            .furnish(&json!({"name": "Board", "visibility": "restricted", "restrictedToGroups": [{"id": GROUP_ID}], "themeId": theme, "homeLayoutId": layout}))
             .await;
         let mut paths = read_paths(&w, &site).await;
         paths.extend(["/api/sites".to_owned(), "/api/themes".to_owned(), "/api/layouts".to_owned()]);
@@ -202,7 +219,7 @@ mod scenarios {
             assert!(!seen.to_string().contains(ADMIN_ACCOUNT), "{path}: an editor's accountId leaked: {seen}");
         }
         let (_, _, full) = w.app.send(get(&format!("/api/sites/{site}/config"), Some(&admin))).await;
-        assert_eq!(full["site"]["restrictedToGroups"], json!([GROUP_ID]), "{full}");
+        assert_eq!(full["site"]["restrictedToGroups"], json!([{"id": GROUP_ID}]), "{full}");
         assert_eq!((full["theme"]["version"].as_u64(), full["site"]["version"].as_u64()), (Some(1), Some(1)));
         let (_, _, seen) = w.app.send(get(&format!("/api/sites/{site}/config"), Some(&member))).await;
         assert!(!has_field(&seen, "version"), "no version of any part for a visitor: {seen}");
@@ -309,12 +326,74 @@ mod scenarios {
         assert_eq!(listed(&w, &anonymous).await, [site]);
     }
 
-    pub async fn the_restricted_groups_match_by_id_or_by_a_stored_name(w: World) {
-        let by_name = w.furnished_site("restricted", &[GROUP_NAME]).await;
-        let by_other = w.furnished_site("restricted", &["some-other-group"]).await;
+    pub async fn groups_match_by_id_and_never_by_their_display_name(w: World) {
+        let admin = w.token(A, Some(ADMIN_ACCOUNT));
+        let by_id = w
+            .create(
+                "/api/sites",
+                &json!({"name": "A", "visibility": "restricted", "restrictedToGroups": [{"id": GROUP_ID}]}),
+            )
+            .await;
+        let by_name = w
+            .create("/api/sites", &json!({"name": "B", "visibility": "restricted", "restrictedToGroups": [{"id": "another-group-id", "name": GROUP_NAME}]}))
+            .await;
         let member = w.token(A, Some(MEMBER_ACCOUNT));
-        assert_visible(&w, &format!("/api/sites/{by_name}/config"), &member).await;
-        assert_hidden(&w, &format!("/api/sites/{by_other}/config"), &by_other, &member).await;
+        assert_visible(&w, &format!("/api/sites/{by_id}/config"), &member).await;
+        assert_hidden(&w, &format!("/api/sites/{by_name}/config"), &by_name, &member).await;
+        // A new group needs its id: a plain name, or an entry without an id, is refused.
+        for groups in [json!([GROUP_NAME]), json!([{"name": GROUP_NAME}])] {
+            let body = json!({"name": "C", "visibility": "restricted", "restrictedToGroups": groups});
+            let (status, _, answer) = w.app.send(post("/api/sites", Some(&admin), &body)).await;
+            assert_eq!((status, answer["error"]["code"].as_str()), (422, Some("invalid_field")), "{answer}");
+            assert!(
+                answer["error"]["message"].as_str().unwrap().starts_with("restrictedToGroups[0].id: missing"),
+                "{answer}"
+            );
+        }
+        assert_eq!(listed(&w, &admin).await.len(), 2, "nothing written");
+    }
+
+    pub async fn groups_stored_by_name_read_as_name_only_entries_until_an_admin_gives_ids(w: World) {
+        let site = w.furnished_site("restricted", &[GROUP_ID]).await;
+        let path = format!("/api/sites/{site}");
+        w.store_legacy_groups(&site, &["EXECS", "board"]).await;
+        let (admin, member, user) =
+            (w.token(A, Some(ADMIN_ACCOUNT)), w.token(A, Some(MEMBER_ACCOUNT)), w.token(A, Some(USER_ACCOUNT)));
+        let (_, _, stored) = w.app.send(get(&path, Some(&admin))).await;
+        assert_eq!(stored["restrictedToGroups"], json!([{"name": "EXECS"}, {"name": "board"}]), "migrated on read");
+        // A name-only entry matches a group of that name, case aside.
+        assert_visible(&w, &format!("{path}/config"), &member).await;
+        assert_hidden(&w, &format!("{path}/config"), &site, &user).await;
+        // An old entry may have held an id: it matches as one.
+        w.store_legacy_groups(&site, &[GROUP_ID]).await;
+        assert_visible(&w, &format!("{path}/config"), &member).await;
+
+        // Saving keeps the entries the site has; a new one needs its id.
+        w.store_legacy_groups(&site, &["execs", "board"]).await;
+        let (_, headers, stored) = w.app.send(get(&path, Some(&admin))).await;
+        let etag = headers["etag"].to_str().unwrap().to_owned();
+        let mut body = stored.clone();
+        for field in ["id", "version", "updatedAt", "updatedBy"] {
+            body.as_object_mut().unwrap().remove(field);
+        }
+        body["name"] = json!("Renamed");
+        let mut added = body.clone();
+        added["restrictedToGroups"] = json!([{"name": "execs"}, {"name": "board"}, {"name": "staff"}]);
+        let (status, _, answer) = w.app.send(put(&path, &admin, Some(&etag), &added)).await;
+        assert_eq!(status, 422, "{answer}");
+        assert!(
+            answer["error"]["message"].as_str().unwrap().starts_with("restrictedToGroups[2].id: missing"),
+            "{answer}"
+        );
+        let (status, _, saved) = w.app.send(put(&path, &admin, Some(&etag), &body)).await;
+        assert_eq!(status, 200, "{saved}");
+        assert_eq!(saved["restrictedToGroups"], json!([{"name": "execs"}, {"name": "board"}]));
+        // The admin gives the ids: matched by id from then on.
+        body["restrictedToGroups"] = json!([{"id": "board-group-id", "name": "board"}]);
+        let etag = format!("\"{}\"", saved["version"]);
+        let (status, _, saved) = w.app.send(put(&path, &admin, Some(&etag), &body)).await;
+        assert_eq!(status, 200, "{saved}");
+        assert_hidden(&w, &format!("{path}/config"), &site, &member).await;
     }
 
     pub async fn feedback_about_a_hidden_site_is_refused_as_about_a_missing_one(w: World) {
@@ -350,7 +429,8 @@ support::scenarios!(stores and schemes: [
     a_restricted_site_opens_to_members_and_admins_and_is_missing_for_everyone_else,
     a_licensed_site_opens_to_signed_in_users_only,
     a_public_site_opens_to_anonymous_visitors,
-    the_restricted_groups_match_by_id_or_by_a_stored_name,
+    groups_match_by_id_and_never_by_their_display_name,
+    groups_stored_by_name_read_as_name_only_entries_until_an_admin_gives_ids,
     feedback_about_a_hidden_site_is_refused_as_about_a_missing_one,
     page_metadata_outside_a_site_is_for_admins,
 ]);

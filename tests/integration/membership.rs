@@ -222,6 +222,7 @@ impl World {
     }
 
     async fn site(&self, visibility: &str, groups: &[&str]) -> String {
+        let groups: Vec<Value> = groups.iter().map(|id| json!({"id": id})).collect();
         let body = json!({"name": "Board", "visibility": visibility, "restrictedToGroups": groups});
         let request = self.request(post("/api/sites", Some(&self.token(ADMIN_ACCOUNT)), &body));
         let (status, _, answer) = self.app.send(request).await;

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use crate::domain::content::model::ContentModel;
-use crate::domain::content::model::site::{Site, Visibility};
+use crate::domain::content::model::site::{GroupRef, Site, Visibility};
 use crate::domain::records::{Stored, not_found};
 use crate::kernel::clock::rfc3339;
 use crate::kernel::error::Error;
@@ -52,10 +52,15 @@ impl Membership {
         site.restricted_to_groups.iter().any(|group| self.contains(group))
     }
 
-    /// A site's group entry names its group by id; an entry stored before groups were kept by
-    /// id names it by name and still matches by name (see `docs/ACCESS.md`).
-    pub fn contains(&self, group: &str) -> bool {
-        self.ids.contains(group) || self.names.contains(&group.to_lowercase())
+    /// A site's group entry matches by its id alone (its display name is for people). A
+    /// name-only entry, stored before groups were kept by id, matches a group of that name, or
+    /// of that id since such an entry may have held either (see `docs/ACCESS.md`).
+    pub fn contains(&self, group: &GroupRef) -> bool {
+        match (&group.id, &group.name) {
+            (Some(id), _) => self.ids.contains(id),
+            (None, Some(name)) => self.ids.contains(name) || self.names.contains(&name.to_lowercase()),
+            (None, None) => false,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -189,7 +194,13 @@ mod tests {
             theme_id: None,
             home_layout_id: None,
             visibility,
-            restricted_to_groups: groups.iter().map(|g| g.to_string()).collect(),
+            restricted_to_groups: groups
+                .iter()
+                .map(|g| match g.strip_prefix("name:") {
+                    Some(name) => GroupRef::legacy(name),
+                    None => GroupRef::by_id(g, Some("Display name, never matched")),
+                })
+                .collect(),
         }
     }
 
@@ -210,11 +221,13 @@ mod tests {
             ProductGroup { id: None, name: "staff".into() },
         ]);
         assert!(member.opens(&site(Visibility::Restricted, &["a1b2-execs"])));
-        assert!(member.opens(&site(Visibility::Restricted, &["other", "execs"])), "a legacy entry by name");
-        assert!(member.opens(&site(Visibility::Restricted, &["STAFF"])));
+        assert!(member.opens(&site(Visibility::Restricted, &["other", "name:execs"])), "a legacy entry by name");
+        assert!(member.opens(&site(Visibility::Restricted, &["name:STAFF"])));
+        assert!(member.opens(&site(Visibility::Restricted, &["name:a1b2-execs"])), "a legacy entry holding an id");
+        assert!(!member.opens(&site(Visibility::Restricted, &["execs"])), "an id entry never matches a name");
         assert!(!member.opens(&site(Visibility::Restricted, &["A1B2-EXECS"])), "ids are exact");
-        assert!(!member.opens(&site(Visibility::Restricted, &["board"])));
-        assert!(!Membership::default().opens(&site(Visibility::Restricted, &["execs"])));
+        assert!(!member.opens(&site(Visibility::Restricted, &["board", "name:board"])));
+        assert!(!Membership::default().opens(&site(Visibility::Restricted, &["name:execs"])));
     }
 
     #[test]

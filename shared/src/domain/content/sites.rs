@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use super::counters::{self, Counters};
 use super::model::ContentModel;
-use super::model::site::Site;
+use super::model::bounds::invalid;
+use super::model::site::{GroupRef, Site};
 use crate::domain::data::Data;
 use crate::domain::records::{self, Editor, Stored, check_if_match, item_for, not_found};
 use crate::kernel::error::{Error, Result};
@@ -166,6 +167,7 @@ async fn site_writes(
 
 pub async fn create(ctx: &Data, editor: &Editor, site: Site) -> Result<Stored<Site>> {
     site.validate()?;
+    check_new_groups(&site, None)?;
     let id = ids::new_ulid(ctx.clock.now_millis())?;
     retry_conflicts(|| async {
         let (current, counters_version) = counters::read(ctx, &editor.tenant).await?;
@@ -184,11 +186,28 @@ pub async fn create(ctx: &Data, editor: &Editor, site: Site) -> Result<Stored<Si
     .await
 }
 
+/// A write may keep the name-only group entries the stored site has (stored before groups were
+/// kept by id, `model::site::GroupRef`), but every other entry needs the group's id: Atlassian
+/// is retiring group names from its APIs.
+fn check_new_groups(site: &Site, stored: Option<&Site>) -> Result<()> {
+    let kept = |group: &GroupRef| {
+        stored.is_some_and(|s| s.restricted_to_groups.iter().any(|g| g.id.is_none() && g.key() == group.key()))
+    };
+    match site.restricted_to_groups.iter().position(|group| group.id.is_none() && !kept(group)) {
+        Some(i) => Err(invalid(
+            &format!("restrictedToGroups[{i}].id"),
+            "missing; a group is given by its Atlassian group id (a name-only entry stays only while a site already has it)",
+        )),
+        None => Ok(()),
+    }
+}
+
 pub async fn update(ctx: &Data, editor: &Editor, id: &str, if_match: Option<u64>, site: Site) -> Result<Stored<Site>> {
     site.validate()?;
     retry_conflicts(|| async {
         let stored: Stored<Site> = read(ctx, &editor.tenant, id).await?;
         check_if_match(if_match, stored.version)?;
+        check_new_groups(&site, Some(&stored.data))?;
         let (current, counters_version) = counters::read(ctx, &editor.tenant).await?;
         let mut writes =
             site_writes(ctx, editor, id, &site, stored.version + 1, Condition::Version(stored.version)).await?;

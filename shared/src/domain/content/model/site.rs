@@ -17,6 +17,8 @@ pub const MAX_CUSTOM_DOMAINS: usize = 10;
 /// Every visitor of a restricted site is checked against these groups; 50 keeps that check cheap.
 pub const MAX_RESTRICTED_GROUPS: usize = 50;
 pub const MAX_GROUP_NAME_CHARS: usize = 255;
+/// Atlassian group ids are UUIDs (36 characters); 128 leaves room without inviting documents.
+pub const MAX_GROUP_ID_CHARS: usize = 128;
 
 /// Who may see a site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -47,8 +49,72 @@ pub struct Site {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub home_layout_id: Option<String>,
     pub visibility: Visibility,
+    /// The groups whose members see a `restricted` site, by Atlassian group id.
     #[serde(default)]
-    pub restricted_to_groups: Vec<String>,
+    pub restricted_to_groups: Vec<GroupRef>,
+}
+
+/// One group of a restricted site: Atlassian's group id, which is what membership is matched
+/// by, and a display name for people (kept as the admin gave it; never matched).
+///
+/// An entry stored before groups were kept by id is a plain string; it reads as a name-only
+/// entry (`{"name": "…"}`), which matches a group of that name (or of that id, since such an
+/// entry may have held either) until an administrator gives the group's id. A write may keep the
+/// name-only entries a site already has, but every new entry needs its id
+/// (`sites::check_new_groups`): Atlassian is retiring group names from its APIs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupRef {
+    /// Atlassian's group id (`groupId`); absent only on an entry stored by name before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The group's display name, for the console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl GroupRef {
+    pub fn by_id(id: &str, name: Option<&str>) -> Self {
+        Self { id: Some(id.to_owned()), name: name.map(str::to_owned) }
+    }
+
+    /// An entry stored before groups were kept by id: a name only.
+    pub fn legacy(name: &str) -> Self {
+        Self { id: None, name: Some(name.to_owned()) }
+    }
+
+    /// What tells two entries apart: the id, or the name of a name-only entry (case aside).
+    pub fn key(&self) -> String {
+        match (&self.id, &self.name) {
+            (Some(id), _) => format!("id:{id}"),
+            (None, name) => format!("name:{}", name.as_deref().unwrap_or_default().to_lowercase()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for GroupRef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct Entry {
+            #[serde(default)]
+            id: Option<String>,
+            #[serde(default)]
+            name: Option<String>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Legacy(String),
+            Entry(Entry),
+        }
+        match Stored::deserialize(deserializer).map_err(|_| {
+            serde::de::Error::custom("a group is {\"id\": \"<Atlassian group id>\", \"name\": \"<display name>\"}")
+        })? {
+            Stored::Legacy(name) => Ok(Self::legacy(&name)),
+            Stored::Entry(Entry { id, name }) => Ok(Self { id, name }),
+        }
+    }
 }
 
 impl Site {
@@ -61,6 +127,15 @@ impl Site {
     pub fn custom_domain_count(&self) -> usize {
         self.custom_domains.iter().map(|d| d.to_ascii_lowercase()).collect::<std::collections::HashSet<_>>().len()
     }
+}
+
+/// An Atlassian group id: 1-128 of letters, digits, `-`, `_` and `:` (a UUID in practice).
+fn group_id(path: &str, id: &str) -> Result<()> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':');
+    if id.is_empty() || id.len() > MAX_GROUP_ID_CHARS || !id.chars().all(allowed) {
+        return Err(invalid(path, "not an Atlassian group id (its groupId, e.g. 6c1f0a52-9d3e-4b7a-8f21-…)"));
+    }
+    Ok(())
 }
 
 impl ContentModel for Site {
@@ -107,9 +182,18 @@ impl ContentModel for Site {
         }
         bounds::list_len("restrictedToGroups", groups.len(), 0, MAX_RESTRICTED_GROUPS)?;
         for (i, group) in groups.iter().enumerate() {
-            bounds::required_text(&format!("restrictedToGroups[{i}]"), group, MAX_GROUP_NAME_CHARS)?;
+            match (&group.id, &group.name) {
+                (None, None) => {
+                    return Err(invalid(&format!("restrictedToGroups[{i}].id"), "missing; give the group's id"));
+                }
+                (Some(id), _) => group_id(&format!("restrictedToGroups[{i}].id"), id)?,
+                (None, Some(_)) => {}
+            }
+            if let Some(name) = &group.name {
+                bounds::required_text(&format!("restrictedToGroups[{i}].name"), name, MAX_GROUP_NAME_CHARS)?;
+            }
         }
-        bounds::unique("restrictedToGroups", groups.iter())
+        bounds::unique("restrictedToGroups", groups.iter().map(GroupRef::key))
     }
 }
 
@@ -129,7 +213,10 @@ mod tests {
             "themeId": "01HZX3K8Q9V7W2N4M6P8R0T2Y4",
             "homeLayoutId": "01HZX3K8Q9V7W2N4M6P8R0T2Y5",
             "visibility": "restricted",
-            "restrictedToGroups": ["customers", "partners"]
+            "restrictedToGroups": [
+                {"id": "0f8fad5b-d9cb-469f-a165-70867728950e", "name": "customers"},
+                {"id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"}
+            ]
         })
     }
 
@@ -247,12 +334,46 @@ mod tests {
         site.validate().unwrap();
         site.visibility = Visibility::Restricted;
         assert_eq!(invalid_message(&site), "restrictedToGroups: empty; a restricted site needs at least one group");
-        site.restricted_to_groups = (0..MAX_RESTRICTED_GROUPS).map(|i| format!("group {i}")).collect();
+        site.restricted_to_groups =
+            (0..MAX_RESTRICTED_GROUPS).map(|i| GroupRef::by_id(&format!("g{i}"), None)).collect();
         site.validate().unwrap();
-        site.restricted_to_groups.push("one more".into());
+        site.restricted_to_groups.push(GroupRef::by_id("one-more", None));
         assert_eq!(invalid_message(&site), "restrictedToGroups: more than 50 items");
-        site.restricted_to_groups = vec!["g".repeat(MAX_GROUP_NAME_CHARS + 1)];
-        assert_eq!(invalid_message(&site), "restrictedToGroups[0]: longer than 255 characters");
+        site.restricted_to_groups = vec![GroupRef::by_id("g", Some(&"n".repeat(MAX_GROUP_NAME_CHARS + 1)))];
+        assert_eq!(invalid_message(&site), "restrictedToGroups[0].name: longer than 255 characters");
+    }
+
+    #[test]
+    fn groups_are_ids_with_an_optional_name() {
+        let mut site = parse(full());
+        site.restricted_to_groups = vec![GroupRef::by_id(&"a".repeat(MAX_GROUP_ID_CHARS), Some("Execs"))];
+        site.validate().unwrap();
+        for bad in ["a".repeat(MAX_GROUP_ID_CHARS + 1), String::new(), "execs team".into(), "../x".into()] {
+            site.restricted_to_groups = vec![GroupRef::by_id(&bad, None)];
+            assert!(invalid_message(&site).starts_with("restrictedToGroups[0].id: not an Atlassian group id"), "{bad}");
+        }
+        site.restricted_to_groups = vec![GroupRef { id: None, name: None }];
+        assert_eq!(invalid_message(&site), "restrictedToGroups[0].id: missing; give the group's id");
+        site.restricted_to_groups = vec![GroupRef::by_id("g1", Some("A")), GroupRef::by_id("g1", Some("B"))];
+        assert_eq!(invalid_message(&site), "restrictedToGroups[1]: duplicate of restrictedToGroups[0]");
+        site.restricted_to_groups = vec![GroupRef::legacy("Execs"), GroupRef::legacy("execs")];
+        assert_eq!(invalid_message(&site), "restrictedToGroups[1]: duplicate of restrictedToGroups[0]");
+        let refused = serde_json::from_value::<Site>(
+            json!({"name": "S", "visibility": "restricted", "restrictedToGroups": [{"id": "g", "nme": "x"}]}),
+        );
+        assert!(refused.unwrap_err().to_string().contains("a group is {\"id\""));
+    }
+
+    #[test]
+    fn a_group_stored_as_a_plain_string_reads_as_a_name_only_entry() {
+        let site =
+            parse(json!({"name": "S", "visibility": "restricted", "restrictedToGroups": ["execs", {"id": "g1"}]}));
+        assert_eq!(site.restricted_to_groups, [GroupRef::legacy("execs"), GroupRef::by_id("g1", None)]);
+        site.validate().unwrap();
+        assert_eq!(
+            serde_json::to_value(&site).unwrap()["restrictedToGroups"],
+            json!([{"name": "execs"}, {"id": "g1"}])
+        );
     }
 
     #[test]
