@@ -87,6 +87,13 @@ pub struct ServerArgs {
     #[arg(long, env = "CANOPY_TABLE", value_name = "NAME", default_value = DEFAULT_TABLE, global = true)]
     pub table: String,
 
+    /// Who answers whether an account administers a tenant's site and which groups it is in: the
+    /// built-in dev users (dev), or the tenant's product at its baseUrl as a deployment asks it
+    /// (product; a loopback http baseUrl can stand in for Confluence or Jira). --tunnel always
+    /// asks the product.
+    #[arg(long, env = "CANOPY_DIRECTORY", value_enum, default_value_t = Directory::Dev, global = true)]
+    pub directory: Directory,
+
     /// Log filter: a level or `target=level` directives, comma-separated (e.g. warn,canopy_shared=debug).
     #[arg(long = "log", env = "RUST_LOG", value_name = "FILTER", default_value = "info", global = true)]
     pub log: String,
@@ -97,6 +104,16 @@ impl ServerArgs {
     pub fn two_regions(&self) -> bool {
         self.two_regions && !self.one_region
     }
+}
+
+/// Where the local server's admin rights and group memberships come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+// No doc comments on the variants: clap would print `--help` in its long layout.
+pub enum Directory {
+    // The dev users: the dev admin, the dev user, the dev member in the dev group.
+    Dev,
+    // The tenant's product, asked as the app at the tenant's baseUrl.
+    Product,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -331,6 +348,14 @@ mod tests {
         assert!(!parse(&["canopy-local", "--two-regions", "--one-region"]));
         assert!(!parse(&["canopy-local", "--two-regions=0"]));
         assert!(!parse(&["canopy-local", "--two-regions", "false"]));
+    }
+
+    #[test]
+    fn the_directory_is_the_dev_one_unless_product_is_asked_for() {
+        assert_eq!(Cli::try_parse_from(["canopy-local"]).unwrap().server.directory, Directory::Dev);
+        let cli = Cli::try_parse_from(["canopy-local", "--directory", "product"]).unwrap();
+        assert_eq!(cli.server.directory, Directory::Product);
+        assert!(Cli::try_parse_from(["canopy-local", "--directory", "ldap"]).is_err());
     }
 
     #[test]

@@ -228,6 +228,25 @@ struct DevTokenRequest {
     /// `false` mints a token of a user who is not a site administrator.
     #[serde(default)]
     admin: Option<bool>,
+    /// Any account instead (e.g. the dev member, or a user of the product a tenant's baseUrl
+    /// points at with `CANOPY_DIRECTORY=product`).
+    #[serde(default)]
+    account_id: Option<String>,
+}
+
+/// The account a dev token acts as: `accountId` when given, else the dev admin (or the dev user
+/// with `admin: false`).
+fn dev_account(admin: Option<bool>, account_id: Option<String>) -> Result<String> {
+    let plausible = |a: &str| {
+        !a.is_empty() && a.len() <= 128 && a.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_'))
+    };
+    match (admin, account_id) {
+        (Some(_), Some(_)) => Err(Error::invalid("invalid_body", "Give admin or accountId, not both.")),
+        (None, Some(account)) if plausible(&account) => Ok(account),
+        (None, Some(_)) => Err(Error::invalid("invalid_field", "accountId must be 1-128 of [A-Za-z0-9:_-].")),
+        (Some(false), None) => Ok(DEV_USER_ACCOUNT_ID.into()),
+        (Some(true) | None, None) => Ok(DEV_ADMIN_ACCOUNT_ID.into()),
+    }
 }
 
 /// A fresh context JWT for an installed tenant.
@@ -235,8 +254,8 @@ struct DevTokenRequest {
 async fn token(State(state): State<AppState>, JsonBody(request): JsonBody<DevTokenRequest>) -> Result<Json<Value>> {
     let key = TenantKey::from_verified(&request.client_key).ok_or_else(tenants::unknown_tenant)?;
     let (tenant, _) = tenants::load(&state, &key).await?.ok_or_else(tenants::unknown_tenant)?;
-    let account = if request.admin.unwrap_or(true) { DEV_ADMIN_ACCOUNT_ID } else { DEV_USER_ACCOUNT_ID };
-    let token = context_token(key.as_str(), &tenant.shared_secret, account)?;
+    let account = dev_account(request.admin, request.account_id)?;
+    let token = context_token(key.as_str(), &tenant.shared_secret, &account)?;
     Ok(Json(
         json!({"clientKey": key.as_str(), "accountId": account, "contextJwt": token, "expiresInSeconds": DEV_TOKEN_TTL_SECS}),
     ))
@@ -258,6 +277,9 @@ struct DevForgeTokenRequest {
     /// `false` mints a token of a user who is not a site administrator.
     #[serde(default)]
     admin: Option<bool>,
+    /// Any account instead, as for `/dev/token`.
+    #[serde(default)]
+    account_id: Option<String>,
 }
 
 /// A Forge Invocation Token for a tenant's (or any) cloudId.
@@ -282,10 +304,10 @@ async fn forge_token(
         (None, Some(_)) => return Err(Error::invalid("invalid_field", "cloudId must be [A-Za-z0-9-], at most 64.")),
         _ => return Err(Error::invalid("invalid_body", "Give exactly one of clientKey and cloudId.")),
     };
-    let account = if request.admin.unwrap_or(true) { DEV_ADMIN_ACCOUNT_ID } else { DEV_USER_ACCOUNT_ID };
+    let account = dev_account(request.admin, request.account_id)?;
     let invocation = Invocation {
         installation_id: Some(format!("ari:cloud:ecosystem::installation/dev-{cloud_id}")),
-        account_id: Some(account.into()),
+        account_id: Some(account.clone()),
         module_key: Some("canopy-dev".into()),
         site_url: None,
         cloud_id,

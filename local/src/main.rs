@@ -44,7 +44,11 @@ async fn main() -> anyhow::Result<()> {
         }
         false => None,
     };
-    let (state, local_media) = settings.open_state(dev::directory()).await?;
+    let directory = match cli.server.directory {
+        cli::Directory::Dev => dev::directory(),
+        cli::Directory::Product => canopy_shared::bootstrap::LocalDirectory::Product,
+    };
+    let (state, local_media) = settings.open_state(directory).await?;
     let address = listener.local_addr()?;
     let mut servers = tokio::task::JoinSet::new();
     servers.spawn(serve(settings.exposed, state.clone(), listener, local_media));
@@ -56,6 +60,11 @@ async fn main() -> anyhow::Result<()> {
         println!("  store           DynamoDB table {table} at {}", endpoint.as_deref().unwrap_or("AWS"));
     }
     println!("  install keys    {}", state.config.connect_keys_url);
+    if settings.exposed || cli.server.directory == cli::Directory::Product {
+        println!("  directory       product: admins and groups asked of each tenant's baseUrl");
+    } else {
+        println!("  directory       dev users (CANOPY_DIRECTORY=product asks each tenant's product)");
+    }
     println!("  app key         {}", state.config.app_key);
     println!("  descriptor      http://{address}/atlassian-connect.json");
     println!("  API document    http://{address}{}", http::openapi::DOCUMENT_PATH);

@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod dynamodb_store;
 mod forge_dev;
+mod product_directory;
 mod residency;
 mod server;
 mod tunnel;

@@ -46,7 +46,7 @@ fn now() -> i64 {
 
 /// A signed install of its own for each delivery, as Atlassian signs them (a token is used with
 /// one body only).
-fn install_token(base: &str, client: &str, path: &str) -> String {
+pub(crate) fn install_token(base: &str, client: &str, path: &str) -> String {
     static DELIVERY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let delivery = DELIVERY.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let claims = ConnectClaims {
@@ -61,7 +61,7 @@ fn install_token(base: &str, client: &str, path: &str) -> String {
     sign_rs256(&claims, DEV_KID, DEV_PRIVATE_KEY).expect("sign")
 }
 
-fn payload(client: &str, secret: &str) -> Value {
+pub(crate) fn payload(client: &str, secret: &str) -> Value {
     json!({"key": "canopy", "clientKey": client, "sharedSecret": secret, "baseUrl": "https://site.atlassian.net/wiki", "productType": "confluence", "eventType": "installed"})
 }
 
