@@ -289,6 +289,17 @@ pub enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 3600)]
         budget_secs: u64,
     },
+    /// Delete one tenant's data now, on the customer's request, with a receipt: a tenant
+    /// uninstalled (or moved away) in this data dir's region, not one still installed (stop the
+    /// server on that data dir first).
+    DeleteTenant {
+        /// The tenant's clientKey.
+        #[arg(long, value_name = "KEY")]
+        client_key: String,
+        /// Stop after this many seconds; run the same command again to carry on.
+        #[arg(long, value_name = "SECS", default_value_t = 3600)]
+        budget_secs: u64,
+    },
     /// Ask the running server where a tenant lives and how its migration goes, following a 421
     /// to the tenant's region.
     ResidencyStatus {

@@ -4,6 +4,8 @@
 //! - `privacy-report`: reports the stored accountIds of every tenant due (CONNECT.md §7) and
 //!   erases closed accounts. Exits non-zero if a tenant met an error.
 //! - `retention-sweep [--budget-secs N]`: the retention sweep, with a progress line.
+//! - `delete-tenant --client-key KEY [--budget-secs N]`: one uninstalled tenant deleted now, on
+//!   request; prints the receipt (or how far it got) as JSON.
 //! - `residency-status [--tenant KEY] [--server URL] [--watch]`: a tenant's region and migration
 //!   progress, asked of the running server (`residency.rs`; the one job that needs it running).
 //! - `usage-snapshot [--date yyyy-mm-dd]`: takes the day's usage snapshot (default: today, UTC);
@@ -29,6 +31,9 @@ pub async fn run(job: Command, settings: Settings) -> anyhow::Result<()> {
         Command::PrivacyReport => privacy_report(&settings).await,
         Command::UsageSnapshot { date } => usage_snapshot(&settings, date).await,
         Command::RetentionSweep { budget_secs } => crate::retention::run(&settings, budget_secs).await,
+        Command::DeleteTenant { client_key, budget_secs } => {
+            crate::retention::delete_tenant(&settings, &client_key, budget_secs).await
+        }
         Command::ResidencyStatus { tenant, server, watch } => {
             let server = server.unwrap_or_else(|| format!("http://{}", settings.listen));
             crate::residency::run(&tenant, server.trim_end_matches('/'), watch).await

@@ -1,12 +1,13 @@
 //! `canopy-local retention-sweep [--budget-secs N] [flags]`: runs the retention sweep once against
 //! the data dir (as the scheduled Lambda does) with a live progress line: tenants and items done,
-//! the rate, and whether work is left.
+//! the rate, and whether work is left. `canopy-local delete-tenant --client-key KEY`: what an
+//! operator's `deleteTenantNow` request to the retention Lambda does, against the data dir.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use canopy_shared::adapters::http::http_client;
-use canopy_shared::domain::retention::{self, Budget, SweepReport, liveness};
+use canopy_shared::domain::retention::{self, Budget, SweepReport, liveness, on_request};
 
 use crate::settings::Settings;
 
@@ -46,5 +47,16 @@ pub async fn run(settings: &Settings, budget_secs: u64) -> anyhow::Result<()> {
         report.expired_records_removed,
         if report.more { "work is left for the next run" } else { "nothing left due" }
     );
+    Ok(())
+}
+
+pub async fn delete_tenant(settings: &Settings, client_key: &str, budget_secs: u64) -> anyhow::Result<()> {
+    let state = crate::jobs::open_state(settings).await?;
+    let tenant = on_request::parse_client_key(client_key)?;
+    let deletion = on_request::delete_now(&state, &tenant, &Budget::new(Duration::from_secs(budget_secs))).await?;
+    println!("{}", serde_json::to_string_pretty(&deletion)?);
+    if let on_request::Deletion::InProgress { .. } = deletion {
+        println!("time ran out: run the same command again to carry on");
+    }
     Ok(())
 }

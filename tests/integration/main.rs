@@ -13,6 +13,7 @@ mod connect_vectors;
 mod console;
 mod content;
 mod cross_tenant;
+mod data_statement;
 mod deploy;
 mod events;
 mod faults;

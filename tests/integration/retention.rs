@@ -429,6 +429,65 @@ mod scenarios {
         assert_eq!(w.receipts().await[0].reason, purge::Reason::MigratedAway);
     }
 
+    pub async fn an_uninstalled_tenant_is_deleted_now_on_request_with_a_receipt(w: World) {
+        use retention::on_request::{Deletion, delete_now};
+        let media_a = w.populate(A, 3).await;
+        let media_b = w.populate(B, 1).await;
+        let (a_before, b_before) = (w.items(A).await, w.items(B).await);
+        let budget = Budget::new(std::time::Duration::from_secs(60));
+
+        let installed = delete_now(&w.app.state, &tenant(A), &budget).await.expect_err("installed");
+        assert_eq!(installed.code(), "tenant_installed");
+        assert_eq!(w.items(A).await, a_before, "a refusal changes nothing");
+        let unknown = delete_now(&w.app.state, &tenant(C), &budget).await.expect_err("unknown");
+        assert_eq!(unknown.code(), "unknown_tenant");
+
+        w.uninstall(A).await;
+        w.app.clock.advance_secs(DAY);
+        let Deletion::Deleted { receipt } = delete_now(&w.app.state, &tenant(A), &budget).await.expect("deleted")
+        else {
+            panic!("deleted in one go")
+        };
+        assert_eq!(receipt.reason, purge::Reason::OnRequest);
+        assert_eq!(receipt.tenant_key_sha256, keys::tenant_hash(&tenant(A)));
+        assert_eq!(receipt.objects_deleted, 1);
+        assert_eq!(
+            receipt.items_deleted as usize,
+            a_before.len() + 1,
+            "every item, the marker and the record: {a_before:?}"
+        );
+        assert!(w.items(A).await.is_empty(), "day 1, not day 30: nothing of the tenant is left");
+        assert!(!w.object_exists(A, &media_a).await);
+        assert_eq!(w.items(B).await, b_before, "the other tenant is untouched");
+        assert!(w.object_exists(B, &media_b).await);
+        assert_eq!(w.receipts().await, vec![*receipt], "the receipt is the operators' too");
+
+        let again = delete_now(&w.app.state, &tenant(A), &budget).await.expect_err("gone");
+        assert_eq!(again.code(), "unknown_tenant", "a second request finds nothing");
+        w.app.clock.advance_secs(40 * DAY);
+        assert_eq!(w.sweep().await.tenants_purged, 0, "the purge date finds nothing either");
+        assert_eq!(w.install(A).await, 204, "the site can install afresh");
+    }
+
+    pub async fn a_deletion_now_out_of_time_carries_on_when_asked_again(w: World) {
+        use retention::on_request::{Deletion, delete_now};
+        w.populate(A, 30).await;
+        w.uninstall(A).await;
+        let first = delete_now(&w.app.state, &tenant(A), &Budget::steps(1)).await.expect("first");
+        let Deletion::InProgress { items_deleted, .. } = first else { panic!("out of time: {first:?}") };
+        assert!(items_deleted > 0);
+        assert_eq!(w.install(A).await, 503, "no re-install into a half-deleted tenant");
+        let Deletion::Deleted { receipt } =
+            delete_now(&w.app.state, &tenant(A), &Budget::new(std::time::Duration::from_secs(60)))
+                .await
+                .expect("second")
+        else {
+            panic!("finished")
+        };
+        assert!(receipt.items_deleted > items_deleted, "the receipt counts both runs: {receipt:?}");
+        assert!(w.items(A).await.is_empty());
+    }
+
     pub async fn two_sweeps_at_once_delete_nothing_twice(w: World) {
         w.populate(A, 10).await;
         w.uninstall(A).await;
@@ -455,6 +514,8 @@ support::scenarios!(stores: [
     expired_records_are_gone_for_readers_and_swept,
     a_migrated_source_goes_after_its_rollback_window,
     two_sweeps_at_once_delete_nothing_twice,
+    an_uninstalled_tenant_is_deleted_now_on_request_with_a_receipt,
+    a_deletion_now_out_of_time_carries_on_when_asked_again,
     a_site_that_denies_access_for_14_days_is_uninstalled_and_an_outage_is_not,
     a_tenant_whose_check_fails_stops_neither_the_others_nor_the_sweep,
 ]);

@@ -330,6 +330,25 @@ class Rehearsal:
             doc = body.decode(errors="replace")
         return kind, doc
 
+    def invoke(self, n, lid, payload):
+        """An operator's `aws lambda invoke` of a function with a payload; (kind, parsed answer)."""
+        kind, body = self.hosts[(n, lid)].invoke(json.dumps(payload).encode())
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = body.decode(errors="replace")
+        return kind, doc
+
+    def uninstall(self, n, tenant):
+        path = "/lifecycle/uninstalled"
+        now = int(time.time())
+        token = atl.rs256({"iss": tenant.client_key, "sub": tenant.admin, "qsh": atl.qsh("POST", path),
+                           "aud": [self.stacks[n].params["AppBaseUrl"]], "iat": now, "exp": now + 180,
+                           "context": {}}, self.atlassian.private_key)
+        status, _, raw = self.gw(n).call("POST", path, token, tenant.payload(REHEARSAL_PARAMS["AppKey"], "uninstalled"))
+        self.checks.check(status in (200, 204), f"{self.stacks[n].name}: uninstall {tenant.client_key}",
+                          f"{status}: {raw[:300]!r}")
+
     def install(self, n, tenant):
         s = self.stacks[n]
         path = "/lifecycle/installed"
@@ -532,17 +551,12 @@ class Rehearsal:
                 self.expect("us", f"content after tenant {t.name}'s rollback", "GET",
                             f"/api/sites/{sites[t.name]}/config", t.context_token(t.user), 200)
 
+        self.delete_now(C)
+
         c.line("-- uninstall, purge")
-        path = "/lifecycle/uninstalled"
-        now = int(time.time())
         gone = [A, D]
         for t in gone:
-            token = atl.rs256({"iss": t.client_key, "sub": t.admin, "qsh": atl.qsh("POST", path),
-                               "aud": [self.stacks["us"].params["AppBaseUrl"]], "iat": now, "exp": now + 180,
-                               "context": {}}, self.atlassian.private_key)
-            status, _, raw = self.gw("us").call("POST", path, token,
-                                                t.payload(REHEARSAL_PARAMS["AppKey"], "uninstalled"))
-            c.check(status in (200, 204), f"canopy-us: uninstall {t.client_key}", f"{status}: {raw[:300]!r}")
+            self.uninstall("us", t)
         # The next sweeps run 31 days later: past the 30-day purge date of the uninstalled tenants
         # and the 7-day rollback window of the copies their migrations left in the other region.
         self.move_clock("RetentionFunction", 31 * DAY)
@@ -593,6 +607,27 @@ class Rehearsal:
         for n, s in self.stacks.items():
             _, everything = scan_tenant(self.ddb, s, A.client_key)
             c.line(f"      {s.name} table after the purge: {len(everything)} item(s) in all")
+
+    def delete_now(self, t):
+        """A customer asks for their data to go now: the operator invokes the retention function
+        with `deleteTenantNow`, refused while the app is installed, done at once after uninstall."""
+        c = self.checks
+        c.line(f"-- tenant {t.name} asks to be deleted now (operator: RetentionFunction with deleteTenantNow)")
+        self.expect("us", f"tenant {t.name}'s admin creates a site", "POST", "/api/sites",
+                    t.context_token(t.admin), 201, {"name": "To be deleted", "visibility": "public"})
+        request = {"deleteTenantNow": {"clientKey": t.client_key}}
+        kind, doc = self.invoke("us", "RetentionFunction", request)
+        c.check(kind == "error" and "tenant_installed" in json.dumps(doc),
+                f"canopy-us: deleting {t.client_key} now while the app is installed is refused", f"{kind}: {doc}")
+        self.uninstall("us", t)
+        kind, doc = self.invoke("us", "RetentionFunction", request)
+        receipt = doc.get("receipt", {}) if isinstance(doc, dict) else {}
+        c.check(kind == "response" and doc.get("status") == "deleted" and receipt.get("reason") == "onRequest",
+                f"canopy-us: {t.client_key} deleted now on request, with a receipt", f"{kind}: {str(doc)[:400]}")
+        mine, _ = scan_tenant(self.ddb, self.stacks["us"], t.client_key)
+        left = [i for i in mine if not i.get("pk", {}).get("S", "").startswith("T#_operator")]
+        c.check(not left, f"canopy-us: nothing of {t.client_key} left in the table the day it asked",
+                f"{[(i['pk']['S'], i['sk']['S']) for i in left][:8]}")
 
     def operator_get(self, n, path, secret=None):
         """An operator's SigV4-signed call through the gateway (the AWS_IAM authorizer)."""

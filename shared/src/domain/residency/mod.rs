@@ -34,5 +34,7 @@ mod routing;
 pub use engine::{
     cancel, copy_pass, drive, finish_copy, freeze, request, request_rollback, resume_all, spawn_drive, start_scheduled,
 };
-pub use model::{DarePlan, Kind, Migration, Phase, Progress, ResidencyView, Verified, read_only_error};
+pub use model::{
+    DarePlan, Kind, Migration, Phase, Progress, ROLLBACK_WINDOW_SECS, ResidencyView, Verified, read_only_error,
+};
 pub use routing::{acting_in, fetch_moved_upload, home_state, region_of_install, view};

@@ -12,6 +12,7 @@
 //! conditional, so two sweeps at once delete nothing twice and never fail on what is gone.
 
 pub mod liveness;
+pub mod on_request;
 pub mod purge;
 
 use std::sync::Arc;
@@ -86,9 +87,9 @@ pub async fn sweep(state: &Stack, budget: &Budget, progress: &mut dyn FnMut(&Swe
                 report.more = true;
                 return Ok(report);
             }
-            match purge::purge_tenant(state, &entry, reason, budget, &mut report).await? {
-                purge::Outcome::Purged if reason == purge::Reason::MigratedAway => report.sources_purged += 1,
-                purge::Outcome::Purged => report.tenants_purged += 1,
+            match purge::purge_tenant(state, &entry.tenant, reason, budget, &mut report).await? {
+                purge::Outcome::Purged(_) if reason == purge::Reason::MigratedAway => report.sources_purged += 1,
+                purge::Outcome::Purged(_) => report.tenants_purged += 1,
                 purge::Outcome::OutOfTime => {
                     report.more = true;
                     return Ok(report);

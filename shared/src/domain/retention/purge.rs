@@ -16,7 +16,7 @@ use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
-use crate::ports::store::{Condition, DueEntry, Item, MAX_BATCH_DELETES, MAX_PAGE_SIZE, PageRequest, Write};
+use crate::ports::store::{Condition, Item, MAX_BATCH_DELETES, MAX_PAGE_SIZE, PageRequest, Write};
 
 /// BatchWriteItem calls in flight at once during a purge.
 pub const PARALLEL_BATCHES: usize = 8;
@@ -36,11 +36,13 @@ pub enum Reason {
     Uninstalled,
     /// The tenant moved to another region and its rollback window here closed.
     MigratedAway,
+    /// An operator deleted the tenant before its date, on the customer's request (`on_request.rs`).
+    OnRequest,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub enum Outcome {
-    Purged,
+    Purged(Box<Receipt>),
     OutOfTime,
     Skipped,
 }
@@ -81,15 +83,14 @@ fn marker_item(tenant: &TenantKey, marker: &Marker, version: u64, now: i64) -> R
     })
 }
 
-/// Starts (or resumes) the purge of the tenant a due entry names.
+/// Starts (or resumes) the purge of a tenant's partition and media in this region.
 pub async fn purge_tenant(
     state: &Stack,
-    entry: &DueEntry,
+    tenant: &TenantKey,
     reason: Reason,
     budget: &Budget,
     report: &mut SweepReport,
 ) -> Result<Outcome> {
-    let tenant = &entry.tenant;
     let now_secs = state.clock.now_secs();
     let Some(record_item) = state.store.get(tenant, keys::TENANT_RECORD, now_secs).await? else {
         return Ok(Outcome::Skipped);
@@ -198,7 +199,7 @@ pub async fn purge_tenant(
         Ok(()) => {
             report.items_deleted += 2;
             tracing::info!(tenant_hash = %&receipt.tenant_key_sha256[..16], items = receipt.items_deleted, objects = receipt.objects_deleted, "tenant purged");
-            Ok(Outcome::Purged)
+            Ok(Outcome::Purged(Box::new(receipt)))
         }
         // A concurrent sweep finished this tenant first.
         Err(Error::WriteConflict) => Ok(Outcome::Skipped),
