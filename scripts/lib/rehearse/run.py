@@ -332,7 +332,7 @@ class Rehearsal:
 
     def invoke(self, n, lid, payload):
         """An operator's `aws lambda invoke` of a function with a payload; (kind, parsed answer)."""
-        kind, body = self.hosts[(n, lid)].invoke(json.dumps(payload).encode())
+        kind, body = self.hosts[(n, lid)].invoke(payload)
         try:
             doc = json.loads(body)
         except ValueError:
