@@ -18,7 +18,7 @@ fn tenant(name: &str) -> TenantKey {
 }
 
 fn key(name: &str) -> ObjectKey {
-    ObjectKey::media(&tenant("t1"), name)
+    ObjectKey::upload(&tenant("t1"), name)
 }
 
 fn ticket(upload: &canopy_shared::ports::media::PresignedUpload) -> serde_json::Value {
@@ -68,7 +68,7 @@ mod scenarios {
         assert_eq!(put(&upload, PNG.to_vec(), Some("text/html")).await, 403, "a different type");
         let mut tampered = upload.clone();
         let url = upload["url"].as_str().expect("url");
-        tampered["url"] = json!(url.replace("/tenants/t1/media/B", "/tenants/t2/media/B"));
+        tampered["url"] = json!(url.replace("/tenants/t1/uploads/B", "/tenants/t2/uploads/B"));
         assert_eq!(put(&tampered, PNG.to_vec(), None).await, 403, "another key");
         let mut bad_signature = upload.clone();
         let last = url.chars().last().expect("char");
@@ -101,16 +101,39 @@ mod scenarios {
         assert_eq!(s.store.head(&copy).await.expect("head").map(|i| i.length), Some(8));
     }
 
+    pub async fn a_copy_keeps_the_bytes_of_its_moment(s: Served) {
+        let (upload_key, pinned) = (key("C"), ObjectKey::pinned(&tenant("t1"), "C", "copy-1"));
+        assert!(!s.store.copy(&upload_key, &pinned).await.expect("copy"), "nothing to copy yet");
+        assert_eq!(s.store.head(&pinned).await.expect("head"), None);
+        let upload =
+            ticket(&s.store.presign_upload(&upload_key, "image/png", PNG.len() as u64, MINUTE).await.expect("presign"));
+        assert_eq!(put(&upload, PNG.to_vec(), None).await, 200);
+        assert!(s.store.copy(&upload_key, &pinned).await.expect("copy"));
+        let info = s.store.head(&pinned).await.expect("head").expect("copied");
+        assert_eq!((info.length, info.content_type.as_deref()), (PNG.len() as u64, Some("image/png")));
+
+        // The URL is still valid: other bytes of the signed type and length replace the upload,
+        // never the copy.
+        let mut other = PNG.to_vec();
+        other[PNG.len() - 1] ^= 0xFF;
+        assert_eq!(put(&upload, other.clone(), None).await, 200);
+        assert_eq!(s.store.get_object(&upload_key).await.expect("get").map(|(b, _)| b), Some(other));
+        assert_eq!(s.store.get_object(&pinned).await.expect("get").map(|(b, _)| b), Some(PNG.to_vec()));
+        let headers = DownloadHeaders { content_type: "image/png".into(), content_disposition: "inline".into() };
+        let url = s.store.presign_download(&pinned, &headers, MINUTE).await.expect("presign get");
+        assert_eq!(reqwest::get(&url).await.expect("GET").bytes().await.expect("body").to_vec(), PNG.to_vec());
+    }
+
     pub async fn delete_prefix_removes_one_tenant_only(s: Served) {
         for (t, id) in [("t1", "1"), ("t1", "2"), ("t1", "3"), ("t10", "4")] {
-            let k = ObjectKey::media(&tenant(t), id);
+            let k = ObjectKey::upload(&tenant(t), id);
             let upload = s.store.presign_upload(&k, "image/png", PNG.len() as u64, MINUTE).await.expect("presign");
             assert_eq!(put(&ticket(&upload), PNG.to_vec(), None).await, 200);
         }
         let prefix = keys::media_prefix(&tenant("t1"));
         assert_eq!(s.store.delete_prefix(&prefix).await.expect("delete prefix"), 3);
-        assert!(s.store.head(&ObjectKey::media(&tenant("t1"), "1")).await.expect("head").is_none());
-        assert!(s.store.head(&ObjectKey::media(&tenant("t10"), "4")).await.expect("head").is_some());
+        assert!(s.store.head(&ObjectKey::upload(&tenant("t1"), "1")).await.expect("head").is_none());
+        assert!(s.store.head(&ObjectKey::upload(&tenant("t10"), "4")).await.expect("head").is_some());
         assert_eq!(s.store.delete_prefix(&prefix).await.expect("again"), 0, "idempotent");
     }
 }
@@ -119,5 +142,6 @@ support::scenarios!(media: [
     upload_head_read_download_delete,
     the_server_refuses_what_was_not_signed,
     get_and_put_object_copy_an_object_whole,
+    a_copy_keeps_the_bytes_of_its_moment,
     delete_prefix_removes_one_tenant_only,
 ]);

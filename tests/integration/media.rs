@@ -77,7 +77,7 @@ mod scenarios {
         assert_eq!(status, 201, "{ticket}");
         assert_eq!(ticket["media"]["state"], "pending");
         let url = ticket["upload"]["url"].as_str().expect("url");
-        assert!(url.contains(&format!("tenants/{T}/media/")), "the key is Canopy's: {url}");
+        assert!(url.contains(&format!("tenants/{T}/uploads/")), "the key is Canopy's: {url}");
         assert_eq!(put_object(&ticket["upload"], PNG.to_vec(), None).await, 200);
         let id = ticket["media"]["id"].as_str().expect("id");
         let (status, body) = w.complete(T, id).await;
@@ -97,6 +97,28 @@ mod scenarios {
         assert_eq!(none["items"], json!([]));
         let (status, _, _) = w.app.send(get(&format!("/api/media/{id}"), Some(&w.user(OTHER)))).await;
         assert_eq!(status, 404, "another tenant's id is unknown");
+    }
+
+    pub async fn bytes_put_after_completion_are_never_served(w: World) {
+        let (status, ticket) =
+            w.ticket(&json!({"purpose": "logo", "contentType": "image/png", "size": PNG.len()})).await;
+        assert_eq!(status, 201, "{ticket}");
+        assert_eq!(put_object(&ticket["upload"], PNG.to_vec(), None).await, 200);
+        let id = ticket["media"]["id"].as_str().expect("id");
+        let (status, body) = w.complete(T, id).await;
+        assert_eq!(status, 200, "{body}");
+
+        // The upload URL is valid for minutes more: the bucket takes other bytes of the signed
+        // type and length (here not even an image).
+        let other = b"<script>alert(1)</script>".iter().copied().cycle().take(PNG.len()).collect::<Vec<u8>>();
+        assert_eq!(put_object(&ticket["upload"], other, None).await, 200, "the URL is still valid");
+        let (status, _, media) = w.app.send(get(&format!("/api/media/{id}"), Some(&w.user(T)))).await;
+        assert_eq!(status, 200, "{media}");
+        let download = reqwest::get(media["url"].as_str().expect("download url")).await.expect("GET");
+        assert_eq!(download.status(), 200);
+        assert_eq!(download.bytes().await.expect("bytes").to_vec(), PNG.to_vec(), "the checked bytes");
+        let (status, body) = w.complete(T, id).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("already_completed")), "{body}");
     }
 
     pub async fn upload_requests_are_checked(w: World) {
@@ -251,6 +273,7 @@ mod scenarios {
 
 support::scenarios!(media and schemes: [
     upload_complete_read_and_download,
+    bytes_put_after_completion_are_never_served,
     upload_requests_are_checked,
     completion_checks_what_was_uploaded,
     media_in_use_needs_force_to_delete,

@@ -149,6 +149,9 @@ impl MediaStore for FaultyMedia {
     async fn get_object(&self, key: &ObjectKey) -> canopy_shared::Result<Option<(Vec<u8>, Option<String>)>> {
         self.inner.get_object(key).await
     }
+    async fn copy(&self, from: &ObjectKey, to: &ObjectKey) -> canopy_shared::Result<bool> {
+        self.faults.guard(self.inner.copy(from, to)).await
+    }
     async fn put_object(
         &self,
         key: &ObjectKey,
@@ -322,6 +325,13 @@ impl World {
         done
     }
 
+    /// The object a media record in `side` names (the checked copy once completed).
+    async fn object_of(&self, side: &Side, media_id: &str) -> ObjectKey {
+        let sk = format!("{}{media_id}", keys::MEDIA_PREFIX);
+        let item = side.state().store.get(&tenant(A), &sk, self.now()).await.expect("get").expect("media record");
+        canopy_shared::domain::media::object_of(&item).expect("an object key")
+    }
+
     async fn items(&self, side: &Side) -> Vec<Item> {
         let page = PageRequest { limit: 1000, after: None };
         side.state().store.query(&tenant(A), "", page, self.now()).await.expect("query").items
@@ -357,7 +367,7 @@ impl World {
         let mut contents = Contents { items: Default::default(), objects: Default::default() };
         for item in self.items(side).await.into_iter().filter(|i| !is_engine_item(&i.sk)) {
             if let Some(id) = item.sk.strip_prefix(keys::MEDIA_PREFIX) {
-                let object = ObjectKey::media(&tenant(A), id);
+                let object = canopy_shared::domain::media::object_of(&item).expect("a media record names its object");
                 if let Some((bytes, _)) = side.state().media.get_object(&object).await.expect("get object") {
                     contents.objects.insert(id.to_owned(), bytes);
                 }
@@ -546,7 +556,7 @@ mod scenarios {
         let (status, headers, body) = w.eu.get(&format!("/api/sites/{id}")).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(etag(&headers), site_etag, "versions are kept");
-        let object = ObjectKey::media(&tenant(A), &media_id);
+        let object = w.object_of(&w.eu, &media_id).await;
         let (bytes, _) = w.eu.state().media.get_object(&object).await.expect("get").expect("object copied");
         assert_eq!(bytes, PNG);
         let (status, _, body) = w.eu.get(&format!("/api/media/{media_id}")).await;
@@ -714,7 +724,7 @@ mod scenarios {
         assert_eq!(w.us.post(&complete, &json!({})).await.0, 421);
         let (status, _, body) = w.eu.post(&complete, &json!({})).await;
         assert_eq!((status, body["state"].as_str()), (200, Some("ready")), "{body}");
-        let object = ObjectKey::media(&tenant(A), &id);
+        let object = w.object_of(&w.eu, &id).await;
         let (bytes, _) = w.eu.state().media.get_object(&object).await.expect("get").expect("copied over");
         assert_eq!(bytes, PNG);
         assert_eq!(w.eu.get(&format!("/api/media/{id}")).await.0, 200);

@@ -9,8 +9,9 @@ use canopy_shared::domain::retention::purge;
 use canopy_shared::domain::retention::{self, Budget, SweepReport};
 use canopy_shared::kernel::keys;
 use canopy_shared::kernel::keys::PURGE;
+use canopy_shared::ports::media::ObjectKey;
 use canopy_shared::ports::store::{Condition, Due, Item, PageRequest, Write};
-use serde_json::json;
+use serde_json::{Value, json};
 use support::app::*;
 use support::media::{PNG, put as put_object};
 use support::world::{Opened, Store};
@@ -76,6 +77,17 @@ impl World {
                 .await;
             assert_eq!(status, 201, "{body}");
         }
+        let ticket = self.upload_ticket(client).await;
+        assert_eq!(put_object(&ticket["upload"], PNG.to_vec(), None).await, 200);
+        let id = ticket["media"]["id"].as_str().expect("id").to_owned();
+        let (status, _, body) =
+            self.app.send(post(&format!("/api/media/{id}/complete"), Some(&self.admin(client)), &json!({}))).await;
+        assert_eq!(status, 200, "{body}");
+        id
+    }
+
+    /// A pending PNG logo: the media record and its upload URL.
+    async fn upload_ticket(&self, client: &str) -> Value {
         let (status, _, ticket) = self
             .app
             .send(post(
@@ -85,12 +97,7 @@ impl World {
             ))
             .await;
         assert_eq!(status, 201, "{ticket}");
-        assert_eq!(put_object(&ticket["upload"], PNG.to_vec(), None).await, 200);
-        let id = ticket["media"]["id"].as_str().expect("id").to_owned();
-        let (status, _, body) =
-            self.app.send(post(&format!("/api/media/{id}/complete"), Some(&self.admin(client)), &json!({}))).await;
-        assert_eq!(status, 200, "{body}");
-        id
+        ticket
     }
 
     async fn items(&self, client: &str) -> Vec<String> {
@@ -104,9 +111,21 @@ impl World {
         page.items.into_iter().map(|i| i.sk).collect()
     }
 
-    async fn object_exists(&self, client: &str, media_id: &str) -> bool {
-        let key = canopy_shared::ports::media::ObjectKey::media(&tenant(client), media_id);
-        self.app.state.media.head(&key).await.expect("head").is_some()
+    /// The tenant's items but the upload sweep markers, which the first sweep after their URL
+    /// expired removes (`what_an_upload_url_writes_after_completion_is_swept_once_it_expired`).
+    async fn kept_items(&self, client: &str) -> Vec<String> {
+        self.items(client).await.into_iter().filter(|sk| !sk.starts_with(keys::UPLOAD_SWEEP_PREFIX)).collect()
+    }
+
+    /// The object a media record names (the checked copy once completed).
+    async fn object_of(&self, client: &str, media_id: &str) -> ObjectKey {
+        let sk = format!("{}{media_id}", keys::MEDIA_PREFIX);
+        let item = self.app.state.store.get(&tenant(client), &sk, self.app.now_secs()).await.expect("get");
+        canopy_shared::domain::media::object_of(&item.expect("media record")).expect("an object key")
+    }
+
+    async fn exists(&self, key: &ObjectKey) -> bool {
+        self.app.state.media.head(key).await.expect("head").is_some()
     }
 
     async fn sweep(&self) -> SweepReport {
@@ -239,7 +258,7 @@ mod scenarios {
     pub async fn a_tenant_is_purged_30_days_after_uninstall_with_a_receipt(w: World) {
         let media_a = w.populate(A, 3).await;
         let media_b = w.populate(B, 1).await;
-        let before_b = w.items(B).await;
+        let before_b = w.kept_items(B).await;
         w.uninstall(A).await;
 
         w.app.clock.advance_secs(30 * DAY - 1);
@@ -247,15 +266,16 @@ mod scenarios {
         assert_eq!(report.tenants_purged, 0, "day 29: nothing is due");
         assert!(w.items(A).await.len() > 5, "day 29: everything still there");
         assert!(w.items(A).await.iter().any(|sk| sk.starts_with(keys::EDITOR_PREFIX)), "editor pointers exist");
-        assert!(w.object_exists(A, &media_a).await);
+        let (object_a, object_b) = (w.object_of(A, &media_a).await, w.object_of(B, &media_b).await);
+        assert!(w.exists(&object_a).await);
 
         w.app.clock.advance_secs(1);
         let report = w.sweep().await;
         assert_eq!((report.tenants_purged, report.objects_deleted, report.more), (1, 1, false), "{report:?}");
         assert_eq!(w.items(A).await, Vec::<String>::new(), "day 30: nothing of the tenant is left");
-        assert!(!w.object_exists(A, &media_a).await, "its media objects are gone too");
+        assert!(!w.exists(&object_a).await, "its media objects are gone too");
         assert_eq!(w.items(B).await, before_b, "the other tenant is untouched");
-        assert!(w.object_exists(B, &media_b).await);
+        assert!(w.exists(&object_b).await);
 
         let receipts = w.receipts().await;
         assert_eq!(receipts.len(), 1);
@@ -292,7 +312,7 @@ mod scenarios {
 
     pub async fn a_reinstall_before_the_purge_date_keeps_everything(w: World) {
         w.populate(A, 2).await;
-        let before = w.items(A).await;
+        let before = w.kept_items(A).await;
         w.uninstall(A).await;
         w.app.clock.advance_secs(10 * DAY);
         assert_eq!(w.install(A).await, 204);
@@ -348,14 +368,7 @@ mod scenarios {
     }
 
     pub async fn uploads_never_completed_go_after_a_day(w: World) {
-        let (_, _, ticket) = w
-            .app
-            .send(post(
-                "/api/media/uploads",
-                Some(&w.admin(A)),
-                &json!({"purpose": "logo", "contentType": "image/png", "size": PNG.len()}),
-            ))
-            .await;
+        let ticket = w.upload_ticket(A).await;
         assert_eq!(put_object(&ticket["upload"], PNG.to_vec(), None).await, 200, "uploaded but never completed");
         let id = ticket["media"]["id"].as_str().expect("id").to_owned();
         let done = w.populate(A, 0).await;
@@ -364,12 +377,35 @@ mod scenarios {
         w.app.clock.advance_secs(1);
         assert_eq!(w.sweep().await.pending_uploads_removed, 1);
         assert_eq!(w.app.send(get(&format!("/api/media/{id}"), Some(&w.admin(A)))).await.0, 404);
-        assert!(!w.object_exists(A, &id).await);
-        assert!(w.object_exists(A, &done).await, "completed media stays");
+        assert!(!w.exists(&ObjectKey::upload(&tenant(A), &id)).await);
+        assert!(w.exists(&w.object_of(A, &done).await).await, "completed media stays");
         let usage =
             w.app.state.store.get(&tenant(A), "MEDIA_USAGE", w.app.now_secs()).await.expect("get").expect("usage");
         assert_eq!(usage.body["pending"], 0);
         assert_eq!(usage.body["items"], 1);
+    }
+
+    pub async fn what_an_upload_url_writes_after_completion_is_swept_once_it_expired(w: World) {
+        let ticket = w.upload_ticket(A).await;
+        assert_eq!(put_object(&ticket["upload"], PNG.to_vec(), None).await, 200);
+        let id = ticket["media"]["id"].as_str().expect("id").to_owned();
+        let (status, _, body) =
+            w.app.send(post(&format!("/api/media/{id}/complete"), Some(&w.admin(A)), &json!({}))).await;
+        assert_eq!(status, 200, "{body}");
+        let upload = ObjectKey::upload(&tenant(A), &id);
+        assert!(!w.exists(&upload).await, "completion deletes the upload");
+        assert_eq!(put_object(&ticket["upload"], PNG.to_vec(), None).await, 200, "the URL still writes");
+        assert!(w.exists(&upload).await);
+
+        let ttl = canopy_shared::domain::media::UPLOAD_URL_TTL.as_secs() as i64;
+        w.app.clock.advance_secs(ttl - 1);
+        assert_eq!(w.sweep().await.upload_objects_swept, 0, "the URL may still write");
+        w.app.clock.advance_secs(1);
+        assert_eq!(w.sweep().await.upload_objects_swept, 1);
+        assert!(!w.exists(&upload).await, "what the URL wrote is gone");
+        assert!(w.exists(&w.object_of(A, &id).await).await, "the checked copy stays");
+        assert!(!w.items(A).await.iter().any(|sk| sk.starts_with(keys::UPLOAD_SWEEP_PREFIX)), "the marker goes");
+        assert_eq!(w.sweep().await.upload_objects_swept, 0);
     }
 
     pub async fn expired_records_are_gone_for_readers_and_swept(w: World) {
@@ -511,6 +547,7 @@ support::scenarios!(stores: [
     a_run_stopped_midway_resumes_and_blocks_reinstall_meanwhile,
     trash_goes_after_30_days_and_stays_restorable_before,
     uploads_never_completed_go_after_a_day,
+    what_an_upload_url_writes_after_completion_is_swept_once_it_expired,
     expired_records_are_gone_for_readers_and_swept,
     a_migrated_source_goes_after_its_rollback_window,
     two_sweeps_at_once_delete_nothing_twice,

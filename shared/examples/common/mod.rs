@@ -78,7 +78,7 @@ pub async fn put_all(store: &Arc<dyn ItemStore>, items: Vec<Item>, per_transacti
 pub async fn upload_objects(media: &dyn MediaStore, tenant: &TenantKey, count: usize) {
     let client = reqwest::Client::new();
     for i in 0..count {
-        let key = ObjectKey::media(tenant, &format!("obj{i:05}"));
+        let key = ObjectKey::upload(tenant, &format!("obj{i:05}"));
         let upload = media.presign_upload(&key, "image/png", 64, Duration::from_secs(300)).await.expect("presign");
         let mut request = client.put(&upload.url).body(vec![0u8; 64]);
         for (name, value) in &upload.headers {

@@ -102,6 +102,7 @@ pub async fn on_schedule(
         objects = report.objects_deleted,
         trash = report.trash_purged,
         pending_uploads = report.pending_uploads_removed,
+        upload_objects = report.upload_objects_swept,
         expired = report.expired_records_removed,
         more = report.more,
         "retention sweep"

@@ -52,9 +52,29 @@ pub fn media_prefix(tenant: &TenantKey) -> String {
     format!("tenants/{tenant}/")
 }
 
-/// The object key of a media item: generated here, never taken from the client.
-pub fn media_object(tenant: &TenantKey, media_id: &str) -> String {
-    format!("tenants/{tenant}/media/{media_id}")
+/// Where a media item's presigned PUT writes (generated here, never taken from the client). The
+/// URL stays valid for minutes after `complete` checked the bytes, so nothing is served from here.
+pub fn media_upload_object(tenant: &TenantKey, media_id: &str) -> String {
+    format!("tenants/{tenant}/uploads/{media_id}")
+}
+
+/// The objects of one media item: the copies `complete` made of its upload (see
+/// [`media_pinned_object`]); deleting the item deletes this prefix.
+pub fn media_objects(tenant: &TenantKey, media_id: &str) -> String {
+    format!("tenants/{tenant}/pinned/{media_id}/")
+}
+
+/// The copy of an upload that `complete` checked and the item serves: no URL can write it. One
+/// key per completion attempt (`copy_id`), so two concurrent completions never share a copy.
+pub fn media_pinned_object(tenant: &TenantKey, media_id: &str, copy_id: &str) -> String {
+    format!("{}{copy_id}", media_objects(tenant, media_id))
+}
+
+/// A completed upload whose URL may still be valid: the retention sweep deletes what the URL
+/// may have written after the check (`MEDIA_UPLOAD_DUE_KIND`).
+pub const UPLOAD_SWEEP_PREFIX: &str = "UPLOADSWEEP#";
+pub fn upload_sweep(media_id: &str) -> String {
+    format!("{UPLOAD_SWEEP_PREFIX}{media_id}")
 }
 
 /// Deletion receipts of purged tenants, in the operator partition.
@@ -225,6 +245,10 @@ pub const MIGRATED_SOURCE_DUE_KIND: &str = "migrated-source";
 
 /// Due-index kind of uploads never completed; the retention sweep removes them after a day.
 pub const MEDIA_PENDING_DUE_KIND: &str = "media-pending";
+
+/// Due-index kind of upload URLs still valid when their media was completed: once they expire,
+/// the retention sweep deletes their object (`UPLOADSWEEP#<id>`).
+pub const MEDIA_UPLOAD_DUE_KIND: &str = "media-upload";
 
 /// The tenant's media usage totals (bytes, objects), kept in step with every upload and delete.
 pub const MEDIA_USAGE: &str = "MEDIA_USAGE";

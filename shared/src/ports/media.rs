@@ -8,8 +8,10 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::kernel::error::Result;
+use crate::kernel::keys;
+use crate::kernel::tenant_key::TenantKey;
 
-/// An object key Canopy generated (`tenants/<tenant>/media/<id>`; see `keys::media_object`).
+/// An object key Canopy generated, under `tenants/<tenant>/` (see `keys::media_upload_object`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectKey(pub(crate) String);
 
@@ -18,9 +20,19 @@ impl ObjectKey {
         &self.0
     }
 
-    /// The object of a tenant's media item: the only way to name one (see `keys::media_object`).
-    pub fn media(tenant: &crate::kernel::tenant_key::TenantKey, media_id: &str) -> Self {
-        Self(crate::kernel::keys::media_object(tenant, media_id))
+    /// Where the presigned PUT of a tenant's media item writes.
+    pub fn upload(tenant: &TenantKey, media_id: &str) -> Self {
+        Self(keys::media_upload_object(tenant, media_id))
+    }
+
+    /// The checked copy a completed media item serves, which no URL can write.
+    pub fn pinned(tenant: &TenantKey, media_id: &str, copy_id: &str) -> Self {
+        Self(keys::media_pinned_object(tenant, media_id, copy_id))
+    }
+
+    /// A key read back from a record Canopy wrote, refused unless it is under the tenant's prefix.
+    pub fn recorded(tenant: &TenantKey, key: &str) -> Option<Self> {
+        key.starts_with(&keys::media_prefix(tenant)).then(|| Self(key.to_owned()))
     }
 }
 
@@ -82,6 +94,10 @@ pub trait MediaStore: Send + Sync {
     /// The whole object and its content type, or `None` when there is none (residency copies
     /// objects between regions' buckets; media objects are at most a few MB).
     async fn get_object(&self, key: &ObjectKey) -> Result<Option<(Vec<u8>, Option<String>)>>;
+
+    /// Copies the object at `from` to `to` as it is at this moment, with its content type: later
+    /// writes to `from` never reach `to`. Answers false when there is nothing at `from`.
+    async fn copy(&self, from: &ObjectKey, to: &ObjectKey) -> Result<bool>;
 
     /// Stores `bytes` under `key` (replacing any object there), as the residency copy does.
     async fn put_object(&self, key: &ObjectKey, bytes: Vec<u8>, content_type: Option<&str>) -> Result<()>;

@@ -211,6 +211,14 @@ impl MediaStore for LocalMediaStore {
         }
     }
 
+    async fn copy(&self, from: &ObjectKey, to: &ObjectKey) -> Result<bool> {
+        // Read whole, then written aside and renamed: an upload replacing `from` meanwhile is
+        // either in the copy entirely or not at all (the upload route renames too).
+        let Some((bytes, content_type)) = self.get_object(from).await? else { return Ok(false) };
+        self.put_object(to, bytes, content_type.as_deref()).await?;
+        Ok(true)
+    }
+
     async fn put_object(&self, key: &ObjectKey, bytes: Vec<u8>, content_type: Option<&str>) -> Result<()> {
         let path = self.path_of(key.as_str())?;
         if let Some(parent) = path.parent() {

@@ -196,6 +196,24 @@ impl MediaStore for S3MediaStore {
         Ok(Some((bytes.to_vec(), content_type)))
     }
 
+    async fn copy(&self, from: &ObjectKey, to: &ObjectKey) -> Result<bool> {
+        // CopyObject reads one version of the source: a PUT racing it lands wholly before or
+        // wholly after, never in the copy. Keys are Canopy's own (no characters to escape).
+        let copied = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(to.as_str())
+            .copy_source(format!("{}/{}", self.bucket, from.as_str()))
+            .send()
+            .await;
+        match copied {
+            Ok(_) => Ok(true),
+            Err(err) if err.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(false),
+            Err(err) => Err(s3_error("CopyObject", err)),
+        }
+    }
+
     async fn put_object(&self, key: &ObjectKey, bytes: Vec<u8>, content_type: Option<&str>) -> Result<()> {
         self.client
             .put_object()

@@ -198,9 +198,12 @@ pub async fn export(ctx: &Data, tenant: &TenantKey) -> Result<ExportDocument> {
             doc.media.push(raw(&item));
         } else if sk.starts_with(keys::TRASH_PREFIX) {
             doc.trash.push(raw(&item));
-        } else if sk.starts_with(keys::SITE_LISTING_PREFIX) || sk.starts_with(keys::EDITOR_PREFIX) {
+        } else if sk.starts_with(keys::SITE_LISTING_PREFIX)
+            || sk.starts_with(keys::EDITOR_PREFIX)
+            || sk.starts_with(keys::UPLOAD_SWEEP_PREFIX)
+        {
             // Listing copies and editor pointers index the items above; import rebuilds both
-            // from what it writes.
+            // from what it writes. Upload sweep markers are the retention sweep's bookkeeping.
         } else if sk.starts_with(keys::RATE_PREFIX) {
             // Rate-limit counters are the flood guard's own bookkeeping (an export charges one),
             // gone within a day: not the tenant's data.

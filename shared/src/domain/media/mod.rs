@@ -3,6 +3,12 @@
 //! upload on completion (size, type, first bytes), serves it through short-lived presigned GETs
 //! with a forced safe type, and deletes object and record together.
 //!
+//! What was checked is what is served: the upload URL stays valid for minutes after completion,
+//! so `complete` copies the upload to a key no URL can write and checks and serves that copy
+//! (the bucket's version ids were the other way; they would pin a version that a later PUT
+//! turns noncurrent, and the bucket's lifecycle expires noncurrent versions after 7 days). The
+//! upload object is deleted, and again by the retention sweep once its URL has expired.
+//!
 //! SVG is refused: it can carry script, and no response header makes every consumer render it
 //! inertly. Uploads are raster formats recognised by their first bytes (`sniff.rs`).
 
@@ -71,7 +77,8 @@ pub enum MediaState {
     Ready,
 }
 
-/// The stored record (`MEDIA#<id>`); the object key is Canopy's, never the client's.
+/// The stored record (`MEDIA#<id>`); the object key is Canopy's, never the client's: the upload
+/// key while pending, the checked copy once ready.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MediaRecord {
@@ -211,7 +218,7 @@ pub async fn create_upload(state: &Stack, editor: &Editor, request: UploadReques
     check_request(&request)?;
     let now = state.clock.now_millis();
     let id = ids::new_ulid(now)?;
-    let key = ObjectKey::media(&editor.tenant, &id);
+    let key = ObjectKey::upload(&editor.tenant, &id);
     let record = MediaRecord {
         purpose: request.purpose,
         content_type: request.content_type.clone(),
@@ -289,44 +296,42 @@ fn removal_writes(
     Ok(writes)
 }
 
-/// Checks what was uploaded; a mismatch deletes object and record and says why.
+/// Checks what was uploaded; a mismatch deletes object and record and says why. What is checked
+/// and then served is a copy of the upload that no URL can write.
 pub async fn complete(state: &Stack, editor: &Editor, id: &str) -> Result<MediaView> {
     let (item, record) = read_item(state, &editor.tenant, id).await?;
     if record.state == MediaState::Ready {
         return Err(Error::conflict("already_completed", "This upload was already completed."));
     }
-    let key = ObjectKey(record.object_key.clone());
-    let info = match state.media.head(&key).await? {
-        Some(info) => Some(info),
-        None => crate::domain::residency::fetch_moved_upload(state, &editor.tenant, &key).await?,
-    };
-    let Some(info) = info else {
-        return Err(Error::conflict("not_uploaded", "Nothing was uploaded to this media's URL yet."));
-    };
-    let mut problem = None;
-    if info.length != record.size {
-        problem = Some(format!("the upload is {} bytes, {} were declared", info.length, record.size));
-    } else if info.content_type.as_deref() != Some(record.content_type.as_str()) {
-        problem = Some(format!("the upload's type is {:?}, {:?} was declared", info.content_type, record.content_type));
-    } else {
-        let head = state.media.first_bytes(&key, sniff::SNIFF_BYTES).await?;
-        if sniff::sniffed_type(&head) != Some(record.content_type.as_str()) {
-            problem = Some(format!("the bytes are not a {} image", record.content_type));
-        }
-    }
+    let upload = ObjectKey(record.object_key.clone());
     let now = state.clock.now_millis();
-    if let Some(problem) = problem {
-        state.media.delete(&key).await?;
+    let pinned = ObjectKey::pinned(&editor.tenant, id, &ids::new_ulid(now)?);
+    let mut copied = state.media.copy(&upload, &pinned).await?;
+    if !copied && crate::domain::residency::fetch_moved_upload(state, &editor.tenant, &upload).await?.is_some() {
+        copied = state.media.copy(&upload, &pinned).await?;
+    }
+    if !copied {
+        return Err(Error::conflict("not_uploaded", "Nothing was uploaded to this media's URL yet."));
+    }
+    if let Some(problem) = check_object(state, &record, &pinned).await? {
+        state.media.delete(&pinned).await?;
+        state.media.delete(&upload).await?;
         retry_conflicts(|| async {
             let (usage, version) = read_usage(state, &editor.tenant).await?;
             let writes = removal_writes(&editor.tenant, &item, &record, usage, version, now)?;
             crate::domain::records::commit(&state.data, writes).await
         })
-        .await?;
+        .await
+        .map_err(completed_concurrently)?;
         return Err(Error::invalid("upload_mismatch", format!("The upload was removed: {problem}.")));
     }
-    let ready = MediaRecord { state: MediaState::Ready, completed_at: Some(now), ..record };
-    retry_conflicts(|| async {
+    let ready = MediaRecord {
+        state: MediaState::Ready,
+        object_key: pinned.as_str().to_owned(),
+        completed_at: Some(now),
+        ..record.clone()
+    };
+    let committed = retry_conflicts(|| async {
         let (usage, version) = read_usage(state, &editor.tenant).await?;
         let next = Usage { pending: usage.pending.saturating_sub(1), ..usage };
         let updated = Item {
@@ -340,15 +345,89 @@ pub async fn complete(state: &Stack, editor: &Editor, id: &str) -> Result<MediaV
         let writes = vec![
             Write::Put { item: updated, condition: Condition::Version(item.version) },
             usage_write(&editor.tenant, next, version, now)?,
+            upload_sweep_write(&editor.tenant, id, &upload, now)?,
         ];
         crate::domain::records::commit(&state.data, writes).await
     })
     .await
-    .map_err(|e| match e {
+    .map_err(completed_concurrently);
+    if let Err(error) = committed {
+        // Another completion won: its own copy is the one served.
+        state.media.delete(&pinned).await?;
+        return Err(error);
+    }
+    if let Err(error) = state.media.delete(&upload).await {
+        tracing::warn!(tenant = %editor.tenant, %error, "upload object left for the retention sweep");
+    }
+    Ok(view(id, item.version + 1, &ready, None))
+}
+
+fn completed_concurrently(error: Error) -> Error {
+    match error {
         Error::WriteConflict => Error::conflict("already_completed", "This upload was completed concurrently."),
         other => other,
-    })?;
-    Ok(view(id, item.version + 1, &ready, None))
+    }
+}
+
+/// What is wrong with the object against the record's declared size and type, if anything.
+async fn check_object(state: &Stack, record: &MediaRecord, key: &ObjectKey) -> Result<Option<String>> {
+    let Some(info) = state.media.head(key).await? else {
+        return Err(Error::unavailable("media", "the copy of the upload vanished before its check"));
+    };
+    if info.length != record.size {
+        return Ok(Some(format!("the upload is {} bytes, {} were declared", info.length, record.size)));
+    }
+    if info.content_type.as_deref() != Some(record.content_type.as_str()) {
+        return Ok(Some(format!(
+            "the upload's type is {:?}, {:?} was declared",
+            info.content_type, record.content_type
+        )));
+    }
+    let head = state.media.first_bytes(key, sniff::SNIFF_BYTES).await?;
+    if sniff::sniffed_type(&head) != Some(record.content_type.as_str()) {
+        return Ok(Some(format!("the bytes are not a {} image", record.content_type)));
+    }
+    Ok(None)
+}
+
+/// The marker that has the retention sweep delete the upload object once its URL expired: a
+/// PUT after completion recreates it, and nothing else would ever remove it.
+fn upload_sweep_write(tenant: &TenantKey, id: &str, upload: &ObjectKey, now_millis: i64) -> Result<Write> {
+    let url_expired_at = now_millis.div_euclid(1000) + UPLOAD_URL_TTL.as_secs() as i64;
+    let item = Item {
+        tenant: tenant.clone(),
+        sk: keys::upload_sweep(id),
+        version: 1,
+        updated_at: now_millis,
+        updated_by: None,
+        due: Some(Due { kind: keys::MEDIA_UPLOAD_DUE_KIND.into(), at: url_expired_at }),
+        expires_at: None,
+        body: serde_json::json!({ "objectKey": upload.as_str() }),
+    };
+    Ok(Write::Put { item, condition: Condition::None })
+}
+
+/// Deletes what an upload URL wrote after its media was completed, now that the URL expired,
+/// then the marker. Answers whether the marker was there.
+pub async fn sweep_upload(state: &Stack, tenant: &TenantKey, sk: &str) -> Result<bool> {
+    let Some(item) = state.store.get(tenant, sk, state.clock.now_secs()).await? else { return Ok(false) };
+    let key = item.body["objectKey"]
+        .as_str()
+        .and_then(|key| ObjectKey::recorded(tenant, key))
+        .ok_or_else(|| Error::internal(format!("upload sweep marker {sk} names no object of its tenant")))?;
+    state.media.delete(&key).await?;
+    let delete =
+        Write::Delete { tenant: tenant.clone(), sk: sk.to_owned(), condition: Condition::Version(item.version) };
+    match state.store.transact(vec![delete], state.clock.now_secs()).await {
+        Ok(()) | Err(Error::WriteConflict) => Ok(true),
+        Err(other) => Err(other),
+    }
+}
+
+/// The object a media record points at (the residency copy moves it with the record).
+pub fn object_of(item: &Item) -> Option<ObjectKey> {
+    item.sk.strip_prefix(keys::MEDIA_PREFIX)?;
+    ObjectKey::recorded(&item.tenant, item.body.get("objectKey")?.as_str()?)
 }
 
 fn extension(content_type: &str) -> &'static str {
@@ -467,15 +546,21 @@ pub async fn delete(state: &Stack, editor: &Editor, id: &str, if_match: Option<u
     .await
     .map_err(crate::domain::records::stale_on_conflict)?;
     // The record is gone first, so nothing can reach the object any more; a failed object
-    // delete leaves an orphan the tenant-prefix purge removes, never a dangling record.
-    if let Err(error) = state.media.delete(&ObjectKey(record.object_key.clone())).await {
+    // delete leaves an orphan the tenant-prefix purge removes, never a dangling record. The
+    // item's prefix also holds the copy of a completion that failed halfway.
+    let deleted = async {
+        state.media.delete(&ObjectKey(record.object_key.clone())).await?;
+        state.media.delete_prefix(&keys::media_objects(&editor.tenant, id)).await
+    };
+    if let Err(error) = deleted.await {
         tracing::warn!(tenant = %editor.tenant, %error, "media object left behind");
     }
     Ok(())
 }
 
-/// Removes an upload never completed within its day: object (if anything arrived) and record.
-/// Answers false when the item was completed or removed meanwhile.
+/// Removes an upload never completed within its day: object (if anything arrived), the copy of
+/// a completion that failed halfway, and record. Answers false when the item was completed or
+/// removed meanwhile.
 pub async fn expire_pending(state: &Stack, tenant: &TenantKey, sk: &str) -> Result<bool> {
     let Some(item) = state.store.get(tenant, sk, state.clock.now_secs()).await? else { return Ok(false) };
     let record = decode(&item)?;
@@ -496,6 +581,8 @@ pub async fn expire_pending(state: &Stack, tenant: &TenantKey, sk: &str) -> Resu
     .await?;
     if removed {
         state.media.delete(&ObjectKey(record.object_key.clone())).await?;
+        let id = sk.strip_prefix(keys::MEDIA_PREFIX).unwrap_or(sk);
+        state.media.delete_prefix(&keys::media_objects(tenant, id)).await?;
     }
     Ok(removed)
 }

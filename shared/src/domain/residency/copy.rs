@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
+use crate::domain::media::object_of;
 use crate::domain::regions::Region;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
@@ -85,9 +86,10 @@ pub(crate) async fn sync(from: &Region, to: &Region, tenant: &TenantKey, now: i6
         objects: 0,
     };
 
-    let media_of = |sk: &str| sk.strip_prefix(keys::MEDIA_PREFIX).map(|id| ObjectKey::media(tenant, id));
-    let objects: Vec<ObjectKey> = puts.iter().filter_map(|item| media_of(&item.sk)).collect();
-    let gone_objects: Vec<ObjectKey> = deletes.iter().filter_map(|(_, sk)| media_of(sk)).collect();
+    // A media record names its object: the upload while pending, the checked copy once ready.
+    let objects: Vec<ObjectKey> = puts.iter().filter_map(object_of).collect();
+    let gone_objects: Vec<ObjectKey> =
+        deletes.iter().filter_map(|(_, sk)| target.get(sk)).filter_map(object_of).collect();
 
     // Objects first: a media record in the target always has its object there.
     let mut tasks = tokio::task::JoinSet::new();

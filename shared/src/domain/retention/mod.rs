@@ -42,6 +42,8 @@ pub struct SweepReport {
     pub objects_deleted: u64,
     pub trash_purged: u64,
     pub pending_uploads_removed: u64,
+    /// Objects of upload URLs that expired after their media was completed (`media::sweep_upload`).
+    pub upload_objects_swept: u64,
     pub expired_records_removed: u64,
     /// True when the time budget ran out with due work left.
     pub more: bool,
@@ -113,6 +115,14 @@ pub async fn sweep(state: &Stack, budget: &Budget, progress: &mut dyn FnMut(&Swe
             return Ok(report);
         }
         report.pending_uploads_removed += u64::from(media::expire_pending(state, &entry.tenant, &entry.sk).await?);
+        progress(&report);
+    }
+    for entry in due_entries(state, crate::kernel::keys::MEDIA_UPLOAD_DUE_KIND, now).await? {
+        if budget.exhausted() {
+            report.more = true;
+            return Ok(report);
+        }
+        report.upload_objects_swept += u64::from(media::sweep_upload(state, &entry.tenant, &entry.sk).await?);
         progress(&report);
     }
     report.expired_records_removed += state.store.purge_expired(now).await?;
