@@ -8,13 +8,18 @@
 //! - `GET /dev/forge/jwks.json` serves the committed dev Forge key set (`dev/`), standing in for
 //!   Forge's JWKS; `POST /dev/forge-token` mints a Forge Invocation Token for a tenant's cloudId
 //!   (or any cloudId, to try the Forge lifecycle events), signed with that key.
+//!
+//! They mint tokens for any tenant, so no web page may reach them ([`guard`]): a page can have
+//! the browser call a loopback server through a name of its own that resolves to 127.0.0.1 (DNS
+//! rebinding), and can POST a form to any address without asking first.
 
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use canopy_shared::domain::connect::descriptor::{ENABLED_PATH, INSTALLED_PATH};
 use canopy_shared::domain::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
@@ -22,6 +27,7 @@ use canopy_shared::domain::connect::qsh::{CONTEXT_QSH, query_string_hash};
 use canopy_shared::domain::forge::fit::{self, Invocation};
 use canopy_shared::domain::tenants;
 use canopy_shared::http::body::{JsonBody, RawBody, parse_json};
+use canopy_shared::http::schema::ErrorBody;
 use canopy_shared::kernel::ids::{is_plausible_cloud_id, new_ulid};
 use canopy_shared::state::AppState;
 use canopy_shared::{Error, Result, TenantKey};
@@ -80,11 +86,45 @@ pub fn routes(address: SocketAddr) -> OpenApiRouter<AppState> {
         .routes(routes!(token))
         .routes(routes!(forge_jwks))
         .routes(routes!(forge_token))
+        .layer(axum::middleware::from_fn(guard))
         .layer(Extension(host))
 }
 
+impl DevHost {
+    /// The `Host` values a request to the dev routes may carry: the listen address, and on a
+    /// loopback or unspecified address the loopback names of its port (`localhost:8080` is
+    /// where a developer's browser opens the console). A rebinding page's own name never is.
+    fn accepts(&self, host: &str) -> bool {
+        let port = self.address.port();
+        let ip = self.address.ip();
+        host == self.address.to_string()
+            || ((ip.is_loopback() || ip.is_unspecified())
+                && [format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}")]
+                    .iter()
+                    .any(|name| name == host))
+    }
+}
+
+/// Every dev route: refused unless `Host` is this server's own address, and every POST needs
+/// `content-type: application/json`, which no page on another origin can send without a CORS
+/// preflight the local server never grants (a form post is `text/plain` or a form type).
+async fn guard(Extension(host): Extension<DevHost>, request: Request, next: Next) -> Result<Response> {
+    let given = request.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !host.accepts(given) {
+        tracing::warn!(host = given, "dev route refused: the Host header is not this server's address");
+        return Err(Error::forbidden(
+            "dev_wrong_host",
+            format!("Dev routes answer only requests for {} (DNS rebinding).", host.address),
+        ));
+    }
+    if request.method() == Method::POST && !canopy_shared::http::body::is_json(request.headers()) {
+        return Err(Error::UnsupportedMediaType { message: "Dev POSTs must be application/json.".into() });
+    }
+    Ok(next.run(request).await)
+}
+
 /// The dev install key as PEM (stands in for Atlassian's install-keys service).
-#[utoipa::path(get, path = "/dev/install-keys/{kid}", tag = "dev", params(("kid" = String, Path)), responses((status = 200, content_type = "application/x-pem-file", body = String)))]
+#[utoipa::path(get, path = "/dev/install-keys/{kid}", tag = "dev", params(("kid" = String, Path)), responses((status = 200, content_type = "application/x-pem-file", body = String), (status = 403, description = "The `Host` header is not this server's address (DNS rebinding).", body = ErrorBody)))]
 async fn install_key(Path(kid): Path<String>) -> Result<impl IntoResponse> {
     if kid != DEV_KID {
         return Err(Error::not_found("unknown_kid", "No such dev install key."));
@@ -148,7 +188,7 @@ fn dev_site_url(client_key: &str) -> String {
 }
 
 /// Installs and enables a dev tenant the way Atlassian would; answers a context JWT.
-#[utoipa::path(post, path = "/dev/install", tag = "dev", request_body(content = Option<Value>, description = "`{clientKey, productType, cloudId}`, all optional"), responses((status = 200, body = Value)))]
+#[utoipa::path(post, path = "/dev/install", tag = "dev", request_body(content = Option<Value>, description = "`{clientKey, productType, cloudId}`, all optional"), responses((status = 200, body = Value), (status = 403, description = "The `Host` header is not this server's address (DNS rebinding).", body = ErrorBody)))]
 async fn install(
     State(state): State<AppState>,
     Extension(host): Extension<DevHost>,
@@ -250,7 +290,7 @@ fn dev_account(admin: Option<bool>, account_id: Option<String>) -> Result<String
 }
 
 /// A fresh context JWT for an installed tenant.
-#[utoipa::path(post, path = "/dev/token", tag = "dev", request_body = Value, responses((status = 200, body = Value)))]
+#[utoipa::path(post, path = "/dev/token", tag = "dev", request_body = Value, responses((status = 200, body = Value), (status = 403, description = "The `Host` header is not this server's address (DNS rebinding).", body = ErrorBody)))]
 async fn token(State(state): State<AppState>, JsonBody(request): JsonBody<DevTokenRequest>) -> Result<Json<Value>> {
     let key = TenantKey::from_verified(&request.client_key).ok_or_else(tenants::unknown_tenant)?;
     let (tenant, _) = tenants::load(&state, &key).await?.ok_or_else(tenants::unknown_tenant)?;
@@ -262,7 +302,7 @@ async fn token(State(state): State<AppState>, JsonBody(request): JsonBody<DevTok
 }
 
 /// The dev Forge key set (stands in for Forge's JWKS).
-#[utoipa::path(get, path = DEV_FORGE_JWKS_PATH, tag = "dev", responses((status = 200, body = Value)))]
+#[utoipa::path(get, path = DEV_FORGE_JWKS_PATH, tag = "dev", responses((status = 200, body = Value), (status = 403, description = "The `Host` header is not this server's address (DNS rebinding).", body = ErrorBody)))]
 async fn forge_jwks() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], DEV_FORGE_JWKS)
 }
@@ -283,7 +323,7 @@ struct DevForgeTokenRequest {
 }
 
 /// A Forge Invocation Token for a tenant's (or any) cloudId.
-#[utoipa::path(post, path = "/dev/forge-token", tag = "dev", request_body = Value, responses((status = 200, body = Value)))]
+#[utoipa::path(post, path = "/dev/forge-token", tag = "dev", request_body = Value, responses((status = 200, body = Value), (status = 403, description = "The `Host` header is not this server's address (DNS rebinding).", body = ErrorBody)))]
 async fn forge_token(
     State(state): State<AppState>,
     Extension(host): Extension<DevHost>,

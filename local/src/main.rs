@@ -54,6 +54,9 @@ async fn main() -> anyhow::Result<()> {
     servers.spawn(serve(settings.exposed, state.clone(), listener, local_media));
 
     println!("Canopy local server listening on http://{address}");
+    if let Some(warning) = exposure_warning(address, settings.exposed) {
+        eprintln!("{warning}");
+    }
     println!("  base URL        {}", state.config.base_url);
     println!("  data dir        {}", settings.data_dir.display());
     if let settings::StoreChoice::Dynamo { endpoint, table } = &settings.store {
@@ -73,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
         println!("  (behind a tunnel: no dev routes; operator routes closed)");
         print!("{}", tunnel::install_steps(&state.config.base_url, &state.config.app_key));
     } else {
-        println!("  dev tenant      curl -s -X POST http://{address}/dev/install");
+        println!("  dev tenant      curl -s -X POST -H 'content-type: application/json' http://{address}/dev/install");
         println!("  admin console   http://{address}{}", http::console::CONSOLE_PATH);
         println!(
             "  forge keys      {}  (dev FITs: POST http://{address}/dev/forge-token)",
@@ -120,6 +123,18 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Listening beyond loopback puts the dev routes (tokens for any tenant), the open operator routes
+/// and the dev admin in reach of the network: said on every start, never silently.
+fn exposure_warning(address: std::net::SocketAddr, exposed: bool) -> Option<String> {
+    (!address.ip().is_loopback() && !exposed).then(|| {
+        format!(
+            "WARNING: listening on {address}, which is not a loopback address: anyone who can reach it can \
+             mint tokens for any tenant (/dev/…) and call the operator routes. Listen on 127.0.0.1 \
+             unless this machine's network is yours alone."
+        )
+    })
+}
+
 /// `http://127.0.0.1:PORT` (or `localhost`): a region this machine serves itself.
 fn loopback_address(base_url: &str) -> Option<std::net::SocketAddr> {
     let authority = base_url.strip_prefix("http://")?.trim_end_matches('/');
@@ -138,7 +153,8 @@ async fn serve(
         true => document::exposed_routes_and_document(),
         false => document::routes_and_document(address),
     };
-    let app = http::finish_router(routes, state).merge(canopy_shared::adapters::media::local::routes(local_media));
+    // The stand-in for the bucket gets the same security headers as every other answer.
+    let app = http::finish_router(routes.merge(canopy_shared::adapters::media::local::routes(local_media)), state);
     // The socket peer is the client IP locally (per-source limits, the log's `ip`).
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;

@@ -13,6 +13,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use canopy_shared::kernel::private_fs;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -127,8 +128,9 @@ pub fn app_key(data_dir: &Path) -> anyhow::Result<String> {
     let mut random = [0u8; 4];
     getrandom::getrandom(&mut random).map_err(|e| anyhow::anyhow!("no randomness for the app key: {e}"))?;
     let key = format!("{APP_KEY_PREFIX}{}", hex::encode(random));
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-    std::fs::write(&path, format!("{key}\n")).with_context(|| format!("writing {}", path.display()))?;
+    private_fs::create_private_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    private_fs::write_private_file(&path, format!("{key}\n").as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(key)
 }
 

@@ -34,7 +34,7 @@ run_api_tests() {
     setpriv --pdeathsig TERM "${CARGO_TARGET_DIR:-target}/debug/canopy-local" </dev/null >"$log" 2>&1 &
   API_PID=$!
   wait_for_http canopy-local "$base/openapi.json" "$API_PID" "$log" 60
-  token=$(curl --silent --fail --request POST "$base/dev/install" \
+  token=$(curl --silent --fail --request POST --header "content-type: application/json" "$base/dev/install" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["contextJwt"])') || {
     stop_api_server
     return 1

@@ -33,7 +33,7 @@ use crate::state::AppState;
 /// the KMS key `CANOPY_SECRETS_KEY_ARN`, install keys over HTTPS, config from the environment.
 /// Built once per cold start.
 pub async fn lambda_state() -> Result<AppState> {
-    let config = AppConfig::from_env(None)?;
+    let mut config = AppConfig::from_env(None)?;
     let table = std::env::var("CANOPY_TABLE").map_err(|_| Error::internal("CANOPY_TABLE is not set"))?;
     let bucket = std::env::var("CANOPY_MEDIA_BUCKET").map_err(|_| Error::internal("CANOPY_MEDIA_BUCKET is not set"))?;
     let secrets_key =
@@ -48,12 +48,19 @@ pub async fn lambda_state() -> Result<AppState> {
     let media: Arc<dyn crate::ports::media::MediaStore> = Arc::new(S3MediaStore::new(s3, bucket.clone()));
     // Every other region: its table and bucket through clients of its own AWS region.
     let mut regions = Vec::new();
+    let mut media_origins = Vec::new();
     let mut kms = std::collections::HashMap::new();
     if let Some(home) = sdk.region() {
         kms.insert(home.to_string(), aws_sdk_kms::Client::new(&sdk));
     }
     for spec in &config.regions {
         if spec.name == config.home_region {
+            match sdk.region().map(ToString::to_string).or_else(|| spec.aws_region.clone()) {
+                Some(aws_region) => {
+                    media_origins.push(S3MediaStore::browser_origin(&bucket, &aws_region, s3_endpoint.as_deref()))
+                }
+                None => tracing::warn!("no AWS region: the console's CSP names no bucket"),
+            }
             regions.push(Region { spec: spec.clone(), store: store.clone(), media: media.clone() });
             continue;
         }
@@ -63,6 +70,7 @@ pub async fn lambda_state() -> Result<AppState> {
         let bucket = spec.bucket.clone().ok_or_else(|| missing("BUCKET"))?;
         let aws_region = spec.aws_region.clone().ok_or_else(|| missing("AWS"))?;
         let regional = sdk.to_builder().region(aws_config::Region::new(aws_region.clone())).build();
+        media_origins.push(S3MediaStore::browser_origin(&bucket, &aws_region, s3_endpoint.as_deref()));
         kms.entry(aws_region).or_insert_with(|| aws_sdk_kms::Client::new(&regional));
         regions.push(Region {
             spec: spec.clone(),
@@ -75,6 +83,7 @@ pub async fn lambda_state() -> Result<AppState> {
     }
     // On Lambda a task spawned by a request is frozen once the response is sent: migrations are
     // driven by the residency worker's schedule instead (functions/residency-worker).
+    config.media_origins = media_origins;
     let on_lambda = crate::domain::regions::Settings { auto_drive: false };
     let regions = Regions::new(&config.home_region, regions)?.with_settings(on_lambda);
     let secrets = SecretSealer::new(Arc::new(KmsMasterKey::new(secrets_key, kms)?));
@@ -96,6 +105,13 @@ pub async fn lambda_state() -> Result<AppState> {
         groups,
         stack: Stack { data: Data { store, clock, secrets }, config: Arc::new(config), media, regions },
     })
+}
+
+/// The data dir holds the keyring, the media signing key and the store (sealed secrets): made
+/// for its user alone (0700), as is every key file in it (0600).
+fn create_data_dir(dir: &Path) -> Result<()> {
+    crate::kernel::private_fs::create_private_dir_all(dir)
+        .map_err(|e| Error::internal(format!("create {}: {e}", dir.display())))
 }
 
 /// Where the local server keeps a region other than its home: `<data dir>/region-<name>/`.
@@ -151,7 +167,7 @@ pub fn local_state(
     data_dir: &Path,
     directory: LocalDirectory,
 ) -> Result<(AppState, LocalMediaStore)> {
-    std::fs::create_dir_all(data_dir).map_err(|e| Error::internal(format!("create {}: {e}", data_dir.display())))?;
+    create_data_dir(data_dir)?;
     let store = Arc::new(EmbeddedItemStore::open(&data_dir.join("canopy.redb"))?);
     local_state_over(config, data_dir, directory, store)
 }
@@ -159,12 +175,12 @@ pub fn local_state(
 /// The local server over a given home store (`local_dynamo_store`, or the embedded one); media
 /// and other regions stay under `data_dir` as in `local_state`.
 pub fn local_state_over(
-    config: AppConfig,
+    mut config: AppConfig,
     data_dir: &Path,
     directory: LocalDirectory,
     store: Arc<dyn crate::ports::store::ItemStore>,
 ) -> Result<(AppState, LocalMediaStore)> {
-    std::fs::create_dir_all(data_dir).map_err(|e| Error::internal(format!("create {}: {e}", data_dir.display())))?;
+    create_data_dir(data_dir)?;
     let store = FencedStore::wrap(store);
     let secrets = SecretSealer::new(Arc::new(LocalKeyring::open_or_create(&data_dir.join(KEYRING_FILE))?));
     let http = http_client()?;
@@ -181,7 +197,7 @@ pub fn local_state_over(
             continue;
         }
         let dir = local_region_dir(data_dir, &spec.name);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::internal(format!("create {}: {e}", dir.display())))?;
+        create_data_dir(&dir)?;
         regions.push(Region {
             spec: spec.clone(),
             store: FencedStore::wrap(Arc::new(EmbeddedItemStore::open(&dir.join("canopy.redb"))?)),
@@ -189,6 +205,11 @@ pub fn local_state_over(
         });
     }
     let regions = Regions::new(&config.home_region, regions)?;
+    // Each local region serves its media itself, under its own base URL.
+    config.media_origins = std::iter::once(config.base_url.as_str())
+        .chain(config.regions.iter().filter(|s| s.name != config.home_region).map(|s| s.base_url.as_str()))
+        .map(|url| crate::kernel::config::origin_of(url).to_owned())
+        .collect();
     let (admins, groups): (Arc<dyn AdminDirectory>, Arc<dyn GroupDirectory>) = match directory {
         LocalDirectory::Dev { admins, members } => {
             (Arc::new(LocalAdminDirectory::new(admins)), Arc::new(LocalGroupDirectory::new(members)))

@@ -102,11 +102,15 @@ async fn the_bare_path_redirects_and_unknown_files_are_json_404s() {
 }
 
 #[tokio::test]
-async fn the_csp_allows_no_inline_code_and_names_every_region() {
+async fn the_csp_allows_no_inline_code_and_names_every_region_and_its_bucket_only() {
     let (mut app, _) = app();
     let mut config = AppConfig::new("https://us.canopy.example");
     config.regions =
         vec![RegionSpec::new("us", "https://us.canopy.example"), RegionSpec::new("eu", "https://eu.canopy.example/")];
+    config.media_origins = vec![
+        "https://canopy-media-us.s3.us-east-1.amazonaws.com".into(),
+        "https://canopy-media-eu.s3.eu-central-1.amazonaws.com".into(),
+    ];
     app.state.stack.config = Arc::new(config);
     let router = finish(console::routes(), app.state.clone());
     let (response, _) = get(&router, console::CONSOLE_PATH, None).await;
@@ -114,8 +118,10 @@ async fn the_csp_allows_no_inline_code_and_names_every_region() {
     assert_eq!(
         csp,
         "default-src 'none'; script-src 'self' https://connect-cdn.atl-paas.net; style-src 'self'; \
-         img-src 'self' blob: https://*.amazonaws.com; \
-         connect-src 'self' https://us.canopy.example https://eu.canopy.example https://*.amazonaws.com; \
+         img-src 'self' blob: https://canopy-media-us.s3.us-east-1.amazonaws.com \
+         https://canopy-media-eu.s3.eu-central-1.amazonaws.com; \
+         connect-src 'self' https://us.canopy.example https://eu.canopy.example \
+         https://canopy-media-us.s3.us-east-1.amazonaws.com https://canopy-media-eu.s3.eu-central-1.amazonaws.com; \
          frame-ancestors 'self' https://*.atlassian.net https://*.jira.com; base-uri 'none'; form-action 'none'"
     );
     assert_eq!(console::content_security_policy(&app.state), csp);

@@ -27,7 +27,8 @@ async fn dev_fits_reach_the_dev_tenant_and_forge_events_create_forge_only_tenant
     let client = reqwest::Client::new();
     let base = &server.base;
 
-    let (status, install) = json_of(client.post(format!("{base}/dev/install")).send().await.expect("install")).await;
+    let (status, install) =
+        json_of(client.post(format!("{base}/dev/install")).json(&json!({})).send().await.expect("install")).await;
     assert_eq!(status, 200, "{install}");
     let cloud_id = install["cloudId"].as_str().expect("cloudId").to_owned();
 

@@ -7,6 +7,7 @@ mod cli;
 mod dynamodb_store;
 mod forge_dev;
 mod product_directory;
+mod hardening;
 mod residency;
 mod server;
 mod tunnel;

@@ -54,7 +54,7 @@ async fn a_migration_between_two_local_regions_by_hand() {
     let eu = format!("http://127.0.0.1:{}", port + 1);
     wait_for(port + 1);
 
-    let (status, body) = call(reqwest::Method::POST, &format!("{us}/dev/install"), None, None).await;
+    let (status, body) = call(reqwest::Method::POST, &format!("{us}/dev/install"), None, Some(json!({}))).await;
     assert_eq!(status, 200, "{body}");
     let token = body["contextJwt"].as_str().expect("token").to_owned();
     let site = json!({"name": "Docs", "spaces": ["DOC"], "customDomains": [], "visibility": "public"});
@@ -147,7 +147,7 @@ async fn listen_port_zero_serves_both_regions_on_ports_of_its_choosing() {
     assert_eq!(us, server.base, "{banner:?}");
     assert!(!us.ends_with(":0") && !eu.ends_with(":0") && us != eu, "{banner:?}");
 
-    let (status, body) = call(reqwest::Method::POST, &format!("{us}/dev/install"), None, None).await;
+    let (status, body) = call(reqwest::Method::POST, &format!("{us}/dev/install"), None, Some(json!({}))).await;
     assert_eq!(status, 200, "{body}");
     let token = body["contextJwt"].as_str().expect("token").to_owned();
     let (status, body) = call(reqwest::Method::GET, &format!("{us}/api/residency"), Some(&token), None).await;
@@ -162,7 +162,7 @@ async fn one_region_on_request() {
     let (server, banner) = start_on_any_port(dir.path(), &["--one-region"]);
     assert_eq!(region_url(&banner, "eu"), None, "{banner:?}");
     let us = server.base.clone();
-    let (status, body) = call(reqwest::Method::POST, &format!("{us}/dev/install"), None, None).await;
+    let (status, body) = call(reqwest::Method::POST, &format!("{us}/dev/install"), None, Some(json!({}))).await;
     assert_eq!(status, 200, "{body}");
     let token = body["contextJwt"].as_str().expect("token").to_owned();
     let (status, body) = call(reqwest::Method::GET, &format!("{us}/api/residency"), Some(&token), None).await;

@@ -484,3 +484,26 @@ async fn the_committed_openapi_document_is_current_and_served() {
     assert_eq!(served, serde_json::from_str::<Value>(&committed).expect("committed JSON"));
     assert!(served["paths"]["/api/sites/{site_id}"]["put"].is_object());
 }
+
+/// Locally each region serves its media itself: the console's CSP names the two regions' own
+/// origins for images and uploads, and no bucket anywhere (issue 20, item 9).
+#[tokio::test]
+async fn the_console_csp_names_each_local_regions_own_origin_for_media() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = start(dir.path(), None);
+    let port: u16 = server.base.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).expect("port");
+    let eu = format!("http://127.0.0.1:{}", port + 1);
+    let response = reqwest::get(format!("{}/console/", server.base)).await.expect("GET");
+    assert_eq!(response.status(), 200);
+    let csp = response.headers()["content-security-policy"].to_str().expect("ascii").to_owned();
+    let directive = |name: &str| {
+        csp.split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in {csp}"))
+            .to_owned()
+    };
+    assert_eq!(directive("img-src"), format!("img-src 'self' blob: {} {eu}", server.base));
+    assert!(directive("connect-src").ends_with(&format!("{} {eu}", server.base)), "{csp}");
+    assert!(!csp.contains("amazonaws"), "{csp}");
+}

@@ -9,18 +9,22 @@ use crate::kernel::error::{Error, Result};
 /// together with the token). 415 without `application/json`, 400 for broken JSON, 422 for
 /// missing or mistyped fields.
 pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
+    if !is_json(headers) {
         return Err(Error::UnsupportedMediaType { message: "The body must be application/json.".into() });
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error(&mut de)?;
     de.end().map_err(|e| Error::bad_request("malformed_json", format!("The body is not valid JSON: {e}")))?;
     Ok(value)
+}
+
+/// Whether the request says `content-type: application/json` (parameters such as `charset` aside).
+pub fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
 fn serde_path_to_error<'de, T: DeserializeOwned>(

@@ -5,9 +5,10 @@
 //! Caching: the file names carry no content hash, so every answer is `no-cache` with a strong
 //! ETag (a hash of the file) and `If-None-Match` gets 304; a deploy takes effect at the next load.
 //! Every answer carries a strict CSP: scripts from this origin and Atlassian's Connect `all.js`
-//! only, no inline script or style, framed only by Atlassian sites (and the app itself); API and
-//! media calls to this origin, the other regions' base URLs (a moved tenant answers 421 naming
-//! one) and S3 (presigned uploads and downloads go straight to the bucket).
+//! only, no inline script or style, framed only by Atlassian sites (and the app itself); API calls
+//! to this origin and the other regions' base URLs (a moved tenant answers 421 naming one); media
+//! (presigned uploads and downloads go straight to the bucket) to the stack's own buckets only,
+//! every region's (`AppConfig::media_origins`), never any bucket on S3.
 
 use std::sync::LazyLock;
 
@@ -25,8 +26,6 @@ use crate::state::AppState;
 pub const CONSOLE_PATH: &str = "/console/";
 /// Atlassian's Connect JavaScript API, loaded by the console only inside the product's iframe.
 pub const CONNECT_JS_ORIGIN: &str = "https://connect-cdn.atl-paas.net";
-/// Presigned S3 URLs (virtual-hosted style) of every region's bucket.
-pub const S3_ORIGINS: &str = "https://*.amazonaws.com";
 /// The products that frame the console.
 pub const FRAME_ANCESTORS: &str = "'self' https://*.atlassian.net https://*.jira.com";
 /// Asset answers are revalidated on every load (see the module docs).
@@ -126,18 +125,17 @@ fn serve(state: &AppState, name: &str, request: &HeaderMap) -> Result<Response> 
     Ok(response)
 }
 
-/// The console's CSP, naming every region's base URL for the API calls of a moved tenant.
+/// The console's CSP, naming every region's base URL for the API calls of a moved tenant and
+/// every region's media origin for its images, uploads and downloads.
 pub fn content_security_policy(state: &AppState) -> String {
-    let regions: Vec<&str> = state
-        .config
-        .regions
-        .iter()
-        .map(|region| region.base_url.as_str())
-        .filter(|url| !url.is_empty() && url.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b','))
-        .collect();
+    let sources = |urls: &mut dyn Iterator<Item = &str>| {
+        urls.filter(|url| !url.is_empty() && url.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b','))
+            .fold(String::new(), |list, url| list + " " + url)
+    };
+    let media = sources(&mut state.config.media_origins.iter().map(String::as_str));
+    let regions = sources(&mut state.config.regions.iter().map(|region| region.base_url.as_str()));
     format!(
-        "default-src 'none'; script-src 'self' {CONNECT_JS_ORIGIN}; style-src 'self'; img-src 'self' blob: {S3_ORIGINS}; \
-         connect-src 'self' {} {S3_ORIGINS}; frame-ancestors {FRAME_ANCESTORS}; base-uri 'none'; form-action 'none'",
-        regions.join(" ")
+        "default-src 'none'; script-src 'self' {CONNECT_JS_ORIGIN}; style-src 'self'; img-src 'self' blob:{media}; \
+         connect-src 'self'{regions}{media}; frame-ancestors {FRAME_ANCESTORS}; base-uri 'none'; form-action 'none'"
     )
 }

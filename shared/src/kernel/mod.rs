@@ -6,6 +6,7 @@ pub mod error;
 pub mod ids;
 pub mod jwt;
 pub mod keys;
+pub mod private_fs;
 pub mod product_url;
 pub mod telemetry;
 pub mod tenant_key;

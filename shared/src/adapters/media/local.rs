@@ -19,6 +19,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 
 use crate::kernel::error::{Error, Result};
+use crate::kernel::private_fs;
 use crate::ports::media::{DownloadHeaders, MediaStore, ObjectInfo, ObjectKey, PresignedUpload};
 
 /// The route prefix the local server serves objects under.
@@ -42,18 +43,21 @@ fn now_secs() -> i64 {
 }
 
 impl LocalMediaStore {
-    /// Objects under `<data dir>/media`; the signing key is made once and kept in the data dir,
-    /// so URLs stay valid across restarts until they expire.
+    /// Objects under `<data dir>/media`; the signing key is made once and kept in the data dir
+    /// (mode 0600, the directories 0700), so URLs stay valid across restarts until they expire.
     pub fn open(data_dir: &Path, base_url: &str) -> Result<Self> {
         let root = data_dir.join("media");
-        std::fs::create_dir_all(&root).map_err(io)?;
+        private_fs::create_private_dir_all(&root).map_err(io)?;
         let key_path = data_dir.join("media-signing.key");
         let signing_key = match std::fs::read(&key_path) {
-            Ok(key) if key.len() == 32 => key,
+            Ok(key) if key.len() == 32 => {
+                private_fs::restrict(&key_path).map_err(io)?;
+                key
+            }
             _ => {
                 let mut key = vec![0u8; 32];
                 getrandom::getrandom(&mut key).map_err(|e| Error::internal(format!("no randomness: {e}")))?;
-                std::fs::write(&key_path, &key).map_err(io)?;
+                private_fs::write_private_file(&key_path, &key).map_err(io)?;
                 key
             }
         };

@@ -26,6 +26,17 @@ impl S3MediaStore {
         Self { client, bucket: bucket.into() }
     }
 
+    /// The origin of this bucket's presigned URLs, as the SDK builds them: virtual-hosted on the
+    /// bucket's regional endpoint, or path-style on `endpoint` (a local S3 server). The console's
+    /// CSP names it (`AppConfig::media_origins`); `presigned_urls_are_under_the_browser_origin`
+    /// holds it to the SDK's real URLs.
+    pub fn browser_origin(bucket: &str, aws_region: &str, endpoint: Option<&str>) -> String {
+        match endpoint {
+            Some(endpoint) => crate::kernel::config::origin_of(endpoint.trim_end_matches('/')).to_owned(),
+            None => format!("https://{bucket}.s3.{aws_region}.amazonaws.com"),
+        }
+    }
+
     /// A client from the process's shared SDK config; `endpoint` (a local S3 server) also
     /// switches to path-style addressing.
     pub fn client(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> Client {
@@ -225,5 +236,44 @@ impl MediaStore for S3MediaStore {
             .await
             .map_err(|e| s3_error("PutObject", e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+
+    fn store(bucket: &str, aws_region: &str, endpoint: Option<&str>) -> S3MediaStore {
+        let mut config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(aws_region.to_owned()))
+            .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "tests"))
+            .http_client(crate::adapters::aws::https_client());
+        if let Some(endpoint) = endpoint {
+            config = config.endpoint_url(endpoint).force_path_style(true);
+        }
+        S3MediaStore::new(Client::from_conf(config.build()), bucket)
+    }
+
+    #[tokio::test]
+    async fn presigned_urls_are_under_the_browser_origin() {
+        let key = ObjectKey("tenants/t/uploads/01ABC".into());
+        let headers = DownloadHeaders { content_type: "image/png".into(), content_disposition: "inline".into() };
+        let minute = Duration::from_secs(60);
+        for (bucket, aws_region, endpoint) in [
+            ("canopy-media-us", "us-east-1", None),
+            ("canopy-media-eu", "eu-central-1", None),
+            ("canopy-media-ap", "ap-southeast-2", None),
+            ("canopy-media-us", "us-east-1", Some("http://127.0.0.1:9000/")),
+        ] {
+            let origin = S3MediaStore::browser_origin(bucket, aws_region, endpoint);
+            let store = store(bucket, aws_region, endpoint);
+            let upload = store.presign_upload(&key, "image/png", 10, minute).await.expect("presign PUT");
+            let download = store.presign_download(&key, &headers, minute).await.expect("presign GET");
+            for url in [upload.url, download] {
+                assert!(url.starts_with(&format!("{origin}/")), "{url} is not under {origin}");
+            }
+        }
     }
 }

@@ -54,13 +54,7 @@ fn read_file(path: &Path) -> Result<Option<KeyringFile>> {
 fn write_file(path: &Path, file: &KeyringFile) -> Result<()> {
     let tmp: PathBuf = path.with_extension("json.tmp");
     let bytes = serde_json::to_vec_pretty(file).map_err(Error::internal)?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut out = options.open(&tmp).map_err(|e| io_error(&tmp, e))?;
-    std::io::Write::write_all(&mut out, &bytes).map_err(|e| io_error(&tmp, e))?;
-    out.sync_all().map_err(|e| io_error(&tmp, e))?;
+    crate::kernel::private_fs::write_private_file(&tmp, &bytes).map_err(|e| io_error(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| io_error(path, e))
 }
 
@@ -72,7 +66,11 @@ impl LocalKeyring {
     /// Opens the keyring at `path`, creating it with one fresh key if there is none.
     pub fn open_or_create(path: &Path) -> Result<Self> {
         let file = match read_file(path)? {
-            Some(file) => file,
+            Some(file) => {
+                // A keyring made before key files were 0600 is tightened on open.
+                crate::kernel::private_fs::restrict(path).map_err(|e| io_error(path, e))?;
+                file
+            }
             None => {
                 let file = KeyringFile { keys: vec![new_key(1)] };
                 write_file(path, &file)?;

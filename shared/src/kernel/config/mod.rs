@@ -14,6 +14,15 @@ pub const DEFAULT_ADMIN_CACHE_TTL_SECS: i64 = 60;
 pub const DEFAULT_LIVENESS_GRACE_DAYS: i64 = 14;
 /// Where Forge product calls go (`CANOPY_FORGE_API_BASE_URL`).
 pub const DEFAULT_FORGE_API_BASE_URL: &str = "https://api.atlassian.com";
+/// The origin (`scheme://host[:port]`) of a URL: what a CSP source names.
+pub fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find(['/', '?', '#']) {
+        Some(end) => &url[..after_scheme + end],
+        None => url,
+    }
+}
+
 /// What a Forge app id becomes in a FIT's audience.
 pub const APP_ARI_PREFIX: &str = "ari:cloud:ecosystem::app/";
 /// The Forge environment whose invocation tokens are accepted (`CANOPY_FORGE_ENVIRONMENT`): a
@@ -54,6 +63,10 @@ pub struct AppConfig {
     /// The product sites Canopy calls with the app's JWT (`CANOPY_PRODUCT_HOSTS`): install
     /// `baseUrl`s outside it are refused, and no product call leaves for one.
     pub product_hosts: ProductHosts,
+    /// Where browsers send and fetch media bytes: the origin of every region's presigned URLs
+    /// (its bucket on AWS, its own base URL locally). The composition root fills it from the media
+    /// stores it builds (`bootstrap`); the console's CSP names these and nothing broader.
+    pub media_origins: Vec<String>,
 }
 
 impl AppConfig {
@@ -73,6 +86,7 @@ impl AppConfig {
             forge_jwks_url: DEFAULT_FORGE_JWKS_URL.into(),
             forge_api_base_url: DEFAULT_FORGE_API_BASE_URL.into(),
             product_hosts: ProductHosts::default(),
+            media_origins: Vec::new(),
         }
     }
 
