@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::model::ContentModel;
 use super::model::announcement::Announcement;
 use super::model::navigation::Navigation;
 use super::model::promoted_search::PromotedSearch;
@@ -106,8 +107,6 @@ impl ConfigParts {
     /// told no part's version (the config's `ETag` stands for the whole).
     pub fn render(mut self, view: View) -> Result<RenderedConfig> {
         let now = self.now;
-        // The config is what a site shows now, to an administrator too.
-        let live = View::Visitor { signed_in: view.signed_in() };
         if !view.is_admin() {
             for snapshot in [&mut self.theme, &mut self.home_layout].into_iter().flatten() {
                 snapshot.version = None;
@@ -118,21 +117,18 @@ impl ConfigParts {
             theme: self.theme.as_ref(),
             home_layout: self.home_layout.as_ref(),
             navigation: self.navigation.as_ref(),
-            announcements: self
-                .announcements
-                .iter()
-                .filter(|a| live.shows(&a.data, now))
-                .map(|a| view.sees(a).without_version())
-                .collect(),
-            promoted_searches: self
-                .promoted_searches
-                .iter()
-                .filter(|s| live.shows(&s.data, now))
-                .map(|s| view.sees(s).without_version())
-                .collect(),
+            announcements: live_now(&self.announcements, view, now),
+            promoted_searches: live_now(&self.promoted_searches, view, now),
         };
         let json = serde_json::to_vec(&config).map_err(Error::internal)?;
         let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&json))[..32]);
         Ok(RenderedConfig { json, etag })
     }
+}
+
+/// The items a site shows now, to an administrator too (the config is what the site page draws),
+/// each as `view` sees it and without its version for a visitor.
+fn live_now<M: ContentModel>(items: &[Stored<M>], view: View, now_secs: i64) -> Vec<Seen<'_, M>> {
+    let live = View::Visitor { signed_in: view.signed_in() };
+    items.iter().filter(|item| live.shows(&item.data, now_secs)).map(|item| view.sees(item).without_version()).collect()
 }
