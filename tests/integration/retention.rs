@@ -470,6 +470,7 @@ mod scenarios {
         let media_a = w.populate(A, 3).await;
         let media_b = w.populate(B, 1).await;
         let (a_before, b_before) = (w.items(A).await, w.items(B).await);
+        let (object_a, object_b) = (w.object_of(A, &media_a).await, w.object_of(B, &media_b).await);
         let budget = Budget::new(std::time::Duration::from_secs(60));
 
         let installed = delete_now(&w.app.state, &tenant(A), &budget).await.expect_err("installed");
@@ -493,9 +494,9 @@ mod scenarios {
             "every item, the marker and the record: {a_before:?}"
         );
         assert!(w.items(A).await.is_empty(), "day 1, not day 30: nothing of the tenant is left");
-        assert!(!w.object_exists(A, &media_a).await);
+        assert!(!w.exists(&object_a).await, "its media objects are gone too");
         assert_eq!(w.items(B).await, b_before, "the other tenant is untouched");
-        assert!(w.object_exists(B, &media_b).await);
+        assert!(w.exists(&object_b).await);
         assert_eq!(w.receipts().await, vec![*receipt], "the receipt is the operators' too");
 
         let again = delete_now(&w.app.state, &tenant(A), &budget).await.expect_err("gone");
