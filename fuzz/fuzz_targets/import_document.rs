@@ -52,6 +52,7 @@ fn world() -> &'static World {
         let state = AppState {
             install_keys: Arc::new(StaticInstallKeys::default()),
             forge: ForgeRemote::new(Arc::new(StaticForgeKeys::default()), clock.clone()),
+            tenants: canopy_shared::domain::tenants::cache::TenantCache::new(),
             admins: Arc::new(LocalAdminDirectory::new(["557058:admin".to_owned()])),
             groups: Arc::new(LocalGroupDirectory::new([])),
             stack: canopy_shared::domain::data::Stack {

@@ -22,6 +22,7 @@ use crate::domain::data::{Data, Stack};
 use crate::domain::forge::ForgeRemote;
 use crate::domain::regions::{Region, Regions};
 use crate::domain::residency::fence::FencedStore;
+use crate::domain::tenants::cache::TenantCache;
 use crate::kernel::clock::{Clock, OffsetClock, SystemClock, clock_offset_from};
 use crate::kernel::config::AppConfig;
 use crate::kernel::error::{Error, Result};
@@ -44,7 +45,8 @@ pub async fn lambda_state() -> Result<AppState> {
     let client = DynamoItemStore::client(&sdk, dynamo_endpoint.as_deref());
     let s3 = S3MediaStore::client(&sdk, s3_endpoint.as_deref());
     // Every region's store is behind the residency write fence (`residency::fence`).
-    let store = FencedStore::wrap(Arc::new(DynamoItemStore::new(client, table.clone())));
+    let tenants = TenantCache::new();
+    let store = tenants.watching(FencedStore::wrap(Arc::new(DynamoItemStore::new(client, table.clone()))));
     let media: Arc<dyn crate::ports::media::MediaStore> = Arc::new(S3MediaStore::new(s3, bucket.clone()));
     // Every other region: its table and bucket through clients of its own AWS region.
     let mut regions = Vec::new();
@@ -104,6 +106,7 @@ pub async fn lambda_state() -> Result<AppState> {
         admins,
         groups,
         stack: Stack { data: Data { store, clock, secrets }, config: Arc::new(config), media, regions },
+        tenants,
     })
 }
 
@@ -181,7 +184,8 @@ pub fn local_state_over(
     store: Arc<dyn crate::ports::store::ItemStore>,
 ) -> Result<(AppState, LocalMediaStore)> {
     create_data_dir(data_dir)?;
-    let store = FencedStore::wrap(store);
+    let tenants = TenantCache::new();
+    let store = tenants.watching(FencedStore::wrap(store));
     let secrets = SecretSealer::new(Arc::new(LocalKeyring::open_or_create(&data_dir.join(KEYRING_FILE))?));
     let http = http_client()?;
     let media = LocalMediaStore::open(data_dir, &config.base_url)?;
@@ -227,6 +231,7 @@ pub fn local_state_over(
             media: Arc::new(media.clone()),
             regions,
         },
+        tenants,
     };
     Ok((state, media))
 }

@@ -7,6 +7,7 @@ use crate::adapters::admins::AdminDirectory;
 use crate::adapters::groups::GroupDirectory;
 use crate::domain::data::Stack;
 use crate::domain::forge::ForgeRemote;
+use crate::domain::tenants::cache::TenantCache;
 use crate::ports::keys::InstallKeys;
 
 /// What the routers and jobs run on. The domain sees only its part, the [`Stack`] (`Deref`).
@@ -19,6 +20,9 @@ pub struct AppState {
     pub groups: Arc<dyn GroupDirectory>,
     /// Forge Invocation Token keys and the cloudId → tenant cache.
     pub forge: ForgeRemote,
+    /// Tenant records as authentication reads them; the home store forgets what it writes
+    /// ([`TenantCache::watching`]).
+    pub tenants: Arc<TenantCache>,
 }
 
 impl AppState {

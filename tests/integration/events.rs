@@ -534,6 +534,8 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
     config.forge_app_ari = Some(FORGE_APP_ARI.into());
     let store: Arc<dyn canopy_shared::ports::store::ItemStore> =
         Arc::new(EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store"));
+    let tenants = canopy_shared::domain::tenants::cache::TenantCache::new();
+    let store = tenants.watching(store);
     let media: Arc<dyn canopy_shared::ports::media::MediaStore> =
         Arc::new(canopy_shared::adapters::media::local::LocalMediaStore::open(dir.path(), BASE_URL).expect("media"));
     let regions = canopy_shared::domain::regions::Regions::home_only(&config, store.clone(), media.clone());
@@ -544,6 +546,7 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
         forge: canopy_shared::domain::forge::ForgeRemote::new(Arc::new(forge_dev_keys()), clock.clone()),
         admins: Arc::new(canopy_shared::adapters::admins::LocalAdminDirectory::new([ADMIN.to_owned()])),
         groups: Arc::new(canopy_shared::adapters::groups::LocalGroupDirectory::new([])),
+        tenants,
         stack: canopy_shared::domain::data::Stack {
             data: canopy_shared::domain::data::Data {
                 store,

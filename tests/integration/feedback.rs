@@ -592,7 +592,8 @@ support::scenarios!(stores and schemes: [
 
 /// `/api/me` answers the record its visit read or wrote: a first visit costs the tenant record,
 /// the user record and the reporting enrolment (three reads) and one transaction; a visit within
-/// the hour costs the two reads alone. Connect tokens only: a Forge token adds its site lookup.
+/// the hour costs the user record alone (the tenant record is warm in `tenants::cache`).
+/// Connect tokens only: a Forge token adds its site lookup.
 async fn me_reads_the_user_record_once(w: World) {
     w.calls.reset();
     let (status, me) = w.get("/api/me", &w.user()).await;
@@ -602,7 +603,7 @@ async fn me_reads_the_user_record_once(w: World) {
     let (status, again) = w.get("/api/me", &w.user()).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again, me);
-    assert_eq!(w.calls.snapshot(), (2, 0, 0), "visit within the hour: (gets, queries, transactions)");
+    assert_eq!(w.calls.snapshot(), (1, 0, 0), "visit within the hour: (gets, queries, transactions)");
 }
 
 #[tokio::test]

@@ -35,4 +35,5 @@ mod retention;
 mod secrets;
 mod security_probes;
 mod template;
+mod tenant_cache;
 mod usage;

@@ -15,6 +15,7 @@ use canopy_shared::domain::regions::{Region, Regions, Settings};
 use canopy_shared::domain::residency::fence::FencedStore;
 use canopy_shared::domain::residency::{self, Phase};
 use canopy_shared::domain::retention::{self, Budget};
+use canopy_shared::domain::tenants::cache::TENANT_CACHE_SECS;
 use canopy_shared::kernel::config::regions::RegionSpec;
 use canopy_shared::kernel::keys;
 use canopy_shared::ports::media::{DownloadHeaders, MediaStore, ObjectInfo, ObjectKey, PresignedUpload};
@@ -206,6 +207,11 @@ async fn world_over(
     };
     let (us_bucket, eu_bucket) = (faulty_media(&us_media), faulty_media(&eu_media));
     let specs = vec![RegionSpec::new("us", BASE_URL), RegionSpec::new("eu", EU_BASE_URL)];
+    let mut us = TestApp::with_store(us_store);
+    let mut eu = TestApp::with_store(eu_store);
+    // Each region's store as its own stack holds it (its tenant cache forgets what is written
+    // through it), as bootstrap wires the home region's.
+    let (us_store, eu_store) = (us.state.store.clone(), eu.state.store.clone());
     let regions = |home: &str| {
         Regions::new(
             home,
@@ -217,7 +223,6 @@ async fn world_over(
         .expect("regions")
         .with_settings(Settings { auto_drive: false })
     };
-    let mut us = TestApp::with_store(us_store.clone());
     let mut config = (*us.state.config).clone();
     config.regions = specs.clone();
     us.state.stack.config = Arc::new(config.clone());
@@ -225,7 +230,6 @@ async fn world_over(
     us.state.stack.regions = regions("us");
     us.router = router_of(&us.state);
 
-    let mut eu = TestApp::with_store(eu_store.clone());
     let mut eu_config = config;
     eu_config.base_url = EU_BASE_URL.into();
     eu_config.home_region = "eu".into();
@@ -315,6 +319,21 @@ impl World {
         let (status, _, body) = self.us.post(&format!("/api/media/{id}/complete"), &json!({})).await;
         assert_eq!(status, 200, "{body}");
         id
+    }
+
+    /// Another instance of the US stack (another Lambda instance): its own tenant cache, the
+    /// same store, regions, keyring and clock.
+    fn us_peer(&self) -> Side {
+        let first = &self.us.app;
+        let mut app = TestApp::with_store(first.state.store.clone());
+        app.state.stack.config = first.state.config.clone();
+        app.state.stack.media = first.state.media.clone();
+        app.state.stack.regions = first.state.regions.clone();
+        app.state.stack.data.secrets = first.state.secrets.clone();
+        app.state.stack.data.clock = first.clock.clone();
+        app.clock = first.clock.clone();
+        app.router = router_of(&app.state);
+        Side { app }
     }
 
     async fn migrate(&self) -> residency::Migration {
@@ -541,6 +560,33 @@ async fn crash_at_every_step(first: World, flow: Flow) {
 
 mod scenarios {
     use super::*;
+
+    /// The tenant-record cache (`tenants::cache`) and the switch: the instance that switched
+    /// answers 421 at once; another one may answer reads from the source until the bound, never
+    /// a write.
+    pub async fn another_instance_sees_the_switch_within_the_bound(w: World) {
+        let (id, site_etag) = w.us.create_site("Docs").await;
+        let path = format!("/api/sites/{id}");
+        let peer = w.us_peer();
+        assert_eq!(peer.get(&path).await.0, 200, "the peer holds the record now");
+        w.migrate().await;
+        assert_eq!(w.us.get(&path).await.0, 421, "the instance that switched forgets the record at once");
+
+        w.us.app.clock.advance_secs(TENANT_CACHE_SECS - 1);
+        let (status, _, body) = peer.get(&path).await;
+        assert_eq!((status, body["name"].as_str()), (200, Some("Docs")), "reads from the source until the bound");
+        // A write is authenticated on the stored record, never a cached one: it is sent to eu.
+        let before = w.items(&w.us).await;
+        let (status, _, body) = peer.put(&path, &site_etag, &site("Renamed")).await;
+        assert_eq!((status, body["error"]["region"].as_str()), (421, Some("eu")), "{body}");
+        assert_eq!(w.items(&w.us).await, before, "a refused write changes nothing");
+
+        w.us.app.clock.advance_secs(1);
+        let (status, _, body) = peer.get(&path).await;
+        assert_eq!((status, body["error"]["region"].as_str()), (421, Some("eu")), "{body}");
+        let (status, _, body) = w.eu.get(&path).await;
+        assert_eq!((status, body["name"].as_str()), (200, Some("Docs")));
+    }
 
     pub async fn a_migration_moves_content_and_media_and_the_old_region_answers_421(w: World) {
         let (id, site_etag) = w.us.create_site("Docs").await;
@@ -911,6 +957,7 @@ mod scenarios {
 }
 
 support::scenarios!(stores: [
+    another_instance_sees_the_switch_within_the_bound,
     a_signed_install_cannot_be_replayed_through_another_regions_endpoint,
     a_migration_moves_content_and_media_and_the_old_region_answers_421,
     writes_during_the_copy_are_carried_over_and_the_freeze_refuses_writes_only,

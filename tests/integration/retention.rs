@@ -31,7 +31,7 @@ async fn world(store: Store) -> World {
     let Opened { store, dir } = store.open().await;
     let served = support::media::local_served().await;
     let mut app = TestApp::with_media(served.store.clone());
-    app.state.stack.data.store = store;
+    app.state.stack.data.store = app.state.tenants.watching(store);
     let app = app.with_media_routes();
     let w = World { app, _dir: dir, _served: served };
     for client in [A, B] {

@@ -18,6 +18,7 @@ use canopy_shared::domain::connect::jwt::{Audience, ConnectClaims, sign_hs256, s
 use canopy_shared::domain::connect::qsh::{CONTEXT_QSH, query_string_hash};
 use canopy_shared::domain::forge::ForgeRemote;
 use canopy_shared::domain::forge::fit::{self, Invocation};
+use canopy_shared::domain::tenants::cache::TenantCache;
 use canopy_shared::http::{content, lifecycle};
 use canopy_shared::kernel::clock::{Clock, ManualClock};
 use canopy_shared::kernel::config::AppConfig;
@@ -134,6 +135,9 @@ impl TestApp {
             Some(store) => store,
             None => Arc::new(EmbeddedItemStore::open(&dir.path().join("canopy.redb")).expect("store")),
         };
+        // As bootstrap wires it: tenant records written through this store leave the cache.
+        let tenants = TenantCache::new();
+        let store = tenants.watching(store);
         let clock = Arc::new(ManualClock::at_millis(START_MILLIS));
         let mut config = AppConfig::new(BASE_URL);
         config.forge_app_ari = Some(FORGE_APP_ARI.into());
@@ -146,6 +150,7 @@ impl TestApp {
         let state = AppState {
             install_keys,
             forge: ForgeRemote::new(Arc::new(forge_dev_keys()), clock.clone()),
+            tenants,
             admins: Arc::new(LocalAdminDirectory::new([ADMIN_ACCOUNT.to_owned()])),
             groups: Arc::new(LocalGroupDirectory::new([(
                 MEMBER_ACCOUNT.to_owned(),

@@ -6,6 +6,8 @@
 //!
 //! Every failure answers the same 401 body; the reason is logged.
 
+use std::sync::Arc;
+
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 use axum::http::{Method, Uri, header};
@@ -16,8 +18,9 @@ use crate::domain::connect::jwt::{self, ConnectClaims, QshRule, TokenKind};
 use crate::domain::connect::qsh::query_string_hash;
 use crate::domain::forge::fit::{self, FitExpectation, Invocation};
 use crate::domain::forge::{SYSTEM_TOKEN_HEADER, SystemToken};
+use crate::domain::tenants::cache::Read;
 use crate::domain::tenants::cloud_index;
-use crate::domain::tenants::{self, Tenant, TenantState};
+use crate::domain::tenants::{Tenant, TenantState};
 use crate::kernel::error::{Error, Result};
 use crate::kernel::tenant_key::TenantKey;
 use crate::state::AppState;
@@ -29,9 +32,9 @@ pub struct AuthContext {
     pub account_id: Option<String>,
     pub kind: TokenKind,
     /// The tenant's install record, as loaded to verify the token.
-    pub install: std::sync::Arc<Tenant>,
+    pub install: Arc<Tenant>,
     /// Set when the caller came with a FIT (`kind` is `ForgeInvocation`).
-    pub forge: Option<std::sync::Arc<ForgeCaller>>,
+    pub forge: Option<Arc<ForgeCaller>>,
 }
 
 /// What a FIT caller brought: the verified invocation, and the app system token of this request
@@ -124,34 +127,58 @@ impl<'a> SignedRequest<'a> {
     }
 }
 
-/// Verifies an HS256 token against the shared secret of the tenant named by its `iss`.
-/// Unknown and uninstalled tenants are indistinguishable from a bad signature.
+/// Verifies an HS256 token against the shared secret of the tenant named by its `iss`, then lets
+/// `admit` refuse the tenant. Unknown and uninstalled tenants are indistinguishable from a bad
+/// signature. A read may take the record from memory ([`crate::domain::tenants::cache`]), a write
+/// never ([`read_for`]); a refusal is decided on the stored record, so the cache can let a read
+/// through on a record up to its bound old but never refuse a request on it.
 pub async fn verify_tenant_token(
     state: &AppState,
     request: &SignedRequest<'_>,
     browser_route: bool,
-) -> Result<(TenantKey, Tenant, ConnectClaims, TokenKind)> {
+    admit: impl Fn(&Tenant) -> Result<()>,
+) -> Result<(TenantKey, Arc<Tenant>, ConnectClaims, TokenKind)> {
     let token = request.token()?;
     let issuer = jwt::unverified_issuer(&token)?;
     let key =
         TenantKey::from_verified(&issuer).ok_or_else(|| Error::unauthenticated("iss is not a valid clientKey"))?;
-    let (tenant, _) = tenants::load(state, &key).await?.ok_or_else(|| Error::unauthenticated("unknown iss"))?;
-    if tenant.state == TenantState::Uninstalled {
-        return Err(Error::unauthenticated("tenant is uninstalled"));
-    }
-    if !tenant.has_connect_install() {
-        return Err(Error::unauthenticated("a Connect token for a Forge-only tenant"));
-    }
     let qsh = request.qsh(state);
-    let rule = if browser_route { QshRule::ContextOrRequest(&qsh) } else { QshRule::Request(&qsh) };
-    let (claims, kind) = jwt::verify_hs256(&token, &tenant.shared_secret, rule, Some(state.clock.now_secs()))?;
-    Ok((key, tenant, claims, kind))
+    let now = state.clock.now_secs();
+    let verify = |tenant: &Tenant| {
+        if tenant.state == TenantState::Uninstalled {
+            return Err(Error::unauthenticated("tenant is uninstalled"));
+        }
+        if !tenant.has_connect_install() {
+            return Err(Error::unauthenticated("a Connect token for a Forge-only tenant"));
+        }
+        let rule = if browser_route { QshRule::ContextOrRequest(&qsh) } else { QshRule::Request(&qsh) };
+        let verified = jwt::verify_hs256(&token, &tenant.shared_secret, rule, Some(now))?;
+        admit(tenant)?;
+        Ok(verified)
+    };
+    let unknown = || Error::unauthenticated("unknown iss");
+    let loaded = state.tenants.load(state, &key, read_for(request.method)).await?.ok_or_else(unknown)?;
+    let (record, (claims, kind)) = match verify(&loaded.record) {
+        Err(_) if loaded.from_cache => {
+            let stored = state.tenants.load(state, &key, Read::Store).await?.ok_or_else(unknown)?;
+            let verified = verify(&stored.record)?;
+            (stored.record, verified)
+        }
+        verified => (loaded.record, verified?),
+    };
+    Ok((key, record, claims, kind))
 }
 
-/// Verifies a FIT and finds the tenant its `cloudId` maps to. Forge auth is off without
-/// `CANOPY_FORGE_APP_ID`. A site no tenant answers for, or an uninstalled tenant, is
-/// indistinguishable from a bad token; an unreachable JWKS is 503.
-pub async fn verify_forge_token(state: &AppState, token: &str) -> Result<(TenantKey, Tenant, Invocation)> {
+/// Verifies a FIT, finds the tenant its `cloudId` maps to and lets `admit` refuse it. Forge auth
+/// is off without `CANOPY_FORGE_APP_ID`. A site no tenant answers for, or an uninstalled tenant,
+/// is indistinguishable from a bad token; an unreachable JWKS is 503. A refusal is decided on
+/// the stored record, as for Connect tokens.
+pub async fn verify_forge_token(
+    state: &AppState,
+    token: &str,
+    method: &Method,
+    admit: impl Fn(&Tenant) -> Result<()>,
+) -> Result<(TenantKey, Arc<Tenant>, Invocation)> {
     let audience = state
         .config
         .forge_app_ari
@@ -159,13 +186,53 @@ pub async fn verify_forge_token(state: &AppState, token: &str) -> Result<(Tenant
         .ok_or_else(|| Error::unauthenticated("a FIT, but Forge auth is off (CANOPY_FORGE_APP_ID is not set)"))?;
     let expect = FitExpectation { audience, environment: &state.config.forge_environment, now: state.clock.now_secs() };
     let invocation = fit::verify(token, state.forge.keys.as_ref(), &expect).await?;
-    let (key, tenant) = cloud_index::resolve(state, &state.forge.cloud_index, &invocation.cloud_id)
-        .await?
-        .ok_or_else(|| Error::unauthenticated("no tenant answers for the FIT's cloudId"))?;
-    if tenant.state == TenantState::Uninstalled {
-        return Err(Error::unauthenticated("tenant is uninstalled"));
+    let check = |tenant: &Tenant| {
+        if tenant.state == TenantState::Uninstalled {
+            return Err(Error::unauthenticated("tenant is uninstalled"));
+        }
+        admit(tenant)
+    };
+    let resolve =
+        |read| cloud_index::resolve(state, &state.forge.cloud_index, &state.tenants, &invocation.cloud_id, read);
+    let unknown = || Error::unauthenticated("no tenant answers for the FIT's cloudId");
+    let (key, loaded) = resolve(read_for(method)).await?.ok_or_else(unknown)?;
+    let (key, record) = match check(&loaded.record) {
+        Err(_) if loaded.from_cache => {
+            let (key, stored) = resolve(Read::Store).await?.ok_or_else(unknown)?;
+            check(&stored.record)?;
+            (key, stored.record)
+        }
+        checked => {
+            checked?;
+            (key, loaded.record)
+        }
+    };
+    Ok((key, record, invocation))
+}
+
+/// Reads may take the tenant record from memory; a write is always authenticated on the stored
+/// record, so a write never lands on what a stale record allowed (a tenant switched to another
+/// region, uninstalled or disabled by another instance).
+fn read_for(method: &Method) -> Read {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) { Read::Cache } else { Read::Store }
+}
+
+/// What a browser-facing route needs of the tenant besides a valid token: homed in this region
+/// (else answered there), writable unless the request only reads (a residency switch's short
+/// read-only phase: writes wait, reads go on), and enabled (403).
+fn admit_browser_request(state: &AppState, method: &Method) -> impl Fn(&Tenant) -> Result<()> {
+    move |tenant: &Tenant| {
+        if tenant.region != state.config.home_region {
+            return Err(state.regions.wrong_region(&tenant.region));
+        }
+        if tenant.read_only && !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            return Err(crate::domain::residency::read_only_error());
+        }
+        if tenant.state == TenantState::Disabled {
+            return Err(Error::forbidden("tenant_disabled", "The app is disabled for this site."));
+        }
+        Ok(())
     }
-    Ok((key, tenant, invocation))
 }
 
 /// Extractor for browser-facing API routes: context tokens (or request-bound ones) of an
@@ -175,9 +242,10 @@ impl FromRequestParts<AppState> for AuthContext {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let request = SignedRequest::from_parts(parts);
+        let admit = admit_browser_request(state, &parts.method);
         let context = match request.bearer()? {
             Some(token) => {
-                let (tenant, record, invocation) = verify_forge_token(state, &token).await?;
+                let (tenant, install, invocation) = verify_forge_token(state, &token, &parts.method, &admit).await?;
                 let system_token = parts.headers.get(SYSTEM_TOKEN_HEADER).and_then(|v| v.to_str().ok());
                 let access = system_token
                     .and_then(SystemToken::new)
@@ -186,32 +254,15 @@ impl FromRequestParts<AppState> for AuthContext {
                     tenant,
                     account_id: invocation.account_id.clone(),
                     kind: TokenKind::ForgeInvocation,
-                    install: std::sync::Arc::new(record),
-                    forge: Some(std::sync::Arc::new(ForgeCaller { invocation, access })),
+                    install,
+                    forge: Some(Arc::new(ForgeCaller { invocation, access })),
                 }
             }
             None => {
-                let (tenant, record, claims, kind) = verify_tenant_token(state, &request, true).await?;
-                Self {
-                    tenant,
-                    account_id: claims.sub.filter(|s| !s.is_empty()),
-                    kind,
-                    install: std::sync::Arc::new(record),
-                    forge: None,
-                }
+                let (tenant, install, claims, kind) = verify_tenant_token(state, &request, true, &admit).await?;
+                Self { tenant, account_id: claims.sub.filter(|s| !s.is_empty()), kind, install, forge: None }
             }
         };
-        // Residency (`residency`): a tenant homed in another region is answered there; during a
-        // switch's short read-only phase writes wait, reads go on.
-        if context.install.region != state.config.home_region {
-            return Err(state.regions.wrong_region(&context.install.region));
-        }
-        if context.install.read_only && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-            return Err(crate::domain::residency::read_only_error());
-        }
-        if context.install.state == TenantState::Disabled {
-            return Err(Error::forbidden("tenant_disabled", "The app is disabled for this site."));
-        }
         tracing::Span::current().record("tenant", tracing::field::display(&context.tenant));
         Ok(context)
     }

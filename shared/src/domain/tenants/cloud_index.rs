@@ -35,6 +35,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 
 use crate::domain::data::Stack;
+use crate::domain::tenants::cache::{Loaded, Read, TenantCache};
 use crate::domain::tenants::{self, Tenant};
 use crate::kernel::clock::{Clock, rfc3339};
 use crate::kernel::error::{Error, Result};
@@ -94,7 +95,7 @@ impl CloudIndexCache {
 }
 
 /// The index item for `cloud_id`: the tenant it names and the item's version.
-async fn read(state: &Stack, cloud_id: &str) -> Result<Option<(TenantKey, u64)>> {
+async fn read_index(state: &Stack, cloud_id: &str) -> Result<Option<(TenantKey, u64)>> {
     let item =
         state.store.get(&keys::cloud_index_tenant(), &keys::cloud_index(cloud_id), state.clock.now_secs()).await?;
     let Some(item) = item else { return Ok(None) };
@@ -108,27 +109,38 @@ async fn read(state: &Stack, cloud_id: &str) -> Result<Option<(TenantKey, u64)>>
 /// The tenant answering for `cloud_id`, its record and the record's version; `None` when no
 /// tenant does (no item, or a dangling one). Reads the store, never the cache: for writers.
 pub async fn owner(state: &Stack, cloud_id: &str) -> Result<Option<(TenantKey, Tenant, u64)>> {
-    let Some((key, _)) = read(state, cloud_id).await? else { return Ok(None) };
+    let Some((key, _)) = read_index(state, cloud_id).await? else { return Ok(None) };
     match tenants::load(state, &key).await? {
         Some((record, version)) if record.cloud_id.as_deref() == Some(cloud_id) => Ok(Some((key, record, version))),
         _ => Ok(None),
     }
 }
 
-/// The tenant answering for `cloud_id` and its record, for verifying a FIT. One store read on a
-/// warm cache, two otherwise.
-pub async fn resolve(state: &Stack, cache: &CloudIndexCache, cloud_id: &str) -> Result<Option<(TenantKey, Tenant)>> {
+/// The tenant answering for `cloud_id` and its record, for verifying a FIT: the record as `read`
+/// asks ([`TenantCache`]), so a warm lookup makes no store read, a cold one two.
+pub async fn resolve(
+    state: &Stack,
+    cache: &CloudIndexCache,
+    tenants: &TenantCache,
+    cloud_id: &str,
+    read: Read,
+) -> Result<Option<(TenantKey, Loaded)>> {
     if let Some(key) = cache.get(cloud_id) {
-        if let Some((record, _)) = tenants::load(state, &key).await?
-            && record.cloud_id.as_deref() == Some(cloud_id)
+        if let Some(loaded) = tenants.load(state, &key, read).await?
+            && loaded.record.cloud_id.as_deref() == Some(cloud_id)
         {
-            return Ok(Some((key, record)));
+            return Ok(Some((key, loaded)));
         }
         cache.forget(cloud_id);
     }
-    let Some((key, record, _)) = owner(state, cloud_id).await? else { return Ok(None) };
-    cache.put(cloud_id, key.clone());
-    Ok(Some((key, record)))
+    let Some((key, _)) = read_index(state, cloud_id).await? else { return Ok(None) };
+    match tenants.load(state, &key, Read::Store).await? {
+        Some(loaded) if loaded.record.cloud_id.as_deref() == Some(cloud_id) => {
+            cache.put(cloud_id, key.clone());
+            Ok(Some((key, loaded)))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The writes that make `claimant` answer for `cloud_id`, for the transaction that saves the
@@ -161,7 +173,7 @@ pub async fn claim_writes(
         },
         condition,
     };
-    let (previous, version) = match read(state, cloud_id).await? {
+    let (previous, version) = match read_index(state, cloud_id).await? {
         None => return Ok(vec![put_index(Condition::Absent, 1)]),
         // Already ours: only make sure nobody moves it while the claimant's record is written.
         Some((owner, version)) if owner == *claimant => {
@@ -212,7 +224,7 @@ fn site_host(base_url: &str) -> Option<String> {
 /// The writes that drop `tenant`'s claim on `cloud_id`, for the purge that deletes the tenant:
 /// the item goes only while it still names this tenant (a newer install keeps its claim).
 pub async fn release_writes(state: &Stack, tenant: &TenantKey, cloud_id: &str) -> Result<Vec<Write>> {
-    match read(state, cloud_id).await? {
+    match read_index(state, cloud_id).await? {
         Some((owner, version)) if owner == *tenant => Ok(vec![Write::Delete {
             tenant: keys::cloud_index_tenant(),
             sk: keys::cloud_index(cloud_id),

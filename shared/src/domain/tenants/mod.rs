@@ -1,6 +1,7 @@
 //! Tenants: the install record of each Connect client and its lifecycle transitions
 //! (installed, uninstalled, enabled, disabled), all idempotent because Atlassian retries.
 
+pub mod cache;
 pub mod cloud_index;
 pub mod model;
 
