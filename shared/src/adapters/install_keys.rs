@@ -9,7 +9,7 @@
 //! `Retry-After` (a genuine install is retried by Atlassian), a cached key keeps verifying.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use jsonwebtoken::DecodingKey;
@@ -59,10 +59,17 @@ impl HttpInstallKeys {
         Self { base_url: base_url.trim_end_matches('/').to_owned(), client, clock, known: Mutex::default() }
     }
 
+    /// What the process knows. Every change to it is one insert or clear, so a thread that
+    /// panicked holding the lock left it whole: a poisoned lock is used as it is, never bypassed
+    /// (which would fetch without the budget).
+    fn known(&self) -> MutexGuard<'_, Known> {
+        self.known.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// What the process knows of `kid` now, spending one fetch of the budget when it must ask.
     fn lookup(&self, kid: &str) -> Lookup {
         let now = self.clock.now_secs();
-        let Ok(mut known) = self.known.lock() else { return Lookup::Fetch };
+        let mut known = self.known();
         if let Some(key) = known.keys.get(kid) {
             return Lookup::Key(key.clone());
         }
@@ -83,22 +90,20 @@ impl HttpInstallKeys {
 
     fn remember_unknown(&self, kid: &str) {
         let until = self.clock.now_secs().saturating_add(UNKNOWN_KID_CACHE_SECS);
-        if let Ok(mut known) = self.known.lock() {
-            if known.unknown.len() >= MAX_UNKNOWN_KIDS {
-                known.unknown.clear();
-            }
-            known.unknown.insert(kid.to_owned(), until);
+        let mut known = self.known();
+        if known.unknown.len() >= MAX_UNKNOWN_KIDS {
+            known.unknown.clear();
         }
+        known.unknown.insert(kid.to_owned(), until);
     }
 
     fn remember(&self, kid: &str, key: Arc<DecodingKey>) {
-        if let Ok(mut known) = self.known.lock() {
-            if known.keys.len() >= MAX_CACHED_KEYS {
-                known.keys.clear();
-            }
-            known.unknown.remove(kid);
-            known.keys.insert(kid.to_owned(), key);
+        let mut known = self.known();
+        if known.keys.len() >= MAX_CACHED_KEYS {
+            known.keys.clear();
         }
+        known.unknown.remove(kid);
+        known.keys.insert(kid.to_owned(), key);
     }
 }
 
@@ -161,5 +166,31 @@ impl StaticInstallKeys {
 impl InstallKeys for StaticInstallKeys {
     async fn public_key(&self, kid: &str) -> Result<Option<Arc<DecodingKey>>> {
         Ok(self.keys.get(kid).cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::clock::ManualClock;
+
+    #[test]
+    fn a_poisoned_lock_still_spends_the_fetch_budget() {
+        let keys = Arc::new(HttpInstallKeys::new(
+            "http://127.0.0.1:9",
+            reqwest::Client::new(),
+            Arc::new(ManualClock::at_millis(1_768_435_200_000)),
+        ));
+        let holder = keys.clone();
+        let poisoned = std::thread::spawn(move || {
+            let _known = holder.known.lock().unwrap();
+            panic!("a thread dies holding the lock");
+        })
+        .join();
+        assert!(poisoned.is_err() && keys.known.is_poisoned());
+        for i in 0..MAX_FETCHES_PER_MINUTE {
+            assert!(matches!(keys.lookup(&format!("kid-{i}")), Lookup::Fetch));
+        }
+        assert!(matches!(keys.lookup("one-more"), Lookup::OverBudget(_)), "the budget holds");
     }
 }
