@@ -23,6 +23,11 @@ pub fn unique(prefix: &str) -> String {
 
 /// A fresh table in a namespace of its own (a unique access key) on DynamoDB Local.
 pub async fn dynamo() -> Arc<dyn ItemStore> {
+    dynamo_store().await
+}
+
+/// [`dynamo`] as the adapter itself, for the figures only it keeps.
+pub async fn dynamo_store() -> Arc<DynamoItemStore> {
     let credentials = Credentials::new(unique("bench"), "benchsecret", None, None, "bench");
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
