@@ -19,10 +19,12 @@ Either way the client prints one `BENCH {json}` line. Measured:
 - other load: whole-machine busy CPU (/proc/stat) minus server, store, client and this script,
   with the busiest other processes by name, to flag runs disturbed by unrelated work.
 
-`report`: runs are named `<server>/<workload>` (`canopy-embedded/read`, `ace/write`, ...); one
-table per workload (median over rounds, one column per server) plus each Canopy column's ratios
-against the `ace` column and the targets (reads). Exit status 1 if any run had a non-2xx answer
-(reads: non-200), a document not found as written, or a socket error.
+`report`: runs are named `<server>/<workload>` (`canopy-embedded/read`, `ace/write`, `floor/read`,
+...); one table per workload (median over rounds, one column per server) plus each Canopy
+column's ratios against the `ace` column and the targets (reads), and its fractions of the
+`floor` column (throughput, CPU per request; goal: half the floor's throughput). Exit status 1
+if any run had a non-2xx answer (reads: non-200), a document not found as written, or a socket
+error.
 """
 
 import argparse
@@ -367,7 +369,7 @@ def report_workload(workload, runs, args):
     failed = [f"{workload} {n} round {i + 1}: {r['errors']} errors (first: {r['firstError'] or r['socketErrors']})"
               for n in names for i, r in enumerate(runs[n]) if r["errors"] or r["requests"] == 0
               or r.get("warmup", {}).get("errors")]
-    ours = [n for n in names if n != "ace"]
+    ours = [n for n in names if n.startswith("canopy")]
     if "ace" in runs and ours:
         print()
         for a in ours:
@@ -387,6 +389,22 @@ def report_workload(workload, runs, args):
             print(f"server CPU per request ace/{a}: {cpu:7.1f}x"
                   + ("   (the store's own CPU not included; see the store rows)"
                      if medians.get((a, "store CPU-ms per request")) is not None else ""))
+    if "floor" in runs and ours:
+        print()
+        floor_rps = medians[("floor", "successful requests/s")]
+        floor_cpu = medians[("floor", "server CPU-ms per request")]
+        for a in ours:
+            rps = medians[(a, "successful requests/s")] / floor_rps if floor_rps else float("inf")
+            cpu = floor_cpu / medians[(a, "server CPU-ms per request")] if floor_cpu else float("inf")
+            print(f"throughput {a}/floor:  {rps:7.2f}    (goal >= {args.floor_goal:g} of the floor's: "
+                  f"{'met' if rps >= args.floor_goal else 'MISSED'})")
+            print(f"server CPU per request floor/{a}: {cpu:7.2f}    ({a} spends {1 / cpu if cpu else float('inf'):.1f}x "
+                  "the floor's CPU per read)")
+        threads = max(r["threads"] for r in runs["floor"])
+        print(f"client (wrk, {threads} thread(s)) CPU-ms per request: "
+              + ", ".join(f"{n} {medians[(n, 'client CPU-ms per request')]:.4f}" for n in names)
+              + f"; at the floor wrk used {medians[('floor', 'client CPU, cores')]:.2f} cores on {threads} thread(s) "
+              "(a thread near 1.00 core is saturated: then the client, not the floor, sets the rate)")
     noisy = [f"{n} round {i + 1} ({r['machine']['otherCores']:.2f} cores, host steal "
              f"{r['machine'].get('stealCores', 0):.2f}; busiest: {', '.join(r['machine']['busiestOther'])})"
              for n in names for i, r in enumerate(runs[n]) if r["machine"]["otherCores"] > args.noisy_cores]
@@ -450,6 +468,7 @@ def main():
                    help="SERVER/WORKLOAD=result.json, repeatable; the peer's server name is `ace`")
     p.add_argument("--throughput-target", type=float, default=20)
     p.add_argument("--p99-target", type=float, default=10)
+    p.add_argument("--floor-goal", type=float, default=0.5, help="Canopy's throughput as a fraction of the floor's")
     p.add_argument("--noisy-cores", type=float, default=0.25)
     p.add_argument("--loadgen", help="result JSON of the peer's own load client, printed as a cross-check")
     args = parser.parse_args()

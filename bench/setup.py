@@ -3,6 +3,8 @@
 
     setup.py canopy  --base URL --tenants N --state FILE [--workers W]
     setup.py ace     --base URL --tenants N --state FILE --keys-port PORT [--openssl CMD]
+    setup.py floor   --from CANOPY_STATE --state FILE
+    setup.py floor-check --base URL --state FILE
     setup.py tokens  --state FILE --pairs FILE --valid-for SECONDS [--workload read|write]
 
 `canopy` and `ace` install N tenants on a running server, give each one site-config document,
@@ -23,6 +25,14 @@ http://127.0.0.1:<keys-port>/<kid> for the peer's CONNECT_KEYS_CDN_URL while ins
 install JWTs signed with `openssl dgst -sha256 -sign`, installs strictly one at a time (ACE's
 default sqlite store breaks under concurrent writes), one ~0.9 KB document PUT per tenant, and
 HS256 load tokens minted here with each tenant's sharedSecret.
+
+Floor (bench/floor, bench/README.md "The floor"): `floor` gives each tenant of a Canopy state the
+same clientKey, site id and config (the bytes Canopy answers for that site, read with a dev token)
+and a random secret of its own, and writes the floor's state, which the floor server reads at
+start; `floor-check` then reads every tenant back from the running floor (byte-equal) and checks
+that it refuses another tenant's site, an expired token and a forged one. Its load tokens are
+minted here with the claims of Canopy's dev context tokens (`iss`, `sub`, `qsh`, `iat`, `exp`,
+`context`), signed with the floor's secret: same shape and size, same wrk script.
 """
 
 import argparse
@@ -352,6 +362,67 @@ def setup_ace(args):
 
 
 # ------------------------------------------------------------------------------------------------
+# Floor
+
+FLOOR_ACCOUNT = "557058:canopy-dev-user"  # the account Canopy's non-admin dev tokens name
+FLOOR_TOKEN_SECS = 3600  # as Canopy's dev context tokens
+
+
+def floor_token(tenant, lifetime=FLOOR_TOKEN_SECS, now=None):
+    now = int(time.time()) if now is None else now
+    claims = {"iss": tenant["clientKey"], "sub": FLOOR_ACCOUNT, "qsh": "context-qsh", "iat": now,
+              "exp": now + lifetime, "context": {}}
+    return hs256(claims, tenant["secret"])
+
+
+def setup_floor(args):
+    t0 = time.monotonic()
+    with open(args.source) as f:
+        canopy = json.load(f)
+    if canopy["target"] != "canopy":
+        raise SetupError(f"--from must be a Canopy state, not {canopy['target']}")
+
+    def copy(t):
+        _, _, raw = request(canopy["base"], "GET", t["path"], canopy_token(canopy["base"], t))
+        return {"clientKey": t["clientKey"], "secret": b64url(secrets.token_bytes(32)), "siteId": t["siteId"],
+                "path": t["path"], "body": raw.decode(), "docBytes": len(raw)}
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        tenants = list(pool.map(copy, canopy["tenants"]))
+    sizes = sorted(t["docBytes"] for t in tenants)
+    return {"target": "floor", "tenants": tenants, "setupSeconds": round(time.monotonic() - t0, 1),
+            "docBytesMedian": sizes[len(sizes) // 2]}
+
+
+def check_floor(args):
+    """Every tenant reads back its own body; another tenant's site, an expired token and a token
+    signed with another tenant's secret are refused. Answers the setup summary."""
+    t0 = time.monotonic()
+    with open(args.state) as f:
+        state = json.load(f)
+    tenants = state["tenants"]
+    for t in tenants:
+        _, _, raw = request(args.base, "GET", t["path"], floor_token(t))
+        if raw.decode() != t["body"]:
+            raise SetupError(f"floor: {t['clientKey']} read back another body: {raw[:300]!r}")
+    a = tenants[0]
+    refusals = {"an expired token": (a["path"], floor_token(a, now=int(time.time()) - 2 * FLOOR_TOKEN_SECS)),
+                "a forged token": (a["path"], floor_token({**a, "secret": a["secret"] + "x"}))}
+    if len(tenants) > 1:
+        refusals["another tenant's site"] = (tenants[1]["path"], floor_token(a))
+    for what, (path, token) in refusals.items():
+        status, _, _ = request(args.base, "GET", path, token, expect=None)
+        if not 400 <= status < 500:
+            raise SetupError(f"floor: {what} answered {status}")
+    state["base"] = args.base
+    with open(args.state, "w") as f:
+        json.dump(state, f)
+    return {"target": "floor", "base": args.base, "tenants": len(tenants),
+            "setupSeconds": round(state["setupSeconds"] + time.monotonic() - t0, 1),
+            "docBytesMedian": state["docBytesMedian"]}
+
+
+# ------------------------------------------------------------------------------------------------
 # Load tokens
 
 def mint_tokens(args):
@@ -368,6 +439,11 @@ def mint_tokens(args):
             tokens = list(pool.map(lambda t: canopy_token(state["base"], t, admin=write), tenants))
         lines = [f"{t['writePath']} {token} {token}" if write else f"{t['path']} {token}"
                  for t, token in zip(tenants, tokens)]
+    elif state["target"] == "floor":
+        if write:
+            raise SetupError("the floor serves reads only")
+        tokens = [floor_token(t, max(FLOOR_TOKEN_SECS, args.valid_for + 60)) for t in tenants]
+        lines = [f"{t['path']} {token}" for t, token in zip(tenants, tokens)]
     else:
         lifetime = max(PRODUCT_TOKEN_SECS, args.valid_for + 60)
         tokens = [ace_product_token(t, "PUT" if write else "GET", t["path"], lifetime) for t in tenants]
@@ -397,6 +473,12 @@ def main():
         else:
             p.add_argument("--keys-port", type=int, required=True)
             p.add_argument("--openssl", default="openssl")
+    p = sub.add_parser("floor")
+    p.add_argument("--from", dest="source", required=True, help="a Canopy state file (bench/setup.py canopy)")
+    p.add_argument("--state", required=True)
+    p = sub.add_parser("floor-check")
+    p.add_argument("--base", required=True)
+    p.add_argument("--state", required=True)
     p = sub.add_parser("tokens")
     p.add_argument("--state", required=True)
     p.add_argument("--pairs", required=True)
@@ -406,15 +488,18 @@ def main():
     try:
         if args.command == "tokens":
             out = mint_tokens(args)
+        elif args.command == "floor-check":
+            out = check_floor(args)
         else:
-            if args.tenants < 1:
+            if getattr(args, "tenants", 1) < 1:
                 raise SetupError("--tenants must be at least 1")
-            state = setup_canopy(args) if args.command == "canopy" else setup_ace(args)
+            setup = {"canopy": setup_canopy, "ace": setup_ace, "floor": setup_floor}[args.command]
+            state = setup(args)
             with open(args.state, "w") as f:
                 json.dump(state, f)
             out = {k: v for k, v in state.items() if k != "tenants"}
             out["tenants"] = len(state["tenants"])
-    except (SetupError, OSError, subprocess.CalledProcessError, KeyError, TypeError) as e:
+    except (SetupError, OSError, subprocess.CalledProcessError, KeyError, TypeError, ValueError) as e:
         print(f"error: setup.py {args.command}: {e}", file=sys.stderr)
         return 1
     print(json.dumps(out))
