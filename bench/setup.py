@@ -77,11 +77,12 @@ def _loopback(base):
     return url
 
 
-def request(base, method, path, token=None, body=None, expect=(200,)):
+def request(base, method, path, token=None, body=None, expect=(200,), headers=None, answer_headers=None):
     """One request; answers (status, parsed JSON or None, raw bytes). Retries once on a dropped
-    keep-alive connection. A status outside `expect` raises (unless expect is None)."""
+    keep-alive connection. A status outside `expect` raises (unless expect is None). `headers`
+    are sent too; `answer_headers`, a dict, receives the answer's headers (lower-case names)."""
     url = _loopback(base)
-    headers = {"Accept": "application/json"}
+    headers = {"Accept": "application/json", **(headers or {})}
     if token:
         headers["Authorization"] = f"JWT {token}"
     data = None
@@ -98,6 +99,8 @@ def request(base, method, path, token=None, body=None, expect=(200,)):
             resp = conn.getresponse()
             raw = resp.read()
             status = resp.status
+            if answer_headers is not None:
+                answer_headers.update((k.lower(), v) for k, v in resp.getheaders())
             break
         except (ConnectionError, http.client.HTTPException):
             conn.close()
@@ -257,14 +260,17 @@ class KeyServer:
 
 
 class Rs256Signer:
-    def __init__(self, openssl, workdir):
+    """RS256 with a new key made in `workdir`, or with an existing `key` (PEM file) and its `kid`."""
+
+    def __init__(self, openssl, workdir=None, key=None, kid=None):
         self.openssl = openssl
-        self.key = os.path.join(workdir, "install-key.pem")
-        subprocess.run([openssl, "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", self.key],
-                       check=True, capture_output=True)
+        self.key = key or os.path.join(workdir, "install-key.pem")
+        if key is None:
+            subprocess.run([openssl, "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out",
+                            self.key], check=True, capture_output=True)
         self.public_pem = subprocess.run([openssl, "pkey", "-in", self.key, "-pubout"], check=True,
                                          capture_output=True).stdout
-        self.kid = f"bench-{secrets.token_hex(6)}"
+        self.kid = kid or f"bench-{secrets.token_hex(6)}"
 
     def sign(self, claims):
         head = b64url(json.dumps({"typ": "JWT", "alg": "RS256", "kid": self.kid}, separators=(",", ":")).encode())
