@@ -3,7 +3,7 @@
 (stdlib only; run by scripts/bench-functions, which builds the binaries and starts DynamoDB Local).
 
     functions.py --bin-dir target/release --local-bin target/server/canopy-local
-                 --dynamodb-endpoint URL [--runs 3] [--out FILE]
+                 --dynamodb-endpoint URL [--runs 9] [--out FILE]
 
 Each function binary is started as the Lambda service starts it: a fresh process with
 `AWS_LAMBDA_RUNTIME_API` pointing at a Runtime API emulator (a loopback HTTP server here) that
@@ -12,7 +12,10 @@ to `/invocation/<id>/response` (or `/error`). Measured per start, median over --
 
 - init: process start (just before the spawn) to the first `next` request (the runtime is up);
 - first response: process start to the response posted (init + one real invocation: the
-  function's state is built, the event goes through its real handler to DynamoDB Local);
+  function's state is built, the event goes through its real handler to DynamoDB Local); every
+  function's sample makes at least one store call (a start without one fails the run), so the
+  figure always includes the first DynamoDB Local call with its new connection;
+- first store answer: process start to DynamoDB Local's answer to the function's first call;
 - RSS right after the response and at rest (1 s later, blocked in its next `next`), from
   /proc/<pid>/status (VmRSS; VmHWM is the peak).
 
@@ -28,9 +31,10 @@ The local server (`canopy-local`, embedded store in a fresh data dir): process s
 HTTP answer on its port (polled every millisecond), and its RSS at rest 1 s later.
 
 Sizes: each binary's file size (release profile: `strip = true`; whether a symbol table is left is
-read from the ELF section headers). Targets: < 50 ms to first response, < 10 MB stripped, < 40 MB
-RSS at rest. Exit status 1 if a function failed or answered another status than planned (a missed
-target is reported, not an error).
+read from the ELF section headers). Targets: each function < 20 ms to first response (issue 21;
+the local server < 50 ms), < 10 MB stripped, < 40 MB RSS at rest. Exit status 1 if a function
+failed, answered another status than planned or made no store call (a missed target is reported,
+not an error).
 """
 
 import argparse
@@ -57,7 +61,8 @@ DEV_KID = "canopy-dev-install-key"
 DEV_PUBLIC_KEY = os.path.join(ROOT, "dev", "install-key.pub.pem")
 APP_BASE_URL = "https://canopy.example.com"
 
-TARGET_START_MS = 50
+TARGET_START_MS = 20
+TARGET_LOCAL_START_MS = 50
 TARGET_SIZE_MB = 10
 TARGET_RSS_MB = 40
 MB = 1_000_000
@@ -84,7 +89,7 @@ class StoreTimer:
 
     def __init__(self, upstream):
         host, port = upstream.removeprefix("http://").rsplit(":", 1)
-        self.calls, self.seconds = 0, 0.0
+        self.calls, self.seconds, self.first_answered = 0, 0.0, None
         lock = threading.Lock()
         outer = self
 
@@ -109,6 +114,7 @@ class StoreTimer:
                 with lock:
                     outer.calls += 1
                     outer.seconds += time.perf_counter() - started
+                    outer.first_answered = outer.first_answered or time.perf_counter()
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -244,7 +250,7 @@ def start_function(args, function, event_file, raw_path, log):
         if not api.done.wait(30):
             raise RuntimeError(f"{function}: no response within 30 s (exit status {proc.poll()})")
         cpu = cpu_ms(proc.pid)
-        store_calls, store_ms = store.calls, round(store.seconds * 1000, 1)
+        store_calls, store_ms, first_store = store.calls, round(store.seconds * 1000, 1), store.first_answered
         rss_after = status_kib(proc.pid, "VmRSS")
         time.sleep(1)
         alive = proc.poll() is None
@@ -262,6 +268,7 @@ def start_function(args, function, event_file, raw_path, log):
         "cpuMsToResponse": cpu,
         "storeCalls": store_calls,
         "storeMs": store_ms,
+        "firstStoreAnswerMs": round((first_store - t0) * 1000, 1) if first_store else None,
         "firstResponseMsWithoutStore": round((api.answered - t0) * 1000 - store_ms, 1),
         "rssMiBAfterResponse": round(rss_after / 1024, 1) if rss_after else None,
         "rssMiBAtRest": round(rss_rest / 1024, 1) if rss_rest else None,
@@ -379,7 +386,7 @@ def main():
     parser.add_argument("--bin-dir", required=True, help="the release binaries of the functions")
     parser.add_argument("--local-bin", required=True, help="the canopy-local binary")
     parser.add_argument("--dynamodb-endpoint", required=True)
-    parser.add_argument("--runs", type=int, default=3, help="starts per binary (the table shows medians)")
+    parser.add_argument("--runs", type=int, default=9, help="starts per binary (the table shows medians)")
     parser.add_argument("--warmup-rounds", type=int, default=1,
                         help="unmeasured rounds first, so that DynamoDB Local's JIT is warm (default 1)")
     parser.add_argument("--out", help="JSON of every start")
@@ -406,34 +413,42 @@ def main():
                 result = start_function(args, function, event, raw_path, log)
                 if run >= 0:
                     results["functions"].setdefault(function, []).append(result)
+                label = f"run {run + 1}" if run >= 0 else "warm-up"
                 if result["status"] != expected or not result["aliveAtRest"]:
-                    label = f"run {run + 1}" if run >= 0 else "warm-up"
                     failures.append(f"{function} ({label}): answered {result['status']}, expected {expected}"
                                     + ("" if result["aliveAtRest"] else ", then exited") + f"; {result['body'][:200]}")
+                elif result["storeCalls"] == 0:
+                    failures.append(f"{function} ({label}): answered without a store call; the figure must include one")
 
-    print(f"{'binary':<18}{'size MB':>9}{'stripped':>10}{'init ms':>9}{'1st resp ms':>13}{'store calls/ms':>16}"
-          f"{'w/o store ms':>14}{'CPU ms':>8}{'RSS rest MiB':>14}{'RSS peak MiB':>14}  event (answer)")
+    print(f"{'binary':<18}{'size MB':>9}{'stripped':>10}{'init ms':>9}{'1st store ms':>14}{'1st resp ms':>13}"
+          f"{f'< {TARGET_START_MS} ms':>9}{'store calls/ms':>16}{'w/o store ms':>14}{'CPU ms':>8}{'RSS rest MiB':>14}"
+          f"{'RSS peak MiB':>14}  event (answer)")
     for function, event, raw_path, expected in PLAN:
         runs = results["functions"][function]
         path = os.path.join(args.bin_dir, function)
         size = os.path.getsize(path) / MB
         symtab = has_symbol_table(path)
         row = {"binary": function, "sizeMB": round(size, 2), "stripped": symtab is False,
-               "initMs": median(r["initMs"] for r in runs), "firstResponseMs": median(r["firstResponseMs"] for r in runs),
+               "initMs": median(r["initMs"] for r in runs),
+               "firstStoreAnswerMs": median(r["firstStoreAnswerMs"] for r in runs),
+               "firstResponseMs": median(r["firstResponseMs"] for r in runs),
                "cpuMsToResponse": median(r["cpuMsToResponse"] for r in runs),
                "storeCalls": median(r["storeCalls"] for r in runs), "storeMs": median(r["storeMs"] for r in runs),
                "firstResponseMsWithoutStore": median(r["firstResponseMsWithoutStore"] for r in runs),
                "rssMiBAtRest": median(r["rssMiBAtRest"] for r in runs), "rssMiBPeak": median(r["rssMiBPeak"] for r in runs)}
+        row["startTargetMet"] = row["firstResponseMs"] < TARGET_START_MS
         rows.append(row)
         what = (raw_path and f"{event} at {raw_path}") or event
         print(f"{function:<18}{row['sizeMB']:>9.2f}{'yes' if row['stripped'] else 'NO':>10}{row['initMs']:>9.1f}"
-              f"{row['firstResponseMs']:>13.1f}{row['storeCalls']:>9.0f} /{row['storeMs']:>5.1f}"
+              f"{row['firstStoreAnswerMs'] or 0:>14.1f}{row['firstResponseMs']:>13.1f}"
+              f"{'pass' if row['startTargetMet'] else 'FAIL':>9}{row['storeCalls']:>9.0f} /{row['storeMs']:>5.1f}"
               f"{row['firstResponseMsWithoutStore']:>14.1f}{row['cpuMsToResponse']:>8.1f}{row['rssMiBAtRest']:>14.1f}{row['rssMiBPeak']:>14.1f}  {what} ({runs[-1]['status']})")
     local = results["local"]
     local_row = {"firstResponseMs": median(r["firstResponseMs"] for r in local),
                  "rssMiBAtRest": median(r["rssMiBAtRest"] for r in local), "rssMiBPeak": median(r["rssMiBPeak"] for r in local),
                  "sizeMB": round(os.path.getsize(args.local_bin) / MB, 2)}
-    print(f"{'canopy-local':<18}{local_row['sizeMB']:>9.2f}{'':>10}{'':>9}{local_row['firstResponseMs']:>13.1f}{'':>16}{'':>14}{'':>8}"
+    print(f"{'canopy-local':<18}{local_row['sizeMB']:>9.2f}{'':>10}{'':>9}{'':>14}{local_row['firstResponseMs']:>13.1f}"
+          f"{'':>9}{'':>16}{'':>14}{'':>8}"
           f"{local_row['rssMiBAtRest']:>14.1f}{local_row['rssMiBPeak']:>14.1f}  GET /atlassian-connect.json "
           f"({local[-1]['status']}), embedded store")
     print()
@@ -444,9 +459,14 @@ def main():
     def verdict(ok):
         return "met" if ok else "MISSED"
 
-    print(f"start to first response: slowest function {slowest['binary']} {slowest['firstResponseMs']:.1f} ms, "
-          f"canopy-local {local_row['firstResponseMs']:.1f} ms (target < {TARGET_START_MS} ms: "
-          f"{verdict(max(slowest['firstResponseMs'], local_row['firstResponseMs']) < TARGET_START_MS)})")
+    passed = [r for r in rows if r["startTargetMet"]]
+    print(f"start to first response, first DynamoDB Local call included: {len(passed)} of {len(rows)} functions "
+          f"under {TARGET_START_MS} ms, slowest {slowest['binary']} {slowest['firstResponseMs']:.1f} ms "
+          f"(target < {TARGET_START_MS} ms each: {verdict(len(passed) == len(rows))}"
+          + ("" if len(passed) == len(rows) else "; over: " + ", ".join(
+              f"{r['binary']} {r['firstResponseMs']:.1f}" for r in rows if not r["startTargetMet"])) + ")")
+    print(f"  canopy-local {local_row['firstResponseMs']:.1f} ms (target < {TARGET_LOCAL_START_MS} ms: "
+          f"{verdict(local_row['firstResponseMs'] < TARGET_LOCAL_START_MS)})")
     own = max(rows, key=lambda r: r["firstResponseMsWithoutStore"])
     print(f"  without the time DynamoDB Local took to answer: slowest {own['binary']} "
           f"{own['firstResponseMsWithoutStore']:.1f} ms (target < {TARGET_START_MS} ms: "

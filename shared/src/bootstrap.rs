@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::adapters::admins::{AdminDirectory, CachedAdminDirectory, ConnectAdminDirectory, LocalAdminDirectory};
+use crate::adapters::aws::LazyClient;
 use crate::adapters::forge_keys::HttpForgeKeys;
 use crate::adapters::groups::{CachedGroupDirectory, GroupDirectory, LocalGroupDirectory, ProductGroupDirectory};
 use crate::adapters::http::http_client;
@@ -32,7 +33,8 @@ use crate::state::AppState;
 /// Lambda: DynamoDB table `CANOPY_TABLE` and bucket `CANOPY_MEDIA_BUCKET` (endpoint overrides
 /// `CANOPY_DYNAMODB_ENDPOINT`, `CANOPY_S3_ENDPOINT` for local servers), tenant secrets sealed with
 /// the KMS key `CANOPY_SECRETS_KEY_ARN`, install keys over HTTPS, config from the environment.
-/// Built once per cold start.
+/// Built once per cold start, with no SDK client yet: each is built at its first call
+/// (`aws::LazyClient`), so a cold start pays only for the clients its first request uses.
 pub async fn lambda_state() -> Result<AppState> {
     let mut config = AppConfig::from_env(None)?;
     let table = std::env::var("CANOPY_TABLE").map_err(|_| Error::internal("CANOPY_TABLE is not set"))?;
@@ -42,18 +44,21 @@ pub async fn lambda_state() -> Result<AppState> {
     let sdk = crate::adapters::aws::sdk_config().await;
     let dynamo_endpoint = std::env::var("CANOPY_DYNAMODB_ENDPOINT").ok();
     let s3_endpoint = std::env::var("CANOPY_S3_ENDPOINT").ok();
-    let client = DynamoItemStore::client(&sdk, dynamo_endpoint.as_deref());
-    let s3 = S3MediaStore::client(&sdk, s3_endpoint.as_deref());
     // Every region's store is behind the residency write fence (`residency::fence`).
     let tenants = TenantCache::new();
-    let store = tenants.watching(FencedStore::wrap(Arc::new(DynamoItemStore::new(client, table.clone()))));
-    let media: Arc<dyn crate::ports::media::MediaStore> = Arc::new(S3MediaStore::new(s3, bucket.clone()));
+    let store = tenants.watching(FencedStore::wrap(Arc::new(DynamoItemStore::lazy(
+        &sdk,
+        dynamo_endpoint.as_deref(),
+        table.clone(),
+    ))));
+    let media: Arc<dyn crate::ports::media::MediaStore> =
+        Arc::new(S3MediaStore::lazy(&sdk, s3_endpoint.as_deref(), bucket.clone()));
     // Every other region: its table and bucket through clients of its own AWS region.
     let mut regions = Vec::new();
     let mut media_origins = Vec::new();
     let mut kms = std::collections::HashMap::new();
     if let Some(home) = sdk.region() {
-        kms.insert(home.to_string(), aws_sdk_kms::Client::new(&sdk));
+        kms.insert(home.to_string(), kms_client(&sdk));
     }
     for spec in &config.regions {
         if spec.name == config.home_region {
@@ -73,14 +78,11 @@ pub async fn lambda_state() -> Result<AppState> {
         let aws_region = spec.aws_region.clone().ok_or_else(|| missing("AWS"))?;
         let regional = sdk.to_builder().region(aws_config::Region::new(aws_region.clone())).build();
         media_origins.push(S3MediaStore::browser_origin(&bucket, &aws_region, s3_endpoint.as_deref()));
-        kms.entry(aws_region).or_insert_with(|| aws_sdk_kms::Client::new(&regional));
+        kms.entry(aws_region).or_insert_with(|| kms_client(&regional));
         regions.push(Region {
             spec: spec.clone(),
-            store: FencedStore::wrap(Arc::new(DynamoItemStore::new(
-                DynamoItemStore::client(&regional, dynamo_endpoint.as_deref()),
-                table,
-            ))),
-            media: Arc::new(S3MediaStore::new(S3MediaStore::client(&regional, s3_endpoint.as_deref()), bucket)),
+            store: FencedStore::wrap(Arc::new(DynamoItemStore::lazy(&regional, dynamo_endpoint.as_deref(), table))),
+            media: Arc::new(S3MediaStore::lazy(&regional, s3_endpoint.as_deref(), bucket)),
         });
     }
     // On Lambda a task spawned by a request is frozen once the response is sent: migrations are
@@ -108,6 +110,12 @@ pub async fn lambda_state() -> Result<AppState> {
         stack: Stack { data: Data { store, clock, secrets }, config: Arc::new(config), media, regions },
         tenants,
     })
+}
+
+/// A KMS client of `sdk`'s region, built at its first call.
+fn kms_client(sdk: &aws_config::SdkConfig) -> LazyClient<aws_sdk_kms::Client> {
+    let sdk = sdk.clone();
+    LazyClient::new(move || aws_sdk_kms::Client::new(&sdk))
 }
 
 /// The data dir holds the keyring, the media signing key and the store (sealed secrets): made

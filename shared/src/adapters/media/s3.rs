@@ -9,6 +9,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
+use crate::adapters::aws::LazyClient;
 use crate::kernel::error::{Error, Result};
 use crate::ports::media::{DownloadHeaders, MediaStore, ObjectInfo, ObjectKey, PresignedUpload};
 
@@ -17,13 +18,19 @@ pub const DELETE_BATCH: usize = 1000;
 
 #[derive(Clone)]
 pub struct S3MediaStore {
-    client: Client,
+    client: LazyClient<Client>,
     bucket: String,
 }
 
 impl S3MediaStore {
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
-        Self { client, bucket: bucket.into() }
+        Self { client: LazyClient::ready(client), bucket: bucket.into() }
+    }
+
+    /// A store whose client is built at its first call ([`LazyClient`]): the Lambda functions'.
+    pub fn lazy(sdk: &aws_config::SdkConfig, endpoint: Option<&str>, bucket: impl Into<String>) -> Self {
+        let (sdk, endpoint) = (sdk.clone(), endpoint.map(str::to_owned));
+        Self { client: LazyClient::new(move || Self::client(&sdk, endpoint.as_deref())), bucket: bucket.into() }
     }
 
     /// The origin of this bucket's presigned URLs, as the SDK builds them: virtual-hosted on the

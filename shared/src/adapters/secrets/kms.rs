@@ -15,6 +15,7 @@ use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
 
+use crate::adapters::aws::LazyClient;
 use crate::kernel::error::{Error, Result};
 use crate::ports::secrets::{DataKey, KEY_LEN, MasterKey, refused};
 
@@ -22,8 +23,9 @@ const CONTEXT_KEY: &str = "tenant";
 
 pub struct KmsMasterKey {
     key_arn: String,
-    /// KMS clients by AWS region (`us-east-1`): the home one and every other Canopy region's.
-    clients: HashMap<String, Client>,
+    /// KMS clients by AWS region (`us-east-1`): the home one and every other Canopy region's,
+    /// each built at its first call.
+    clients: HashMap<String, LazyClient<Client>>,
     home_region: String,
 }
 
@@ -34,7 +36,7 @@ fn arn_region(arn: &str) -> Option<&str> {
 
 impl KmsMasterKey {
     /// `clients` must hold one for the key's own region; others unwrap envelopes sealed elsewhere.
-    pub fn new(key_arn: String, clients: HashMap<String, Client>) -> Result<Self> {
+    pub fn new(key_arn: String, clients: HashMap<String, LazyClient<Client>>) -> Result<Self> {
         let home_region = arn_region(&key_arn)
             .filter(|r| clients.contains_key(*r))
             .ok_or_else(|| {
@@ -45,7 +47,7 @@ impl KmsMasterKey {
     }
 
     fn client_for(&self, key_id: &str) -> Option<&Client> {
-        self.clients.get(arn_region(key_id).unwrap_or(&self.home_region))
+        self.clients.get(arn_region(key_id).unwrap_or(&self.home_region)).map(LazyClient::get)
     }
 }
 

@@ -61,6 +61,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest,
 };
 
+use crate::adapters::aws::LazyClient;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
@@ -77,13 +78,23 @@ use table::DUE_INDEX;
 
 #[derive(Debug, Clone)]
 pub struct DynamoItemStore {
-    client: Client,
+    client: LazyClient<Client>,
     table: String,
     conflict_retries: Arc<AtomicU64>,
 }
 
 impl DynamoItemStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self::over(LazyClient::ready(client), table)
+    }
+
+    /// A store whose client is built at its first call ([`LazyClient`]): the Lambda functions'.
+    pub fn lazy(sdk: &aws_config::SdkConfig, endpoint: Option<&str>, table: impl Into<String>) -> Self {
+        let (sdk, endpoint) = (sdk.clone(), endpoint.map(str::to_owned));
+        Self::over(LazyClient::new(move || Self::client(&sdk, endpoint.as_deref())), table)
+    }
+
+    fn over(client: LazyClient<Client>, table: impl Into<String>) -> Self {
         Self { client, table: table.into(), conflict_retries: Arc::default() }
     }
 
