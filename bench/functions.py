@@ -55,10 +55,12 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
 import lambda_emulator  # noqa: E402 (the repository's one Runtime API stand-in)
+from rehearse.atlassian import b64url_decode, rs256  # noqa: E402 (the rehearsal's install signing)
 
 EVENTS = os.path.join(ROOT, "events")
 DEV_KID = "canopy-dev-install-key"
 DEV_PUBLIC_KEY = os.path.join(ROOT, "dev", "install-key.pub.pem")
+DEV_PRIVATE_KEY = os.path.join(ROOT, "dev", "install-key.pem")
 APP_BASE_URL = "https://canopy.example.com"
 
 TARGET_START_MS = 20
@@ -104,6 +106,12 @@ class StoreTimer:
                     payload = answer.read()
                 finally:
                     conn.close()
+                # Counted before the answer goes back: the function may respond, and the start be
+                # read, as soon as it has the answer.
+                with lock:
+                    outer.calls += 1
+                    outer.seconds += time.perf_counter() - started
+                    outer.first_answered = outer.first_answered or time.perf_counter()
                 self.send_response(answer.status)
                 for name, value in answer.getheaders():
                     if name.lower() not in ("content-length", "transfer-encoding", "connection"):
@@ -111,10 +119,6 @@ class StoreTimer:
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
-                with lock:
-                    outer.calls += 1
-                    outer.seconds += time.perf_counter() - started
-                    outer.first_answered = outer.first_answered or time.perf_counter()
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -228,9 +232,23 @@ def function_env(args, api_port, function, store_endpoint):
     return env
 
 
+def fresh_signed_install(event):
+    """The sample install with its token signed now: a signed install lives at most 5 minutes and
+    is used once (the sample's own token expired long ago), so each start gets one of its own,
+    with the sample's claims and the committed dev install key, as the rehearsal signs them."""
+    doc = json.loads(event)
+    claims = json.loads(b64url_decode(doc["headers"]["authorization"].split()[1].split(".")[1]))
+    now = int(time.time())
+    claims.update(iat=now, exp=now + 180)
+    doc["headers"]["authorization"] = "JWT " + rs256(claims, DEV_PRIVATE_KEY)
+    return json.dumps(doc).encode()
+
+
 def load_event(path, raw_path):
     with open(os.path.join(EVENTS, path), "rb") as f:
         event = f.read()
+    if path == "lifecycle/installed.json":
+        event = fresh_signed_install(event)
     if raw_path:
         doc = json.loads(event)
         doc["rawPath"] = doc["requestContext"]["http"]["path"] = raw_path
