@@ -20,7 +20,7 @@ Without --rate it first measures the capacity: every worker in a closed loop of 
 than the expected one, and every transport error, is an error. Latency is per operation, send to
 end of answer (a write's first read of its ETag not included). Exit status 1 when a pass
 criterion fails (printed at the end): no errors; the rate held (≥ 90 % of the target in each
-window after warm-up); RSS and open descriptors flat within 10 % after warm-up (the mean of the
+window after warm-up); RSS and open descriptors grow at most 10 % after warm-up (a fall is reported, not failed: a leak grows) (the mean of the
 last window against the mean of the first window after warm-up); the p99 of each window within
 2x of the first window's. The warm-up and the window are the first minute (a third of the run
 when it is shorter than 3 minutes).
@@ -65,6 +65,7 @@ class Traffic:
         self.etags = {}
         self.tenant_locks = {t["clientKey"]: threading.Lock() for t in tenants}
         self.counter = itertools.count()
+        self.feedback_counter = itertools.count()
         self.lifecycle_lock = threading.Lock()
         self.installed = collections.deque()
         self.lifecycle_next = itertools.count()
@@ -113,7 +114,9 @@ class Traffic:
         return latency
 
     def feedback(self, rng):
-        n = next(self.counter)
+        # Its own count: shared with the writes, the rotation skewed and one account of one tenant
+        # reached the per-user limit (10 a minute) in a 10-minute run.
+        n = next(self.feedback_counter)
         t = self.tenants[n % len(self.tenants)]
         account = f"557058:soak-{self.run_id}-{(n // len(self.tenants)) % self.accounts}"
         body = {"siteId": t["siteId"], "rating": 1 + n % 5, "text": f"Soak feedback {n}"}
@@ -293,8 +296,10 @@ def verdict(samples, rate, window_s):
         end = sum(s[key] for s in after[-1]) / len(after[-1])
         drift = (end - ref) / ref if ref else float("inf")
         values = [s[key] for w in after for s in w]
-        checks.append((f"{label} flat", abs(drift) <= 0.10,
-                       f"{ref:.1f} after warm-up, {end:.1f} at the end ({drift:+.1%}; within 10 %); "
+        # A leak grows: a fall (pooled connections to DynamoDB Local closing after the capacity
+        # run, memory given back) is reported, never a failure.
+        checks.append((f"{label} flat (no growth over 10 %)", drift <= 0.10,
+                       f"{ref:.1f} after warm-up, {end:.1f} at the end ({drift:+.1%}; growth at most 10 %); "
                        f"range {min(values)}–{max(values)}"))
 
     def window_p99(w):
