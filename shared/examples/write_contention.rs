@@ -285,7 +285,7 @@ async fn run(stores: &Stores, ctx: &Data, args: &Args, workload: Workload, write
     let (mut all, elapsed, [transactions, conflicts, in_flight]) = measured.expect("measured phase");
 
     if workload == Workload::Counted {
-        let (counted, _) = counters::read(ctx, &tenant).await.expect("counters");
+        let counted = counters::read(ctx.store.as_ref(), &tenant, ctx.clock.now_secs()).await.expect("counters");
         let spaces: i64 = owned.iter().map(|w| if w.wide { 2 } else { 1 }).sum();
         assert_eq!(
             (counted.sites, counted.spaces),

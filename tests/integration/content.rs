@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use canopy_shared::TenantKey;
+use canopy_shared::domain::content::counters;
 use canopy_shared::domain::tenants::cache::TENANT_CACHE_SECS;
 use canopy_shared::kernel::keys;
-use canopy_shared::ports::store::{Condition, Item, ItemStore, Write};
+use canopy_shared::ports::store::{Condition, Item, ItemStore, PageRequest, Write};
 use serde_json::{Value, json};
 use support::app::*;
 use support::counting::{Calls, CountingStore};
@@ -73,10 +74,16 @@ impl World {
         (status, body, headers.get("etag").map(|v| v.to_str().expect("ascii").to_owned()))
     }
 
+    /// The counters as the usage statistics read them (summed over their items); `null` while
+    /// the tenant has no counters item.
     async fn counters(&self, client: &str) -> Value {
         let tenant = TenantKey::from_verified(client).expect("key");
-        let item = self.app.state.store.get(&tenant, keys::COUNTERS, self.app.now_secs()).await.expect("get");
-        item.map_or(json!(null), |i| i.body)
+        let (store, now) = (self.app.state.store.as_ref(), self.app.now_secs());
+        let page = PageRequest { limit: 100, after: None };
+        if store.query(&tenant, keys::COUNTERS, page, now).await.expect("query").items.is_empty() {
+            return json!(null);
+        }
+        json!(counters::read(store, &tenant, now).await.expect("counters"))
     }
 }
 

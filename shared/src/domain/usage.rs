@@ -103,7 +103,7 @@ pub async fn current(ctx: &Data) -> Result<Vec<TenantUsage>> {
             if tenant.state == TenantState::Uninstalled {
                 continue;
             }
-            let (counters, _) = counters::read(ctx, &entry.tenant).await?;
+            let counters = counters::read(ctx.store.as_ref(), &entry.tenant, now).await?;
             usage.push(TenantUsage {
                 client_key: tenant.client_key,
                 product_type: tenant.product_type,

@@ -11,8 +11,13 @@ pub const TENANT_PREFIX: &str = "T#";
 pub const TENANT_RECORD: &str = "TENANT";
 
 /// Exact usage counters (sites, themes, custom domains, spaces), updated in the same transaction
-/// as the writes that change them.
+/// as the writes that change them: the home item, which alone counts the sites; the rest are
+/// spread over [`counters_shard`]s, and the prefix `COUNTERS` lists them all
+/// (`content::counters`).
 pub const COUNTERS: &str = "COUNTERS";
+pub fn counters_shard(n: u32) -> String {
+    format!("{COUNTERS}#{n:02}")
+}
 
 /// A site and everything a browser needs to render it share the prefix `SITE#<siteId>`, so the
 /// site config is one Query. Site ids are fixed-length ULIDs, so one site's prefix never matches

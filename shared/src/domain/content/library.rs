@@ -80,8 +80,7 @@ impl<M: ContentModel> Library<M> {
             let mut writes =
                 vec![Write::Put { item: item_for(editor, &sk, 1, &data, now)?, condition: Condition::Absent }];
             if self.counts_as_theme {
-                let (current, version) = counters::read(ctx, &editor.tenant).await?;
-                writes.push(counters::apply(editor, current, version, self.counted(), now)?);
+                writes.push(counters::change(ctx, editor, self.counted()).await?);
             }
             let answer = written(&writes, &sk, &id)?;
             crate::domain::records::commit(ctx, writes).await?;
@@ -159,8 +158,7 @@ impl<M: ContentModel> Library<M> {
             let now = ctx.clock.now_millis();
             writes.extend(records::trash_writes(editor, M::KIND, &item, now)?);
             if self.counts_as_theme {
-                let (current, version) = counters::read(ctx, &editor.tenant).await?;
-                writes.push(counters::apply(editor, current, version, Counters::default().minus(self.counted()), now)?);
+                writes.push(counters::change(ctx, editor, Counters::default().minus(self.counted())).await?);
             }
             crate::domain::records::commit(ctx, writes).await
         })

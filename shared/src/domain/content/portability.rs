@@ -161,8 +161,16 @@ pub async fn export(ctx: &Data, tenant: &TenantKey) -> Result<ExportDocument> {
                 "displayUrl": record.display_url, "cloudId": record.cloud_id, "state": record.state,
                 "region": record.region, "firstInstalledAt": record.first_installed_at, "history": record.history,
             }));
-        } else if sk == keys::COUNTERS {
-            doc.counters = Some(item.body.clone());
+        } else if sk.starts_with(keys::COUNTERS) {
+            // Spread over several items (`counters`): the document holds their sum.
+            let so_far: Counters = doc
+                .counters
+                .take()
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(Error::internal)?
+                .unwrap_or_default();
+            doc.counters = Some(serde_json::to_value(so_far.plus(decode(&item)?)).map_err(Error::internal)?);
         } else if let Some(rest) = strip("SITE#") {
             match rest.split_once('#') {
                 None => doc.sites.push(Entry { id: rest, data: decode(&item)? }),
@@ -489,10 +497,9 @@ async fn rebuild_derived(ctx: &Data, editor: &Editor) -> Result<()> {
     }
     let themes = super::library::THEMES.list(ctx, &editor.tenant, MAX_PAGE_SIZE, None).await?;
     totals.themes = themes.items.len() as i64;
-    let (current, version) = counters::read(ctx, &editor.tenant).await?;
-    if current != totals {
-        let write = counters::apply(editor, current, version, totals.minus(current), ctx.clock.now_millis())?;
-        crate::domain::records::commit(ctx, vec![write]).await?;
+    let writes = counters::set(ctx, editor, totals).await?;
+    if !writes.is_empty() {
+        crate::domain::records::commit(ctx, writes).await?;
     }
     Ok(())
 }

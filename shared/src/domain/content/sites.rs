@@ -170,15 +170,9 @@ pub async fn create(ctx: &Data, editor: &Editor, site: Site) -> Result<Stored<Si
     check_new_groups(&site, None)?;
     let id = ids::new_ulid(ctx.clock.now_millis())?;
     retry_conflicts(|| async {
-        let (current, counters_version) = counters::read(ctx, &editor.tenant).await?;
-        if current.sites >= MAX_SITES_PER_TENANT {
-            return Err(Error::invalid(
-                "limit_reached",
-                format!("A tenant can have at most {MAX_SITES_PER_TENANT} sites."),
-            ));
-        }
+        let counters = quota_room(ctx, &editor.tenant).await?;
         let mut writes = site_writes(ctx, editor, &id, &site, 1, Condition::Absent).await?;
-        writes.push(counters::apply(editor, current, counters_version, counted(&site), ctx.clock.now_millis())?);
+        writes.push(counters.change(editor, counted(&site), ctx.clock.now_millis())?);
         let answer = records::written(&writes, &keys::site(&id), &id)?;
         crate::domain::records::commit(ctx, writes).await?;
         Ok(answer)
@@ -208,12 +202,11 @@ pub async fn update(ctx: &Data, editor: &Editor, id: &str, if_match: Option<u64>
         let stored: Stored<Site> = read(ctx, &editor.tenant, id).await?;
         check_if_match(if_match, stored.version)?;
         check_new_groups(&site, Some(&stored.data))?;
-        let (current, counters_version) = counters::read(ctx, &editor.tenant).await?;
         let mut writes =
             site_writes(ctx, editor, id, &site, stored.version + 1, Condition::Version(stored.version)).await?;
         let delta = counted(&site).minus(counted(&stored.data));
         if !delta.is_zero() {
-            writes.push(counters::apply(editor, current, counters_version, delta, ctx.clock.now_millis())?);
+            writes.push(counters::change(ctx, editor, delta).await?);
         }
         let answer = records::written(&writes, &keys::site(id), id)?;
         crate::domain::records::commit(ctx, writes).await?;
@@ -229,7 +222,6 @@ pub async fn delete(ctx: &Data, editor: &Editor, id: &str, if_match: Option<u64>
         let item = read_item(ctx, &editor.tenant, id).await?;
         check_if_match(if_match, item.version)?;
         let site: Site = serde_json::from_value(item.body.clone()).map_err(Error::internal)?;
-        let (current, counters_version) = counters::read(ctx, &editor.tenant).await?;
         let now = ctx.clock.now_millis();
         let mut writes = records::trash_writes(editor, Site::KIND, &item, now)?;
         writes.push(Write::Delete {
@@ -237,13 +229,7 @@ pub async fn delete(ctx: &Data, editor: &Editor, id: &str, if_match: Option<u64>
             sk: keys::site_listing(id),
             condition: Condition::None,
         });
-        writes.push(counters::apply(
-            editor,
-            current,
-            counters_version,
-            Counters::default().minus(counted(&site)),
-            now,
-        )?);
+        writes.push(counters::change(ctx, editor, Counters::default().minus(counted(&site))).await?);
         crate::domain::records::commit(ctx, writes).await
     })
     .await
@@ -263,14 +249,22 @@ pub async fn restore_writes(ctx: &Data, editor: &Editor, id: &str, mut site: Sit
             }
         }
     }
-    let (current, counters_version) = counters::read(ctx, &editor.tenant).await?;
-    if current.sites >= MAX_SITES_PER_TENANT {
+    let counters = quota_room(ctx, &editor.tenant).await?;
+    let mut writes = site_writes(ctx, editor, id, &site, version, Condition::Absent).await?;
+    writes.push(counters.change(editor, counted(&site), ctx.clock.now_millis())?);
+    Ok(writes)
+}
+
+/// The home counters item, which holds the exact number of sites, when there is room for one
+/// more: the new site's write goes there under the version read here, so two creates racing
+/// for the last place cannot both commit.
+async fn quota_room(ctx: &Data, tenant: &TenantKey) -> Result<counters::Shard> {
+    let home = counters::Shard::home(ctx, tenant).await?;
+    if home.counts().sites >= MAX_SITES_PER_TENANT {
         return Err(Error::invalid(
             "limit_reached",
             format!("A tenant can have at most {MAX_SITES_PER_TENANT} sites."),
         ));
     }
-    let mut writes = site_writes(ctx, editor, id, &site, version, Condition::Absent).await?;
-    writes.push(counters::apply(editor, current, counters_version, counted(&site), ctx.clock.now_millis())?);
-    Ok(writes)
+    Ok(home)
 }

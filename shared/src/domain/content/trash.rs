@@ -119,14 +119,7 @@ pub async fn restore(ctx: &Data, editor: &Editor, id: &str) -> Result<String> {
             writes.push(Write::Put { item: restored, condition: Condition::Absent });
         } else {
             if original.starts_with(keys::THEME_PREFIX) {
-                let (current, version) = counters::read(ctx, &editor.tenant).await?;
-                writes.push(counters::apply(
-                    editor,
-                    current,
-                    version,
-                    Counters { themes: 1, ..Counters::default() },
-                    now,
-                )?);
+                writes.push(counters::change(ctx, editor, Counters { themes: 1, ..Counters::default() }).await?);
             }
             writes.push(Write::Put { item: restored, condition: Condition::Absent });
         }
