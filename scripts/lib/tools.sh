@@ -152,7 +152,7 @@ ensure_s3s_fs() {
   S3S_FS_BIN=$INSTALLED_BIN
 }
 
-# ensure_cargo_fuzz: sets CARGO_FUZZ_BIN. cargo-fuzz drives libFuzzer (fuzz/); ~3 min on 2 cores.
+# ensure_cargo_fuzz: sets CARGO_FUZZ_BIN. cargo-fuzz drives libFuzzer (shared/fuzz/); ~3 min on 2 cores.
 # It passes nightly flags: stable rustc accepts them under RUSTC_BOOTSTRAP=1 (scripts/fuzz sets it
 # for the fuzz build only).
 ensure_cargo_fuzz() {
