@@ -41,10 +41,10 @@ const api = new Api(insideAtlassian() ? connectTokens() : devTokens(devTenant), 
 });
 const preview = new Preview(api);
 const residency = new Residency(api);
-const trash = new Trash(api);
+const trash = new Trash(api, showRestored);
 const searches = new PromotedSearches(api, () => site);
 const pages = new PageMetadata(api);
-new Import(api);
+new Import(api, showRestored);
 const reports = new Reports(api);
 const layouts = new LayoutBuilder(api, preview, {
   get: () => site,
@@ -537,15 +537,18 @@ async function loadFeedback() {
 byId('feedback-refresh').addEventListener('click', () => void attempt(byId('feedback-status'), loadFeedback));
 document.addEventListener('feedback-sent', () => void attempt(byId('feedback-status'), loadFeedback));
 
-// Trash: a deletion anywhere shows up there; a restore is shown everywhere it belongs.
+// Trash: a deletion anywhere shows up there; a restore is shown everywhere it belongs (showRestored).
 
 document.addEventListener('content-deleted', () => void attempt(byId('trash-status'), () => trash.load()));
-document.addEventListener('content-restored', () =>
-  void attempt(byId('trash-status'), async () => {
-    await Promise.all([loadSites(), pages.load(), reports.root.hidden ? null : reports.load()]);
-    if (site) await chooseSite(site.id);
-  }),
-);
+
+/**
+ * After a restore or an import every panel re-reads what it shows. The restoring screen awaits
+ * this before it says it is done, so nothing the admin edits next is overwritten by a late read.
+ */
+async function showRestored() {
+  await Promise.all([loadSites(), pages.load(), reports.root.hidden ? null : reports.load()]);
+  if (site) await chooseSite(site.id);
+}
 
 // Export.
 

@@ -80,9 +80,13 @@ export function describeReport(report) {
 }
 
 export class Import {
-  /** @param {import('./api.js').Api} api */
-  constructor(api) {
+  /**
+   * @param {import('./api.js').Api} api
+   * @param {() => Promise<void>} showRestored re-reads every panel once an import is written
+   */
+  constructor(api, showRestored) {
     this.api = api;
+    this.showRestored = showRestored;
     this.root = byId('import-screen');
     /** @type {any | null} the document whose dry run passed */
     this.checked = null;
@@ -180,7 +184,7 @@ export class Import {
     this.apply.disabled = true;
     const { data } = await this.api.json('POST', '/api/import', { body: doc });
     this.checked = null;
+    await this.showRestored();
     say(this.status, `Imported: ${describeReport(data)}.`, 'ok');
-    this.root.dispatchEvent(new CustomEvent('content-restored', { bubbles: true }));
   }
 }

@@ -2,7 +2,7 @@
 /**
  * The trash: what was deleted in the last 30 days, by kind, with when, by whom and how many days
  * are left before it is purged; each entry shows what a restore brings back and restores with one
- * click. A restore fires `content-restored` so the other panels re-read what they show.
+ * click. After a restore the other panels re-read what they show before the restore is said done.
  */
 
 import { ApiError } from './api.js';
@@ -53,9 +53,13 @@ function countBlocks(sections) {
 }
 
 export class Trash {
-  /** @param {import('./api.js').Api} api */
-  constructor(api) {
+  /**
+   * @param {import('./api.js').Api} api
+   * @param {() => Promise<void>} showRestored re-reads every panel once a restore is written
+   */
+  constructor(api, showRestored) {
     this.api = api;
+    this.showRestored = showRestored;
     this.root = byId('trash-screen');
     /** @type {any[]} */
     this.entries = [];
@@ -131,9 +135,8 @@ export class Trash {
   async restore(id) {
     const entry = this.entries.find((e) => e.id === id);
     const { data } = await this.api.json('POST', `/api/trash/${encodeURIComponent(id)}/restore`);
-    await this.load();
+    await Promise.all([this.load(), this.showRestored()]);
     const name = entry ? `${entry.kind} ${nameOf(entry.item)}` : 'The item';
     say(this.status, `Restored ${name}: ${entry ? restoreSummary(entry.item).join('; ') : data.restored}.`, 'ok');
-    this.root.dispatchEvent(new CustomEvent('content-restored', { bubbles: true, detail: { kind: entry?.kind, restored: data.restored } }));
   }
 }
