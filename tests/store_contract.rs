@@ -3,7 +3,7 @@
 
 use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
 use canopy_shared::ports::store::{
-    Condition, Due, DueEntry, Item, ItemStore, MAX_BODY_BYTES, MAX_TRANSACTION_WRITES, PageRequest, Write,
+    Body, Condition, Due, DueEntry, Item, ItemStore, MAX_BODY_BYTES, MAX_TRANSACTION_WRITES, PageRequest, Write,
 };
 use canopy_shared::{Error, TenantKey};
 use serde_json::json;
@@ -66,10 +66,25 @@ mod scenarios {
         full.updated_by = Some("557058:abc".into());
         full.due = Some(Due { kind: "purge".into(), at: NOW + 10 });
         full.expires_at = Some(NOW + 100);
-        full.body = json!({"name": "Ünïcode ✓", "nested": {"list": [1, 2.5, null, true, ""]}, "empty": {}});
+        full.body = json!({"name": "Ünïcode ✓", "nested": {"list": [1, 2.5, null, true, ""]}, "empty": {}}).into();
         put_one(h.store.as_ref(), full.clone(), Condition::Absent).await.expect("put");
         assert_eq!(h.store.get(&t, "SITE#a", NOW).await.expect("get"), Some(full));
         assert_eq!(h.store.get(&t, "SITE#b", NOW).await.expect("get"), None);
+    }
+
+    /// The store keeps a body as JSON text, so readers decode it once into their model: the text
+    /// (key order, spacing, escapes) comes back byte for byte, and is what the item bound counts.
+    pub async fn a_body_comes_back_as_the_text_written(h: Harness) {
+        let t = tenant("t1");
+        let text = r#"{"zeta": 1, "alpha": {"list": [3, 1.50, "\u00e9"]},"m":null}"#;
+        let mut written = item(&t, "SITE#a", 1);
+        written.body = Body::from_json(text.to_owned()).expect("json");
+        put_one(h.store.as_ref(), written, Condition::Absent).await.expect("put");
+        let read = h.store.get(&t, "SITE#a", NOW).await.expect("get").expect("exists");
+        assert_eq!(read.body.json(), text);
+        assert_eq!(read.body.len(), text.len());
+        let page = h.store.query(&t, "SITE#", PageRequest { limit: 10, after: None }, NOW).await.expect("query");
+        assert_eq!(page.items.iter().map(|i| i.body.json()).collect::<Vec<_>>(), [text]);
     }
 
     pub async fn tenants_never_see_each_other(h: Harness) {
@@ -86,9 +101,12 @@ mod scenarios {
         let t = tenant("t1");
         put_one(h.store.as_ref(), item(&t, "A", 1), Condition::Absent).await.expect("first put");
         let mut other = item(&t, "A", 1);
-        other.body = json!({"changed": true});
+        other.body = json!({"changed": true}).into();
         assert!(is_conflict(put_one(h.store.as_ref(), other, Condition::Absent).await));
-        assert_eq!(h.store.get(&t, "A", NOW).await.expect("get").expect("exists").body, json!({"sk": "A", "v": 1}));
+        assert_eq!(
+            h.store.get(&t, "A", NOW).await.expect("get").expect("exists").body,
+            json!({"sk": "A", "v": 1}).into()
+        );
     }
 
     pub async fn version_condition_prevents_lost_updates(h: Harness) {
@@ -202,12 +220,12 @@ mod scenarios {
     pub async fn oversize_items_are_refused_whole(h: Harness) {
         let t = tenant("t1");
         let mut big = item(&t, "BIG", 1);
-        big.body = json!({"text": "x".repeat(MAX_BODY_BYTES)});
+        big.body = json!({"text": "x".repeat(MAX_BODY_BYTES)}).into();
         let writes = vec![put(item(&t, "SMALL", 1), Condition::None), put(big, Condition::None)];
         assert!(matches!(h.store.transact(writes, NOW).await, Err(Error::PayloadTooLarge { .. })));
         assert!(h.store.get(&t, "SMALL", NOW).await.expect("get").is_none());
         let mut fits = item(&t, "FITS", 1);
-        fits.body = json!({"text": "x".repeat(MAX_BODY_BYTES - 20)});
+        fits.body = json!({"text": "x".repeat(MAX_BODY_BYTES - 20)}).into();
         put_one(h.store.as_ref(), fits, Condition::None).await.expect("just under the bound");
     }
 
@@ -308,6 +326,7 @@ mod scenarios {
 
 support::scenarios!(stores: [
     round_trip_keeps_every_field,
+    a_body_comes_back_as_the_text_written,
     tenants_never_see_each_other,
     absent_condition_refuses_an_existing_item,
     version_condition_prevents_lost_updates,

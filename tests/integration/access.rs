@@ -59,7 +59,9 @@ impl World {
         let store = &self.app.state.store;
         let now = self.app.now_secs();
         let mut item = store.get(&tenant, &sk, now).await.expect("read").expect("the site");
-        item.body["restrictedToGroups"] = json!(groups);
+        let mut body = item.body.to_value().unwrap();
+        body["restrictedToGroups"] = json!(groups);
+        item.body = body.into();
         let condition = Condition::Version(item.version);
         item.version += 1;
         store.transact(vec![Write::Put { item, condition }], now).await.expect("write");

@@ -296,7 +296,7 @@ mod scenarios {
             updated_by: None,
             due: None,
             expires_at: None,
-            body: json!({}),
+            body: json!({}).into(),
         };
         w.app
             .state

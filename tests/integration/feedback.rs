@@ -220,9 +220,13 @@ mod scenarios {
         for item in &stored {
             assert_eq!(item.updated_by, None, "the submitter is never the writer of record");
         }
-        let with_contact: Vec<&Item> = stored.iter().filter(|i| i.body.get("contact").is_some()).collect();
+        let with_contact: Vec<&Item> = stored.iter().filter(|i| i.body.field::<Value>("contact").is_some()).collect();
         assert_eq!(with_contact.len(), 1);
-        assert!(!stored.iter().any(|i| i.body.to_string().contains(USER_ACCOUNT) && i.body.get("contact").is_none()));
+        assert!(
+            !stored
+                .iter()
+                .any(|i| i.body.to_string().contains(USER_ACCOUNT) && i.body.field::<Value>("contact").is_none())
+        );
         let pointers = w.items(A, &keys::contacts_of(USER_ACCOUNT)).await;
         assert_eq!(pointers.len(), 1);
         assert!(pointers[0].sk.ends_with(contactable["id"].as_str().expect("id")));
@@ -528,7 +532,8 @@ mod scenarios {
         // A user record is only the accountId and what Canopy keeps for them; the first one of a
         // tenant enrolled it in personal-data reporting, due at once.
         let stored = record().await;
-        let fields: Vec<&String> = stored.body.as_object().expect("object").keys().collect();
+        let body = stored.body.to_value().unwrap();
+        let fields: Vec<&String> = body.as_object().expect("object").keys().collect();
         assert_eq!(fields, ["dismissedAnnouncements", "firstSeen", "lastSeen"]);
         let enrolled = w.items(A, keys::PRIVACY_REPORT).await;
         assert_eq!(enrolled.len(), 1);
@@ -557,7 +562,7 @@ mod scenarios {
                         updated_by: None,
                         due: None,
                         expires_at: None,
-                        body: json!({"pageId": "1", "rating": 1, "submittedAt": millis}),
+                        body: json!({"pageId": "1", "rating": 1, "submittedAt": millis}).into(),
                     },
                     condition: Condition::Absent,
                 }

@@ -100,7 +100,7 @@ async fn stored(app: &TestApp, key: &str) -> Option<Tenant> {
 
 async fn index_item(app: &TestApp, cloud_id: &str) -> Option<Value> {
     let item = app.state.store.get(&keys::cloud_index_tenant(), &keys::cloud_index(cloud_id), app.now_secs()).await;
-    item.expect("get").map(|i| i.body)
+    item.expect("get").map(|i| i.body.to_value().unwrap())
 }
 
 fn admin_fit(app: &TestApp, cloud_id: &str) -> String {

@@ -229,7 +229,7 @@ mod scenarios {
             updated_by: None,
             due: None,
             expires_at: None,
-            body,
+            body: body.into(),
         };
         let nearly_full = usage(
             json!({"bytes": canopy_shared::domain::media::MAX_TENANT_MEDIA_BYTES - 100, "items": 3, "pending": 0}),

@@ -199,7 +199,7 @@ impl World {
                     updated_by: None,
                     due: None,
                     expires_at: None,
-                    body: json!({"firstSeen": now, "lastSeen": now, "dismissedAnnouncements": []}),
+                    body: json!({"firstSeen": now, "lastSeen": now, "dismissedAnnouncements": []}).into(),
                 },
                 condition: Condition::Absent,
             })
@@ -259,7 +259,10 @@ fn key(client: &str) -> TenantKey {
 fn contacts(items: &[Item]) -> Vec<String> {
     let mut contacts: Vec<String> = items
         .iter()
-        .filter_map(|i| i.body.get("contact").or_else(|| i.body["body"].get("contact")))
+        .filter_map(|i| {
+            let body = i.body.to_value().unwrap();
+            body.get("contact").or_else(|| body["body"].get("contact")).cloned()
+        })
         .filter_map(|c| c.as_str().map(str::to_owned))
         .collect();
     contacts.sort();
@@ -434,7 +437,10 @@ mod scenarios {
         let naming = |items: &[Item]| {
             items
                 .iter()
-                .filter(|i| i.updated_by.as_deref() == Some(ADMIN_ACCOUNT) || i.body["deletedBy"] == ADMIN_ACCOUNT)
+                .filter(|i| {
+                    i.updated_by.as_deref() == Some(ADMIN_ACCOUNT)
+                        || i.body.to_value().unwrap()["deletedBy"] == ADMIN_ACCOUNT
+                })
                 .count()
         };
         let before = w.items(A, "").await;
@@ -451,7 +457,7 @@ mod scenarios {
         assert_eq!(site_now["name"], "Kept");
         assert!(site_now.get("updatedBy").is_none_or(Value::is_null), "{site_now}");
         let trash = after.iter().find(|i| i.sk.starts_with(keys::TRASH_PREFIX)).expect("trash entry stays");
-        assert_eq!(trash.body["body"]["name"], "Deleted");
+        assert_eq!(trash.body.to_value().unwrap()["body"]["name"], "Deleted");
         // The job's own bookkeeping (user records, report progress) aside, nothing was added,
         // removed or re-versioned.
         let fields = |items: &[Item]| {
@@ -529,7 +535,7 @@ mod scenarios {
                 updated_by: Some(ADMIN_ACCOUNT.into()),
                 due: None,
                 expires_at: None,
-                body: json!({"description": "old"}),
+                body: json!({"description": "old"}).into(),
             };
             let write = Write::Put { item: legacy, condition: Condition::Absent };
             w.app.state.store.transact(vec![write], w.app.now_secs()).await.expect("legacy item");
@@ -561,7 +567,7 @@ mod scenarios {
             let items = w.items(client, "").await;
             assert_eq!(holding(&items), Vec::<String>::new(), "{client} still holds the account");
             let legacy = items.iter().find(|i| i.sk == pre_index).expect("the content stays");
-            assert_eq!((legacy.version, legacy.body["description"].as_str()), (3, Some("old")));
+            assert_eq!((legacy.version, legacy.body.to_value().unwrap()["description"].as_str()), (3, Some("old")));
             assert!(w.progress(client).await.editors_indexed);
         }
     }
@@ -621,7 +627,7 @@ mod scenarios {
             updated_by: None,
             due: None,
             expires_at: None,
-            body: record,
+            body: record.into(),
         };
         w.app
             .state

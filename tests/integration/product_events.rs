@@ -130,7 +130,13 @@ impl World {
 
     async fn marker(&self, client: &str, sk: &str) -> Option<Value> {
         let tenant = TenantKey::from_verified(client).expect("key");
-        self.app.state.store.get(&tenant, sk, self.app.now_secs()).await.expect("get").map(|i| i.body)
+        self.app
+            .state
+            .store
+            .get(&tenant, sk, self.app.now_secs())
+            .await
+            .expect("get")
+            .map(|i| i.body.to_value().unwrap())
     }
 }
 

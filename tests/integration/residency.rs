@@ -391,7 +391,7 @@ impl World {
                     contents.objects.insert(id.to_owned(), bytes);
                 }
             }
-            contents.items.insert(item.sk.clone(), (item.version, item.body));
+            contents.items.insert(item.sk.clone(), (item.version, item.body.to_value().unwrap()));
         }
         contents
     }
@@ -674,7 +674,9 @@ mod scenarios {
         residency::freeze(w.us.state(), &tenant(A)).await.expect("freeze");
         let mut changed = stored.clone();
         changed.version += 1;
-        changed.body["name"] = json!("Changed by a job");
+        let mut body = changed.body.to_value().unwrap();
+        body["name"] = json!("Changed by a job");
+        changed.body = body.into();
         let late =
             store.transact(vec![Write::Put { item: changed, condition: Condition::Version(stored.version) }], now);
         let refused = late.await.expect_err("refused");
@@ -723,7 +725,7 @@ mod scenarios {
                 let item = state.store.get(&tenant(A), keys::TENANT_RECORD, 0).await.expect("get").expect("record");
                 let (record, _) =
                     canopy_shared::domain::tenants::load(&state, &tenant(A)).await.expect("load").expect("record");
-                (Some(record.shared_secret), item.body["state"].clone())
+                (Some(record.shared_secret), item.body.to_value().unwrap()["state"].clone())
             }
         };
         // Atlassian keeps using the base URL it installed through: a reinstall rotates the secret

@@ -64,7 +64,7 @@ async fn put(store: &dyn ItemStore, tenant: &str, sk: &str, body: Value) {
 async fn partition(store: &dyn ItemStore, tenant: &str) -> Vec<(String, Value)> {
     let page =
         store.query(&key(tenant), "", PageRequest { limit: MAX_PAGE_SIZE, after: None }, NOW).await.expect("query");
-    page.items.into_iter().map(|i| (i.sk, i.body)).collect()
+    page.items.into_iter().map(|i| (i.sk, i.body.to_value().unwrap())).collect()
 }
 
 mod scenarios {

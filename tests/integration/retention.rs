@@ -243,7 +243,7 @@ mod scenarios {
             updated_by: None,
             due: Some(Due { kind: keys::REGISTRY_DUE_KIND.into(), at: 0 }),
             expires_at: None,
-            body: json!({"clientKey": B, "sealedSecret": "not an envelope"}),
+            body: json!({"clientKey": B, "sealedSecret": "not an envelope"}).into(),
         };
         let write = Write::Put { item: broken, condition: Condition::None };
         w.app.state.store.transact(vec![write], w.app.now_secs()).await.expect("write");
@@ -381,8 +381,8 @@ mod scenarios {
         assert!(w.exists(&w.object_of(A, &done).await).await, "completed media stays");
         let usage =
             w.app.state.store.get(&tenant(A), "MEDIA_USAGE", w.app.now_secs()).await.expect("get").expect("usage");
-        assert_eq!(usage.body["pending"], 0);
-        assert_eq!(usage.body["items"], 1);
+        assert_eq!(usage.body.to_value().unwrap()["pending"], 0);
+        assert_eq!(usage.body.to_value().unwrap()["items"], 1);
     }
 
     pub async fn what_an_upload_url_writes_after_completion_is_swept_once_it_expired(w: World) {
@@ -417,7 +417,7 @@ mod scenarios {
             updated_by: None,
             due: None,
             expires_at: Some(w.app.now_secs() + 60),
-            body: json!({"count": 3}),
+            body: json!({"count": 3}).into(),
         };
         w.app
             .state

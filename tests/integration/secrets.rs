@@ -38,7 +38,15 @@ fn key(client: &str) -> TenantKey {
 }
 
 async fn stored_body(app: &TestApp, client: &str) -> Value {
-    app.state.store.get(&key(client), keys::TENANT_RECORD, app.now_secs()).await.expect("get").expect("record").body
+    app.state
+        .store
+        .get(&key(client), keys::TENANT_RECORD, app.now_secs())
+        .await
+        .expect("get")
+        .expect("record")
+        .body
+        .to_value()
+        .unwrap()
 }
 
 /// Replaces the stored install record's body as is (an attacker with table write access, or a
@@ -56,7 +64,7 @@ async fn overwrite_record(app: &TestApp, client: &str, body: Value) {
         updated_by: None,
         due,
         expires_at: None,
-        body,
+        body: body.into(),
     };
     app.state.store.transact(vec![Write::Put { item, condition }], now).await.expect("overwrite");
 }

@@ -191,7 +191,7 @@ mod scenarios {
                         updated_by: None,
                         due: Some(Due { kind: canopy_shared::kernel::keys::REGISTRY_DUE_KIND.into(), at: 0 }),
                         expires_at: None,
-                        body: record,
+                        body: record.into(),
                     },
                     condition: Condition::Absent,
                 }
@@ -208,7 +208,7 @@ mod scenarios {
             .await
             .iter()
             .filter(|i| i.sk.starts_with(&keys::usage_tenants_of("2026-01-15")))
-            .map(|i| i.body.as_array().map_or(0, Vec::len))
+            .map(|i| i.body.to_value().unwrap().as_array().map_or(0, Vec::len))
             .collect();
         assert_eq!(sizes, [TENANTS_PER_CHUNK, 1], "a full chunk at the bound, the one over it in the next");
         let day = usage::day(&w.app.state, "2026-01-15").await.expect("day");

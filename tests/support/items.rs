@@ -15,6 +15,6 @@ pub fn item(tenant: &TenantKey, sk: &str, version: u64, now: i64, body: Value) -
         updated_by: None,
         due: None,
         expires_at: None,
-        body,
+        body: body.into(),
     }
 }

@@ -61,7 +61,16 @@ pub async fn s3() -> Arc<dyn MediaStore> {
 
 /// A version-1 item of `tenant` with `body`, as the seeds write them.
 pub fn item(tenant: &TenantKey, sk: String, body: serde_json::Value) -> Item {
-    Item { tenant: tenant.clone(), sk, version: 1, updated_at: 0, updated_by: None, due: None, expires_at: None, body }
+    Item {
+        tenant: tenant.clone(),
+        sk,
+        version: 1,
+        updated_at: 0,
+        updated_by: None,
+        due: None,
+        expires_at: None,
+        body: body.into(),
+    }
 }
 
 /// Writes `items` in transactions of `per_transaction`, eight at a time.

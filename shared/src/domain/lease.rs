@@ -37,7 +37,7 @@ pub async fn acquire(ctx: &Data, name: &str, ttl_secs: i64) -> Result<Option<Lea
         updated_by: None,
         due: None,
         expires_at: Some(expires_at),
-        body: json!({ "until": expires_at }),
+        body: json!({ "until": expires_at }).into(),
     };
     // An expired lease counts as absent, so a crashed holder's lease is taken over here.
     match ctx.store.transact(vec![Write::Put { item, condition: Condition::Absent }], now).await {

@@ -17,7 +17,7 @@ use crate::domain::data::Data;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
-use crate::ports::store::{Condition, Item, Write};
+use crate::ports::store::{Body, Condition, Item, Write};
 
 /// At most `max` hits per `secs`-second window aligned on the unix epoch (a day window is a UTC day).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,8 +88,8 @@ pub async fn charge(
         let (count, condition) = match &stored {
             None => (0, Condition::Absent),
             Some(item) => {
-                let counter: Counter = serde_json::from_value(item.body.clone())
-                    .map_err(|e| Error::internal(format!("rate counter {sk}: {e}")))?;
+                let counter: Counter =
+                    item.body.decode().map_err(|e| Error::internal(format!("rate counter {sk}: {e}")))?;
                 (counter.count, Condition::Version(item.version))
             }
         };
@@ -104,7 +104,7 @@ pub async fn charge(
             updated_by: None,
             due: None,
             expires_at: Some(end),
-            body: serde_json::to_value(Counter { count: count + 1 }).map_err(Error::internal)?,
+            body: Body::of(&Counter { count: count + 1 })?,
         };
         writes.push(Write::Put { item, condition });
     }

@@ -3,7 +3,6 @@
 //! media reference checks).
 
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::domain::content::model::ContentModel;
 use crate::domain::data::Data;
@@ -11,7 +10,7 @@ use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
-use crate::ports::store::{Condition, Due, Item, Page, PageRequest, Write};
+use crate::ports::store::{Body, Condition, Due, Item, Page, PageRequest, Write};
 
 /// Deleted items stay restorable this long; then the retention sweep purges them.
 pub const TRASH_DAYS: i64 = 30;
@@ -68,8 +67,8 @@ impl<M> Stored<M> {
 }
 
 pub fn decode<M: ContentModel>(item: Item, id: &str) -> Result<Stored<M>> {
-    let data = serde_json::from_value(item.body)
-        .map_err(|e| Error::internal(format!("stored {} {id} does not parse: {e}", M::KIND)))?;
+    let data =
+        item.body.decode().map_err(|e| Error::internal(format!("stored {} {id} does not parse: {e}", M::KIND)))?;
     Ok(Stored {
         id: id.to_owned(),
         version: item.version,
@@ -135,7 +134,7 @@ pub fn item_for<M: ContentModel>(editor: &Editor, sk: &str, version: u64, data: 
         updated_by: editor.account_id.clone(),
         due: None,
         expires_at: None,
-        body: serde_json::to_value(data).map_err(Error::internal)?,
+        body: Body::of(&data)?,
     })
 }
 
@@ -190,7 +189,7 @@ pub struct TrashEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_by: Option<String>,
     pub version: u64,
-    pub body: Value,
+    pub body: Body,
     /// What removed it when it was not an editor: the product event (`page_trashed`, …) that
     /// took the page it described (`content::product_events`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -228,7 +227,7 @@ pub fn trash_writes_for(
         updated_by: editor.account_id.clone(),
         due: Some(Due { kind: keys::TRASH_DUE_KIND.into(), at: now_millis.div_euclid(1000) + TRASH_DAYS * 86_400 }),
         expires_at: None,
-        body: serde_json::to_value(&entry).map_err(Error::internal)?,
+        body: Body::of(&entry)?,
     };
     let mut writes = vec![
         Write::Delete {
@@ -250,7 +249,7 @@ pub async fn check_media_exist(ctx: &Data, tenant: &TenantKey, media_ids: &[&str
     let mut seen = std::collections::HashSet::new();
     for id in media_ids.iter().filter(|id| seen.insert(**id)) {
         let item = ctx.store.get(tenant, &format!("{}{id}", keys::MEDIA_PREFIX), now).await?;
-        if !item.is_some_and(|i| i.body["state"] == "ready") {
+        if item.is_none_or(|i| i.body.field::<String>("state").as_deref() != Some("ready")) {
             return Err(Error::invalid("unknown_media", format!("Media {id} does not exist.")));
         }
     }

@@ -19,7 +19,7 @@ use crate::domain::tenants::{self, TenantState};
 use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
-use crate::ports::store::{Condition, Item, Page, PageRequest, Write};
+use crate::ports::store::{Body, Condition, Item, Page, PageRequest, Write};
 
 /// Tenants per chunk item: ~150 bytes each keeps a chunk far under the store's item bound.
 pub const TENANTS_PER_CHUNK: usize = 1000;
@@ -85,8 +85,7 @@ pub fn day_of(unix_secs: i64) -> Result<Date> {
 
 async fn read_summary(ctx: &Data, date: &str) -> Result<Option<DaySummary>> {
     let item = ctx.store.get(&keys::operator_tenant(), &keys::usage_day(date), ctx.clock.now_secs()).await?;
-    item.map(|item| serde_json::from_value(item.body).map_err(|e| Error::internal(format!("usage summary: {e}"))))
-        .transpose()
+    item.map(|item| item.body.decode().map_err(|e| Error::internal(format!("usage summary: {e}")))).transpose()
 }
 
 /// Every installed tenant's figures now, in clientKey order.
@@ -120,7 +119,7 @@ pub async fn current(ctx: &Data) -> Result<Vec<TenantUsage>> {
     Ok(usage)
 }
 
-fn operator_item(sk: String, body: serde_json::Value, now_millis: i64) -> Item {
+fn operator_item(sk: String, body: Body, now_millis: i64) -> Item {
     Item {
         tenant: keys::operator_tenant(),
         sk,
@@ -145,8 +144,7 @@ pub async fn snapshot(ctx: &Data, date: Date) -> Result<SnapshotReport> {
     let chunks: Vec<&[TenantUsage]> = usage.chunks(TENANTS_PER_CHUNK).collect();
     // Chunks first, the summary last: a summary always finds its chunks.
     for (index, chunk) in chunks.iter().enumerate() {
-        let body = serde_json::to_value(chunk).map_err(Error::internal)?;
-        let item = operator_item(keys::usage_tenants(&date, index), body, now);
+        let item = operator_item(keys::usage_tenants(&date, index), Body::of(chunk)?, now);
         ctx.store.transact(vec![Write::Put { item, condition: Condition::None }], ctx.clock.now_secs()).await?;
     }
     let summary = DaySummary {
@@ -156,7 +154,7 @@ pub async fn snapshot(ctx: &Data, date: Date) -> Result<SnapshotReport> {
         totals,
         chunks: chunks.len(),
     };
-    let item = operator_item(keys::usage_day(&date), serde_json::to_value(&summary).map_err(Error::internal)?, now);
+    let item = operator_item(keys::usage_day(&date), Body::of(&summary)?, now);
     match ctx.store.transact(vec![Write::Put { item, condition: Condition::Absent }], ctx.clock.now_secs()).await {
         Ok(()) => Ok(SnapshotReport { summary, written: true }),
         // A concurrent run filed the day first: its result is the day's.
@@ -182,7 +180,7 @@ pub async fn list_days(ctx: &Data, limit: u32, cursor: Option<&str>) -> Result<P
     let items = page
         .items
         .into_iter()
-        .map(|item| serde_json::from_value(item.body).map_err(|e| Error::internal(format!("usage summary: {e}"))))
+        .map(|item| item.body.decode().map_err(|e| Error::internal(format!("usage summary: {e}"))))
         .collect::<Result<Vec<DaySummary>>>()?;
     let next = page.next.map(|sk| sk[keys::USAGE_DAY_PREFIX.len()..].to_owned());
     Ok(Page { items, next })
@@ -198,8 +196,7 @@ pub async fn day(ctx: &Data, date: &str) -> Result<DayUsage> {
     for index in 0..summary.chunks {
         let item = ctx.store.get(&op, &keys::usage_tenants(&date, index), ctx.clock.now_secs()).await?;
         let item = item.ok_or_else(|| Error::internal(format!("usage chunk {index} of {date} is missing")))?;
-        let chunk: Vec<TenantUsage> =
-            serde_json::from_value(item.body).map_err(|e| Error::internal(format!("usage chunk: {e}")))?;
+        let chunk: Vec<TenantUsage> = item.body.decode().map_err(|e| Error::internal(format!("usage chunk: {e}")))?;
         per_tenant.extend(chunk);
     }
     Ok(DayUsage { summary, per_tenant })

@@ -14,7 +14,7 @@ use crate::kernel::error::{Error, Result};
 use crate::kernel::ids;
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
-use crate::ports::store::{Condition, Item, Write, retry_conflicts};
+use crate::ports::store::{Body, Condition, Item, Write, retry_conflicts};
 
 /// `lastSeen` moves at most once an hour: a visit costs one read, and a write only hourly.
 pub const LAST_SEEN_RESOLUTION_MILLIS: i64 = 3_600_000;
@@ -69,7 +69,7 @@ pub fn storable(account_id: Option<&str>) -> Option<&str> {
 }
 
 fn decode(item: &Item) -> Result<UserRecord> {
-    serde_json::from_value(item.body.clone()).map_err(|e| Error::internal(format!("user record: {e}")))
+    item.body.decode().map_err(|e| Error::internal(format!("user record: {e}")))
 }
 
 fn item(tenant: &TenantKey, account_id: &str, version: u64, record: &UserRecord, now_millis: i64) -> Result<Item> {
@@ -81,7 +81,7 @@ fn item(tenant: &TenantKey, account_id: &str, version: u64, record: &UserRecord,
         updated_by: None,
         due: None,
         expires_at: None,
-        body: serde_json::to_value(record).map_err(Error::internal)?,
+        body: Body::of(&record)?,
     })
 }
 

@@ -6,10 +6,11 @@
 //! are plain code over this trait.
 
 use async_trait::async_trait;
-use serde_json::Value;
 
 use crate::kernel::error::{Error, Result};
 use crate::kernel::tenant_key::TenantKey;
+
+pub use super::item_body::Body;
 
 /// DynamoDB caps an item at 400 KB; the body gets 350 KB so keys and attributes always fit.
 pub const MAX_BODY_BYTES: usize = 350 * 1024;
@@ -34,7 +35,7 @@ pub struct Item {
     pub due: Option<Due>,
     /// Unix seconds after which the item no longer exists for readers (DynamoDB TTL attribute).
     pub expires_at: Option<i64>,
-    pub body: Value,
+    pub body: Body,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,7 +174,7 @@ pub(crate) fn check_writes(writes: &[Write]) -> Result<()> {
             return Err(Error::internal(format!("a check of {sk} without a condition")));
         }
         if let Write::Put { item, .. } = write {
-            let size = serde_json::to_vec(&item.body).map_err(Error::internal)?.len();
+            let size = item.body.len();
             if size > MAX_BODY_BYTES {
                 return Err(Error::too_large(format!(
                     "The item is {size} bytes; the limit is {MAX_BODY_BYTES} bytes."

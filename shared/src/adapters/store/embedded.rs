@@ -13,7 +13,7 @@ use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::store::{
-    Condition, Due, DueEntry, Item, ItemStore, Page, PageRequest, Write, check_batch, check_page, check_sort_key,
+    Body, Condition, Due, DueEntry, Item, ItemStore, Page, PageRequest, Write, check_batch, check_page, check_sort_key,
     check_writes, is_live, write_conflict,
 };
 
@@ -33,7 +33,7 @@ struct Record {
     due: Option<(String, i64)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ttl: Option<i64>,
-    body: serde_json::Value,
+    body: Body,
 }
 
 impl Record {

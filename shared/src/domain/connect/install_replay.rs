@@ -49,7 +49,7 @@ pub async fn claim(data: &Data, token: &str, exp: i64, body: &[u8]) -> Result<()
     retry_conflicts(|| async {
         let now = data.clock.now_secs();
         if let Some(seen) = data.store.get(&tenant, &sk, now).await? {
-            return match seen.body["body"].as_str() {
+            return match seen.body.field::<String>("body") {
                 Some(hash) if hash == body_hash => Ok(()),
                 _ => Err(reused()),
             };
@@ -63,7 +63,7 @@ pub async fn claim(data: &Data, token: &str, exp: i64, body: &[u8]) -> Result<()
             due: None,
             // The token is refused from `exp + LEEWAY_SECS` on (`jwt::check_expiry`): so is the item.
             expires_at: Some(exp.saturating_add(LEEWAY_SECS as i64)),
-            body: json!({ "body": body_hash }),
+            body: json!({ "body": body_hash }).into(),
         };
         data.store.transact(vec![Write::Put { item, condition: Condition::Absent }], now).await
     })

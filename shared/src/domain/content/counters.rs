@@ -24,7 +24,7 @@ use crate::domain::records::Editor;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
-use crate::ports::store::{Condition, Item, ItemStore, MAX_PAGE_SIZE, PageRequest, Write};
+use crate::ports::store::{Body, Condition, Item, ItemStore, MAX_PAGE_SIZE, PageRequest, Write};
 
 /// The items a tenant's counters are spread over, the home item included: writers of one tenant
 /// that move counters at once meet on one item about `1 / (SHARDS - 1)` as often as with one.
@@ -66,7 +66,7 @@ impl Counters {
 }
 
 fn decode(item: &Item) -> Result<Counters> {
-    serde_json::from_value(item.body.clone()).map_err(|e| Error::internal(format!("counters: {e}")))
+    item.body.decode().map_err(|e| Error::internal(format!("counters: {e}")))
 }
 
 /// Every counters item of `tenant` (at most [`SHARDS`]).
@@ -143,7 +143,7 @@ fn put(editor: &Editor, sk: String, counts: Counters, version: Option<u64>, now_
         updated_by: None,
         due: None,
         expires_at: None,
-        body: serde_json::to_value(counts).map_err(Error::internal)?,
+        body: Body::of(&counts)?,
     };
     let condition = version.map_or(Condition::Absent, Condition::Version);
     Ok(Write::Put { item, condition })
@@ -200,7 +200,7 @@ mod tests {
         match home.change(&editor(), one_site, 0).expect("home") {
             Write::Put { item, condition } => {
                 assert_eq!((item.sk.as_str(), item.version, condition), (keys::COUNTERS, 1, Condition::Absent));
-                assert_eq!(item.body["sites"], 5);
+                assert_eq!(item.body.field::<u64>("sites"), Some(5));
             }
             other => panic!("{other:?}"),
         }
@@ -212,7 +212,7 @@ mod tests {
         match shard(3, Counters { spaces: 2, ..Counters::default() }).change(&editor(), one_space, 0).expect("shard") {
             Write::Put { item, condition } => {
                 assert_eq!((item.sk.as_str(), item.version, condition), ("COUNTERS#03", 3, Condition::Version(2)));
-                assert_eq!(item.body["spaces"], 3);
+                assert_eq!(item.body.field::<u64>("spaces"), Some(3));
             }
             other => panic!("{other:?}"),
         }

@@ -34,7 +34,7 @@ use crate::kernel::error::{Error, Result};
 use crate::kernel::ids::is_ulid;
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
-use crate::ports::store::{Condition, Item, MAX_PAGE_SIZE, PageRequest, Write};
+use crate::ports::store::{Body, Condition, Item, MAX_PAGE_SIZE, PageRequest, Write};
 
 pub const FORMAT: &str = "canopy-export";
 /// Bumped when a section changes shape; imports of newer documents are refused.
@@ -108,7 +108,7 @@ pub struct ExportDocument {
 }
 
 fn decode<M: DeserializeOwned>(item: &Item) -> Result<M> {
-    serde_json::from_value(item.body.clone()).map_err(|e| Error::internal(format!("stored {}: {e}", item.sk)))
+    item.body.decode().map_err(|e| Error::internal(format!("stored {}: {e}", item.sk)))
 }
 
 fn raw(item: &Item) -> Value {
@@ -236,7 +236,13 @@ pub struct ImportReport {
 struct Planned {
     section: &'static str,
     sk: String,
-    body: Value,
+    body: Body,
+}
+
+/// Equal as JSON, key order aside: bodies stored before the store kept JSON text have their keys
+/// sorted, the model writes them in field order.
+fn same_json(stored: &Body, planned: &Body) -> Result<bool> {
+    Ok(stored == planned || stored.to_value()? == planned.to_value()?)
 }
 
 fn invalid_entry(section: &str, index: usize, problem: impl std::fmt::Display) -> Error {
@@ -251,8 +257,7 @@ fn plan_entry<M: ContentModel>(
     plan: &mut Vec<Planned>,
 ) -> Result<()> {
     data.validate().map_err(|e| invalid_entry(section, index, e))?;
-    let body = serde_json::to_value(data).map_err(Error::internal)?;
-    plan.push(Planned { section, sk, body });
+    plan.push(Planned { section, sk, body: Body::of(data)? });
     Ok(())
 }
 
@@ -420,7 +425,7 @@ pub async fn import(ctx: &Data, editor: &Editor, doc: &ExportDocument, dry_run: 
                 *report.created.entry(planned.section).or_default() += 1;
                 (1, Condition::Absent)
             }
-            Some(item) if item.body == planned.body => {
+            Some(item) if same_json(&item.body, &planned.body)? => {
                 *report.unchanged.entry(planned.section).or_default() += 1;
                 continue;
             }

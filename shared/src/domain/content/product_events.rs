@@ -25,7 +25,7 @@ use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
-use crate::ports::store::{Condition, Item, Write, retry_conflicts};
+use crate::ports::store::{Body, Condition, Item, Write, retry_conflicts};
 
 /// A marker saying a page is current again outlives any retry of the events before it by far;
 /// then it expires (a marker saying a page or space is gone stays while the tenant does).
@@ -147,7 +147,7 @@ pub async fn apply(ctx: &Data, tenant: &TenantKey, event: &ProductEvent, at_mill
             updated_by: None,
             due: None,
             expires_at,
-            body: serde_json::to_value(&marker).map_err(Error::internal)?,
+            body: Body::of(&marker)?,
         };
         let condition = existing.as_ref().map_or(Condition::Absent, |i| Condition::Version(i.version));
         let mut writes = vec![Write::Put { item, condition }];
@@ -165,7 +165,7 @@ pub async fn apply(ctx: &Data, tenant: &TenantKey, event: &ProductEvent, at_mill
 }
 
 fn marker_of(item: &Item) -> Result<Marker> {
-    serde_json::from_value(item.body.clone()).map_err(|e| Error::internal(format!("product marker: {e}")))
+    item.body.decode().map_err(|e| Error::internal(format!("product marker: {e}")))
 }
 
 /// The page's metadata to the trash, if Canopy holds any (the product is the remover: no editor).
@@ -182,7 +182,7 @@ async fn restore_metadata(ctx: &Data, tenant: &TenantKey, page_id: &str) -> Resu
     let sk = format!("{}{page_id}", keys::PAGE_PREFIX);
     let now_secs = ctx.clock.now_secs();
     let Some(trash) = ctx.store.get(tenant, &keys::trash(&sk), now_secs).await? else { return Ok(Vec::new()) };
-    let entry: TrashEntry = serde_json::from_value(trash.body.clone()).map_err(Error::internal)?;
+    let entry: TrashEntry = trash.body.decode().map_err(Error::internal)?;
     if entry.cause.is_none() || ctx.store.get(tenant, &sk, now_secs).await?.is_some() {
         return Ok(Vec::new());
     }

@@ -2,14 +2,15 @@
 //! and the announcements and promoted searches active now — read with one store query.
 
 use serde::Serialize;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::model::ContentModel;
 use super::model::announcement::Announcement;
+use super::model::layout::Layout;
 use super::model::navigation::Navigation;
 use super::model::promoted_search::PromotedSearch;
 use super::model::site::Site;
+use super::model::theme::Theme;
 use super::sites::{Snapshot, check_site_id};
 use crate::domain::access::{Seen, View};
 use crate::domain::data::Data;
@@ -17,18 +18,26 @@ use crate::domain::records::{Stored, decode, not_found};
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
-use crate::ports::store::{MAX_PAGE_SIZE, PageRequest};
+use crate::ports::store::{Item, MAX_PAGE_SIZE, PageRequest};
 
 /// A copy of a theme or layout taken when the site named it: the source's id and version.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SnapshotView {
+pub struct SnapshotView<M> {
     pub id: String,
     /// The source's version: administrators only (a visitor is not told other items' versions).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
     #[serde(flatten)]
-    pub data: Value,
+    pub data: M,
+}
+
+impl<M: serde::de::DeserializeOwned> SnapshotView<M> {
+    /// The snapshot item decoded straight into its model.
+    fn decode(item: &Item) -> Result<Self> {
+        let snapshot: Snapshot<M> = item.body.decode().map_err(Error::internal)?;
+        Ok(Self { id: snapshot.source_id, version: Some(snapshot.source_version), data: snapshot.data })
+    }
 }
 
 /// The config as one caller sees it (`http::schema::SiteConfigSchema` is its documented shape).
@@ -36,8 +45,8 @@ pub struct SnapshotView {
 #[serde(rename_all = "camelCase")]
 struct SiteConfig<'a> {
     site: Seen<'a, Site>,
-    theme: Option<&'a SnapshotView>,
-    home_layout: Option<&'a SnapshotView>,
+    theme: Option<&'a SnapshotView<Theme>>,
+    home_layout: Option<&'a SnapshotView<Layout>>,
     navigation: Option<&'a Navigation>,
     announcements: Vec<Seen<'a, Announcement>>,
     promoted_searches: Vec<Seen<'a, PromotedSearch>>,
@@ -55,8 +64,8 @@ pub struct RenderedConfig {
 #[derive(Debug)]
 pub struct ConfigParts {
     pub site: Stored<Site>,
-    theme: Option<SnapshotView>,
-    home_layout: Option<SnapshotView>,
+    theme: Option<SnapshotView<Theme>>,
+    home_layout: Option<SnapshotView<Layout>>,
     navigation: Option<Navigation>,
     announcements: Vec<Stored<Announcement>>,
     promoted_searches: Vec<Stored<PromotedSearch>>,
@@ -86,11 +95,10 @@ pub async fn load(ctx: &Data, tenant: &TenantKey, site_id: &str) -> Result<Confi
             site = Some(decode::<Site>(item, site_id)?);
         } else if sk == nav_sk {
             navigation = Some(decode::<Navigation>(item, site_id)?.data);
-        } else if sk == theme_sk || sk == home_sk {
-            let snapshot: Snapshot = serde_json::from_value(item.body).map_err(Error::internal)?;
-            let view =
-                SnapshotView { id: snapshot.source_id, version: Some(snapshot.source_version), data: snapshot.data };
-            if sk == theme_sk { theme = Some(view) } else { home_layout = Some(view) }
+        } else if sk == theme_sk {
+            theme = Some(SnapshotView::decode(&item)?);
+        } else if sk == home_sk {
+            home_layout = Some(SnapshotView::decode(&item)?);
         } else if let Some(id) = sk.strip_prefix(&ann_prefix) {
             announcements.push(decode::<Announcement>(item, id)?);
         } else if let Some(id) = sk.strip_prefix(&search_prefix) {
@@ -108,8 +116,10 @@ impl ConfigParts {
     pub fn render(mut self, view: View) -> Result<RenderedConfig> {
         let now = self.now;
         if !view.is_admin() {
-            for snapshot in [&mut self.theme, &mut self.home_layout].into_iter().flatten() {
-                snapshot.version = None;
+            let versions =
+                [self.theme.as_mut().map(|s| &mut s.version), self.home_layout.as_mut().map(|s| &mut s.version)];
+            for version in versions.into_iter().flatten() {
+                *version = None;
             }
         }
         let config = SiteConfig {

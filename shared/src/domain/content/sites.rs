@@ -2,7 +2,6 @@
 //! counters and the theme/home-layout snapshots kept in step in the same transaction.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::counters::{self, Counters};
 use super::model::ContentModel;
@@ -14,7 +13,7 @@ use crate::kernel::error::{Error, Result};
 use crate::kernel::ids;
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
-use crate::ports::store::{Condition, Item, Page, Write, retry_conflicts};
+use crate::ports::store::{Body, Condition, Item, Page, Write, retry_conflicts};
 
 /// Sites per tenant. A theme or layout update rewrites the snapshot of every site using it in
 /// one transaction (a put and a check per site): 40 sites keep that under DynamoDB's 100.
@@ -23,10 +22,10 @@ pub const MAX_SITES_PER_TENANT: i64 = 40;
 /// What a site's snapshot of its theme or home layout holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Snapshot {
+pub struct Snapshot<D = Body> {
     pub source_id: String,
     pub source_version: u64,
-    pub data: Value,
+    pub data: D,
 }
 
 /// The two library kinds a site points at.
@@ -142,7 +141,7 @@ pub fn snapshot_item(
         updated_by: None,
         due: None,
         expires_at: None,
-        body: serde_json::to_value(snapshot).map_err(Error::internal)?,
+        body: Body::of(&snapshot)?,
     })
 }
 
@@ -221,7 +220,7 @@ pub async fn delete(ctx: &Data, editor: &Editor, id: &str, if_match: Option<u64>
     retry_conflicts(|| async {
         let item = read_item(ctx, &editor.tenant, id).await?;
         check_if_match(if_match, item.version)?;
-        let site: Site = serde_json::from_value(item.body.clone()).map_err(Error::internal)?;
+        let site: Site = item.body.decode().map_err(Error::internal)?;
         let now = ctx.clock.now_millis();
         let mut writes = records::trash_writes(editor, Site::KIND, &item, now)?;
         writes.push(Write::Delete {

@@ -14,7 +14,7 @@ use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
-use crate::ports::store::{Condition, Item, Page, PageRequest, Write, retry_conflicts};
+use crate::ports::store::{Body, Condition, Item, Page, PageRequest, Write, retry_conflicts};
 
 /// A trash entry as listed: the id to restore it by, what it was, and when it goes for good.
 #[derive(Debug, Serialize)]
@@ -29,7 +29,7 @@ pub struct TrashView {
     /// Set when the product removed it (`page_trashed`, …), not an editor.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
-    pub item: serde_json::Value,
+    pub item: Body,
 }
 
 /// Trash ids are the original sort key, base64url-encoded: opaque, and only ever looked up
@@ -48,8 +48,7 @@ fn original_sk(trash_id: &str) -> Result<String> {
 }
 
 fn view(item: Item) -> Result<TrashView> {
-    let entry: TrashEntry =
-        serde_json::from_value(item.body).map_err(|e| Error::internal(format!("trash entry: {e}")))?;
+    let entry: TrashEntry = item.body.decode().map_err(|e| Error::internal(format!("trash entry: {e}")))?;
     Ok(TrashView {
         id: trash_id(&entry.original_sk),
         kind: entry.kind,
@@ -82,7 +81,7 @@ pub async fn restore(ctx: &Data, editor: &Editor, id: &str) -> Result<String> {
         let now_secs = ctx.clock.now_secs();
         let trash =
             ctx.store.get(&editor.tenant, &trash_sk, now_secs).await?.ok_or_else(|| not_found("trash entry"))?;
-        let entry: TrashEntry = serde_json::from_value(trash.body.clone()).map_err(Error::internal)?;
+        let entry: TrashEntry = trash.body.decode().map_err(Error::internal)?;
         if ctx.store.get(&editor.tenant, &original, now_secs).await?.is_some() {
             return Err(Error::conflict("restore_conflict", "An item with this key exists again; delete it first."));
         }
@@ -105,7 +104,7 @@ pub async fn restore(ctx: &Data, editor: &Editor, id: &str) -> Result<String> {
         };
         let site_child = original.strip_prefix("SITE#").and_then(|rest| rest.split_once('#'));
         if let Some(site_id) = original.strip_prefix("SITE#").filter(|rest| !rest.contains('#')) {
-            let site: Site = serde_json::from_value(entry.body.clone()).map_err(Error::internal)?;
+            let site: Site = entry.body.decode().map_err(Error::internal)?;
             writes.extend(sites::restore_writes(ctx, editor, site_id, site, entry.version + 1).await?);
         } else if let Some((site_id, _)) = site_child {
             let site = sites::read_item(ctx, &editor.tenant, site_id)

@@ -15,7 +15,7 @@
 pub mod model;
 
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 pub use model::{Feedback, FeedbackView, Submission};
 
@@ -29,7 +29,7 @@ use crate::kernel::error::{Error, Result};
 use crate::kernel::ids;
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
-use crate::ports::store::{Condition, Item, MAX_PAGE_SIZE, Page, PageRequest, Write, retry_conflicts};
+use crate::ports::store::{Body, Condition, Item, MAX_PAGE_SIZE, Page, PageRequest, Write, retry_conflicts};
 
 /// Trash `kind` of deleted feedback.
 pub const FEEDBACK_KIND: &str = "feedback";
@@ -67,7 +67,7 @@ fn id_of(sk: &str) -> &str {
 }
 
 fn decode(item: &Item) -> Result<Feedback> {
-    serde_json::from_value(item.body.clone()).map_err(|e| Error::internal(format!("feedback {}: {e}", item.sk)))
+    item.body.decode().map_err(|e| Error::internal(format!("feedback {}: {e}", item.sk)))
 }
 
 fn view(item: &Item) -> Result<FeedbackView> {
@@ -93,7 +93,7 @@ pub async fn submit(
         Some(account_id) => (USER_LIMIT, Caller::User(account_id)),
         None => (ANONYMOUS_LIMIT, Caller::Anonymous),
     };
-    let body = serde_json::to_value(&feedback).map_err(Error::internal)?;
+    let body = Body::of(&feedback)?;
     retry_conflicts(|| async {
         let mut writes = Vec::new();
         if let Some(site_id) = &feedback.site_id {
@@ -129,7 +129,7 @@ pub async fn submit(
                 updated_by: None,
                 due: None,
                 expires_at: None,
-                body: json!({"feedbackId": id}),
+                body: json!({"feedbackId": id}).into(),
             };
             writes.push(Write::Put { item: pointer, condition: Condition::None });
         }
@@ -292,24 +292,26 @@ async fn erase_one_contact(
 
 /// Drops `contact` from a feedback item or from the feedback inside a trash entry.
 fn scrub(item: &mut Item, account_id: &str) -> Result<bool> {
-    let is_trash = item.sk.starts_with(keys::TRASH_PREFIX);
-    let mut entry = if is_trash {
-        Some(serde_json::from_value::<TrashEntry>(item.body.clone()).map_err(Error::internal)?)
+    if item.sk.starts_with(keys::TRASH_PREFIX) {
+        let mut entry = item.body.decode::<TrashEntry>().map_err(Error::internal)?;
+        let Some(body) = without_contact(&entry.body, account_id)? else { return Ok(false) };
+        entry.body = body;
+        item.body = Body::of(&entry)?;
     } else {
-        None
-    };
-    let body = match &mut entry {
-        Some(entry) => &mut entry.body,
-        None => &mut item.body,
-    };
-    let holds = body.get("contact").and_then(|c| c.as_str()) == Some(account_id);
-    if holds && let Some(fields) = body.as_object_mut() {
-        fields.remove("contact");
+        let Some(body) = without_contact(&item.body, account_id)? else { return Ok(false) };
+        item.body = body;
     }
-    if let Some(entry) = entry {
-        item.body = serde_json::to_value(entry).map_err(Error::internal)?;
+    Ok(true)
+}
+
+/// The feedback body without its `contact`, when that is `account_id`.
+fn without_contact(body: &Body, account_id: &str) -> Result<Option<Body>> {
+    let Value::Object(mut fields) = body.to_value()? else { return Ok(None) };
+    if fields.get("contact").and_then(Value::as_str) != Some(account_id) {
+        return Ok(None);
     }
-    Ok(holds)
+    fields.remove("contact");
+    Body::of(&fields).map(Some)
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use crate::kernel::ids;
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
 use crate::ports::media::{DownloadHeaders, ObjectKey, PresignedUpload};
-use crate::ports::store::{Condition, Due, Item, MAX_PAGE_SIZE, Page, PageRequest, Write, retry_conflicts};
+use crate::ports::store::{Body, Condition, Due, Item, MAX_PAGE_SIZE, Page, PageRequest, Write, retry_conflicts};
 
 /// Upload URLs are for a browser about to send the bytes: a short life limits replay.
 pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(300);
@@ -157,13 +157,13 @@ fn media_sk(id: &str) -> String {
 }
 
 fn decode(item: &Item) -> Result<MediaRecord> {
-    serde_json::from_value(item.body.clone()).map_err(|e| Error::internal(format!("media record: {e}")))
+    item.body.decode().map_err(|e| Error::internal(format!("media record: {e}")))
 }
 
 async fn read_usage(state: &Stack, tenant: &TenantKey) -> Result<(Usage, Option<u64>)> {
     match state.store.get(tenant, keys::MEDIA_USAGE, state.clock.now_secs()).await? {
         None => Ok((Usage::default(), None)),
-        Some(item) => Ok((serde_json::from_value(item.body).map_err(Error::internal)?, Some(item.version))),
+        Some(item) => Ok((item.body.decode().map_err(Error::internal)?, Some(item.version))),
     }
 }
 
@@ -176,7 +176,7 @@ fn usage_write(tenant: &TenantKey, usage: Usage, version: Option<u64>, now_milli
         updated_by: None,
         due: None,
         expires_at: None,
-        body: serde_json::to_value(usage).map_err(Error::internal)?,
+        body: Body::of(&usage)?,
     };
     Ok(Write::Put { item, condition: version.map_or(Condition::Absent, Condition::Version) })
 }
@@ -252,7 +252,7 @@ pub async fn create_upload(state: &Stack, editor: &Editor, request: UploadReques
             updated_by: editor.account_id.clone(),
             due: Some(Due { kind: keys::MEDIA_PENDING_DUE_KIND.into(), at: now.div_euclid(1000) + PENDING_TTL_SECS }),
             expires_at: None,
-            body: serde_json::to_value(&record).map_err(Error::internal)?,
+            body: Body::of(&record)?,
         };
         let writes =
             vec![Write::Put { item, condition: Condition::Absent }, usage_write(&editor.tenant, next, version, now)?];
@@ -339,7 +339,7 @@ pub async fn complete(state: &Stack, editor: &Editor, id: &str) -> Result<MediaV
             updated_at: now,
             updated_by: editor.account_id.clone(),
             due: None,
-            body: serde_json::to_value(&ready).map_err(Error::internal)?,
+            body: Body::of(&ready)?,
             ..item.clone()
         };
         let writes = vec![
@@ -402,7 +402,7 @@ fn upload_sweep_write(tenant: &TenantKey, id: &str, upload: &ObjectKey, now_mill
         updated_by: None,
         due: Some(Due { kind: keys::MEDIA_UPLOAD_DUE_KIND.into(), at: url_expired_at }),
         expires_at: None,
-        body: serde_json::json!({ "objectKey": upload.as_str() }),
+        body: serde_json::json!({ "objectKey": upload.as_str() }).into(),
     };
     Ok(Write::Put { item, condition: Condition::None })
 }
@@ -411,9 +411,10 @@ fn upload_sweep_write(tenant: &TenantKey, id: &str, upload: &ObjectKey, now_mill
 /// then the marker. Answers whether the marker was there.
 pub async fn sweep_upload(state: &Stack, tenant: &TenantKey, sk: &str) -> Result<bool> {
     let Some(item) = state.store.get(tenant, sk, state.clock.now_secs()).await? else { return Ok(false) };
-    let key = item.body["objectKey"]
-        .as_str()
-        .and_then(|key| ObjectKey::recorded(tenant, key))
+    let key = item
+        .body
+        .field::<String>("objectKey")
+        .and_then(|key| ObjectKey::recorded(tenant, &key))
         .ok_or_else(|| Error::internal(format!("upload sweep marker {sk} names no object of its tenant")))?;
     state.media.delete(&key).await?;
     let delete =
@@ -427,7 +428,7 @@ pub async fn sweep_upload(state: &Stack, tenant: &TenantKey, sk: &str) -> Result
 /// The object a media record points at (the residency copy moves it with the record).
 pub fn object_of(item: &Item) -> Option<ObjectKey> {
     item.sk.strip_prefix(keys::MEDIA_PREFIX)?;
-    ObjectKey::recorded(&item.tenant, item.body.get("objectKey")?.as_str()?)
+    ObjectKey::recorded(&item.tenant, &item.body.field::<String>("objectKey")?)
 }
 
 fn extension(content_type: &str) -> &'static str {

@@ -19,7 +19,9 @@ use crate::domain::data::Data;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
-use crate::ports::store::{Condition, Item, MAX_PAGE_SIZE, MAX_SORT_KEY_BYTES, PageRequest, Write, retry_conflicts};
+use crate::ports::store::{
+    Body, Condition, Item, MAX_PAGE_SIZE, MAX_SORT_KEY_BYTES, PageRequest, Write, retry_conflicts,
+};
 
 /// The trash entry's field naming who deleted the item (`content::records::TrashEntry`).
 const DELETED_BY: &str = "deletedBy";
@@ -27,9 +29,11 @@ const DELETED_BY: &str = "deletedBy";
 const BACKFILL_BATCH: usize = 25;
 
 /// The accounts an item names, as editor or deleter, without repeats.
-pub fn named_in(item: &Item) -> Vec<&str> {
-    let mut names: Vec<&str> = item.updated_by.as_deref().into_iter().collect();
-    if let Some(deleter) = item.body.get(DELETED_BY).and_then(Value::as_str)
+pub fn named_in(item: &Item) -> Vec<String> {
+    let mut names: Vec<String> = item.updated_by.iter().cloned().collect();
+    // Only a trash entry names a deleter: other bodies are not parsed on every write.
+    if item.sk.starts_with(keys::TRASH_PREFIX)
+        && let Some(deleter) = item.body.field::<String>(DELETED_BY)
         && !names.contains(&deleter)
     {
         names.push(deleter);
@@ -54,7 +58,7 @@ fn pointer_item(tenant: &TenantKey, account_id: &str, item: &Item) -> Result<Ite
         updated_by: None,
         due: None,
         expires_at: None,
-        body: json!({}),
+        body: json!({}).into(),
     })
 }
 
@@ -68,7 +72,7 @@ pub fn index(writes: &mut Vec<Write>) -> Result<()> {
             continue;
         }
         for account_id in named_in(item) {
-            let pointer = pointer_item(&item.tenant, account_id, item)?;
+            let pointer = pointer_item(&item.tenant, &account_id, item)?;
             let taken = writes.iter().chain(pointers.iter()).any(|w: &Write| w.target() == (&item.tenant, &pointer.sk));
             if !taken {
                 pointers.push(Write::Put { item: pointer, condition: Condition::None });
@@ -86,7 +90,7 @@ pub fn unindex(item: &Item) -> Result<Vec<Write>> {
         .map(|account_id| {
             Ok(Write::Delete {
                 tenant: item.tenant.clone(),
-                sk: pointer_sk(account_id, &item.sk)?,
+                sk: pointer_sk(&account_id, &item.sk)?,
                 condition: Condition::None,
             })
         })
@@ -114,7 +118,7 @@ pub async fn forget_editor(ctx: &Data, tenant: &TenantKey, account_id: &str) -> 
 }
 
 fn names(item: &Item, account_id: &str) -> bool {
-    named_in(item).contains(&account_id)
+    named_in(item).iter().any(|name| name == account_id)
 }
 
 /// One pointer: the item, re-read so that a concurrent write is neither lost nor left naming the
@@ -131,10 +135,12 @@ async fn forget_in(ctx: &Data, tenant: &TenantKey, pointer: &str, sk: &str, acco
         if item.updated_by.as_deref() == Some(account_id) {
             item.updated_by = None;
         }
-        if let Some(body) = item.body.as_object_mut()
-            && body.get(DELETED_BY).and_then(Value::as_str) == Some(account_id)
+        if item.sk.starts_with(keys::TRASH_PREFIX)
+            && item.body.field::<String>(DELETED_BY).as_deref() == Some(account_id)
+            && let Value::Object(mut body) = item.body.to_value()?
         {
             body.remove(DELETED_BY);
+            item.body = Body::of(&body)?;
         }
         let write = Write::Put { item, condition: Condition::Version(version) };
         ctx.store.transact(vec![write, drop_pointer], ctx.clock.now_secs()).await?;
@@ -154,7 +160,7 @@ pub async fn index_existing(ctx: &Data, tenant: &TenantKey) -> Result<u32> {
         let mut batch = Vec::new();
         for item in page.items.iter().filter(|item| !item.sk.starts_with(keys::EDITOR_PREFIX)) {
             for account_id in named_in(item) {
-                batch.push(Write::Put { item: pointer_item(tenant, account_id, item)?, condition: Condition::None });
+                batch.push(Write::Put { item: pointer_item(tenant, &account_id, item)?, condition: Condition::None });
             }
         }
         for chunk in batch.chunks(BACKFILL_BATCH) {

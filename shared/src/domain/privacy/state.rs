@@ -9,7 +9,7 @@ use crate::domain::data::Data;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
-use crate::ports::store::{Condition, Due, Item, Write};
+use crate::ports::store::{Body, Condition, Due, Item, Write};
 
 /// Atlassian's default reporting cycle when no `Cycle-Period` was received yet.
 pub const DEFAULT_CYCLE_SECS: i64 = 7 * 86_400;
@@ -61,7 +61,7 @@ pub async fn load(ctx: &Data, tenant: &TenantKey) -> Result<Option<(ReportState,
     let Some(item) = ctx.store.get(tenant, keys::PRIVACY_REPORT, ctx.clock.now_secs()).await? else {
         return Ok(None);
     };
-    let report = serde_json::from_value(item.body).map_err(|e| Error::internal(format!("privacy state: {e}")))?;
+    let report = item.body.decode().map_err(|e| Error::internal(format!("privacy state: {e}")))?;
     Ok(Some((report, item.version)))
 }
 
@@ -75,7 +75,7 @@ pub fn save(tenant: &TenantKey, report: &ReportState, version: Option<u64>, now_
         updated_by: None,
         due: Some(Due { kind: keys::PRIVACY_REPORT_DUE_KIND.into(), at: report.next_due_at }),
         expires_at: None,
-        body: serde_json::to_value(report).map_err(Error::internal)?,
+        body: Body::of(&report)?,
     };
     Ok(Write::Put { item, condition: version.map_or(Condition::Absent, Condition::Version) })
 }

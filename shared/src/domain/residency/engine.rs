@@ -276,7 +276,7 @@ fn freeze_marker(state: &Stack, tenant: &TenantKey, frozen: bool, migration: &Mi
         updated_by: None,
         due: None,
         expires_at: None,
-        body: serde_json::json!({ "migration": migration.id }),
+        body: serde_json::json!({ "migration": migration.id }).into(),
     };
     Write::Put { item, condition: Condition::None }
 }

@@ -126,7 +126,7 @@ mod tests {
             updated_by: None,
             due: None,
             expires_at: None,
-            body: serde_json::json!({}),
+            body: serde_json::json!({}).into(),
         };
         Write::Put { item, condition: Condition::None }
     }

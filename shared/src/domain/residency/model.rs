@@ -9,7 +9,7 @@ use crate::domain::tenants::Tenant;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
-use crate::ports::store::{Condition, Due, Item, Write};
+use crate::ports::store::{Body, Condition, Due, Item, Write};
 
 /// How long the source copy is kept (read-only, unreachable but for rollback) after a switch.
 pub const ROLLBACK_WINDOW_SECS: i64 = 7 * 86_400;
@@ -125,19 +125,15 @@ pub fn read_only_error() -> Error {
     Error::ReadOnly { retry_after_secs: READ_ONLY_RETRY_AFTER_SECS }
 }
 
-fn encode(migration: &Migration) -> Result<serde_json::Value> {
-    serde_json::to_value(migration).map_err(Error::internal)
-}
-
 pub(super) async fn load_in(region: &Region, tenant: &TenantKey, now: i64) -> Result<Option<(Migration, u64)>> {
     let Some(item) = region.store.get(tenant, keys::RESIDENCY, now).await? else { return Ok(None) };
-    let migration = serde_json::from_value(item.body).map_err(|e| Error::internal(format!("residency: {e}")))?;
+    let migration = item.body.decode().map_err(|e| Error::internal(format!("residency: {e}")))?;
     Ok(Some((migration, item.version)))
 }
 
 pub(super) async fn load_tenant_in(region: &Region, tenant: &TenantKey, now: i64) -> Result<Option<(Tenant, Item)>> {
     let Some(item) = region.store.get(tenant, keys::TENANT_RECORD, now).await? else { return Ok(None) };
-    let record = serde_json::from_value(item.body.clone()).map_err(|e| Error::internal(format!("tenant: {e}")))?;
+    let record = item.body.decode().map_err(|e| Error::internal(format!("tenant: {e}")))?;
     Ok(Some((record, item)))
 }
 
@@ -150,7 +146,7 @@ pub(super) fn residency_item(state: &Stack, tenant: &TenantKey, migration: &Migr
         updated_by: None,
         due: migration.phase.in_flight().then(|| Due { kind: keys::RESIDENCY_DUE_KIND.into(), at: 0 }),
         expires_at: None,
-        body: encode(migration)?,
+        body: Body::of(migration)?,
     })
 }
 
@@ -182,6 +178,6 @@ pub(super) fn tenant_item(
         updated_by: None,
         due,
         expires_at: None,
-        body: serde_json::to_value(record).map_err(Error::internal)?,
+        body: Body::of(&record)?,
     })
 }

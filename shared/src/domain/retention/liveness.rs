@@ -14,7 +14,7 @@ use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::keys::REGISTRY_DUE_KIND;
 use crate::kernel::tenant_key::TenantKey;
-use crate::ports::store::{Condition, Item, PageRequest, Write};
+use crate::ports::store::{Body, Condition, Item, PageRequest, Write};
 
 /// A site is asked at most this often.
 pub const CHECK_INTERVAL_SECS: i64 = 86_400;
@@ -91,9 +91,7 @@ async fn check_one(
     let now = ctx.clock.now_secs();
     let stored = ctx.store.get(key, keys::LIVENESS, now).await?;
     let (mut liveness, version) = match &stored {
-        Some(item) => {
-            (serde_json::from_value::<Liveness>(item.body.clone()).map_err(Error::internal)?, Some(item.version))
-        }
+        Some(item) => (item.body.decode::<Liveness>().map_err(Error::internal)?, Some(item.version)),
         None => (Liveness::default(), None),
     };
     if stored.is_some() && now - liveness.checked_at < CHECK_INTERVAL_SECS {
@@ -132,7 +130,7 @@ async fn check_one(
         updated_by: None,
         due: None,
         expires_at: None,
-        body: serde_json::to_value(&liveness).map_err(Error::internal)?,
+        body: Body::of(&liveness)?,
     };
     let condition = version.map_or(Condition::Absent, Condition::Version);
     match ctx.store.transact(vec![Write::Put { item, condition }], now).await {

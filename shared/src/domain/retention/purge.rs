@@ -16,7 +16,7 @@ use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
-use crate::ports::store::{Condition, Item, MAX_BATCH_DELETES, MAX_PAGE_SIZE, PageRequest, Write};
+use crate::ports::store::{Body, Condition, Item, MAX_BATCH_DELETES, MAX_PAGE_SIZE, PageRequest, Write};
 
 /// BatchWriteItem calls in flight at once during a purge.
 pub const PARALLEL_BATCHES: usize = 8;
@@ -79,7 +79,7 @@ fn marker_item(tenant: &TenantKey, marker: &Marker, version: u64, now: i64) -> R
         updated_by: None,
         due: None,
         expires_at: None,
-        body: serde_json::to_value(marker).map_err(Error::internal)?,
+        body: Body::of(&marker)?,
     })
 }
 
@@ -95,12 +95,12 @@ pub async fn purge_tenant(
     let Some(record_item) = state.store.get(tenant, keys::TENANT_RECORD, now_secs).await? else {
         return Ok(Outcome::Skipped);
     };
-    let record: tenants::Tenant = serde_json::from_value(record_item.body.clone()).map_err(Error::internal)?;
+    let record: tenants::Tenant = record_item.body.decode().map_err(Error::internal)?;
     if reason == Reason::Uninstalled && record.state != TenantState::Uninstalled {
         return Ok(Outcome::Skipped);
     }
     let (mut marker, marker_version) = match state.store.get(tenant, keys::PURGE, now_secs).await? {
-        Some(item) => (serde_json::from_value::<Marker>(item.body).map_err(Error::internal)?, item.version),
+        Some(item) => (item.body.decode::<Marker>().map_err(Error::internal)?, item.version),
         None => {
             let marker = Marker { started_at: state.clock.now_millis(), ..Marker::default() };
             let start = vec![
@@ -184,7 +184,7 @@ pub async fn purge_tenant(
         updated_by: None,
         due: None,
         expires_at: None,
-        body: serde_json::to_value(&receipt).map_err(Error::internal)?,
+        body: Body::of(&receipt)?,
     };
     let mut finish = vec![
         Write::Put { item: receipt_item, condition: Condition::Absent },
@@ -226,10 +226,7 @@ pub async fn receipts(state: &Stack, limit: u32, after: Option<String>) -> Resul
         .store
         .query(&keys::operator_tenant(), keys::RECEIPT_PREFIX, PageRequest { limit, after }, state.clock.now_secs())
         .await?;
-    let items = page
-        .items
-        .into_iter()
-        .map(|i| serde_json::from_value(i.body).map_err(Error::internal))
-        .collect::<Result<Vec<Receipt>>>()?;
+    let items =
+        page.items.into_iter().map(|i| i.body.decode().map_err(Error::internal)).collect::<Result<Vec<Receipt>>>()?;
     Ok(crate::ports::store::Page { items, next: page.next })
 }

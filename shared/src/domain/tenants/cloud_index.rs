@@ -99,9 +99,10 @@ async fn read_index(state: &Stack, cloud_id: &str) -> Result<Option<(TenantKey, 
     let item =
         state.store.get(&keys::cloud_index_tenant(), &keys::cloud_index(cloud_id), state.clock.now_secs()).await?;
     let Some(item) = item else { return Ok(None) };
-    let tenant = item.body["tenant"]
-        .as_str()
-        .and_then(TenantKey::from_verified)
+    let tenant = item
+        .body
+        .field::<String>("tenant")
+        .and_then(|tenant| TenantKey::from_verified(&tenant))
         .ok_or_else(|| Error::internal(format!("cloud index item of {cloud_id} names no tenant")))?;
     Ok(Some((tenant, item.version)))
 }
@@ -169,7 +170,7 @@ pub async fn claim_writes(
             updated_by: None,
             due: None,
             expires_at: None,
-            body: json!({"tenant": claimant.as_str()}),
+            body: json!({"tenant": claimant.as_str()}).into(),
         },
         condition,
     };
@@ -188,7 +189,7 @@ pub async fn claim_writes(
         return Ok(writes);
     };
     let mut record: Tenant =
-        serde_json::from_value(item.body).map_err(|e| Error::internal(format!("tenant record of {previous}: {e}")))?;
+        item.body.decode().map_err(|e| Error::internal(format!("tenant record of {previous}: {e}")))?;
     if record.cloud_id.as_deref() != Some(cloud_id) {
         return Ok(writes);
     }

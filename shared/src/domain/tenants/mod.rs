@@ -12,7 +12,7 @@ use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
-use crate::ports::store::{Condition, Due, Item, Write, retry_conflicts};
+use crate::ports::store::{Body, Condition, Due, Item, Write, retry_conflicts};
 
 /// The install record with its shared secret opened.
 pub async fn load(state: &Data, tenant: &TenantKey) -> Result<Option<(Tenant, u64)>> {
@@ -30,8 +30,7 @@ pub async fn load_sealed(state: &Data, tenant: &TenantKey) -> Result<Option<(Ten
     let Some(item) = state.store.get(tenant, keys::TENANT_RECORD, now).await? else {
         return Ok(None);
     };
-    let record: Tenant =
-        serde_json::from_value(item.body).map_err(|e| Error::internal(format!("tenant record: {e}")))?;
+    let record: Tenant = item.body.decode().map_err(|e| Error::internal(format!("tenant record: {e}")))?;
     Ok(Some((record, item.version)))
 }
 
@@ -68,7 +67,7 @@ pub(crate) fn record_write(
         Condition::Version(v) => v + 1,
         _ => 1,
     };
-    let body = serde_json::to_value(record).map_err(Error::internal)?;
+    let body = Body::of(record)?;
     let item = Item {
         tenant: key.clone(),
         sk: keys::TENANT_RECORD.into(),

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
-use crate::ports::store::{Due, Item};
+use crate::ports::store::{Body, Due, Item};
 
 pub(super) const PK: &str = "pk";
 pub(super) const SK: &str = "sk";
@@ -37,7 +37,7 @@ pub(super) fn item_key_from(pk: String, sk: String) -> AttributeMap {
 }
 
 pub(super) fn encode(item: &Item) -> Result<AttributeMap> {
-    let body = serde_json::to_string(&item.body).map_err(Error::internal)?;
+    let body = item.body.json().to_owned();
     let mut map = item_key(&item.tenant, &item.sk);
     map.insert(VERSION.to_owned(), number(item.version));
     map.insert(UPDATED_AT.to_owned(), number(item.updated_at));
@@ -55,15 +55,21 @@ pub(super) fn encode(item: &Item) -> Result<AttributeMap> {
     Ok(map)
 }
 
-pub(super) fn decode(map: &AttributeMap) -> Result<Item> {
+/// Takes the item's attributes by value: the body's text moves into the item uncopied.
+pub(super) fn decode(mut map: AttributeMap) -> Result<Item> {
+    let body = match map.remove(BODY) {
+        Some(AttributeValue::S(text)) => text,
+        Some(other) => return Err(Error::internal(format!("stored attribute {BODY} is not a string: {other:?}"))),
+        None => return Err(missing(BODY)),
+    };
+    let map = &map;
     let pk = required_string(map, PK)?;
     let tenant = keys::tenant_of_partition(pk).ok_or_else(|| malformed(PK, pk))?;
     let sk = required_string(map, SK)?.to_owned();
     let version = optional_number(map, VERSION)?.ok_or_else(|| missing(VERSION))?;
     let updated_at = optional_number(map, UPDATED_AT)?.ok_or_else(|| missing(UPDATED_AT))?;
     let updated_by = optional_string(map, UPDATED_BY)?.map(str::to_owned);
-    let body = required_string(map, BODY)?;
-    let body = serde_json::from_str(body)
+    let body = Body::from_json(body)
         .map_err(|err| Error::internal(format!("stored item {pk} {sk} has an unparseable body: {err}")))?;
     let due = match (optional_string(map, DUE_PK)?, optional_string(map, DUE_SK)?) {
         (None, None) => None,

@@ -218,7 +218,7 @@ impl ItemStore for DynamoItemStore {
             .map_err(|err| sdk_error("GetItem", err))?;
         match out.item {
             Some(raw) => {
-                let item = decode(&raw)?;
+                let item = decode(raw)?;
                 Ok(is_live(item.expires_at, now).then_some(item))
             }
             None => Ok(None),
@@ -251,7 +251,7 @@ impl ItemStore for DynamoItemStore {
         let mut items: Vec<Item> = Vec::with_capacity(limit + 1);
         // Read one item ahead so that `next` is set only when another live item follows.
         loop {
-            let out = self
+            let mut out = self
                 .client
                 .query()
                 .table_name(&self.table)
@@ -265,7 +265,7 @@ impl ItemStore for DynamoItemStore {
                 .send()
                 .await
                 .map_err(|err| sdk_error("Query", err))?;
-            for raw in out.items() {
+            for raw in out.items.take().unwrap_or_default() {
                 let item = decode(raw)?;
                 if is_live(item.expires_at, now) {
                     items.push(item);
