@@ -31,13 +31,15 @@ export function nameOf(item) {
 }
 
 /**
- * What a restore brings back, field by field, as short lines.
+ * What a restore brings back, field by field, as short lines in field-name order: the API keeps
+ * an item's fields in the order they were written, which differs between older and newer items.
  * @param {any} item
  * @returns {string[]}
  */
 export function restoreSummary(item) {
   if (!item || typeof item !== 'object') return [];
-  return Object.entries(item).map(([field, value]) => {
+  const fields = Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return fields.map(([field, value]) => {
     if (Array.isArray(value)) return `${field}: ${value.length} ${value.length === 1 ? 'entry' : 'entries'}${field === 'sections' ? ` (${countBlocks(value)} blocks)` : ''}`;
     if (value && typeof value === 'object') return `${field}: ${Object.keys(value).join(', ')}`;
     const text = String(value);

@@ -17,6 +17,8 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { crc32, deflateSync } from 'node:zlib';
 
+import { statusWaiter } from './harness.mjs';
+
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 const env = (name, fallback) => {
@@ -106,6 +108,7 @@ describe('admin console in chromium', () => {
     await page.screenshot({ path: join(artifacts, `${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true });
   };
   const statusOf = (id) => page.locator(`#${id}`);
+  const says = (id, text) => statusWaiter(page, consoleErrors)(id, text);
 
   before(async () => {
     rmSync(artifacts, { recursive: true, force: true });
@@ -187,12 +190,12 @@ describe('admin console in chromium', () => {
     for (const name of ['Help Center', 'Partner Portal']) {
       await page.fill('#site-name', name);
       await page.click('#site-form button[type=submit]');
-      await statusOf('site-status').filter({ hasText: `Managing ${name}` }).waitFor();
+      await says('site-status', `Managing ${name}`);
     }
     const rows = await page.locator('#site-list li strong').allTextContents();
     assert.deepEqual(rows.sort(), ['Help Center', 'Partner Portal']);
     await page.click('button[aria-label="Manage Help Center"]');
-    await statusOf('site-status').filter({ hasText: 'Managing Help Center' }).waitFor();
+    await says('site-status', 'Managing Help Center');
     await page.locator('#preview .site-title').filter({ hasText: 'Help Center' }).waitFor();
     await screenshot('sites');
   });
@@ -203,12 +206,12 @@ describe('admin console in chromium', () => {
     // Shown before anything is saved.
     assert.equal(await header.evaluate((e) => getComputedStyle(e).backgroundColor), 'rgb(94, 39, 80)');
     await page.fill('#color-text', '#dddddd');
-    await statusOf('contrast').filter({ hasText: 'Hard to read: text on background' }).waitFor();
+    await says('contrast', 'Hard to read: text on background');
     await page.fill('#color-text', '#1d1d1d');
-    await statusOf('contrast').filter({ hasText: 'Contrast is fine' }).waitFor();
+    await says('contrast', 'Contrast is fine');
     await page.fill('#font-body', 'Georgia, serif');
     await page.click('#theme-form button[type=submit]');
-    await statusOf('theme-status').filter({ hasText: 'Saved theme Help Center theme (version 1)' }).waitFor();
+    await says('theme-status', 'Saved theme Help Center theme (version 1)');
     const config = await page.evaluate(async () => {
       const { Api, devTokens } = await import('/console/api.js');
       const api = new Api(devTokens());
@@ -224,7 +227,7 @@ describe('admin console in chromium', () => {
   test('uploads a logo straight to the media store and shows it in the preview', async () => {
     await page.setInputFiles('#logo-file', { name: 'logo.png', mimeType: 'image/png', buffer: png(40, 20, [255, 200, 0]) });
     await page.click('#logo-form button[type=submit]');
-    await statusOf('logo-status').filter({ hasText: 'uploaded and checked' }).waitFor();
+    await says('logo-status', 'uploaded and checked');
     const logo = page.locator('#preview .site-logo');
     await logo.waitFor({ state: 'visible' });
     await page.waitForFunction(() => document.querySelector('#preview .site-logo')?.naturalWidth === 40);
@@ -259,7 +262,7 @@ describe('admin console in chromium', () => {
       await page.fill('#nav-target', target);
       await page.selectOption('#nav-parent', { label: parent });
       await page.click('#nav-form button[type=submit]');
-      await statusOf('nav-status').filter({ hasText: `Added ${label}` }).waitFor();
+      await says('nav-status', `Added ${label}`);
     };
     await add('Docs', 'url', 'https://docs.example.com/', 'Top level');
     await add('Guides', 'none', '', 'Top level');
@@ -267,7 +270,7 @@ describe('admin console in chromium', () => {
     await add('Scratch', 'space', 'KB', 'Top level');
     await page.click('button[aria-label="Remove Scratch"]');
     await page.click('#nav-save');
-    await statusOf('nav-status').filter({ hasText: 'Navigation saved (3 items)' }).waitFor();
+    await says('nav-status', 'Navigation saved (3 items)');
     const nav = page.locator('#preview .site-nav');
     await nav.filter({ hasText: 'Getting started' }).waitFor();
     assert.equal(await nav.locator('> ul > li').count(), 2);
@@ -282,12 +285,12 @@ describe('admin console in chromium', () => {
     await page.fill('#ann-body', 'The site is **read-only** from 22:00. [Details](https://status.example.com)');
     await page.selectOption('#ann-severity', 'warning');
     await page.click('#ann-form button[type=submit]');
-    await statusOf('ann-status').filter({ hasText: 'Announcement Maintenance tonight is showing' }).waitFor();
+    await says('ann-status', 'Announcement Maintenance tonight is showing');
     await page.fill('#ann-title', 'New look next week');
     await page.fill('#ann-starts', local(new Date(Date.now() + 86_400_000)));
     await page.fill('#ann-ends', local(new Date(Date.now() + 8 * 86_400_000)));
     await page.click('#ann-form button[type=submit]');
-    await statusOf('ann-status').filter({ hasText: 'New look next week is scheduled from' }).waitFor();
+    await says('ann-status', 'New look next week is scheduled from');
     assert.equal(await page.locator('#ann-list li').count(), 2);
     const shown = page.locator('#preview .site-announcements > div');
     await shown.filter({ hasText: 'Maintenance tonight' }).waitFor();
@@ -312,7 +315,7 @@ describe('admin console in chromium', () => {
     const [answer] = await Promise.all([page.waitForResponse(isConfig), page.click('#preview-refresh')]);
     assert.equal(answer.status(), 304);
     assert.match(await answer.request().headerValue('if-none-match'), /^"[0-9a-f]{32}"$/);
-    await statusOf('preview-status').filter({ hasText: 'Up to date (304 Not Modified' }).waitFor();
+    await says('preview-status', 'Up to date (304 Not Modified');
     // The first read of each site had no tag and got the document.
     assert.equal(configAnswers[0], 200, `config answers: ${configAnswers}`);
   });
@@ -325,7 +328,7 @@ describe('admin console in chromium', () => {
     assert.deepEqual(document.sites.map((s) => s.data.name).sort(), ['Help Center', 'Partner Portal']);
     assert.equal(document.themes.length, 1);
     assert.equal(document.announcements.length, 2);
-    await statusOf('export-status').filter({ hasText: 'Exported: 2 sites, 1 themes' }).waitFor();
+    await says('export-status', 'Exported: 2 sites, 1 themes');
   });
 
   test('accessibility: labels and contrast (axe-core), everything reachable by keyboard', async () => {
@@ -370,10 +373,10 @@ describe('admin console in chromium', () => {
     await page.focus('#site-name');
     await page.keyboard.type('Keyboard Site');
     await page.keyboard.press('Enter');
-    await statusOf('site-status').filter({ hasText: 'Managing Keyboard Site' }).waitFor();
+    await says('site-status', 'Managing Keyboard Site');
     await page.focus('button[aria-label="Manage Help Center"]');
     await page.keyboard.press('Space');
-    await statusOf('site-status').filter({ hasText: 'Managing Help Center' }).waitFor();
+    await says('site-status', 'Managing Help Center');
     await screenshot('accessibility');
   });
 
@@ -390,7 +393,7 @@ describe('admin console in chromium', () => {
     }, 50);
     try {
       await page.click('#residency-form button[type=submit]');
-      await statusOf('residency-status').filter({ hasText: 'Move to eu: switched' }).waitFor();
+      await says('residency-status', 'Move to eu: switched');
     } finally {
       clearInterval(watch);
     }

@@ -168,3 +168,21 @@ export function png(width, height, [r, g, b]) {
     chunk('IEND', Buffer.alloc(0)),
   ]);
 }
+
+/**
+ * Waits until the element `#id` shows `text`. On a timeout the failure names what it showed
+ * instead and the page's console errors, so a failure in CI says which answer the console got.
+ * @param {import('playwright-core').Page} page
+ * @param {string[]} errors the console errors openBrowser collects
+ */
+export function statusWaiter(page, errors) {
+  return async (/** @type {string} */ id, /** @type {string | RegExp} */ text) => {
+    const element = page.locator(`#${id}`);
+    try {
+      await element.filter({ hasText: text }).waitFor();
+    } catch (error) {
+      const shown = await element.textContent({ timeout: 1000 }).catch(() => '(not found)');
+      throw new Error(`#${id} did not show ${JSON.stringify(String(text))}; it shows ${JSON.stringify(shown)}; console errors: ${JSON.stringify(errors)}`, { cause: error });
+    }
+  };
+}

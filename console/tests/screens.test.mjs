@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { adminApi, axeViolations, openBrowser, png, screenshot, startCanopy } from './harness.mjs';
+import { adminApi, axeViolations, openBrowser, png, screenshot, startCanopy, statusWaiter } from './harness.mjs';
 
 describe('console screens in chromium', () => {
   let canopy;
@@ -17,18 +17,20 @@ describe('console screens in chromium', () => {
   let errors;
   let api;
   let siteId;
+  let says;
   const status = (id) => page.locator(`#${id}`);
   const siteOf = async (name) => (await api.ok('GET', '/api/sites?limit=200')).items.find((s) => s.name === name);
 
   before(async () => {
     canopy = await startCanopy();
     ({ browser, page, errors } = await openBrowser());
+    says = statusWaiter(page, errors);
     await page.goto(`${canopy.base}/console/`);
     await page.locator('#tenant').filter({ hasText: 'canopy-dev-tenant' }).waitFor();
     api = adminApi(canopy.base);
     await page.fill('#site-name', 'Intranet');
     await page.click('#site-form button[type=submit]');
-    await status('site-status').filter({ hasText: 'Managing Intranet' }).waitFor();
+    await says('site-status', 'Managing Intranet');
     siteId = (await siteOf('Intranet')).id;
   });
 
@@ -40,7 +42,7 @@ describe('console screens in chromium', () => {
   test('conflicts: the theme editor offers reload or overwrite on a 412, never a silent loss', async () => {
     await page.fill('#font-body', 'Georgia, serif');
     await page.click('#theme-form button[type=submit]');
-    await status('theme-status').filter({ hasText: 'version 1' }).waitFor();
+    await says('theme-status', 'version 1');
     const themeId = (await siteOf('Intranet')).themeId;
     const theirs = async (name) => {
       const stored = await api.ok('GET', `/api/themes/${themeId}`);
@@ -52,14 +54,14 @@ describe('console screens in chromium', () => {
     await theirs('Their theme');
     await page.fill('#font-body', 'Verdana, sans-serif');
     await page.click('#theme-form button[type=submit]');
-    await status('theme-status').filter({ hasText: 'was changed by someone else' }).waitFor();
+    await says('theme-status', 'was changed by someone else');
     let stored = await api.ok('GET', `/api/themes/${themeId}`);
     assert.equal(stored.name, 'Their theme', 'nothing is written before the admin chooses');
     assert.equal(stored.fonts.body, 'Georgia, serif');
     assert.deepEqual(await axeViolations(page), []);
     await screenshot(page, 'conflict');
     await page.click('#theme-status button[data-conflict=overwrite]');
-    await status('theme-status').filter({ hasText: 'Overwrote their version. Saved theme Intranet theme (version 3)' }).waitFor();
+    await says('theme-status', 'Overwrote their version. Saved theme Intranet theme (version 3)');
     stored = await api.ok('GET', `/api/themes/${themeId}`);
     assert.equal(stored.fonts.body, 'Verdana, sans-serif');
     assert.equal(stored.name, 'Intranet theme');
@@ -69,7 +71,7 @@ describe('console screens in chromium', () => {
     await page.fill('#font-body', 'Courier, monospace');
     await page.click('#theme-form button[type=submit]');
     await page.click('#theme-status button[data-conflict=reload]');
-    await status('theme-status').filter({ hasText: 'Reloaded' }).waitFor();
+    await says('theme-status', 'Reloaded');
     assert.equal(await page.inputValue('#theme-name'), 'Renamed by a colleague');
     assert.equal(await page.inputValue('#font-body'), 'Verdana, sans-serif');
     stored = await api.ok('GET', `/api/themes/${themeId}`);
@@ -77,7 +79,7 @@ describe('console screens in chromium', () => {
     // Saving after a reload sends the reloaded version.
     await page.fill('#font-body', 'Courier, monospace');
     await page.click('#theme-form button[type=submit]');
-    await status('theme-status').filter({ hasText: 'Saved theme Renamed by a colleague (version 5)' }).waitFor();
+    await says('theme-status', 'Saved theme Renamed by a colleague (version 5)');
   });
 
   test('conflicts: navigation and announcement deletion send If-Match too', async () => {
@@ -85,17 +87,17 @@ describe('console screens in chromium', () => {
       await page.fill('#nav-label', label);
       await page.selectOption('#nav-type', 'none');
       await page.click('#nav-form button[type=submit]');
-      await status('nav-status').filter({ hasText: `Added ${label}` }).waitFor();
+      await says('nav-status', `Added ${label}`);
     };
     await addNav('Home');
     await page.click('#nav-save');
-    await status('nav-status').filter({ hasText: 'Navigation saved (1 items)' }).waitFor();
+    await says('nav-status', 'Navigation saved (1 items)');
     const path = `/api/sites/${siteId}/navigation`;
     const nav = await api.ok('GET', path);
     await api.ok('PUT', path, { items: [...nav.items, { id: 'theirs', label: 'Theirs', target: { type: 'none' }, children: [] }] }, { 'if-match': `"${nav.version}"` });
     await addNav('Mine');
     await page.click('#nav-save');
-    await status('nav-status').filter({ hasText: 'The navigation was changed by someone else' }).waitFor();
+    await says('nav-status', 'The navigation was changed by someone else');
     await page.click('#nav-status button[data-conflict=reload]');
     await page.locator('#nav-tree').filter({ hasText: 'Theirs' }).waitFor();
     assert.equal(await page.locator('#nav-tree').filter({ hasText: 'Mine' }).count(), 0);
@@ -104,15 +106,15 @@ describe('console screens in chromium', () => {
     // An announcement changed by someone else is not deleted until the admin says so.
     await page.fill('#ann-title', 'Office closed');
     await page.click('#ann-form button[type=submit]');
-    await status('ann-status').filter({ hasText: 'Office closed is showing' }).waitFor();
+    await says('ann-status', 'Office closed is showing');
     const [announcement] = (await api.ok('GET', `/api/sites/${siteId}/announcements`)).items;
     const { id, version, updatedAt, updatedBy, ...model } = announcement;
     await api.ok('PUT', `/api/sites/${siteId}/announcements/${id}`, { ...model, title: 'Office closed Friday' }, { 'if-match': `"${version}"` });
     await page.click('button[aria-label="Delete Office closed"]');
-    await status('ann-status').filter({ hasText: 'The announcement was changed by someone else' }).waitFor();
+    await says('ann-status', 'The announcement was changed by someone else');
     assert.equal((await api.call('GET', `/api/sites/${siteId}/announcements/${id}`)).status, 200);
     await page.click('#ann-status button[data-conflict=overwrite]');
-    await status('ann-status').filter({ hasText: 'Announcement deleted' }).waitFor();
+    await says('ann-status', 'Announcement deleted');
     assert.equal((await api.call('GET', `/api/sites/${siteId}/announcements/${id}`)).status, 404);
     assert.deepEqual(errors.filter((e) => !/status of 40[349]|status of 412/.test(e)), []);
   });
@@ -125,7 +127,7 @@ describe('console screens in chromium', () => {
       await page.selectOption(`#${idOf(list)}-type`, type);
       await page.click(`#layout-form button[data-action=add-block][data-path="${list}"]`);
     };
-    await status('layout-status').filter({ hasText: 'This site has no home layout yet' }).waitFor();
+    await says('layout-status', 'This site has no home layout yet');
 
     await field('title').fill('Welcome');
     await addBlock('sections[0].columns[0].blocks', 'text');
@@ -150,7 +152,7 @@ describe('console screens in chromium', () => {
     await addBlock(left, 'image');
     await page.setInputFiles(`#${idOf(`${left}[0]`)}-file`, { name: 'team.png', mimeType: 'image/png', buffer: png(60, 30, [30, 120, 200]) });
     await page.click(`#layout-form button[data-action=upload][data-path="${left}[0]"]`);
-    await status('layout-status').filter({ hasText: 'Uploaded team.png' }).waitFor();
+    await says('layout-status', 'Uploaded team.png');
     await field(`${left}[0].alt`).fill('Our team');
     await field(`${left}[0].link`).fill('javascript:alert(1)');
     await problem(`${left}[0].link`).filter({ hasText: 'not an http(s) URL' }).waitFor();
@@ -181,19 +183,19 @@ describe('console screens in chromium', () => {
     // By keyboard: the search box goes up one, then to the left column (at its end).
     await page.focus(`#layout-form [data-item="${right}[2]"] > .lb-bar .handle`);
     await page.keyboard.press('Alt+ArrowUp');
-    await status('layout-status').filter({ hasText: 'Moved: now Search box block 2 of column 2, section 2' }).waitFor();
+    await says('layout-status', 'Moved: now Search box block 2 of column 2, section 2');
     await page.keyboard.press('Alt+ArrowLeft');
-    await status('layout-status').filter({ hasText: 'Moved: now Search box block 4 of column 1, section 2' }).waitFor();
+    await says('layout-status', 'Moved: now Search box block 4 of column 1, section 2');
     assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-path')), `${left}[3]`);
     // By pointer: the second section is dragged above the first.
     // By pointer: the announcements are dragged above the space list.
     await page.locator(`#layout-form [data-item="${right}[0]"]`).scrollIntoViewIfNeeded();
     await page.dragAndDrop(`#layout-form [data-item="${right}[1]"] > .lb-bar .handle`, `#layout-form [data-item="${right}[0]"] > .lb-bar strong`);
-    await status('layout-status').filter({ hasText: 'Moved: now Announcements block 1 of column 2, section 2' }).waitFor();
+    await says('layout-status', 'Moved: now Announcements block 1 of column 2, section 2');
     // And the second section goes above the first, by keyboard.
     await page.focus('#layout-form [data-item="sections[1]"] > .lb-bar .handle');
     await page.keyboard.press('Alt+ArrowUp');
-    await status('layout-status').filter({ hasText: 'Moved: now section 1' }).waitFor();
+    await says('layout-status', 'Moved: now section 1');
 
     // The live preview draws the draft as the site will.
     const live = page.locator('#layout-live');
@@ -202,7 +204,7 @@ describe('console screens in chromium', () => {
     await page.waitForFunction(() => document.querySelector('#layout-live img')?.naturalWidth === 60);
 
     await page.click('#layout-form button[type=submit]');
-    await status('layout-status').filter({ hasText: 'Created layout Welcome (version 1)' }).waitFor();
+    await says('layout-status', 'Created layout Welcome (version 1)');
     const layouts = (await api.ok('GET', '/api/layouts')).items;
     assert.equal(layouts.length, 1);
     const layout = layouts[0];
@@ -215,7 +217,7 @@ describe('console screens in chromium', () => {
 
     // Home layout: the site points at it, and the site preview draws it from the config.
     await page.click('#layout-form button[data-action=set-home]');
-    await status('layout-status').filter({ hasText: 'Welcome is now the home layout of Intranet' }).waitFor();
+    await says('layout-status', 'Welcome is now the home layout of Intranet');
     assert.equal((await siteOf('Intranet')).homeLayoutId, layout.id);
     const config = await api.ok('GET', `/api/sites/${siteId}/config`);
     assert.equal(config.homeLayout.id, layout.id);
@@ -227,10 +229,10 @@ describe('console screens in chromium', () => {
     await api.ok('PUT', `/api/layouts/${id}`, { ...model, title: 'Their welcome' }, { 'if-match': `"${version}"` });
     await field('title').fill('Welcome home');
     await page.click('#layout-form button[type=submit]');
-    await status('layout-status').filter({ hasText: 'The layout was changed by someone else' }).waitFor();
+    await says('layout-status', 'The layout was changed by someone else');
     assert.equal((await api.ok('GET', `/api/layouts/${id}`)).title, 'Their welcome');
     await page.click('#layout-status button[data-conflict=overwrite]');
-    await status('layout-status').filter({ hasText: 'Saved layout Welcome home (version 3)' }).waitFor();
+    await says('layout-status', 'Saved layout Welcome home (version 3)');
     assert.equal((await api.ok('GET', `/api/layouts/${id}`)).title, 'Welcome home');
     await page.locator('#preview .site-layout').waitFor();
     assert.deepEqual(await axeViolations(page), []);
@@ -240,10 +242,10 @@ describe('console screens in chromium', () => {
     await page.click('#layout-new');
     await field('title').fill('Scratch');
     await page.click('#layout-form button[type=submit]');
-    await status('layout-status').filter({ hasText: 'Created layout Scratch (version 1)' }).waitFor();
+    await says('layout-status', 'Created layout Scratch (version 1)');
     const scratch = (await api.ok('GET', '/api/layouts')).items.find((l) => l.title === 'Scratch');
     await page.click('#layout-form button[data-action=delete-layout]');
-    await status('layout-status').filter({ hasText: 'Deleted layout Scratch (restorable from the trash for 30 days)' }).waitFor();
+    await says('layout-status', 'Deleted layout Scratch (restorable from the trash for 30 days)');
     assert.equal((await api.call('GET', `/api/layouts/${scratch.id}`)).status, 404);
     assert.deepEqual(errors.filter((e) => !/status of 40[349]|status of 412/.test(e)), []);
   });
@@ -264,7 +266,7 @@ describe('console screens in chromium', () => {
     await screenshot(page, 'trash');
     const scratch = (await api.ok('GET', '/api/trash')).items.find((e) => e.kind === 'layout');
     await page.click('button[aria-label="Restore layout Scratch"]');
-    await status('trash-status').filter({ hasText: 'Restored layout Scratch: sections: 1 entry (0 blocks); title: Scratch.' }).waitFor();
+    await says('trash-status', 'Restored layout Scratch: sections: 1 entry (0 blocks); title: Scratch.');
     const restored = (await api.ok('GET', '/api/layouts')).items.find((l) => l.title === 'Scratch');
     assert.ok(restored, 'the layout is back');
     assert.equal((await api.ok('GET', '/api/trash')).items.some((e) => e.id === scratch.id), false);
@@ -273,7 +275,7 @@ describe('console screens in chromium', () => {
     // The announcement deleted in the conflict test comes back to its site's list.
     await page.selectOption('#trash-kind', '');
     await page.click('button[aria-label="Restore announcement Office closed Friday"]');
-    await status('trash-status').filter({ hasText: 'Restored announcement Office closed Friday' }).waitFor();
+    await says('trash-status', 'Restored announcement Office closed Friday');
     await page.locator('#ann-list li', { hasText: 'Office closed Friday' }).waitFor();
     assert.equal((await api.ok('GET', `/api/sites/${siteId}/announcements`)).items.length, 1);
     await page.locator('#trash-table tbody', { hasText: 'The trash is empty.' }).waitFor();
@@ -306,7 +308,7 @@ describe('console screens in chromium', () => {
     await field('startsAt').fill('');
     await field('endsAt').fill('');
     await page.click('#ps-save');
-    await status('ps-status').filter({ hasText: 'Created promoted search VPN, remote access (active)' }).waitFor();
+    await says('ps-status', 'Created promoted search VPN, remote access (active)');
 
     await page.click('#ps-new');
     await field('keywords').fill('holiday');
@@ -315,14 +317,14 @@ describe('console screens in chromium', () => {
     await field('targets[0].target').fill('HR');
     await field('startsAt').fill(local(new Date(Date.now() + 86_400_000)));
     await page.click('#ps-save');
-    await status('ps-status').filter({ hasText: 'Created promoted search holiday (scheduled from' }).waitFor();
+    await says('ps-status', 'Created promoted search holiday (scheduled from');
 
     // Active now is what the site's config serves: the VPN search only.
     assert.deepEqual(await page.locator('#ps-active li').allTextContents(), ['VPN, remote access → VPN setup (page 123456); Request access (https://it.example.com/request)']);
     await page.fill('#ps-try', 'Remote Access ');
-    await status('ps-try-result').filter({ hasText: 'Promoted for “remote access”: VPN setup (page 123456)' }).waitFor();
+    await says('ps-try-result', 'Promoted for “remote access”: VPN setup (page 123456)');
     await page.fill('#ps-try', 'holiday');
-    await status('ps-try-result').filter({ hasText: 'Nothing is promoted for “holiday” now.' }).waitFor();
+    await says('ps-try-result', 'Nothing is promoted for “holiday” now.');
     const path = `/api/sites/${siteId}/promoted-searches`;
     const stored = (await api.ok('GET', path)).items;
     assert.equal(stored.length, 2);
@@ -341,15 +343,15 @@ describe('console screens in chromium', () => {
     await api.ok('PUT', `${path}/${id}`, { ...model, keywords: [...model.keywords, 'wireguard'] }, { 'if-match': `"${version}"` });
     await field('targets[0].description').fill('Set up the VPN client.');
     await page.click('#ps-save');
-    await status('ps-status').filter({ hasText: 'The promoted search was changed by someone else' }).waitFor();
+    await says('ps-status', 'The promoted search was changed by someone else');
     await page.click('#ps-status button[data-conflict=reload]');
-    await status('ps-status').filter({ hasText: 'Reloaded' }).waitFor();
+    await says('ps-status', 'Reloaded');
     assert.equal(await field('keywords').inputValue(), 'VPN, remote access, wireguard');
     assert.equal(await field('targets[0].description').inputValue(), 'How to connect from home.');
 
     // Deleted, then restored from the trash.
     await page.click('button[aria-label="Delete holiday"]');
-    await status('ps-status').filter({ hasText: 'Deleted promoted search holiday' }).waitFor();
+    await says('ps-status', 'Deleted promoted search holiday');
     assert.equal((await api.ok('GET', path)).items.length, 1);
     await page.click('button[aria-label="Restore promoted search holiday"]');
     await page.locator('#ps-list li', { hasText: 'holiday' }).waitFor();
@@ -362,12 +364,12 @@ describe('console screens in chromium', () => {
       await page.selectOption('#nav-type', type);
       await page.fill('#nav-target', target);
       await page.click('#nav-form button[type=submit]');
-      await status('nav-status').filter({ hasText: `Added ${label}` }).waitFor();
+      await says('nav-status', `Added ${label}`);
     };
     await addNav('Handbook', 'page', '4242');
     await addNav('Projects', 'space', 'PROJ');
     await page.click('#nav-save');
-    await status('nav-status').filter({ hasText: 'Navigation saved' }).waitFor();
+    await says('nav-status', 'Navigation saved');
     assert.equal(await page.locator('#nav-broken').isHidden(), true, 'nothing is broken yet');
 
     // Confluence trashes the page and deletes the space: Forge triggers, each with a FIT.
@@ -402,7 +404,7 @@ describe('console screens in chromium', () => {
     // The admin removes the space entry; once saved, one broken entry is left.
     await page.click('button[aria-label="Remove Projects"]');
     await page.click('#nav-save');
-    await status('nav-status').filter({ hasText: 'Navigation saved' }).waitFor();
+    await says('nav-status', 'Navigation saved');
     await page.locator('#nav-broken').filter({ hasText: '1 entry points at a page or space' }).waitFor();
     assert.equal((await api.ok('GET', `/api/sites/${siteId}/navigation/broken`)).items.length, 1);
   });
@@ -416,16 +418,16 @@ describe('console screens in chromium', () => {
     await problem('pageId').filter({ hasText: 'not a Confluence page id (1 to 20 digits)' }).waitFor();
     await field('pageId').fill('4242');
     await page.click('#pm-pick button[type=submit]');
-    await status('pm-status').filter({ hasText: 'Page 4242 has no metadata yet' }).waitFor();
+    await says('pm-status', 'Page 4242 has no metadata yet');
     await field('description').fill('x'.repeat(1001));
     await problem('description').filter({ hasText: 'longer than 1000 characters' }).waitFor();
     await field('description').fill('How we onboard new colleagues.\nRead this first.');
     await page.setInputFiles('#pm-file', { name: 'onboarding.png', mimeType: 'image/png', buffer: png(32, 16, [200, 80, 40]) });
     await page.click('#pm-upload');
-    await status('pm-status').filter({ hasText: 'Uploaded onboarding.png' }).waitFor();
+    await says('pm-status', 'Uploaded onboarding.png');
     await page.waitForFunction(() => document.querySelector('#pages-screen .pm-thumb')?.naturalWidth === 32);
     await page.click('#pm-save');
-    await status('pm-status').filter({ hasText: 'Saved the metadata of page 4242 (version 1)' }).waitFor();
+    await says('pm-status', 'Saved the metadata of page 4242 (version 1)');
     const path = '/api/pages/4242/metadata';
     const stored = await api.ok('GET', path);
     assert.equal(stored.description, 'How we onboard new colleagues.\nRead this first.');
@@ -442,16 +444,16 @@ describe('console screens in chromium', () => {
     await field('featuredImageMediaId').selectOption({ label: 'team.png' });
     await field('description').fill('Start here.');
     await page.click('#pm-save');
-    await status('pm-status').filter({ hasText: 'The page metadata was changed by someone else' }).waitFor();
+    await says('pm-status', 'The page metadata was changed by someone else');
     assert.equal((await api.ok('GET', path)).description, 'Theirs.');
     await page.click('#pm-status button[data-conflict=overwrite]');
-    await status('pm-status').filter({ hasText: 'Overwrote their version. Saved the metadata of page 4242 (version 3)' }).waitFor();
+    await says('pm-status', 'Overwrote their version. Saved the metadata of page 4242 (version 3)');
     const mine = await api.ok('GET', path);
     assert.equal(mine.description, 'Start here.');
     assert.equal((await api.ok('GET', `/api/media/${mine.featuredImageMediaId}`)).fileName, 'team.png');
 
     await page.click('#pm-delete');
-    await status('pm-status').filter({ hasText: 'Removed the metadata of page 4242' }).waitFor();
+    await says('pm-status', 'Removed the metadata of page 4242');
     assert.equal((await api.call('GET', path)).status, 404);
     await page.click('button[aria-label="Restore page metadata Start here."]');
     await page.locator('#pm-list li', { hasText: 'Page 4242' }).waitFor();
@@ -468,7 +470,7 @@ describe('console screens in chromium', () => {
     const badIndex = exported.layouts.findIndex((l) => l.id === layout.id);
     await page.setInputFiles('#import-file', file('broken.json', bad));
     await page.click('#import-check');
-    await status('import-summary').filter({ hasText: 'Dry run of broken.json: refused' }).waitFor();
+    await says('import-summary', 'Dry run of broken.json: refused');
     assert.match(await status('import-summary').textContent(), new RegExp(`layouts\\[${badIndex}\\]: title: empty \\(422 invalid_import\\)`));
     await page.locator('#import-table tr.refused', { hasText: 'refused: title: empty' }).waitFor();
     assert.equal(await page.locator('#import-apply').isDisabled(), true);
@@ -481,7 +483,7 @@ describe('console screens in chromium', () => {
     };
     await page.setInputFiles('#import-file', file('good.json', good));
     await page.click('#import-check');
-    await status('import-summary').filter({ hasText: 'Dry run of good.json: would be created 1 (1 themes); changed 1 (1 layouts); unchanged' }).waitFor();
+    await says('import-summary', 'Dry run of good.json: would be created 1 (1 themes); changed 1 (1 layouts); unchanged');
     const outcome = async (name) => (await page.locator('#import-table tbody tr', { hasText: name }).locator('td').nth(2).textContent());
     assert.equal(await outcome('Imported theme'), 'would be created');
     assert.equal(await outcome('Welcome (imported)'), 'would be changed');
@@ -490,7 +492,7 @@ describe('console screens in chromium', () => {
     assert.deepEqual(await axeViolations(page), []);
     await screenshot(page, 'import');
     await page.click('#import-apply');
-    await status('import-status').filter({ hasText: 'Imported: created 1 (1 themes); changed 1 (1 layouts)' }).waitFor();
+    await says('import-status', 'Imported: created 1 (1 themes); changed 1 (1 layouts)');
     assert.equal((await api.ok('GET', `/api/themes/${NEW_THEME}`)).name, 'Imported theme');
     assert.equal((await api.ok('GET', `/api/layouts/${layout.id}`)).title, 'Welcome (imported)');
     // The home layout's snapshot follows: the site preview draws the imported title's layout.
@@ -506,18 +508,18 @@ describe('console screens in chromium', () => {
     assert.equal(await page.isDisabled('#access-groups'), false, 'groups open for a restricted site');
     await page.fill('#access-groups', '');
     await page.click('#access-form button[type=submit]');
-    await status('access-status').filter({ hasText: 'restrictedToGroups' }).waitFor();
+    await says('access-status', 'restrictedToGroups');
     assert.equal((await api.ok('GET', path)).visibility, 'licensed', 'a refused change writes nothing');
 
     // A group by name only is refused: groups are given by id, the name after it is for people.
     await page.fill('#access-groups', 'by name: execs');
     await page.click('#access-form button[type=submit]');
-    await status('access-status').filter({ hasText: 'restrictedToGroups[0].id: missing' }).waitFor();
+    await says('access-status', 'restrictedToGroups[0].id: missing');
     assert.equal((await api.ok('GET', path)).visibility, 'licensed', 'a refused change writes nothing');
 
     await page.fill('#access-groups', 'a1f3c9e2-execs Executive board\n\n  7c9e6679-board  ');
     await page.click('#access-form button[type=submit]');
-    await status('access-status').filter({ hasText: 'Saved: members of Executive board, 7c9e6679-board may see it.' }).waitFor();
+    await says('access-status', 'Saved: members of Executive board, 7c9e6679-board may see it.');
     let stored = await api.ok('GET', path);
     assert.equal(stored.visibility, 'restricted');
     assert.deepEqual(stored.restrictedToGroups, [{ id: 'a1f3c9e2-execs', name: 'Executive board' }, { id: '7c9e6679-board' }]);
@@ -532,16 +534,16 @@ describe('console screens in chromium', () => {
     await page.selectOption('#access-visibility', 'licensed');
     assert.equal(await page.isDisabled('#access-groups'), true, 'groups are closed for other visibilities');
     await page.click('#access-form button[type=submit]');
-    await status('access-status').filter({ hasText: 'The site was changed by someone else' }).waitFor();
+    await says('access-status', 'The site was changed by someone else');
     assert.equal((await api.ok('GET', path)).visibility, 'restricted', 'nothing is written before the choice');
     await page.click('#access-status button[data-conflict=reload]');
-    await status('access-status').filter({ hasText: 'Reloaded' }).waitFor();
+    await says('access-status', 'Reloaded');
     assert.equal(await page.inputValue('#access-visibility'), 'restricted');
     assert.equal(await page.inputValue('#access-groups'), 'a1f3c9e2-execs Executive board\n7c9e6679-board');
 
     await page.selectOption('#access-visibility', 'licensed');
     await page.click('#access-form button[type=submit]');
-    await status('access-status').filter({ hasText: 'Saved: signed-in users may see it.' }).waitFor();
+    await says('access-status', 'Saved: signed-in users may see it.');
     stored = await api.ok('GET', path);
     assert.equal(stored.visibility, 'licensed');
     assert.deepEqual(stored.restrictedToGroups, []);
@@ -582,7 +584,7 @@ describe('console screens in chromium', () => {
     await problem('aggregations[1].field').filter({ hasText: '"issue" can only be counted' }).waitFor();
     await field('aggregations[1].field').fill('customfield_10016');
     await page.click('#rp-save');
-    await status('rp-status').filter({ hasText: 'Created report Open bugs' }).waitFor();
+    await says('rp-status', 'Created report Open bugs');
     const [report] = (await jira.ok('GET', '/api/reports')).items;
     const { id, version, updatedAt, updatedBy, ...model } = report;
     assert.deepEqual(model, {
@@ -606,18 +608,18 @@ describe('console screens in chromium', () => {
     await jira.ok('PUT', `/api/reports/${id}`, { ...model, name: 'Bugs (theirs)' }, { 'if-match': `"${version}"` });
     await field('jql').fill('project = WEB AND type = Bug AND resolution = Unresolved');
     await page.click('#rp-save');
-    await status('rp-status').filter({ hasText: 'The report was changed by someone else' }).waitFor();
+    await says('rp-status', 'The report was changed by someone else');
     await page.click('#rp-status button[data-conflict=overwrite]');
-    await status('rp-status').filter({ hasText: 'Overwrote their version. Saved report Open bugs (version 3)' }).waitFor();
+    await says('rp-status', 'Overwrote their version. Saved report Open bugs (version 3)');
     const mine = await jira.ok('GET', `/api/reports/${id}`);
     assert.equal(mine.jql, 'project = WEB AND type = Bug AND resolution = Unresolved');
     assert.equal(mine.name, 'Open bugs');
 
     await page.click('button[aria-label="Delete Open bugs"]');
-    await status('rp-status').filter({ hasText: 'Deleted report Open bugs' }).waitFor();
+    await says('rp-status', 'Deleted report Open bugs');
     assert.equal((await jira.call('GET', `/api/reports/${id}`)).status, 404);
     await page.click('button[aria-label="Restore report Open bugs"]');
-    await status('trash-status').filter({ hasText: 'Restored report Open bugs' }).waitFor();
+    await says('trash-status', 'Restored report Open bugs');
     assert.equal((await jira.ok('GET', `/api/reports/${id}`)).name, 'Open bugs');
     await page.locator('#rp-list li', { hasText: 'Open bugs' }).waitFor();
     // The Confluence tenant's data was never touched by the Jira tenant's console.

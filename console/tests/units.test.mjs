@@ -8,6 +8,7 @@ import { MIN_TEXT_CONTRAST, contrast } from '../colors.js';
 import { LOGO_TYPES, MAX_LOGO_BYTES, sendableHeaders, uploadLogo } from '../media.js';
 import { MAX_DEPTH, MAX_ITEMS, addItem, flatten, newId, removeItem, targetOf } from '../navigation.js';
 import { percent } from '../residency.js';
+import { restoreSummary } from '../trash.js';
 
 const item = (label) => ({ id: newId(), label, target: { type: 'none' }, children: [] });
 
@@ -83,4 +84,13 @@ test('a logo is checked for type and size (at most MAX_LOGO_BYTES) before any ca
 test('the signed Content-Length is left to the browser', () => {
   const headers = sendableHeaders([['content-type', 'image/png'], ['Content-Length', '42']]);
   assert.deepEqual(headers, { 'content-type': 'image/png' });
+});
+
+test('a restore summary lists fields in the same order however the item was written', () => {
+  const sections = [{ columns: [{ width: 12, blocks: [{ type: 'text' }, { type: 'columns', blocks: [{ type: 'text' }] }] }] }];
+  const expected = ['sections: 1 entry (3 blocks)', 'title: Scratch'];
+  assert.deepEqual(restoreSummary({ title: 'Scratch', sections }), expected);
+  assert.deepEqual(restoreSummary({ sections, title: 'Scratch' }), expected);
+  assert.deepEqual(restoreSummary({ text: 'x'.repeat(100) }), [`text: ${'x'.repeat(79)}…`]);
+  assert.deepEqual(restoreSummary(null), []);
 });
