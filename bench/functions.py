@@ -92,26 +92,44 @@ class StoreTimer:
     def __init__(self, upstream):
         host, port = upstream.removeprefix("http://").rsplit(":", 1)
         self.calls, self.seconds, self.first_answered = 0, 0.0, None
+        # (operation, sent, answered) per call, perf_counter seconds: the report's timeline.
+        self.timeline = []
         lock = threading.Lock()
         outer = self
 
         class Handler(lambda_emulator.QuietHandler):
+            # One upstream connection per connection of the function, kept alive as the
+            # function keeps its own: a new one per call would add a connect and a fresh
+            # DynamoDB Local worker to every call, which the function never pays.
+            upstream_conn = None
+
+            def finish(self):
+                super().finish()
+                if self.upstream_conn is not None:
+                    self.upstream_conn.close()
+
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 started = time.perf_counter()
-                conn = http.client.HTTPConnection(host, int(port), timeout=30)
+                if self.upstream_conn is None:
+                    self.upstream_conn = http.client.HTTPConnection(host, int(port), timeout=30)
                 try:
-                    conn.request("POST", self.path, body, dict(self.headers.items()))
-                    answer = conn.getresponse()
+                    self.upstream_conn.request("POST", self.path, body, dict(self.headers.items()))
+                    answer = self.upstream_conn.getresponse()
                     payload = answer.read()
-                finally:
-                    conn.close()
+                except Exception:
+                    self.upstream_conn.close()
+                    self.upstream_conn = None
+                    raise
                 # Counted before the answer goes back: the function may respond, and the start be
                 # read, as soon as it has the answer.
+                answered = time.perf_counter()
+                operation = (self.headers.get("X-Amz-Target") or "?").rsplit(".", 1)[-1]
                 with lock:
                     outer.calls += 1
-                    outer.seconds += time.perf_counter() - started
-                    outer.first_answered = outer.first_answered or time.perf_counter()
+                    outer.seconds += answered - started
+                    outer.first_answered = outer.first_answered or answered
+                    outer.timeline.append((operation, started, answered))
                 self.send_response(answer.status)
                 for name, value in answer.getheaders():
                     if name.lower() not in ("content-length", "transfer-encoding", "connection"):
@@ -159,16 +177,35 @@ def runtime_api(event):
     with open(DEV_PUBLIC_KEY, "rb") as f:
         key = f.read()
 
+    calls = []
+
     def extra(method, path, headers, body):
         if method == "GET" and path == f"/keys/{DEV_KID}":
+            calls.append(("install key", time.perf_counter()))
             return 200, key, [("Content-Type", "application/x-pem-file")]
         target = headers.get("X-Amz-Target", "")
         if method == "POST" and target.startswith("TrentService."):
-            status, answer = fake_kms(target.removeprefix("TrentService."), json.loads(body or b"{}"))
+            operation = target.removeprefix("TrentService.")
+            calls.append((f"KMS {operation}", time.perf_counter()))
+            status, answer = fake_kms(operation, json.loads(body or b"{}"))
             return status, json.dumps(answer).encode(), [("Content-Type", "application/x-amz-json-1.1")]
         return None
 
-    return lambda_emulator.OneShot(event, "arn:aws:lambda:us-east-1:123456789012:function:canopy-bench", extra)
+    api = lambda_emulator.OneShot(event, "arn:aws:lambda:us-east-1:123456789012:function:canopy-bench", extra)
+    # (what, when it arrived) for the calls served here: the report's timeline.
+    api.calls = calls
+    return api
+
+
+def timeline(t0, api, store):
+    """What one start did when, in ms from the process start: init's end, each store call (sent
+    to answered) and each call to the emulator's key service and KMS (when it arrived)."""
+    ms = lambda t: round((t - t0) * 1000, 1)
+    events = [(api.first_next, "init done")] if api.first_next else []
+    events += [(sent, f"{operation} (answered at {ms(answered)})") for operation, sent, answered in store.timeline]
+    events += [(at, what) for what, at in api.calls]
+    events.append((api.answered, "answered"))
+    return [f"{ms(at)} {what}" for at, what in sorted(events, key=lambda e: e[0])]
 
 
 def status_kib(pid, field):
@@ -269,6 +306,7 @@ def start_function(args, function, event_file, raw_path, log):
             raise RuntimeError(f"{function}: no response within 30 s (exit status {proc.poll()})")
         cpu = cpu_ms(proc.pid)
         store_calls, store_ms, first_store = store.calls, round(store.seconds * 1000, 1), store.first_answered
+        steps = timeline(t0, api, store)
         rss_after = status_kib(proc.pid, "VmRSS")
         time.sleep(1)
         alive = proc.poll() is None
@@ -287,6 +325,7 @@ def start_function(args, function, event_file, raw_path, log):
         "storeCalls": store_calls,
         "storeMs": store_ms,
         "firstStoreAnswerMs": round((first_store - t0) * 1000, 1) if first_store else None,
+        "timeline": steps,
         "firstResponseMsWithoutStore": round((api.answered - t0) * 1000 - store_ms, 1),
         "rssMiBAfterResponse": round(rss_after / 1024, 1) if rss_after else None,
         "rssMiBAtRest": round(rss_rest / 1024, 1) if rss_rest else None,
