@@ -540,9 +540,32 @@ mod scenarios {
         assert!(w.items(A).await.is_empty());
         assert_eq!(w.receipts().await.len(), 1);
     }
+
+    /// The sweep reads its due lists before it purges: a tenant purged in the same sweep takes its
+    /// trash and its unfinished uploads with it, and their own due entries are then skipped.
+    pub async fn a_purge_and_the_tenants_other_due_work_in_one_sweep(w: World) {
+        w.populate(A, 1).await;
+        let (_, _, site) =
+            w.app.send(post("/api/sites", Some(&w.admin(A)), &json!({"name": "Old", "visibility": "public"}))).await;
+        let id = site["id"].as_str().expect("id");
+        assert_eq!(w.app.send(delete(&format!("/api/sites/{id}"), &w.admin(A), Some("\"1\""))).await.0, 204);
+        let ticket = w.upload_ticket(A).await;
+        assert_eq!(put_object(&ticket["upload"], PNG.to_vec(), None).await, 200, "uploaded but never completed");
+        w.uninstall(A).await;
+        let before_b = w.kept_items(B).await;
+        w.app.clock.advance_secs(30 * DAY);
+        let report = w.sweep().await;
+        assert_eq!(report.tenants_purged, 1, "{report:?}");
+        assert_eq!((report.trash_purged, report.pending_uploads_removed, report.more), (0, 0, false), "{report:?}");
+        assert_eq!(w.items(A).await, Vec::<String>::new(), "nothing of the tenant is left");
+        assert_eq!(w.kept_items(B).await, before_b, "the other tenant is untouched");
+        let again = w.sweep().await;
+        assert_eq!((again.tenants_purged, again.trash_purged, again.pending_uploads_removed), (0, 0, 0), "{again:?}");
+    }
 }
 
 support::scenarios!(stores: [
+    a_purge_and_the_tenants_other_due_work_in_one_sweep,
     a_tenant_is_purged_30_days_after_uninstall_with_a_receipt,
     a_reinstall_before_the_purge_date_keeps_everything,
     a_run_stopped_midway_resumes_and_blocks_reinstall_meanwhile,
