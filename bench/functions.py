@@ -91,8 +91,8 @@ class StoreTimer:
 
     def __init__(self, upstream):
         host, port = upstream.removeprefix("http://").rsplit(":", 1)
-        self.calls, self.first_answered = 0, None
-        # (operation, sent, answered) per call, perf_counter seconds: the report's timeline.
+        # (operation, sent, answered) per call, perf_counter seconds: the count, the first
+        # answer, the time waited and the report's timeline all come from it.
         self.timeline = []
         lock = threading.Lock()
         outer = self
@@ -126,8 +126,6 @@ class StoreTimer:
                 answered = time.perf_counter()
                 operation = (self.headers.get("X-Amz-Target") or "?").rsplit(".", 1)[-1]
                 with lock:
-                    outer.calls += 1
-                    outer.first_answered = outer.first_answered or answered
                     outer.timeline.append((operation, started, answered))
                 self.send_response(answer.status)
                 for name, value in answer.getheaders():
@@ -315,7 +313,8 @@ def start_function(args, function, event_file, raw_path, log):
         if not api.done.wait(30):
             raise RuntimeError(f"{function}: no response within 30 s (exit status {proc.poll()})")
         cpu = cpu_ms(proc.pid)
-        store_calls, store_ms, first_store = store.calls, round(store.waiting_seconds() * 1000, 1), store.first_answered
+        store_calls, store_ms = len(store.timeline), round(store.waiting_seconds() * 1000, 1)
+        first_store = min((answered for _, _, answered in store.timeline), default=None)
         steps = timeline(t0, api, store)
         rss_after = status_kib(proc.pid, "VmRSS")
         time.sleep(1)

@@ -109,29 +109,17 @@ pub async fn sweep(state: &Stack, budget: &Budget, progress: &mut dyn FnMut(&Swe
             progress(&report);
         }
     }
-    for entry in trash {
-        if budget.exhausted() {
-            report.more = true;
-            return Ok(report);
+    for (entries, step) in
+        [(trash, ItemStep::Trash), (pending, ItemStep::PendingUpload), (uploads, ItemStep::UploadSweep)]
+    {
+        for entry in entries {
+            if budget.exhausted() {
+                report.more = true;
+                return Ok(report);
+            }
+            *step.total(&mut report) += u64::from(step.run(state, &entry).await?);
+            progress(&report);
         }
-        report.trash_purged += u64::from(purge_trash_entry(state, &entry).await?);
-        progress(&report);
-    }
-    for entry in pending {
-        if budget.exhausted() {
-            report.more = true;
-            return Ok(report);
-        }
-        report.pending_uploads_removed += u64::from(media::expire_pending(state, &entry.tenant, &entry.sk).await?);
-        progress(&report);
-    }
-    for entry in uploads {
-        if budget.exhausted() {
-            report.more = true;
-            return Ok(report);
-        }
-        report.upload_objects_swept += u64::from(media::sweep_upload(state, &entry.tenant, &entry.sk).await?);
-        progress(&report);
     }
     report.expired_records_removed += state.store.purge_expired(now).await?;
     progress(&report);
@@ -139,6 +127,33 @@ pub async fn sweep(state: &Stack, budget: &Budget, progress: &mut dyn FnMut(&Swe
 }
 
 /// Everything of `kind` due now (entries are small; what a run leaves stays due for the next).
+/// The due work done one item at a time, each step answering whether it removed something.
+#[derive(Clone, Copy)]
+enum ItemStep {
+    Trash,
+    PendingUpload,
+    UploadSweep,
+}
+
+impl ItemStep {
+    async fn run(self, state: &Stack, entry: &DueEntry) -> Result<bool> {
+        match self {
+            Self::Trash => purge_trash_entry(state, entry).await,
+            Self::PendingUpload => media::expire_pending(state, &entry.tenant, &entry.sk).await,
+            Self::UploadSweep => media::sweep_upload(state, &entry.tenant, &entry.sk).await,
+        }
+    }
+
+    /// The report's running total of this kind of step.
+    fn total(self, report: &mut SweepReport) -> &mut u64 {
+        match self {
+            Self::Trash => &mut report.trash_purged,
+            Self::PendingUpload => &mut report.pending_uploads_removed,
+            Self::UploadSweep => &mut report.upload_objects_swept,
+        }
+    }
+}
+
 async fn due_entries(state: &Stack, kind: &str, now: i64) -> Result<Vec<DueEntry>> {
     let mut entries = Vec::new();
     let mut after = None;
