@@ -76,6 +76,7 @@ async fn run(items: usize, objects: usize) {
         install_keys: Arc::new(StaticInstallKeys::default()),
         forge: ForgeRemote::new(Arc::new(StaticForgeKeys::default()), clock.clone()),
         tenants: canopy_shared::domain::tenants::cache::TenantCache::new(),
+        configs: canopy_shared::domain::content::site_config::ConfigCache::new(),
         admins: Arc::new(LocalAdminDirectory::new(Vec::<String>::new())),
         groups: Arc::new(canopy_shared::adapters::groups::LocalGroupDirectory::new([])),
         stack: canopy_shared::domain::data::Stack {

@@ -19,6 +19,7 @@ use crate::adapters::secrets::local::{KEYRING_FILE, LocalKeyring};
 use crate::adapters::store::dynamo::DynamoItemStore;
 use crate::adapters::store::embedded::EmbeddedItemStore;
 use crate::domain::access::ProductGroup;
+use crate::domain::content::site_config::ConfigCache;
 use crate::domain::data::{Data, Stack};
 use crate::domain::forge::ForgeRemote;
 use crate::domain::regions::{Region, Regions};
@@ -109,6 +110,7 @@ pub async fn lambda_state() -> Result<AppState> {
         groups,
         stack: Stack { data: Data { store, clock, secrets }, config: Arc::new(config), media, regions },
         tenants,
+        configs: ConfigCache::new(),
     })
 }
 
@@ -240,6 +242,7 @@ pub fn local_state_over(
             regions,
         },
         tenants,
+        configs: ConfigCache::new(),
     };
     Ok((state, media))
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::adapters::admins::AdminDirectory;
 use crate::adapters::groups::GroupDirectory;
+use crate::domain::content::site_config::ConfigCache;
 use crate::domain::data::Stack;
 use crate::domain::forge::ForgeRemote;
 use crate::domain::tenants::cache::TenantCache;
@@ -23,6 +24,8 @@ pub struct AppState {
     /// Tenant records as authentication reads them; the home store forgets what it writes
     /// ([`TenantCache::watching`]).
     pub tenants: Arc<TenantCache>,
+    /// Site configs as last decoded and rendered, reused while their query answers the same items.
+    pub configs: Arc<ConfigCache>,
 }
 
 impl AppState {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use canopy_shared::TenantKey;
 use canopy_shared::domain::content::counters;
 use canopy_shared::domain::tenants::cache::TENANT_CACHE_SECS;
+use canopy_shared::kernel::clock::rfc3339;
 use canopy_shared::kernel::keys;
 use canopy_shared::ports::store::{Condition, Item, ItemStore, PageRequest, Write};
 use serde_json::{Value, json};
@@ -240,6 +241,60 @@ mod scenarios {
         let (status, _, body) =
             w.app.send(delete(&format!("/api/themes/{theme_id}"), &w.admin(A), Some("\"2\""))).await;
         assert_eq!((status, body["error"]["code"].as_str()), (409, Some("in_use")));
+    }
+
+    /// This process keeps what it decoded and rendered (`config_cache`), yet every read runs its
+    /// query and answers what the query says: a change made below this process, even one that
+    /// leaves the item's key, version, time and writer as they were, is answered at once, and an
+    /// announcement's window opening renders anew without decoding again.
+    pub async fn site_configs_are_rendered_once_per_change_and_never_answer_stale(w: World) {
+        let (site_id, _) = w.created("/api/sites", &site("Docs")).await;
+        let base = format!("/api/sites/{site_id}");
+        let (starts, ends) = (rfc3339((w.app.now_secs() + 3600) * 1000), rfc3339((w.app.now_secs() + 7200) * 1000));
+        w.created(&format!("{base}/announcements"), &announcement("soon", &starts, &ends, "everyone")).await;
+        let nav = json!({"items": [{"id": "n1", "label": "Home", "target": {"type": "space", "spaceKey": "DOC"}, "children": []}]});
+        let (status, _, body) = w.app.send(put(&format!("{base}/navigation"), &w.admin(A), None, &nav)).await;
+        assert_eq!(status, 201, "{body}");
+        let config = format!("{base}/config");
+        let (decoded, rendered) = w.app.state.configs.work_done();
+        let work = || {
+            let (d, r) = w.app.state.configs.work_done();
+            (d - decoded, r - rendered)
+        };
+
+        let first = w.get(&config, &w.user(A)).await;
+        assert_eq!((first.0, work()), (200, (1, 1)), "{}", first.1);
+        assert_eq!(w.get(&config, &w.user(A)).await, first, "the same answer, neither decoded nor rendered");
+        assert_eq!(work(), (1, 1));
+        let anonymous = w.get(&config, &w.anonymous(A)).await;
+        let admin = w.get(&config, &w.admin(A)).await;
+        assert_eq!(w.get(&config, &w.admin(A)).await, admin);
+        assert_eq!(w.get(&config, &w.anonymous(A)).await, anonymous);
+        assert_eq!(work(), (1, 3), "one render per view");
+        assert!(admin.1["site"]["version"].is_number() && first.1["site"].get("version").is_none());
+
+        // Below this process: the same key, version, time and writer, other text.
+        let (tenant, now) = (TenantKey::from_verified(A).expect("key"), w.app.now_secs());
+        let sk = keys::site_navigation(&site_id);
+        let store = w.app.state.store.clone();
+        let stored = store.get(&tenant, &sk, now).await.expect("get").expect("navigation");
+        let mut text = stored.body.to_value().expect("json");
+        text["items"][0]["label"] = json!("Start");
+        let replaced = Item { body: text.into(), ..stored.clone() };
+        let condition = Condition::Version(stored.version);
+        store.transact(vec![Write::Delete { tenant: tenant.clone(), sk, condition }], now).await.expect("delete");
+        store.transact(vec![Write::Put { item: replaced, condition: Condition::Absent }], now).await.expect("put");
+        let changed = w.get(&config, &w.user(A)).await;
+        assert_eq!(changed.1["navigation"]["items"][0]["label"], "Start");
+        assert_ne!(changed.2, first.2, "a new ETag");
+        assert_eq!(work(), (2, 4));
+
+        // The announcement's window opens: the same items, another live set.
+        assert_eq!(changed.1["announcements"], json!([]));
+        w.app.clock.advance_secs(3600);
+        let (_, live, _) = w.get(&config, &w.user(A)).await;
+        assert_eq!(live["announcements"][0]["title"], "soon");
+        assert_eq!(work(), (2, 5), "rendered again, not decoded again");
     }
 
     pub async fn another_tenants_ids_are_simply_not_found(w: World) {
@@ -483,6 +538,7 @@ support::scenarios!(stores and schemes: [
     only_admins_write_and_everyone_reads,
     counters_stay_exact,
     site_config_is_one_query_with_what_is_active_now,
+    site_configs_are_rendered_once_per_change_and_never_answer_stale,
     another_tenants_ids_are_simply_not_found,
     bad_input_is_refused_and_changes_nothing,
     export_and_import_round_trip_between_tenants,

@@ -547,6 +547,7 @@ async fn every_event_runs_through_the_lambda_handler_with_its_documented_answer(
         admins: Arc::new(canopy_shared::adapters::admins::LocalAdminDirectory::new([ADMIN.to_owned()])),
         groups: Arc::new(canopy_shared::adapters::groups::LocalGroupDirectory::new([])),
         tenants,
+        configs: canopy_shared::domain::content::site_config::ConfigCache::new(),
         stack: canopy_shared::domain::data::Stack {
             data: canopy_shared::domain::data::Data {
                 store,

@@ -16,6 +16,7 @@ use canopy_shared::adapters::store::embedded::EmbeddedItemStore;
 use canopy_shared::domain::access::ProductGroup;
 use canopy_shared::domain::connect::jwt::{Audience, ConnectClaims, sign_hs256, sign_rs256};
 use canopy_shared::domain::connect::qsh::{CONTEXT_QSH, query_string_hash};
+use canopy_shared::domain::content::site_config::ConfigCache;
 use canopy_shared::domain::forge::ForgeRemote;
 use canopy_shared::domain::forge::fit::{self, Invocation};
 use canopy_shared::domain::tenants::cache::TenantCache;
@@ -151,6 +152,7 @@ impl TestApp {
             install_keys,
             forge: ForgeRemote::new(Arc::new(forge_dev_keys()), clock.clone()),
             tenants,
+            configs: ConfigCache::new(),
             admins: Arc::new(LocalAdminDirectory::new([ADMIN_ACCOUNT.to_owned()])),
             groups: Arc::new(LocalGroupDirectory::new([(
                 MEMBER_ACCOUNT.to_owned(),

@@ -53,6 +53,7 @@ fn world() -> &'static World {
             install_keys: Arc::new(StaticInstallKeys::default()),
             forge: ForgeRemote::new(Arc::new(StaticForgeKeys::default()), clock.clone()),
             tenants: canopy_shared::domain::tenants::cache::TenantCache::new(),
+            configs: canopy_shared::domain::content::site_config::ConfigCache::new(),
             admins: Arc::new(LocalAdminDirectory::new(["557058:admin".to_owned()])),
             groups: Arc::new(LocalGroupDirectory::new([])),
             stack: canopy_shared::domain::data::Stack {

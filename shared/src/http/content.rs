@@ -139,9 +139,10 @@ async fn read_site_config(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let parts = site_config::load(&state, &auth.tenant, &id).await?;
-    let view = Viewer::new(&state, &auth).view(&parts.site.data).await?;
-    let site_config::RenderedConfig { json, etag } = parts.render(view)?;
+    let read = site_config::load(&state, &state.configs, &auth.tenant, &id).await?;
+    let view = Viewer::new(&state, &auth).view(&read.site().data).await?;
+    let rendered = read.render(view)?;
+    let etag = rendered.etag.as_str();
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -149,11 +150,11 @@ async fn read_site_config(
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response()
+        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], rendered.json.clone()).into_response()
     };
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
-    if let Ok(value) = HeaderValue::from_str(&etag) {
+    if let Ok(value) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, value);
     }
     Ok(response)

@@ -1,6 +1,7 @@
 //! Content: what customers store for their sites, as typed models (`model`) over the item
 //! store, with versions, the trash, exact counters and the one-query site config.
 
+pub mod config_cache;
 pub mod counters;
 pub mod library;
 pub mod model;
