@@ -634,6 +634,22 @@ mod scenarios {
         (first, second)
     }
 
+    /// A first use of a signed install token is claimed with one conditional write and no read;
+    /// the claim is read only when one is already there (Atlassian's retry).
+    pub async fn a_signed_install_token_is_claimed_with_one_write(opened: Opened) {
+        use support::counting::{Calls, CountingStore};
+        let calls = Arc::new(Calls::default());
+        let app = TestApp::with_store(Arc::new(CountingStore { inner: opened.store.clone(), calls: calls.clone() }));
+        let token = sign_install(&install_claims(CLIENT, INSTALLED, app.now_secs()));
+        let payload = install_payload(CLIENT, SECRET);
+        assert_eq!(app.send(post(INSTALLED, Some(&token), &payload)).await.0, 204);
+        let first_use = "reads: the tenant's home, its record, its cloudId's owner; writes: the claim, the install";
+        assert_eq!(calls.snapshot(), (3, 0, 2), "{first_use}");
+        calls.reset();
+        assert_eq!(app.send(post(INSTALLED, Some(&token), &payload)).await.0, 204, "Atlassian's retry");
+        assert_eq!(calls.snapshot(), (4, 0, 2), "the same, and the claim read once its write was refused");
+    }
+
     pub async fn a_signed_install_is_used_once_with_its_body_across_instances(opened: Opened) {
         let (first, second) = two_instances(&opened);
         let token = sign_install(&install_claims(CLIENT, INSTALLED, first.now_secs()));
@@ -699,6 +715,7 @@ mod scenarios {
 }
 
 support::scenarios!(stores: [
+    a_signed_install_token_is_claimed_with_one_write,
     a_signed_install_is_used_once_with_its_body_across_instances,
     concurrent_uses_of_one_token_with_two_bodies_let_exactly_one_through,
     a_used_token_is_forgotten_when_it_expires,

@@ -12,6 +12,8 @@ use super::body::{RawBody, parse_json};
 use crate::domain::connect::descriptor::{self, DISABLED_PATH, ENABLED_PATH, INSTALLED_PATH, UNINSTALLED_PATH};
 use crate::domain::connect::install_replay;
 use crate::domain::connect::jwt::{self, InstallExpectation};
+use crate::domain::data::Stack;
+use crate::domain::residency;
 use crate::domain::tenants::{self, InstallPayload, TenantSummary};
 use crate::kernel::error::{Error, Result};
 use crate::kernel::tenant_key::TenantKey;
@@ -54,19 +56,31 @@ struct LifecyclePayload {
 /// Verifies the RS256 signed install and claims the token for this body (`install_replay`), then
 /// parses the body, then checks that the token's `iss` is the payload's clientKey and that the
 /// payload is for this app's key. The token comes first so that an unauthenticated caller learns
-/// nothing about what the body should look like.
+/// nothing about what the body should look like. Answers the tenant's home stack too
+/// (`residency::home_state`): looked up for the verified `iss` while the token is claimed, and
+/// answered only once every check passed, so the checks' answers come in the order above.
 async fn authenticate_then_parse<T: serde::de::DeserializeOwned>(
     state: &AppState,
     request: &SignedRequest<'_>,
     body: &[u8],
-) -> Result<(TenantKey, T, jwt::ConnectClaims)> {
+) -> Result<(TenantKey, T, jwt::ConnectClaims, Stack)> {
     let token = request.token()?;
     let app_base_urls = state.config.app_base_urls();
     let qsh = request.qsh(state);
     let expectation = InstallExpectation { app_base_urls: &app_base_urls, qsh: &qsh, now: state.clock.now_secs() };
     let claims = jwt::verify_signed_install(&token, state.install_keys.as_ref(), &expectation).await?;
     let exp = claims.exp.ok_or_else(|| Error::unauthenticated("signed install without exp"))?;
-    install_replay::claim(&install_replay::issuing_region(state, &claims), &token, exp, body).await?;
+    let issuer = TenantKey::from_verified(&claims.iss);
+    let home = async {
+        match &issuer {
+            Some(key) => residency::home_state(state, key).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let issuing_region = install_replay::issuing_region(state, &claims);
+    let claim = install_replay::claim(&issuing_region, &token, exp, body);
+    let (claimed, home) = tokio::join!(claim, home);
+    claimed?;
     let payload: T = parse_json(request.headers, body)?;
     let LifecyclePayload { client_key, key: app_key } = parse_json(request.headers, body)?;
     if claims.iss != client_key {
@@ -84,7 +98,8 @@ async fn authenticate_then_parse<T: serde::de::DeserializeOwned>(
     }
     let key = TenantKey::from_verified(&client_key)
         .ok_or_else(|| Error::invalid("invalid_field", "clientKey has characters outside [A-Za-z0-9-_.:]."))?;
-    Ok((key, payload, claims))
+    let home = home?.ok_or_else(|| Error::internal("a valid clientKey equal to iss is a valid key"))?;
+    Ok((key, payload, claims, home))
 }
 
 /// Atlassian installs the app (or updates the install: new secret, new baseUrl).
@@ -97,10 +112,9 @@ async fn installed(
     RawBody(body): RawBody,
 ) -> Result<StatusCode> {
     let request = SignedRequest { method: &method, uri: &uri, headers: &headers };
-    let (key, payload, claims) = authenticate_then_parse::<InstallPayload>(&state, &request, &body).await?;
-    let region = crate::domain::residency::region_of_install(&state, &claims);
-    let state = crate::domain::residency::home_state(&state, &key).await?;
-    tenants::install_in(&state, &key, &payload, &region).await?;
+    let (key, payload, claims, home) = authenticate_then_parse::<InstallPayload>(&state, &request, &body).await?;
+    let region = residency::region_of_install(&state, &claims);
+    tenants::install_in(&home, &key, &payload, &region).await?;
     tracing::info!(tenant = %key, "installed");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -115,9 +129,8 @@ async fn uninstalled(
     RawBody(body): RawBody,
 ) -> Result<StatusCode> {
     let request = SignedRequest { method: &method, uri: &uri, headers: &headers };
-    let (key, _, _) = authenticate_then_parse::<LifecyclePayload>(&state, &request, &body).await?;
-    let state = crate::domain::residency::home_state(&state, &key).await?;
-    let tenant = tenants::uninstall(&state, &key).await?;
+    let (key, _, _, home) = authenticate_then_parse::<LifecyclePayload>(&state, &request, &body).await?;
+    let tenant = tenants::uninstall(&home, &key).await?;
     tracing::info!(tenant = %key, purge_after = ?tenant.purge_after, "uninstalled");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -158,7 +171,7 @@ async fn enable_or_disable(
     let request = SignedRequest { method: &method, uri: &uri, headers: &headers };
     // A tenant that moved region is verified and changed against its new home's record.
     let state = match TenantKey::from_verified(&jwt::unverified_issuer(&request.token()?)?) {
-        Some(key) => state.with_stack(crate::domain::residency::home_state(&state, &key).await?),
+        Some(key) => state.with_stack(residency::home_state(&state, &key).await?),
         None => state,
     };
     let (key, _, _, _) = verify_tenant_token(&state, &request, false, |_| Ok(())).await?;

@@ -10,8 +10,9 @@
 //!
 //! The token is claimed once it is verified (signature, `aud`, `qsh`, lifetime) and before its
 //! body is read, so a token whose first use was refused (a bad body, a dependency down) can come
-//! again only with that same body. Concurrent first uses race on one conditional put: the loser
-//! reads the winner's body hash. It is claimed in the table of the region it was issued for (its
+//! again only with that same body. A use is one conditional put; only when a claim is already
+//! there is it read, for its body hash: so concurrent first uses race on the put, and the loser
+//! reads the winner's. It is claimed in the table of the region it was issued for (its
 //! `aud`, [`issuing_region`]), whichever region's endpoint it reaches: every stack reaches every
 //! region's table, so another region's endpoint is no way around the check.
 
@@ -48,12 +49,6 @@ pub async fn claim(data: &Data, token: &str, exp: i64, body: &[u8]) -> Result<()
     let body_hash = hex::encode(Sha256::digest(body));
     retry_conflicts(|| async {
         let now = data.clock.now_secs();
-        if let Some(seen) = data.store.get(&tenant, &sk, now).await? {
-            return match seen.body.field::<String>("body") {
-                Some(hash) if hash == body_hash => Ok(()),
-                _ => Err(reused()),
-            };
-        }
         let item = Item {
             tenant: tenant.clone(),
             sk: sk.clone(),
@@ -65,7 +60,18 @@ pub async fn claim(data: &Data, token: &str, exp: i64, body: &[u8]) -> Result<()
             expires_at: Some(exp.saturating_add(LEEWAY_SECS as i64)),
             body: json!({ "body": body_hash }).into(),
         };
-        data.store.transact(vec![Write::Put { item, condition: Condition::Absent }], now).await
+        // A first use is the common case: one conditional put claims it. The claim is read only
+        // when one is already there (a retry by Atlassian, or a replay).
+        match data.store.transact(vec![Write::Put { item, condition: Condition::Absent }], now).await {
+            Err(Error::WriteConflict) => {}
+            claimed => return claimed,
+        }
+        match data.store.get(&tenant, &sk, now).await? {
+            Some(seen) if seen.body.field::<String>("body").as_deref() == Some(body_hash.as_str()) => Ok(()),
+            Some(_) => Err(reused()),
+            // The claim in the way expired since: claim again.
+            None => Err(Error::WriteConflict),
+        }
     })
     .await
 }

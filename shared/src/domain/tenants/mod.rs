@@ -12,6 +12,7 @@ use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::keys;
 use crate::kernel::tenant_key::TenantKey;
+use crate::ports::secrets::Envelope;
 use crate::ports::store::{Body, Condition, Due, Item, Write, retry_conflicts};
 
 /// The install record with its shared secret opened.
@@ -120,9 +121,20 @@ pub async fn install_in(state: &Stack, key: &TenantKey, payload: &InstallPayload
     let secret = payload.validate_for_install()?.to_owned();
     // Canopy calls this URL signed as the app: only a site the configured hosts trust.
     state.config.product_hosts.check(&payload.base_url)?;
+    // The stored record, the new secret sealed and the payload's cloudId claim do not depend on
+    // each other: they are asked for together. The seal is made once for every attempt; a
+    // re-install whose secret is unchanged leaves it unused (one data key; installs are rare).
+    let sealing = tokio::sync::OnceCell::new();
     retry_conflicts(|| async {
         let now = rfc3339(state.clock.now_millis());
-        let existing = load(state, key).await?;
+        let seal = sealing.get_or_try_init(|| seal_new(state, key, &secret));
+        let payload_claim = async {
+            match &payload.cloud_id {
+                Some(cloud_id) => cloud_index::claim_writes(state, key, &payload.base_url, cloud_id).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (existing, sealed_new, payload_claim) = tokio::try_join!(load(state, key), seal, payload_claim)?;
         let (mut record, condition) = match existing {
             None => {
                 let record = Tenant {
@@ -151,8 +163,9 @@ pub async fn install_in(state: &Stack, key: &TenantKey, payload: &InstallPayload
         record.product_type = payload.product_type.clone();
         record.base_url = payload.base_url.clone();
         record.display_url = payload.display_url.clone();
-        if record.shared_secret != secret {
+        if record.shared_secret != secret || record.sealed_secret.is_none() {
             record.set_shared_secret(secret.clone());
+            record.sealed_secret = sealed_new.clone();
         }
         if payload.cloud_id.is_some() {
             record.cloud_id = payload.cloud_id.clone();
@@ -168,9 +181,10 @@ pub async fn install_in(state: &Stack, key: &TenantKey, payload: &InstallPayload
         }
         push_history(&mut record, if was_uninstalled { "reinstalled" } else { "installed" }, &now);
         // The newest install of a site answers for its cloudId, when it is that site (cloud_index).
-        let mut claim = match &record.cloud_id {
-            Some(cloud_id) => cloud_index::claim_writes(state, key, &record.base_url, cloud_id).await?,
-            None => Vec::new(),
+        let mut claim = match (payload_claim, &record.cloud_id) {
+            (Some(claim), _) => claim,
+            (None, Some(cloud_id)) => cloud_index::claim_writes(state, key, &record.base_url, cloud_id).await?,
+            (None, None) => Vec::new(),
         };
         if was_uninstalled {
             // A purge under way (retention::purge) finishes first: Atlassian retries the install
@@ -192,6 +206,14 @@ pub async fn install_in(state: &Stack, key: &TenantKey, payload: &InstallPayload
         Ok(record)
     })
     .await
+}
+
+/// `secret` sealed for `key`'s record; `None` for no secret (a Forge install).
+async fn seal_new(state: &Stack, key: &TenantKey, secret: &str) -> Result<Option<Envelope>> {
+    if secret.is_empty() {
+        return Ok(None);
+    }
+    state.secrets.seal(key.as_str(), secret).await.map(Some)
 }
 
 /// `uninstalled` after a verified signed install token: schedules the purge. A repeated
