@@ -11,7 +11,8 @@
 //!
 //! Bounds: at most [`MAX_CACHED_SITES`] sites and [`MAX_CACHED_BYTES`] of items and renders; a
 //! site over [`MAX_ENTRY_BYTES`] is decoded and rendered on every read. A full cache is emptied
-//! and refills from the reads that follow: no recency is tracked on the hot path.
+//! and refills from the reads that follow: no recency is tracked on the hot path. A site whose
+//! query finds it gone (deleted, or its tenant purged) is forgotten at that read.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -92,6 +93,19 @@ impl<P> Default for Sites<P> {
     }
 }
 
+impl<P> Sites<P> {
+    fn remove(&mut self, tenant: &TenantKey, site_id: &str) {
+        let Some(entries) = self.by_tenant.get_mut(tenant) else { return };
+        if let Some(old) = entries.remove(site_id) {
+            self.count -= 1;
+            self.bytes -= old.bytes();
+        }
+        if entries.is_empty() {
+            self.by_tenant.remove(tenant);
+        }
+    }
+}
+
 /// The cache of one process (`site_config::ConfigCache` names it for the config's parts).
 pub struct RenderCache<P> {
     sites: Mutex<Sites<P>>,
@@ -125,7 +139,16 @@ impl<P> RenderCache<P> {
             return Ok(entry);
         }
         let bytes = 2 * items.iter().map(|item| item.sk.len() + item.body.len()).sum::<usize>();
-        let parts = decode(items.clone())?;
+        let parts = match decode(items.clone()) {
+            Ok(parts) => parts,
+            Err(error) => {
+                // A site gone (deleted, or its tenant purged) leaves nothing of it in memory.
+                if let Ok(mut sites) = self.sites.lock() {
+                    sites.remove(tenant, site_id);
+                }
+                return Err(error);
+            }
+        };
         self.decoded.fetch_add(1, Ordering::Relaxed);
         let entry = Arc::new(Entry { source: Arc::new(Source { items, parts, bytes }), renders: Vec::new() });
         self.keep(tenant, site_id, None, entry.clone());
@@ -191,14 +214,8 @@ impl<P> RenderCache<P> {
         {
             return;
         }
-        if let Some(old) = sites.by_tenant.get_mut(tenant).and_then(|entries| entries.remove(site_id)) {
-            sites.count -= 1;
-            sites.bytes -= old.bytes();
-        }
+        sites.remove(tenant, site_id);
         if bytes > MAX_ENTRY_BYTES {
-            if sites.by_tenant.get(tenant).is_some_and(HashMap::is_empty) {
-                sites.by_tenant.remove(tenant);
-            }
             return;
         }
         if sites.count >= MAX_CACHED_SITES || sites.bytes + bytes > MAX_CACHED_BYTES {
@@ -267,6 +284,11 @@ mod tests {
         let (u, before) = (tenant(2), cache.len());
         read(&cache, &u, "s1", site_items(&u, "s1", "two", 2));
         assert_eq!((cache.len(), cache.work_done().0), (before + 1, 4));
+        // A site gone: the read is refused and nothing of the site stays.
+        let gone = cache.entry(&t, "s1", Vec::new(), |items| ConfigParts::decode(items, "s1"));
+        assert!(gone.is_err());
+        assert_eq!((cache.len(), cache.cached(&t, "s1").is_none()), (before, true));
+        assert!(cache.bytes() > 0, "the other tenant's site is kept");
     }
 
     #[test]
