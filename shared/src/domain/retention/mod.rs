@@ -126,7 +126,6 @@ pub async fn sweep(state: &Stack, budget: &Budget, progress: &mut dyn FnMut(&Swe
     Ok(report)
 }
 
-/// Everything of `kind` due now (entries are small; what a run leaves stays due for the next).
 /// The due work done one item at a time, each step answering whether it removed something.
 #[derive(Clone, Copy)]
 enum ItemStep {
@@ -154,6 +153,7 @@ impl ItemStep {
     }
 }
 
+/// Everything of `kind` due now (entries are small; what a run leaves stays due for the next).
 async fn due_entries(state: &Stack, kind: &str, now: i64) -> Result<Vec<DueEntry>> {
     let mut entries = Vec::new();
     let mut after = None;
