@@ -27,15 +27,15 @@ use canopy_shared::domain::connect::qsh::{CONTEXT_QSH, query_string_hash};
 use canopy_shared::domain::forge::fit::{self, Invocation};
 use canopy_shared::domain::tenants;
 use canopy_shared::http::body::{JsonBody, RawBody, parse_json};
+use canopy_shared::http::router::ApiRouter;
 use canopy_shared::http::schema::ErrorBody;
 use canopy_shared::kernel::ids::{is_plausible_cloud_id, new_ulid};
+use canopy_shared::routes;
 use canopy_shared::state::AppState;
 use canopy_shared::{Error, Result, TenantKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub const DEV_KID: &str = "canopy-dev-install-key";
 const DEV_PRIVATE_KEY: &[u8] = include_bytes!("../../dev/install-key.pem");
@@ -78,9 +78,9 @@ struct DevHost {
     client: reqwest::Client,
 }
 
-pub fn routes(address: SocketAddr) -> OpenApiRouter<AppState> {
+pub fn routes(address: SocketAddr) -> ApiRouter {
     let host = DevHost { address, client: reqwest::Client::new() };
-    OpenApiRouter::new()
+    ApiRouter::new()
         .routes(routes!(install_key))
         .routes(routes!(install))
         .routes(routes!(token))

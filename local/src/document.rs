@@ -9,10 +9,10 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::{Extension, Router};
 use canopy_shared::http::ops::OperatorAccess;
+use canopy_shared::http::router::ApiRouter;
 use canopy_shared::http::{self, openapi};
+use canopy_shared::routes;
 use canopy_shared::state::AppState;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::dev;
 
@@ -25,7 +25,7 @@ struct Document(Arc<str>);
 pub fn routes_and_document(address: SocketAddr) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let routes = openapi::product_routes(OperatorAccess::Local)
         .merge(dev::routes(address))
-        .merge(OpenApiRouter::new().routes(routes!(serve_document)));
+        .merge(ApiRouter::new().routes(routes!(serve_document)));
     finish(routes)
 }
 
@@ -33,10 +33,10 @@ pub fn routes_and_document(address: SocketAddr) -> (Router<AppState>, utoipa::op
 /// Gateway's IAM identity, which no request here carries), and none of the dev routes, which
 /// would mint tokens for any tenant.
 pub fn exposed_routes_and_document() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    finish(openapi::product_routes(OperatorAccess::Iam).merge(OpenApiRouter::new().routes(routes!(serve_document))))
+    finish(openapi::product_routes(OperatorAccess::Iam).merge(ApiRouter::new().routes(routes!(serve_document))))
 }
 
-fn finish(routes: OpenApiRouter<AppState>) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+fn finish(routes: ApiRouter) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, document) = routes.split_for_parts();
     let document = openapi::complete(document);
     let text = Document(openapi::to_pretty_json(&document).into());

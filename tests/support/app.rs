@@ -20,6 +20,7 @@ use canopy_shared::domain::content::site_config::ConfigCache;
 use canopy_shared::domain::forge::ForgeRemote;
 use canopy_shared::domain::forge::fit::{self, Invocation};
 use canopy_shared::domain::tenants::cache::TenantCache;
+use canopy_shared::http::router::ApiRouter;
 use canopy_shared::http::{content, lifecycle};
 use canopy_shared::kernel::clock::{Clock, ManualClock};
 use canopy_shared::kernel::config::AppConfig;
@@ -32,7 +33,6 @@ use canopy_shared::state::AppState;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use utoipa_axum::router::OpenApiRouter;
 
 pub const BASE_URL: &str = "https://canopy.example.com";
 /// The account the test admin directory knows as a site administrator.
@@ -108,7 +108,7 @@ impl TestApp {
     }
 
     /// Serves `routes` over this app's state (call it again after changing the state).
-    pub fn serving(mut self, routes: OpenApiRouter<AppState>) -> Self {
+    pub fn serving(mut self, routes: ApiRouter) -> Self {
         self.router = canopy_shared::http::finish(routes, self.state.clone());
         self
     }

@@ -12,12 +12,12 @@
 
 use std::sync::LazyLock;
 
+use crate::http::router::ApiRouter;
+use crate::routes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use sha2::{Digest, Sha256};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::kernel::error::{Error, Result};
 use crate::state::AppState;
@@ -74,8 +74,8 @@ static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
     ASSETS.iter().map(|asset| format!("\"{}\"", &hex::encode(Sha256::digest(asset.body))[..32])).collect()
 });
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(to_index)).routes(routes!(index)).routes(routes!(file))
+pub fn routes() -> ApiRouter {
+    ApiRouter::new().routes(routes!(to_index)).routes(routes!(index)).routes(routes!(file))
 }
 
 /// The console without its trailing slash: a redirect to it.

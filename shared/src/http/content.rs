@@ -3,12 +3,12 @@
 //! A site and what hangs under it are read by whoever may see the site (`http::access`); the
 //! library is read by every user of the tenant; writes need a site administrator.
 
+use crate::http::router::ApiRouter;
+use crate::routes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::access::{Viewer, site_for};
 use super::auth::AuthContext;
@@ -27,9 +27,8 @@ use crate::domain::records::{Stored, not_found};
 use crate::kernel::error::Result;
 use crate::state::AppState;
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    let (schemas, paths, import_route) = routes!(import);
-    OpenApiRouter::new()
+pub fn routes() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list_sites, create_site))
         .routes(routes!(read_site, update_site, delete_site))
         .routes(routes!(read_site_config))
@@ -52,7 +51,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(restore_trash))
         .routes(routes!(export))
         .layer(DefaultBodyLimit::max(MAX_CONTENT_BODY_BYTES))
-        .routes((schemas, paths, import_route.layer(DefaultBodyLimit::max(portability::MAX_IMPORT_BYTES))))
+        .routes(routes!(import).map_router(|route| route.layer(DefaultBodyLimit::max(portability::MAX_IMPORT_BYTES))))
 }
 
 /// Content bodies: the largest document (256 KiB) with room for JSON escaping.

@@ -3,12 +3,12 @@
 //! succeeded records the caller's visit (`users::record_visit`: at most one write an hour); a
 //! refused request writes nothing at all.
 
+use crate::http::router::ApiRouter;
+use crate::routes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::auth::AuthContext;
 use super::body::JsonBody;
@@ -25,8 +25,8 @@ use crate::state::AppState;
 /// Feedback and dismissal bodies: a text at its bound, fully `\u`-escaped, is ~12 KiB.
 pub const MAX_FEEDBACK_BODY_BYTES: usize = 16 * 1024;
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn routes() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list, submit))
         .routes(routes!(export))
         .routes(routes!(read, delete))

@@ -2,12 +2,12 @@
 //! `endpoint`): one path per event, each authenticated by the FIT Atlassian sends with it.
 //! Served by the lifecycle function.
 
+use crate::http::router::ApiRouter;
+use crate::routes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::{Json, http::header};
 use serde_json::{Value, json};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::body::{RawBody, parse_json};
 use crate::domain::forge::fit::{self, FitExpectation};
@@ -19,8 +19,8 @@ pub const FORGE_INSTALLED_PATH: &str = "/forge/lifecycle/installed";
 pub const FORGE_UPGRADED_PATH: &str = "/forge/lifecycle/upgraded";
 pub const FORGE_UNINSTALLED_PATH: &str = "/forge/lifecycle/uninstalled";
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(installed)).routes(routes!(upgraded)).routes(routes!(uninstalled))
+pub fn routes() -> ApiRouter {
+    ApiRouter::new().routes(routes!(installed)).routes(routes!(upgraded)).routes(routes!(uninstalled))
 }
 
 /// `avi:forge:installed:app`: answers `{"outcome"}`.

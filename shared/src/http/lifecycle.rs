@@ -15,17 +15,17 @@ use crate::domain::connect::jwt::{self, InstallExpectation};
 use crate::domain::data::Stack;
 use crate::domain::residency;
 use crate::domain::tenants::{self, InstallPayload, TenantSummary};
+use crate::http::router::ApiRouter;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::tenant_key::TenantKey;
+use crate::routes;
 use crate::state::AppState;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub const DESCRIPTOR_PATH: &str = "/atlassian-connect.json";
 pub const TENANT_PATH: &str = "/api/tenant";
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn routes() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(descriptor))
         .routes(routes!(installed))
         .routes(routes!(uninstalled))

@@ -1,12 +1,12 @@
 //! The media function's routes: upload tickets, completion, reading (with a short-lived
 //! download URL), listing by purpose, and deletion.
 
+use crate::http::router::ApiRouter;
+use crate::routes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::auth::AuthContext;
 use super::body::JsonBody;
@@ -17,8 +17,8 @@ use crate::domain::records::{DEFAULT_PAGE_SIZE, MAX_LIST_PAGE_SIZE};
 use crate::kernel::error::{Error, Result};
 use crate::state::AppState;
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn routes() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(create_upload))
         .routes(routes!(read, delete))

@@ -17,12 +17,13 @@ pub mod openapi;
 pub mod ops;
 pub mod product_events;
 pub mod residency;
+pub mod router;
 pub mod schema;
 pub mod span;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use utoipa_axum::router::OpenApiRouter;
+use router::ApiRouter;
 
 use crate::kernel::error::Error;
 use crate::state::AppState;
@@ -31,10 +32,10 @@ use crate::state::AppState;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Wraps a function's routes with what every response needs: JSON 404/405 bodies, the body
-/// limit, and the security headers (errors included). The routes' document is dropped here;
+/// limit, and the security headers (errors included). The routes' document is never built here;
 /// hosts that serve it split it off first (`openapi`).
-pub fn finish(routes: OpenApiRouter<AppState>, state: AppState) -> Router {
-    finish_router(routes.split_for_parts().0, state)
+pub fn finish(routes: ApiRouter, state: AppState) -> Router {
+    finish_router(routes.into_router(), state)
 }
 
 /// `finish` for a router whose document was split off.

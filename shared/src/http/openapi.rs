@@ -6,6 +6,7 @@
 //! What every operation shares is added here rather than repeated on each handler: the error
 //! answers (one body shape, `ErrorBody`) and who may call it (`security`), both by route family.
 
+use crate::http::router::ApiRouter;
 use utoipa::PartialSchema;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -13,11 +14,9 @@ use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
 use utoipa::openapi::{ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, Ref, RefOr};
-use utoipa_axum::router::OpenApiRouter;
 
 use super::ops::OperatorAccess;
 use super::schema::{ErrorBody, ErrorDetail};
-use crate::state::AppState;
 
 /// Where the local server serves the document.
 pub const DOCUMENT_PATH: &str = "/openapi.json";
@@ -82,7 +81,7 @@ pub fn caller_of(path: &str) -> Caller {
 }
 
 /// Every route of the product (what the Lambda functions serve), one router, one document.
-pub fn product_routes(access: OperatorAccess) -> OpenApiRouter<AppState> {
+pub fn product_routes(access: OperatorAccess) -> ApiRouter {
     super::lifecycle::routes()
         .merge(super::content::routes())
         .merge(super::media::routes())

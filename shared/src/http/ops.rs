@@ -6,13 +6,13 @@
 //! mounted without the authorizer by mistake answers 403, not data. The local server mounts them
 //! with [`OperatorAccess::Local`] (no identity to check on a developer's machine).
 
+use crate::http::router::ApiRouter;
+use crate::routes;
 use axum::extract::{Path, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use lambda_http::request::RequestContext;
 use serde::Deserialize;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::extract::{PageView, QueryParams};
 use super::schema::PageSchema;
@@ -30,8 +30,8 @@ pub enum OperatorAccess {
     Local,
 }
 
-pub fn routes(access: OperatorAccess) -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn routes(access: OperatorAccess) -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(list_days))
         .routes(routes!(read_day))
         .routes(routes!(list_receipts))

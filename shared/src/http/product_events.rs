@@ -4,13 +4,13 @@
 //! with the FIT Atlassian sends. Served by the lifecycle function. The token is checked before
 //! the body is read, so an unauthenticated caller learns nothing about it.
 
+use crate::http::router::ApiRouter;
+use crate::routes;
 use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, Method, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::auth::{SignedRequest, verify_forge_token, verify_tenant_token};
 use super::body::{RawBody, parse_json};
@@ -27,8 +27,8 @@ pub const CONNECT_WEBHOOK_PATH: &str = "/webhooks/confluence/{event}";
 /// Forge product events (manifest `trigger` with an `endpoint`).
 pub const FORGE_EVENTS_PATH: &str = "/forge/events/confluence";
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(connect_webhook)).routes(routes!(forge_event))
+pub fn routes() -> ApiRouter {
+    ApiRouter::new().routes(routes!(connect_webhook)).routes(routes!(forge_event))
 }
 
 /// An id Connect sends as a number or a string.

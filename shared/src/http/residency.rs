@@ -1,13 +1,13 @@
 //! The residency function's routes: a tenant admin moves the tenant's data to another region and
 //! back within 7 days (`residency`), and Atlassian's realm-migration hooks (`residency::dare`).
 
+use crate::http::router::ApiRouter;
+use crate::routes;
 use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::auth::{AuthContext, SignedRequest, verify_tenant_token};
 use super::body::{JsonBody, RawBody, parse_json};
@@ -25,8 +25,8 @@ pub const ROLLBACK_PATH: &str = "/api/residency/rollback";
 pub const DARE_STATUS_PATH: &str = "/lifecycle/dare-migration/status";
 pub const DARE_HOOK_PATH: &str = "/lifecycle/dare-migration/{hook}";
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn routes() -> ApiRouter {
+    ApiRouter::new()
         .routes(routes!(show))
         .routes(routes!(migrate))
         .routes(routes!(rollback))
