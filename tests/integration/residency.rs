@@ -937,6 +937,33 @@ mod scenarios {
 
     /// A signed install is claimed in the table of the region it was issued for, so its token
     /// cannot come back with another body through another region's endpoint.
+    /// The scheduled worker drives what is in flight, under its lease; a run with nothing in
+    /// flight, or while another run holds the lease, drives nothing.
+    pub async fn the_worker_drives_a_migration_in_flight_under_its_lease(w: World) {
+        use canopy_shared::jobs::residency::{LEASE, on_schedule};
+        let run = || async {
+            let event = serde_json::from_value(json!({
+                "version": "0", "id": "worker-run", "detail-type": "Scheduled Event", "source": "aws.events",
+                "account": "123456789012", "time": "2026-11-21T00:05:00Z", "region": "us-east-1",
+                "resources": [], "detail": {}
+            }))
+            .expect("a scheduled event");
+            on_schedule(w.us.state(), event).await.expect("worker run")
+        };
+        assert_eq!(run().await, 0, "nothing in flight");
+        let (status, _, body) = w.us.post("/api/residency/migrations", &json!({"region": "eu"})).await;
+        assert_eq!(status, 202, "{body}");
+        let other = canopy_shared::domain::lease::acquire(w.us.state(), LEASE, 60).await.expect("acquire");
+        let other = other.expect("the lease was free");
+        assert_eq!(run().await, 0, "another run holds the lease");
+        canopy_shared::domain::lease::release(w.us.state(), other).await.expect("release");
+        assert_eq!(run().await, 1, "the migration in flight is driven");
+        let (status, _, view) = w.eu.get("/api/residency").await;
+        assert_eq!((status, view["migration"]["phase"].as_str()), (200, Some("switched")), "{view}");
+        let again = canopy_shared::domain::lease::acquire(w.us.state(), LEASE, 60).await.expect("acquire");
+        assert!(again.is_some(), "the run freed its lease");
+    }
+
     pub async fn a_signed_install_cannot_be_replayed_through_another_regions_endpoint(mut w: World) {
         // As deployed, every stack accepts installs issued for any region's base URL.
         let mut eu_config = (*w.eu.app.state.config).clone();
@@ -960,6 +987,7 @@ mod scenarios {
 
 support::scenarios!(stores: [
     another_instance_sees_the_switch_within_the_bound,
+    the_worker_drives_a_migration_in_flight_under_its_lease,
     a_signed_install_cannot_be_replayed_through_another_regions_endpoint,
     a_migration_moves_content_and_media_and_the_old_region_answers_421,
     writes_during_the_copy_are_carried_over_and_the_freeze_refuses_writes_only,

@@ -160,6 +160,15 @@ pub fn spawn_drive(state: &Stack, tenant: &TenantKey) {
 }
 
 /// Drives every migration in flight from this region (after a restart; the scheduled job).
+/// Whether any migration or rollback waits to be driven: one look at the due index.
+pub async fn any_in_flight(state: &Stack) -> Result<bool> {
+    let first = state
+        .store
+        .due(keys::RESIDENCY_DUE_KIND, state.clock.now_secs(), PageRequest { limit: 1, after: None })
+        .await?;
+    Ok(!first.items.is_empty())
+}
+
 pub async fn resume_all(state: &Stack) -> Result<u64> {
     let mut driven = 0;
     let mut after = None;

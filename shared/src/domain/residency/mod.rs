@@ -32,7 +32,8 @@ pub mod restore;
 mod routing;
 
 pub use engine::{
-    cancel, copy_pass, drive, finish_copy, freeze, request, request_rollback, resume_all, spawn_drive, start_scheduled,
+    any_in_flight, cancel, copy_pass, drive, finish_copy, freeze, request, request_rollback, resume_all, spawn_drive,
+    start_scheduled,
 };
 pub use model::{
     DarePlan, Kind, Migration, Phase, Progress, ROLLBACK_WINDOW_SECS, ResidencyView, Verified, read_only_error,
