@@ -1,5 +1,5 @@
 //! The retention function's entry point: on EventBridge's hourly schedule, the site-liveness
-//! pass then the sweep; on an operator's request (`{"deleteTenantNow": {"clientKey": "…"}}`,
+//! pass and the sweep, side by side; on an operator's request (`{"deleteTenantNow": {"clientKey": "…"}}`,
 //! sent with `aws lambda invoke`, so IAM decides who may), one tenant's deletion now. Both within
 //! the invocation's deadline.
 
@@ -85,7 +85,16 @@ pub async fn on_schedule(
     event: &ScheduledEvent,
     budget: &Budget,
 ) -> Result<SweepReport> {
-    let checked = liveness::check_sites(state, probe, state.config.liveness_grace_days, budget).await?;
+    // The liveness pass probes installed tenants, the sweep works on what is due (tenants
+    // uninstalled 30 days ago, trash, uploads): they never act on the same item, so they run
+    // together and a cold start waits for one round of queries, not two in a row. A tenant the
+    // pass uninstalls now is due for its purge in 30 days, never in this sweep.
+    let mut no_progress = |_: &SweepReport| {};
+    let (checked, report) = tokio::join!(
+        liveness::check_sites(state, probe, state.config.liveness_grace_days, budget),
+        sweep(state, budget, &mut no_progress)
+    );
+    let (checked, report) = (checked?, report?);
     tracing::info!(
         checked = checked.checked,
         denied = checked.denied,
@@ -93,7 +102,6 @@ pub async fn on_schedule(
         errors = checked.errors,
         "site liveness"
     );
-    let report = sweep(state, budget, &mut |_| {}).await?;
     tracing::info!(
         scheduled_for = %event.time,
         tenants = report.tenants_purged,
