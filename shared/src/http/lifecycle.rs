@@ -12,7 +12,6 @@ use super::body::{RawBody, parse_json};
 use crate::domain::connect::descriptor::{self, DISABLED_PATH, ENABLED_PATH, INSTALLED_PATH, UNINSTALLED_PATH};
 use crate::domain::connect::install_replay;
 use crate::domain::connect::jwt::{self, InstallExpectation};
-use crate::domain::data::Stack;
 use crate::domain::residency;
 use crate::domain::tenants::{self, InstallPayload, TenantSummary};
 use crate::http::router::ApiRouter;
@@ -63,7 +62,7 @@ async fn authenticate_then_parse<T: serde::de::DeserializeOwned>(
     state: &AppState,
     request: &SignedRequest<'_>,
     body: &[u8],
-) -> Result<(TenantKey, T, jwt::ConnectClaims, Stack)> {
+) -> Result<(TenantKey, T, jwt::ConnectClaims, residency::Home)> {
     let token = request.token()?;
     let app_base_urls = state.config.app_base_urls();
     let qsh = request.qsh(state);
@@ -73,7 +72,7 @@ async fn authenticate_then_parse<T: serde::de::DeserializeOwned>(
     let issuer = TenantKey::from_verified(&claims.iss);
     let home = async {
         match &issuer {
-            Some(key) => residency::home_state(state, key).await.map(Some),
+            Some(key) => residency::home_of(state, key).await.map(Some),
             None => Ok(None),
         }
     };
@@ -114,7 +113,7 @@ async fn installed(
     let request = SignedRequest { method: &method, uri: &uri, headers: &headers };
     let (key, payload, claims, home) = authenticate_then_parse::<InstallPayload>(&state, &request, &body).await?;
     let region = residency::region_of_install(&state, &claims);
-    tenants::install_in(&home, &key, &payload, &region).await?;
+    tenants::install_in(&home.stack, &key, &payload, &region, home.record_here).await?;
     tracing::info!(tenant = %key, "installed");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -130,7 +129,7 @@ async fn uninstalled(
 ) -> Result<StatusCode> {
     let request = SignedRequest { method: &method, uri: &uri, headers: &headers };
     let (key, _, _, home) = authenticate_then_parse::<LifecyclePayload>(&state, &request, &body).await?;
-    let tenant = tenants::uninstall(&home, &key).await?;
+    let tenant = tenants::uninstall(&home.stack, &key).await?;
     tracing::info!(tenant = %key, purge_after = ?tenant.purge_after, "uninstalled");
     Ok(StatusCode::NO_CONTENT)
 }

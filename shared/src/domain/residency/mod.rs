@@ -38,4 +38,4 @@ pub use engine::{
 pub use model::{
     DarePlan, Kind, Migration, Phase, Progress, ROLLBACK_WINDOW_SECS, ResidencyView, Verified, read_only_error,
 };
-pub use routing::{acting_in, fetch_moved_upload, home_state, region_of_install, view};
+pub use routing::{Home, acting_in, fetch_moved_upload, home_of, home_state, region_of_install, view};

@@ -4,6 +4,7 @@
 use crate::domain::connect::jwt::{Audience, ConnectClaims};
 use crate::domain::data::{Data, Stack};
 use crate::domain::regions::{Region, install_region};
+use crate::domain::tenants::Tenant;
 use crate::kernel::clock::rfc3339;
 use crate::kernel::error::{Error, Result};
 use crate::kernel::tenant_key::TenantKey;
@@ -53,13 +54,30 @@ pub fn acting_in(state: &Stack, region: &str) -> Result<Stack> {
 /// events to the base URL it installed through; they must change the live record, not the copy
 /// left behind for the rollback window.
 pub async fn home_state(state: &Stack, tenant: &TenantKey) -> Result<Stack> {
+    home_of(state, tenant).await.map(|home| home.stack)
+}
+
+/// Where a lifecycle event for a tenant is acted on ([`home_state`]), with what was read to
+/// decide it.
+pub struct Home {
+    pub stack: Stack,
+    /// The tenant's install record as `stack` stores it (its secret sealed) and its version, when
+    /// `stack` is this one (`Some(None)`: no record): a caller about to read the record can start
+    /// from this copy, since a write conditional on its version refuses it once changed.
+    pub record_here: Option<Option<(Tenant, u64)>>,
+}
+
+/// [`home_state`], keeping the record it read.
+pub async fn home_of(state: &Stack, tenant: &TenantKey) -> Result<Home> {
     let now = state.clock.now_secs();
     match load_tenant_in(home(state)?, tenant, now).await? {
         Some((record, _)) if record.region != state.regions.home() && state.regions.get(&record.region).is_some() => {
             tracing::info!(tenant = %tenant, region = %record.region, "lifecycle event for a tenant homed elsewhere");
-            acting_in(state, &record.region)
+            Ok(Home { stack: acting_in(state, &record.region)?, record_here: None })
         }
-        _ => Ok(state.clone()),
+        stored => {
+            Ok(Home { stack: state.clone(), record_here: Some(stored.map(|(record, item)| (record, item.version))) })
+        }
     }
 }
 

@@ -17,11 +17,16 @@ use crate::ports::store::{Body, Condition, Due, Item, Write, retry_conflicts};
 
 /// The install record with its shared secret opened.
 pub async fn load(state: &Data, tenant: &TenantKey) -> Result<Option<(Tenant, u64)>> {
-    let Some((mut record, version)) = load_sealed(state, tenant).await? else { return Ok(None) };
+    let Some((record, version)) = load_sealed(state, tenant).await? else { return Ok(None) };
+    Ok(Some((opened(state, tenant, record).await?, version)))
+}
+
+/// A record as stored with its secret opened.
+async fn opened(state: &Data, tenant: &TenantKey, mut record: Tenant) -> Result<Tenant> {
     if let Some(envelope) = &record.sealed_secret {
         record.shared_secret = state.secrets.open(tenant.as_str(), envelope).await?;
     }
-    Ok(Some((record, version)))
+    Ok(record)
 }
 
 /// The install record as stored, its secret left sealed: for readers that never use it (the
@@ -112,12 +117,21 @@ pub(crate) fn mark_uninstalled(state: &Stack, record: &mut Tenant) -> Due {
 /// `installed` after a verified signed install: creates the tenant, or updates it (new secret,
 /// new baseUrl), and cancels a pending purge when it comes back within the purge window.
 pub async fn install(state: &Stack, key: &TenantKey, payload: &InstallPayload) -> Result<Tenant> {
-    install_in(state, key, payload, &state.config.home_region).await
+    install_in(state, key, payload, &state.config.home_region, None).await
 }
 
 /// [`install`] of a tenant that, if new, is homed in `region` (`regions::install_region`: which
 /// regional base URL Atlassian installed it through). An existing tenant keeps its region.
-pub async fn install_in(state: &Stack, key: &TenantKey, payload: &InstallPayload, region: &str) -> Result<Tenant> {
+/// `stored` is the record as the caller just read it from `state`'s store, sealed, with its
+/// version (`Some(None)`: none there; `residency::home_of` reads it to find the tenant's home):
+/// the first attempt starts from it instead of reading it again, and a retry reads it afresh.
+pub async fn install_in(
+    state: &Stack,
+    key: &TenantKey,
+    payload: &InstallPayload,
+    region: &str,
+    stored: Option<Option<(Tenant, u64)>>,
+) -> Result<Tenant> {
     let secret = payload.validate_for_install()?.to_owned();
     // Canopy calls this URL signed as the app: only a site the configured hosts trust.
     state.config.product_hosts.check(&payload.base_url)?;
@@ -125,7 +139,16 @@ pub async fn install_in(state: &Stack, key: &TenantKey, payload: &InstallPayload
     // each other: they are asked for together. The seal is made once for every attempt; a
     // re-install whose secret is unchanged leaves it unused (one data key; installs are rare).
     let sealing = tokio::sync::OnceCell::new();
+    let first_read = std::sync::Mutex::new(stored);
     retry_conflicts(|| async {
+        let known = first_read.lock().ok().and_then(|mut first| first.take());
+        let existing = async {
+            match known {
+                Some(Some((record, version))) => Ok(Some((opened(state, key, record).await?, version))),
+                Some(None) => Ok(None),
+                None => load(state, key).await,
+            }
+        };
         let now = rfc3339(state.clock.now_millis());
         let seal = sealing.get_or_try_init(|| seal_new(state, key, &secret));
         let payload_claim = async {
@@ -134,7 +157,7 @@ pub async fn install_in(state: &Stack, key: &TenantKey, payload: &InstallPayload
                 None => Ok(None),
             }
         };
-        let (existing, sealed_new, payload_claim) = tokio::try_join!(load(state, key), seal, payload_claim)?;
+        let (existing, sealed_new, payload_claim) = tokio::try_join!(existing, seal, payload_claim)?;
         let (mut record, condition) = match existing {
             None => {
                 let record = Tenant {
