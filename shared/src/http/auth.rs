@@ -139,9 +139,9 @@ pub async fn verify_tenant_token(
     admit: impl Fn(&Tenant) -> Result<()>,
 ) -> Result<(TenantKey, Arc<Tenant>, ConnectClaims, TokenKind)> {
     let token = request.token()?;
-    let issuer = jwt::unverified_issuer(&token)?;
-    let key =
-        TenantKey::from_verified(&issuer).ok_or_else(|| Error::unauthenticated("iss is not a valid clientKey"))?;
+    let unverified = jwt::Unverified::read(&token)?;
+    let key = TenantKey::from_verified(unverified.issuer())
+        .ok_or_else(|| Error::unauthenticated("iss is not a valid clientKey"))?;
     let qsh = request.qsh(state);
     let now = state.clock.now_secs();
     let verify = |tenant: &Tenant| {
@@ -152,13 +152,13 @@ pub async fn verify_tenant_token(
             return Err(Error::unauthenticated("a Connect token for a Forge-only tenant"));
         }
         let rule = if browser_route { QshRule::ContextOrRequest(&qsh) } else { QshRule::Request(&qsh) };
-        let verified = jwt::verify_hs256(&token, &tenant.shared_secret, rule, Some(now))?;
+        let kind = unverified.verify_hs256(&token, &tenant.shared_secret, rule, Some(now))?;
         admit(tenant)?;
-        Ok(verified)
+        Ok(kind)
     };
     let unknown = || Error::unauthenticated("unknown iss");
     let loaded = state.tenants.load(state, &key, read_for(request.method)).await?.ok_or_else(unknown)?;
-    let (record, (claims, kind)) = match verify(&loaded.record) {
+    let (record, kind) = match verify(&loaded.record) {
         Err(_) if loaded.from_cache => {
             let stored = state.tenants.load(state, &key, Read::Store).await?.ok_or_else(unknown)?;
             let verified = verify(&stored.record)?;
@@ -166,7 +166,7 @@ pub async fn verify_tenant_token(
         }
         verified => (loaded.record, verified?),
     };
-    Ok((key, record, claims, kind))
+    Ok((key, record, unverified.into_verified(), kind))
 }
 
 /// Verifies a FIT, finds the tenant its `cloudId` maps to and lets `admit` refuse it. Forge auth

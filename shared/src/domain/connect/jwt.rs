@@ -79,6 +79,72 @@ pub enum TokenKind {
     ForgeInvocation,
 }
 
+/// A token's claims read before its signature is checked: `iss` names whose secret verifies
+/// it, and the claims are parsed this once for the check ([`Unverified::verify_hs256`]).
+#[derive(Debug)]
+pub struct Unverified {
+    claims: ConnectClaims,
+}
+
+impl Unverified {
+    /// Reads the claims without verifying anything.
+    pub fn read(token: &str) -> Result<Self> {
+        check_shape(token)?;
+        let payload = token.split('.').nth(1).ok_or_else(|| Error::unauthenticated("token has no payload"))?;
+        let bytes =
+            URL_SAFE_NO_PAD.decode(payload).map_err(|_| Error::unauthenticated("token payload is not base64url"))?;
+        let claims: ConnectClaims = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::unauthenticated(format!("token payload is not Connect claims: {e}")))?;
+        if claims.iss.is_empty() {
+            return Err(Error::unauthenticated("token has no iss"));
+        }
+        Ok(Self { claims })
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.claims.iss
+    }
+
+    /// [`verify_hs256`] of `token` (whose claims these are), the claims parsed once: only the
+    /// header is decoded and the signature checked here.
+    pub fn verify_hs256(
+        &self,
+        token: &str,
+        shared_secret: &str,
+        rule: QshRule<'_>,
+        now: Option<i64>,
+    ) -> Result<TokenKind> {
+        let header = header_of(token)?;
+        if header.alg != Algorithm::HS256 {
+            return Err(Error::unauthenticated(format!("algorithm {:?} where HS256 is required", header.alg)));
+        }
+        let (message, signature) =
+            token.rsplit_once('.').ok_or_else(|| Error::unauthenticated("token has no signature"))?;
+        let key = DecodingKey::from_secret(shared_secret.as_bytes());
+        match jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key, Algorithm::HS256) {
+            Ok(true) => {}
+            Ok(false) => return Err(Error::unauthenticated("HS256 verification failed: InvalidSignature")),
+            Err(e) => return Err(Error::unauthenticated(format!("HS256 verification failed: {e}"))),
+        }
+        check_expiry(&self.claims, now)?;
+        let qsh = self.claims.qsh.as_deref().ok_or_else(|| Error::unauthenticated("token has no qsh"))?;
+        match rule {
+            QshRule::Request(expected) if qsh == expected => Ok(TokenKind::Request),
+            QshRule::Request(_) if qsh == CONTEXT_QSH => {
+                Err(Error::unauthenticated("context token on a request-bound route"))
+            }
+            QshRule::ContextOrRequest(_) if qsh == CONTEXT_QSH => Ok(TokenKind::Context),
+            QshRule::ContextOrRequest(expected) if qsh == expected => Ok(TokenKind::Request),
+            _ => Err(Error::unauthenticated("qsh does not match the request")),
+        }
+    }
+
+    /// The claims, for a caller whose [`Unverified::verify_hs256`] succeeded.
+    pub fn into_verified(self) -> ConnectClaims {
+        self.claims
+    }
+}
+
 /// Reads `iss` without verifying anything, to find whose secret verifies the token.
 pub fn unverified_issuer(token: &str) -> Result<String> {
     check_shape(token)?;
@@ -139,27 +205,9 @@ pub fn verify_hs256(
     rule: QshRule<'_>,
     now: Option<i64>,
 ) -> Result<(ConnectClaims, TokenKind)> {
-    check_shape(token)?;
-    let header = header_of(token)?;
-    if header.alg != Algorithm::HS256 {
-        return Err(Error::unauthenticated(format!("algorithm {:?} where HS256 is required", header.alg)));
-    }
-    let key = DecodingKey::from_secret(shared_secret.as_bytes());
-    let data = jsonwebtoken::decode::<ConnectClaims>(token, &key, &validation(Algorithm::HS256))
-        .map_err(|e| Error::unauthenticated(format!("HS256 verification failed: {e}")))?;
-    let claims = data.claims;
-    check_expiry(&claims, now)?;
-    let qsh = claims.qsh.as_deref().ok_or_else(|| Error::unauthenticated("token has no qsh"))?;
-    let kind = match rule {
-        QshRule::Request(expected) if qsh == expected => TokenKind::Request,
-        QshRule::Request(_) if qsh == CONTEXT_QSH => {
-            return Err(Error::unauthenticated("context token on a request-bound route"));
-        }
-        QshRule::ContextOrRequest(_) if qsh == CONTEXT_QSH => TokenKind::Context,
-        QshRule::ContextOrRequest(expected) if qsh == expected => TokenKind::Request,
-        _ => return Err(Error::unauthenticated("qsh does not match the request")),
-    };
-    Ok((claims, kind))
+    let unverified = Unverified::read(token)?;
+    let kind = unverified.verify_hs256(token, shared_secret, rule, now)?;
+    Ok((unverified.into_verified(), kind))
 }
 
 /// What a signed install must match besides its signature.
