@@ -12,7 +12,8 @@ fn operations() -> Vec<(String, String)> {
 }
 
 /// Files that call the router directly: the registrar of documented routes (`routes!` hands it
-/// each handler's declared path and methods), and the one router outside the document, the local
+/// each handler's declared path and methods; it also serves a finished router wrapped in its
+/// layers as the fallback of an empty one), and the one router outside the document, the local
 /// server's stand-in for presigned S3 URLs (`/local-media/…`), which are not Canopy's API but the
 /// bucket's.
 const UNDOCUMENTED_ROUTERS: &[&str] = &["shared/src/http/router.rs", "shared/src/adapters/media/local.rs"];

@@ -149,6 +149,17 @@ impl ApiRouter {
     }
 }
 
+/// A finished router wrapped in its layers (`http::finish_router`), served as one `Router`: every
+/// request reaches it as the fallback of an empty router, which adds no route of its own.
+pub fn serving<S>(layered: S) -> Router
+where
+    S: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Response: IntoResponse,
+    S::Future: Send + 'static,
+{
+    Router::new().fallback_service(layered)
+}
+
 #[cfg(test)]
 mod tests {
     use super::ApiRouter;
