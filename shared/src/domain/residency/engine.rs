@@ -159,7 +159,6 @@ pub fn spawn_drive(state: &Stack, tenant: &TenantKey) {
     });
 }
 
-/// Drives every migration in flight from this region (after a restart; the scheduled job).
 /// Whether any migration or rollback waits to be driven: one look at the due index.
 pub async fn any_in_flight(state: &Stack) -> Result<bool> {
     let first = state
@@ -169,6 +168,7 @@ pub async fn any_in_flight(state: &Stack) -> Result<bool> {
     Ok(!first.items.is_empty())
 }
 
+/// Drives every migration in flight from this region (after a restart; the scheduled job).
 pub async fn resume_all(state: &Stack) -> Result<u64> {
     let mut driven = 0;
     let mut after = None;
